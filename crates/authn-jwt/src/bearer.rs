@@ -1,0 +1,306 @@
+use std::sync::Arc;
+
+use authn::{AuthError, AuthenticationStrategy, UserProfile};
+use http::{header, request::Parts};
+
+use crate::JwtService;
+
+/// Where the bearer strategy confirms that a token's user still exists.
+///
+/// A signed token outlives a deleted account; asking the directory closes that gap. Returning the
+/// stored profile also keeps `name` and `email` current rather than as they were at login.
+#[async_trait::async_trait]
+pub trait UserDirectory: Send + Sync + 'static {
+    /// The profile of user `id`, or `None` when there is no such user.
+    async fn find_user(&self, id: &str) -> Result<Option<UserProfile>, AuthError>;
+}
+
+/// The `jwt` strategy: `Authorization: Bearer <jwt>`, verified by a [`JwtService`].
+pub struct BearerJwtStrategy {
+    jwt: Arc<JwtService>,
+    users: Option<Arc<dyn UserDirectory>>,
+}
+
+impl BearerJwtStrategy {
+    /// The name routers require: `jwt`, as in LoopBack.
+    pub const NAME: &'static str = "jwt";
+
+    /// A strategy that trusts any valid token.
+    pub fn new(jwt: Arc<JwtService>) -> Self {
+        Self { jwt, users: None }
+    }
+
+    /// Also refuses valid tokens whose user is no longer in `users`.
+    pub fn with_user_directory(mut self, users: Arc<dyn UserDirectory>) -> Self {
+        self.users = Some(users);
+        self
+    }
+
+    /// The token from the `Authorization` header, or LoopBack's message for why there is none.
+    fn bearer_token(request: &Parts) -> Result<&str, AuthError> {
+        let value = request
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("Authorization header not found."))?;
+        let value = value.to_str().map_err(|_| unauthorized(NOT_BEARER))?;
+        let mut parts = value.split_whitespace();
+        // The scheme is case-insensitive (RFC 7235), but must be the whole word: `BearerX` is not.
+        if !parts.next().is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer")) {
+            return Err(unauthorized(NOT_BEARER));
+        }
+        match (parts.next(), parts.next()) {
+            (Some(token), None) => Ok(token),
+            _ => Err(unauthorized(TOO_MANY_PARTS)),
+        }
+    }
+}
+
+const NOT_BEARER: &str = "Authorization header is not of type 'Bearer'.";
+const TOO_MANY_PARTS: &str = "Authorization header value has too many parts. It must follow the \
+                              pattern: 'Bearer xx.yy.zz' where xx.yy.zz is a valid JWT token.";
+
+fn unauthorized(message: impl Into<String>) -> AuthError {
+    AuthError::challenge("Bearer", message)
+}
+
+#[async_trait::async_trait]
+impl AuthenticationStrategy for BearerJwtStrategy {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    async fn authenticate(&self, request: &Parts) -> Result<UserProfile, AuthError> {
+        let token = Self::bearer_token(request)?;
+        let claimed = self
+            .jwt
+            .verify(token)
+            .map_err(|reason| unauthorized(format!("Error verifying token : {reason}")))?;
+        let Some(users) = &self.users else {
+            return Ok(claimed);
+        };
+        users
+            .find_user(&claimed.id)
+            .await?
+            .ok_or_else(|| unauthorized("Error verifying token : user not found"))
+    }
+}
+
+impl std::fmt::Debug for BearerJwtStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerJwtStrategy")
+            .field("checks_users", &self.users.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http::Request;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, get_current_timestamp};
+    use secrecy::SecretString;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::JwtConfig;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
+
+    fn service() -> Arc<JwtService> {
+        Arc::new(JwtService::new(JwtConfig::new(SecretString::from(SECRET))).expect("valid"))
+    }
+
+    fn claims() -> Value {
+        let now = get_current_timestamp();
+        json!({"id": "u1", "email": "a@b.co", "iat": now, "exp": now + 600, "sub": "u1",
+               "iss": "todo-jwt", "aud": "todo-jwt", "jti": "j1"})
+    }
+
+    fn with(mut claims: Value, key: &str, value: Value) -> Value {
+        claims[key] = value;
+        claims
+    }
+
+    fn without(mut claims: Value, key: &str) -> Value {
+        claims.as_object_mut().expect("object").remove(key);
+        claims
+    }
+
+    fn signed(claims: &Value) -> String {
+        service().sign_claims(claims).expect("signed")
+    }
+
+    async fn authenticate(strategy: &BearerJwtStrategy, header: Option<&str>) -> Result<UserProfile, String> {
+        let mut request = Request::get("/");
+        if let Some(value) = header {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        let (parts, ()) = request.body(()).expect("request").into_parts();
+        strategy.authenticate(&parts).await.map_err(|error| match error {
+            AuthError::Unauthorized { message, challenge: Some("Bearer") } => message,
+            other => panic!("expected a Bearer 401, got {other:?}"),
+        })
+    }
+
+    async fn message_for(header: Option<&str>) -> String {
+        authenticate(&BearerJwtStrategy::new(service()), header).await.expect_err("refused")
+    }
+
+    async fn reason_for(token: &str) -> String {
+        message_for(Some(&format!("Bearer {token}"))).await
+    }
+
+    #[tokio::test]
+    async fn a_token_signed_by_the_service_authenticates_its_user() {
+        let strategy = BearerJwtStrategy::new(service());
+        let user = UserProfile { id: "u1".into(), name: Some("Ann".into()), email: Some("a@b.co".into()) };
+        let token = service().sign(&user).expect("signed");
+        assert_eq!(authenticate(&strategy, Some(&format!("Bearer {token}"))).await, Ok(user));
+    }
+
+    #[tokio::test]
+    async fn the_scheme_is_matched_case_insensitively() {
+        let token = signed(&claims());
+        let strategy = BearerJwtStrategy::new(service());
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            let user = authenticate(&strategy, Some(&format!("{scheme} {token}"))).await;
+            assert_eq!(user.expect("accepted").id, "u1");
+        }
+    }
+
+    #[tokio::test]
+    async fn no_header_is_refused() {
+        assert_eq!(message_for(None).await, "Authorization header not found.");
+    }
+
+    #[tokio::test]
+    async fn another_scheme_is_refused() {
+        let token = signed(&claims());
+        for header in ["Basic dXNlcjpwYXNz".to_owned(), format!("BearerX {token}"), token] {
+            assert_eq!(message_for(Some(&header)).await, NOT_BEARER, "{header}");
+        }
+    }
+
+    #[tokio::test]
+    async fn bearer_alone_or_with_extra_parts_is_refused() {
+        assert_eq!(message_for(Some("Bearer")).await, TOO_MANY_PARTS);
+        assert_eq!(message_for(Some("Bearer a.b.c extra")).await, TOO_MANY_PARTS);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_token_is_refused() {
+        for token in ["not-a-jwt", "a.b", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30"] {
+            assert_eq!(reason_for(token).await, "Error verifying token : jwt malformed", "{token}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_signature_is_refused() {
+        let other = EncodingKey::from_secret(b"another secret that is long enough!!");
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims(), &other).expect("signed");
+        assert_eq!(reason_for(&token).await, "Error verifying token : invalid signature");
+    }
+
+    #[tokio::test]
+    async fn alg_none_is_refused() {
+        let token = signed(&claims());
+        let payload = token.split('.').nth(1).expect("payload");
+        // {"alg":"none","typ":"JWT"}, with an empty signature.
+        let forged = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
+        assert!(reason_for(&forged).await.starts_with("Error verifying token : "));
+    }
+
+    #[tokio::test]
+    async fn another_hmac_algorithm_with_the_same_secret_is_refused() {
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        for alg in [Algorithm::HS384, Algorithm::HS512] {
+            let token = jsonwebtoken::encode(&Header::new(alg), &claims(), &key).expect("signed");
+            assert_eq!(reason_for(&token).await, "Error verifying token : invalid token");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_is_refused() {
+        let past = get_current_timestamp() - 120;
+        let token = signed(&with(claims(), "exp", json!(past)));
+        assert_eq!(reason_for(&token).await, "Error verifying token : jwt expired");
+    }
+
+    #[tokio::test]
+    async fn a_token_not_yet_valid_is_refused() {
+        let future = get_current_timestamp() + 120;
+        let token = signed(&with(claims(), "nbf", json!(future)));
+        assert_eq!(reason_for(&token).await, "Error verifying token : jwt not active");
+    }
+
+    #[tokio::test]
+    async fn a_token_without_exp_is_refused() {
+        let token = signed(&without(claims(), "exp"));
+        assert_eq!(reason_for(&token).await, "Error verifying token : invalid token");
+    }
+
+    #[tokio::test]
+    async fn a_token_without_id_is_refused() {
+        for claims in [without(claims(), "id"), with(claims(), "id", json!(""))] {
+            let token = signed(&claims);
+            assert_eq!(reason_for(&token).await, "Error verifying token : invalid token");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_for_another_issuer_or_audience_is_refused() {
+        for claims in [with(claims(), "iss", json!("evil")), without(claims(), "aud")] {
+            let token = signed(&claims);
+            assert_eq!(reason_for(&token).await, "Error verifying token : invalid token");
+        }
+    }
+
+    struct Directory(Option<UserProfile>);
+
+    #[async_trait::async_trait]
+    impl UserDirectory for Directory {
+        async fn find_user(&self, _id: &str) -> Result<Option<UserProfile>, AuthError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_whose_user_is_gone_is_refused_and_a_known_user_is_read_fresh() {
+        let header = format!("Bearer {}", signed(&claims()));
+        let gone = BearerJwtStrategy::new(service()).with_user_directory(Arc::new(Directory(None)));
+        assert_eq!(
+            authenticate(&gone, Some(&header)).await,
+            Err("Error verifying token : user not found".into())
+        );
+        let renamed = UserProfile { id: "u1".into(), name: Some("New".into()), email: None };
+        let known = BearerJwtStrategy::new(service())
+            .with_user_directory(Arc::new(Directory(Some(renamed.clone()))));
+        assert_eq!(authenticate(&known, Some(&header)).await, Ok(renamed));
+    }
+
+    #[test]
+    fn a_short_secret_is_refused() {
+        let config = JwtConfig::new(SecretString::from("too short"));
+        assert!(matches!(JwtService::new(config), Err(crate::JwtError::SecretTooShort(9))));
+    }
+
+    #[test]
+    fn signed_tokens_carry_loopback_claims_and_the_configured_lifetime() {
+        let mut config = JwtConfig::new(SecretString::from(SECRET));
+        config.lifetime = Duration::from_secs(60);
+        let jwt = JwtService::new(config).expect("valid");
+        let user = UserProfile { id: "u1".into(), name: None, email: Some("a@b.co".into()) };
+        let token = jwt.sign(&user).expect("signed");
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
+        validation.set_audience(&["todo-jwt"]);
+        let key = jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes());
+        let claims = jsonwebtoken::decode::<Value>(&token, &key, &validation).expect("valid").claims;
+        assert_eq!(claims["id"], "u1");
+        assert_eq!(claims["sub"], "u1");
+        assert_eq!(claims["email"], "a@b.co");
+        assert!(claims.get("name").is_none(), "absent name is omitted");
+        assert_eq!(claims["exp"].as_u64().expect("exp") - claims["iat"].as_u64().expect("iat"), 60);
+        assert!(claims["jti"].as_str().is_some_and(|jti| !jti.is_empty()));
+    }
+}

@@ -1,0 +1,81 @@
+use std::{collections::HashMap, sync::Arc};
+
+use http::request::Parts;
+
+use crate::{AuthError, AuthLayer, UserProfile};
+
+/// A named way to authenticate a request.
+///
+/// A strategy reads what it needs from the request head (headers, URI, extensions) and either
+/// returns the caller's profile or says why not. It never sees the body: authentication runs
+/// before the body is read, so an unauthenticated caller cannot make the server parse anything.
+#[async_trait::async_trait]
+pub trait AuthenticationStrategy: Send + Sync + 'static {
+    /// The name routers use to require this strategy, e.g. `jwt`.
+    fn name(&self) -> &str;
+
+    /// Authenticates the request, or explains (as a 401) why it is not.
+    async fn authenticate(&self, request: &Parts) -> Result<UserProfile, AuthError>;
+}
+
+/// The strategies an application knows, by name.
+///
+/// Cheap to clone; build it once at start-up and derive one [`AuthLayer`] per protected router.
+#[derive(Clone, Default)]
+pub struct StrategyRegistry {
+    strategies: HashMap<String, Arc<dyn AuthenticationStrategy>>,
+}
+
+impl StrategyRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `strategy` under its name, replacing one of the same name.
+    pub fn with(mut self, strategy: impl AuthenticationStrategy) -> Self {
+        self.register(Arc::new(strategy));
+        self
+    }
+
+    /// Registers a shared strategy under its name, replacing one of the same name.
+    pub fn register(&mut self, strategy: Arc<dyn AuthenticationStrategy>) {
+        self.strategies.insert(strategy.name().to_owned(), strategy);
+    }
+
+    /// The strategy registered as `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<dyn AuthenticationStrategy>> {
+        self.strategies.get(name).cloned()
+    }
+
+    /// A layer that requires one of the named strategies, tried in the given order: the first
+    /// success wins; when all fail, the first strategy's error is the answer.
+    ///
+    /// Fails when a name is not registered or no name is given, so a typo is found at start-up
+    /// rather than by the first caller.
+    pub fn require<I, S>(&self, names: I) -> Result<AuthLayer, AuthError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let strategies = names
+            .into_iter()
+            .map(|name| {
+                let name = name.as_ref();
+                self.get(name).ok_or_else(|| AuthError::UnknownStrategy(name.to_owned()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if strategies.is_empty() {
+            return Err(AuthError::UnknownStrategy(String::new()));
+        }
+        Ok(AuthLayer::new(strategies))
+    }
+}
+
+impl std::fmt::Debug for StrategyRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StrategyRegistry")
+            .field("strategies", &self.strategies.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
