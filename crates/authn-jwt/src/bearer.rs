@@ -45,7 +45,10 @@ impl BearerJwtStrategy {
         let value = value.to_str().map_err(|_| unauthorized(NOT_BEARER))?;
         let mut parts = value.split_whitespace();
         // The scheme is case-insensitive (RFC 7235), but must be the whole word: `BearerX` is not.
-        if !parts.next().is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer")) {
+        if !parts
+            .next()
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"))
+        {
             return Err(unauthorized(NOT_BEARER));
         }
         match (parts.next(), parts.next()) {
@@ -131,20 +134,31 @@ mod tests {
         service().sign_claims(claims).expect("signed")
     }
 
-    async fn authenticate(strategy: &BearerJwtStrategy, header: Option<&str>) -> Result<UserProfile, String> {
+    async fn authenticate(
+        strategy: &BearerJwtStrategy,
+        header: Option<&str>,
+    ) -> Result<UserProfile, String> {
         let mut request = Request::get("/");
         if let Some(value) = header {
             request = request.header(header::AUTHORIZATION, value);
         }
         let (parts, ()) = request.body(()).expect("request").into_parts();
-        strategy.authenticate(&parts).await.map_err(|error| match error {
-            AuthError::Unauthorized { message, challenge: Some("Bearer") } => message,
-            other => panic!("expected a Bearer 401, got {other:?}"),
-        })
+        strategy
+            .authenticate(&parts)
+            .await
+            .map_err(|error| match error {
+                AuthError::Unauthorized {
+                    message,
+                    challenge: Some("Bearer"),
+                } => message,
+                other => panic!("expected a Bearer 401, got {other:?}"),
+            })
     }
 
     async fn message_for(header: Option<&str>) -> String {
-        authenticate(&BearerJwtStrategy::new(service()), header).await.expect_err("refused")
+        authenticate(&BearerJwtStrategy::new(service()), header)
+            .await
+            .expect_err("refused")
     }
 
     async fn reason_for(token: &str) -> String {
@@ -154,9 +168,16 @@ mod tests {
     #[tokio::test]
     async fn a_token_signed_by_the_service_authenticates_its_user() {
         let strategy = BearerJwtStrategy::new(service());
-        let user = UserProfile { id: "u1".into(), name: Some("Ann".into()), email: Some("a@b.co".into()) };
+        let user = UserProfile {
+            id: "u1".into(),
+            name: Some("Ann".into()),
+            email: Some("a@b.co".into()),
+        };
         let token = service().sign(&user).expect("signed");
-        assert_eq!(authenticate(&strategy, Some(&format!("Bearer {token}"))).await, Ok(user));
+        assert_eq!(
+            authenticate(&strategy, Some(&format!("Bearer {token}"))).await,
+            Ok(user)
+        );
     }
 
     #[tokio::test]
@@ -177,7 +198,11 @@ mod tests {
     #[tokio::test]
     async fn another_scheme_is_refused() {
         let token = signed(&claims());
-        for header in ["Basic dXNlcjpwYXNz".to_owned(), format!("BearerX {token}"), token] {
+        for header in [
+            "Basic dXNlcjpwYXNz".to_owned(),
+            format!("BearerX {token}"),
+            token,
+        ] {
             assert_eq!(message_for(Some(&header)).await, NOT_BEARER, "{header}");
         }
     }
@@ -185,21 +210,32 @@ mod tests {
     #[tokio::test]
     async fn bearer_alone_or_with_extra_parts_is_refused() {
         assert_eq!(message_for(Some("Bearer")).await, TOO_MANY_PARTS);
-        assert_eq!(message_for(Some("Bearer a.b.c extra")).await, TOO_MANY_PARTS);
+        assert_eq!(
+            message_for(Some("Bearer a.b.c extra")).await,
+            TOO_MANY_PARTS
+        );
     }
 
     #[tokio::test]
     async fn a_malformed_token_is_refused() {
         for token in ["not-a-jwt", "a.b", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30"] {
-            assert_eq!(reason_for(token).await, "Error verifying token : jwt malformed", "{token}");
+            assert_eq!(
+                reason_for(token).await,
+                "Error verifying token : jwt malformed",
+                "{token}"
+            );
         }
     }
 
     #[tokio::test]
     async fn a_bad_signature_is_refused() {
         let other = EncodingKey::from_secret(b"another secret that is long enough!!");
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims(), &other).expect("signed");
-        assert_eq!(reason_for(&token).await, "Error verifying token : invalid signature");
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims(), &other)
+            .expect("signed");
+        assert_eq!(
+            reason_for(&token).await,
+            "Error verifying token : invalid signature"
+        );
     }
 
     #[tokio::test]
@@ -208,7 +244,11 @@ mod tests {
         let payload = token.split('.').nth(1).expect("payload");
         // {"alg":"none","typ":"JWT"}, with an empty signature.
         let forged = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
-        assert!(reason_for(&forged).await.starts_with("Error verifying token : "));
+        assert!(
+            reason_for(&forged)
+                .await
+                .starts_with("Error verifying token : ")
+        );
     }
 
     #[tokio::test]
@@ -216,7 +256,10 @@ mod tests {
         let key = EncodingKey::from_secret(SECRET.as_bytes());
         for alg in [Algorithm::HS384, Algorithm::HS512] {
             let token = jsonwebtoken::encode(&Header::new(alg), &claims(), &key).expect("signed");
-            assert_eq!(reason_for(&token).await, "Error verifying token : invalid token");
+            assert_eq!(
+                reason_for(&token).await,
+                "Error verifying token : invalid token"
+            );
         }
     }
 
@@ -224,35 +267,53 @@ mod tests {
     async fn an_expired_token_is_refused() {
         let past = get_current_timestamp() - 120;
         let token = signed(&with(claims(), "exp", json!(past)));
-        assert_eq!(reason_for(&token).await, "Error verifying token : jwt expired");
+        assert_eq!(
+            reason_for(&token).await,
+            "Error verifying token : jwt expired"
+        );
     }
 
     #[tokio::test]
     async fn a_token_not_yet_valid_is_refused() {
         let future = get_current_timestamp() + 120;
         let token = signed(&with(claims(), "nbf", json!(future)));
-        assert_eq!(reason_for(&token).await, "Error verifying token : jwt not active");
+        assert_eq!(
+            reason_for(&token).await,
+            "Error verifying token : jwt not active"
+        );
     }
 
     #[tokio::test]
     async fn a_token_without_exp_is_refused() {
         let token = signed(&without(claims(), "exp"));
-        assert_eq!(reason_for(&token).await, "Error verifying token : invalid token");
+        assert_eq!(
+            reason_for(&token).await,
+            "Error verifying token : invalid token"
+        );
     }
 
     #[tokio::test]
     async fn a_token_without_id_is_refused() {
         for claims in [without(claims(), "id"), with(claims(), "id", json!(""))] {
             let token = signed(&claims);
-            assert_eq!(reason_for(&token).await, "Error verifying token : invalid token");
+            assert_eq!(
+                reason_for(&token).await,
+                "Error verifying token : invalid token"
+            );
         }
     }
 
     #[tokio::test]
     async fn a_token_for_another_issuer_or_audience_is_refused() {
-        for claims in [with(claims(), "iss", json!("evil")), without(claims(), "aud")] {
+        for claims in [
+            with(claims(), "iss", json!("evil")),
+            without(claims(), "aud"),
+        ] {
             let token = signed(&claims);
-            assert_eq!(reason_for(&token).await, "Error verifying token : invalid token");
+            assert_eq!(
+                reason_for(&token).await,
+                "Error verifying token : invalid token"
+            );
         }
     }
 
@@ -273,7 +334,11 @@ mod tests {
             authenticate(&gone, Some(&header)).await,
             Err("Error verifying token : user not found".into())
         );
-        let renamed = UserProfile { id: "u1".into(), name: Some("New".into()), email: None };
+        let renamed = UserProfile {
+            id: "u1".into(),
+            name: Some("New".into()),
+            email: None,
+        };
         let known = BearerJwtStrategy::new(service())
             .with_user_directory(Arc::new(Directory(Some(renamed.clone()))));
         assert_eq!(authenticate(&known, Some(&header)).await, Ok(renamed));
@@ -282,7 +347,10 @@ mod tests {
     #[test]
     fn a_short_secret_is_refused() {
         let config = JwtConfig::new(SecretString::from("too short"));
-        assert!(matches!(JwtService::new(config), Err(crate::JwtError::SecretTooShort(9))));
+        assert!(matches!(
+            JwtService::new(config),
+            Err(crate::JwtError::SecretTooShort(9))
+        ));
     }
 
     #[test]
@@ -290,17 +358,26 @@ mod tests {
         let mut config = JwtConfig::new(SecretString::from(SECRET));
         config.lifetime = Duration::from_secs(60);
         let jwt = JwtService::new(config).expect("valid");
-        let user = UserProfile { id: "u1".into(), name: None, email: Some("a@b.co".into()) };
+        let user = UserProfile {
+            id: "u1".into(),
+            name: None,
+            email: Some("a@b.co".into()),
+        };
         let token = jwt.sign(&user).expect("signed");
         let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
         validation.set_audience(&["todo-jwt"]);
         let key = jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes());
-        let claims = jsonwebtoken::decode::<Value>(&token, &key, &validation).expect("valid").claims;
+        let claims = jsonwebtoken::decode::<Value>(&token, &key, &validation)
+            .expect("valid")
+            .claims;
         assert_eq!(claims["id"], "u1");
         assert_eq!(claims["sub"], "u1");
         assert_eq!(claims["email"], "a@b.co");
         assert!(claims.get("name").is_none(), "absent name is omitted");
-        assert_eq!(claims["exp"].as_u64().expect("exp") - claims["iat"].as_u64().expect("iat"), 60);
+        assert_eq!(
+            claims["exp"].as_u64().expect("exp") - claims["iat"].as_u64().expect("iat"),
+            60
+        );
         assert!(claims["jti"].as_str().is_some_and(|jti| !jti.is_empty()));
     }
 }

@@ -31,4 +31,4 @@ mod bearer;
 mod token;
 
 pub use bearer::{BearerJwtStrategy, UserDirectory};
-pub use token::{AccessClaims, JwtConfig, JwtError, JwtService, TokenError};
+pub use token::{AccessClaims, JwtConfig, JwtError, JwtService, MIN_SECRET_BYTES, TokenError};

@@ -87,9 +87,10 @@ pub enum TokenError {
 impl From<jsonwebtoken::errors::Error> for TokenError {
     fn from(error: jsonwebtoken::errors::Error) -> Self {
         match error.kind() {
-            ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
-                Self::Malformed
-            }
+            ErrorKind::InvalidToken
+            | ErrorKind::Base64(_)
+            | ErrorKind::Json(_)
+            | ErrorKind::Utf8(_) => Self::Malformed,
             ErrorKind::InvalidSignature => Self::BadSignature,
             ErrorKind::ExpiredSignature => Self::Expired,
             ErrorKind::ImmatureSignature => Self::NotActive,
@@ -187,13 +188,18 @@ impl JwtService {
 
     /// Signs arbitrary claims with this service's key (tests use it to forge edge cases).
     pub fn sign_claims<T: Serialize>(&self, claims: &T) -> Result<String, JwtError> {
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &self.encoding,
+        )?)
     }
 
     /// Verifies `token` (algorithm, signature, `exp`, `nbf`, issuer, audience, `id`) and returns
     /// the profile it carries.
     pub fn verify(&self, token: &str) -> Result<UserProfile, TokenError> {
-        let data = jsonwebtoken::decode::<PresentedClaims>(token, &self.decoding, &self.validation)?;
+        let data =
+            jsonwebtoken::decode::<PresentedClaims>(token, &self.decoding, &self.validation)?;
         let PresentedClaims { id, name, email } = data.claims;
         match id {
             Some(id) if !id.is_empty() => Ok(UserProfile { id, name, email }),
@@ -204,6 +210,8 @@ impl JwtService {
 
 impl std::fmt::Debug for JwtService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtService").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("JwtService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }

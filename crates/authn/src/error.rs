@@ -29,12 +29,18 @@ pub enum AuthError {
 impl AuthError {
     /// A 401 without a challenge header.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::Unauthorized { message: message.into(), challenge: None }
+        Self::Unauthorized {
+            message: message.into(),
+            challenge: None,
+        }
     }
 
     /// A 401 that announces `scheme` in `WWW-Authenticate`.
     pub fn challenge(scheme: &'static str, message: impl Into<String>) -> Self {
-        Self::Unauthorized { message: message.into(), challenge: Some(scheme) }
+        Self::Unauthorized {
+            message: message.into(),
+            challenge: Some(scheme),
+        }
     }
 
     /// The HTTP status this error renders with.
@@ -67,8 +73,15 @@ impl IntoResponse for AuthError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
-        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        if let Self::Unauthorized { challenge: Some(scheme), .. } = self {
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        if let Self::Unauthorized {
+            challenge: Some(scheme),
+            ..
+        } = self
+        {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
         }
         response

@@ -31,7 +31,11 @@ pub struct AuthLayer {
 
 impl AuthLayer {
     pub(crate) fn new(strategies: Vec<Arc<dyn AuthenticationStrategy>>) -> Self {
-        Self { strategies: strategies.into(), skipped: Arc::default(), optional: false }
+        Self {
+            strategies: strategies.into(),
+            skipped: Arc::default(),
+            optional: false,
+        }
     }
 
     /// Lets the route registered as `route` (its template, e.g. `/todos/{id}`) through without
@@ -92,7 +96,10 @@ impl<S> Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService { layer: self.clone(), inner }
+        AuthService {
+            layer: self.clone(),
+            inner,
+        }
     }
 }
 
@@ -178,7 +185,10 @@ mod tests {
     }
 
     fn registry() -> StrategyRegistry {
-        StrategyRegistry::new().with(Fake("a")).with(Fake("b")).with(Broken)
+        StrategyRegistry::new()
+            .with(Fake("a"))
+            .with(Fake("b"))
+            .with(Broken)
     }
 
     async fn who(CurrentUser(user): CurrentUser) -> String {
@@ -207,14 +217,19 @@ mod tests {
             .await
             .expect("infallible");
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
         (status, String::from_utf8(bytes.to_vec()).expect("utf-8"))
     }
 
     #[tokio::test]
     async fn a_request_the_strategy_accepts_reaches_the_handler_as_that_user() {
         let app = app(registry().require(["a"]).expect("registered"));
-        assert_eq!(call(app, "/who", &[("x-a", "u1")]).await, (StatusCode::OK, "u1".into()));
+        assert_eq!(
+            call(app, "/who", &[("x-a", "u1")]).await,
+            (StatusCode::OK, "u1".into())
+        );
     }
 
     #[tokio::test]
@@ -226,7 +241,9 @@ mod tests {
             .expect("infallible");
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Fake");
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
         let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(
             body,
@@ -241,7 +258,10 @@ mod tests {
         let layer = registry().require(["a", "b"]).expect("registered");
         let both = [("x-a", "from-a"), ("x-b", "from-b")];
         assert_eq!(call(app(layer.clone()), "/who", &both).await.1, "from-a");
-        assert_eq!(call(app(layer), "/who", &[("x-b", "from-b")]).await.1, "from-b");
+        assert_eq!(
+            call(app(layer), "/who", &[("x-b", "from-b")]).await.1,
+            "from-b"
+        );
     }
 
     #[tokio::test]
@@ -257,13 +277,22 @@ mod tests {
         let app = app(registry().require(["broken", "a"]).expect("registered"));
         let (status, body) = call(app, "/who", &[("x-a", "u1")]).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(!body.contains("store down"), "the cause must not leak: {body}");
+        assert!(
+            !body.contains("store down"),
+            "the cause must not leak: {body}"
+        );
     }
 
     #[tokio::test]
     async fn a_skipped_route_needs_no_credentials() {
-        let app = app(registry().require(["a"]).expect("registered").skip("/public"));
-        assert_eq!(call(app.clone(), "/public", &[]).await, (StatusCode::OK, "open".into()));
+        let app = app(registry()
+            .require(["a"])
+            .expect("registered")
+            .skip("/public"));
+        assert_eq!(
+            call(app.clone(), "/public", &[]).await,
+            (StatusCode::OK, "open".into())
+        );
         assert_eq!(call(app, "/who", &[]).await.0, StatusCode::UNAUTHORIZED);
     }
 

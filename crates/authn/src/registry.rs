@@ -62,7 +62,8 @@ impl StrategyRegistry {
             .into_iter()
             .map(|name| {
                 let name = name.as_ref();
-                self.get(name).ok_or_else(|| AuthError::UnknownStrategy(name.to_owned()))
+                self.get(name)
+                    .ok_or_else(|| AuthError::UnknownStrategy(name.to_owned()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         if strategies.is_empty() {

@@ -20,7 +20,11 @@ pub struct UserProfile {
 impl UserProfile {
     /// A profile with only an id.
     pub fn new(id: impl Into<String>) -> Self {
-        Self { id: id.into(), name: None, email: None }
+        Self {
+            id: id.into(),
+            name: None,
+            email: None,
+        }
     }
 }
 
@@ -52,6 +56,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<UserProfile>().cloned().map(CurrentUser))
+        Ok(parts
+            .extensions
+            .get::<UserProfile>()
+            .cloned()
+            .map(CurrentUser))
     }
 }

@@ -1,1 +1,38 @@
-fn main(){}
+//! `todo-jwt`: parse the command line, set up logging, serve.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use todo_jwt::{Application, Config, telemetry};
+
+/// A Todo REST API secured with JWT, wire-compatible with LoopBack 4's todo-jwt example.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init();
+    let app = match Application::build(cli.config).await {
+        Ok(app) => app,
+        Err(error) => {
+            tracing::error!("cannot start: {error}");
+            eprintln!("todo-jwt: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = app.address();
+    tracing::info!("listening on http://{address}");
+    println!("todo-jwt listening on http://{address} (explorer: http://{address}/explorer)");
+    match app.run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("server failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

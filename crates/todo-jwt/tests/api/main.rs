@@ -1,1 +1,6 @@
+//! Black-box HTTP tests: each test starts the real server on port 0 with its own data directory.
 
+mod accounts;
+mod errors;
+mod helpers;
+mod tokens;

@@ -1,0 +1,197 @@
+//! Builds the service: state, router and listener; serves with graceful shutdown.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use authn::StrategyRegistry;
+use authn_jwt::{BearerJwtStrategy, JwtService};
+use axum::{
+    Router,
+    body::Body,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, HeaderValue, Method, Request, header},
+    response::Response,
+};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{Any, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    trace::TraceLayer,
+};
+
+use crate::{
+    config::{Config, ConfigError, SecretSource},
+    error::{self, ApiError},
+    store::{SqliteStore, StoreError, UserStore},
+    users::{self, Accounts, Passwords, StoreDirectory},
+};
+
+/// The largest accepted request body (LoopBack's limit).
+const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Signup and login.
+    pub accounts: Accounts,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened or migrated.
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    /// The token service refused its configuration.
+    #[error(transparent)]
+    Jwt(#[from] authn_jwt::JwtError),
+    /// The address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A built service, bound to its address and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    address: SocketAddr,
+}
+
+impl Application {
+    /// Opens the store, resolves the secret, builds the router and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        config.ensure_data_dir()?;
+        let (jwt_config, secret_source) = config.jwt()?;
+        match secret_source {
+            SecretSource::Configured => tracing::info!("using the configured JWT secret"),
+            SecretSource::Stored => tracing::info!(
+                path = %config.data_dir.join("jwt-secret").display(),
+                "using the JWT secret stored in the data directory"
+            ),
+            SecretSource::Generated => tracing::warn!(
+                path = %config.data_dir.join("jwt-secret").display(),
+                "no JWT secret configured: generated one and stored it in the data directory; \
+                 set TODO_JWT_SECRET to share one between instances"
+            ),
+        }
+        let jwt = Arc::new(JwtService::new(jwt_config)?);
+        let store = Arc::new(SqliteStore::open(&config.database_path())?);
+        let users: Arc<dyn UserStore> = store;
+        let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+        let state = AppState {
+            accounts: Accounts::new(users.clone(), Passwords::new(cores), jwt.clone()),
+        };
+        let strategies = StrategyRegistry::new()
+            .with(BearerJwtStrategy::new(jwt).with_user_directory(Arc::new(StoreDirectory(users))));
+        let router = router(state, &strategies);
+
+        let address = config.address();
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartError::Bind { address, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { address, source })?;
+        Ok(Self {
+            listener,
+            router,
+            address,
+        })
+    }
+
+    /// The bound address (with the real port when the configured one was 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+    pub async fn run(self) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+/// The whole HTTP surface: public routes, routes behind the `jwt` strategy, and the layers
+/// every response goes through.
+pub fn router(state: AppState, strategies: &StrategyRegistry) -> Router {
+    let require_jwt = strategies
+        .require([BearerJwtStrategy::NAME])
+        .unwrap_or_else(|error| panic!("the jwt strategy is registered above: {error}"));
+    // `route_layer`: the protected routes authenticate after routing, so unknown paths are 404.
+    let protected = users::protected_router().route_layer(require_jwt);
+
+    let request_id = HeaderName::from_static("x-request-id");
+    let middleware = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+            let id = request.headers().get("x-request-id").and_then(|id| id.to_str().ok());
+            tracing::info_span!("request", method = %request.method(), path = request.uri().path(), id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(CatchPanicLayer::custom(|_| internal_error()))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(cors());
+
+    Router::new()
+        .merge(users::public_router())
+        .merge(protected)
+        .fallback(error::endpoint_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware)
+        .with_state(state)
+}
+
+fn internal_error() -> Response {
+    axum::response::IntoResponse::into_response(ApiError::Internal("a handler panicked".into()))
+}
+
+/// LoopBack's CORS defaults: any origin, the API's methods, preflight cached for a day.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_headers(Any)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::PATCH,
+            Method::POST,
+            Method::DELETE,
+        ])
+        .max_age(std::time::Duration::from_secs(86_400))
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,212 @@
+//! One error type for the service, rendered as LoopBack's error envelope:
+//! `{"error":{"statusCode","name","message","code"?,"details"?}}`.
+
+use authn::AuthError;
+use axum::{
+    Json,
+    http::{HeaderValue, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// `Result` with [`ApiError`] as the default error.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// One problem found in a request body, in the shape LoopBack (AJV) reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidationDetail {
+    /// JSON pointer to the offending value (`""` for the body itself).
+    pub path: String,
+    /// The failed keyword: `type`, `required`, `additionalProperties`, `minLength`, ...
+    pub code: String,
+    /// AJV's wording, e.g. `must NOT have fewer than 8 characters`.
+    pub message: String,
+    /// The keyword's parameters, e.g. `{"limit":8}`.
+    pub info: Value,
+}
+
+/// Everything a request can end in other than success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 422: the body parsed but breaks the schema; every problem is listed.
+    #[error("the request body is invalid")]
+    Validation(Vec<ValidationDetail>),
+    /// 400 `BadRequestError`, with an optional LoopBack code and details.
+    #[error("{message}")]
+    BadRequest {
+        code: Option<&'static str>,
+        message: String,
+        details: Option<Value>,
+    },
+    /// 400 `SyntaxError`: the body is not JSON.
+    #[error("{0}")]
+    Syntax(String),
+    /// 415: the body is not declared as JSON.
+    #[error("Content-type {0} does not match [application/json].")]
+    UnsupportedMediaType(String),
+    /// 413: the body is over the limit.
+    #[error("request entity too large")]
+    PayloadTooLarge,
+    /// 401 from the service itself (login), with a Bearer challenge.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 401 (or 500) from the authentication layer.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// 404 for a route that does not exist.
+    #[error("Endpoint \"{0} {1}\" not found.")]
+    EndpointNotFound(Method, String),
+    /// 405 for a known path and a method it does not serve.
+    #[error("Method {0} is not allowed on {1}.")]
+    MethodNotAllowed(Method, String),
+    /// 409: the request conflicts with stored state (an email already registered).
+    #[error("{0}")]
+    Conflict(String),
+    /// 429: too many requests from this client; retry after the given seconds.
+    #[error("Too many requests, retry after {0} seconds.")]
+    TooManyRequests(u64),
+    /// 500: a fault of ours. The cause goes to the log; the client sees a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 500 from any error, keeping its text for the log.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        Self::Internal(error.to_string())
+    }
+
+    /// A 400 with a LoopBack error code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code: Some(code),
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest { .. } | Self::Syntax(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Auth(error) => error.status(),
+            Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "UnprocessableEntityError",
+            Self::BadRequest { .. } => "BadRequestError",
+            Self::Syntax(_) => "SyntaxError",
+            Self::UnsupportedMediaType(_) => "UnsupportedMediaTypeError",
+            Self::PayloadTooLarge => "PayloadTooLargeError",
+            Self::Unauthorized(_) | Self::Auth(_) => "UnauthorizedError",
+            Self::EndpointNotFound(..) => "NotFoundError",
+            Self::MethodNotAllowed(..) => "MethodNotAllowedError",
+            Self::Conflict(_) => "ConflictError",
+            Self::TooManyRequests(_) => "TooManyRequestsError",
+            Self::Internal(_) => "InternalServerError",
+        }
+    }
+
+    fn code(&self) -> Option<&'static str> {
+        match self {
+            Self::Validation(_) => Some("VALIDATION_FAILED"),
+            Self::BadRequest { code, .. } => *code,
+            Self::UnsupportedMediaType(_) => Some("UNSUPPORTED_MEDIA_TYPE"),
+            Self::Conflict(_) => Some("CONFLICT"),
+            _ => None,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::Validation(_) => "The request body is invalid. See error object `details` \
+                                   property for more info."
+                .to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Renders the envelope with LoopBack's headers.
+pub fn envelope(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match self {
+            // The auth crate renders its own envelope and challenge (and logs its 500s).
+            Self::Auth(error) => return error.into_response(),
+            Self::Internal(ref cause) => {
+                tracing::error!(%cause, "request failed");
+                return envelope(
+                    status,
+                    json!({"error": {
+                        "statusCode": status.as_u16(), "message": "Internal Server Error"
+                    }}),
+                );
+            }
+            _ => {}
+        }
+        let mut error = json!({
+            "statusCode": status.as_u16(),
+            "name": self.name(),
+            "message": self.message(),
+        });
+        if let Some(code) = self.code() {
+            error["code"] = json!(code);
+        }
+        match &self {
+            Self::Validation(details) => error["details"] = json!(details),
+            Self::BadRequest {
+                details: Some(details),
+                ..
+            } => error["details"] = details.clone(),
+            _ => {}
+        }
+        let mut response = envelope(status, json!({ "error": error }));
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::TooManyRequests(seconds) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// The router's fallback: LoopBack's 404 for an unknown route.
+pub async fn endpoint_not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::EndpointNotFound(method, uri.path().to_owned())
+}
+
+/// The router's fallback for a known path and an unserved method (axum adds `Allow`).
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(method, uri.path().to_owned())
+}

@@ -1,0 +1,104 @@
+//! The account DTOs and their schemas.
+
+use std::sync::LazyLock;
+
+use jsonschema::Validator;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{
+    body::{BodySchema, compile},
+    store::User,
+};
+
+/// Email and password rules shared by signup and login (LoopBack validates them only at login).
+fn credential_properties() -> serde_json::Value {
+    json!({
+        "email": {"type": "string", "format": "email", "maxLength": 254},
+        "password": {"type": "string", "minLength": 8, "maxLength": 256},
+    })
+}
+
+/// `POST /signup`.
+#[derive(Debug, Deserialize)]
+pub struct NewUser {
+    pub email: String,
+    pub password: SecretString,
+    pub username: Option<String>,
+    pub realm: Option<String>,
+}
+
+impl BodySchema for NewUser {
+    fn validator() -> &'static Validator {
+        static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
+            let mut properties = credential_properties();
+            properties["username"] = json!({"type": "string", "minLength": 1, "maxLength": 256});
+            properties["realm"] = json!({"type": "string", "maxLength": 256});
+            // Unknown and server-owned fields (`id`, `emailVerified`, ...) are refused, not ignored.
+            compile(&json!({
+                "type": "object",
+                "required": ["email", "password"],
+                "additionalProperties": false,
+                "properties": properties,
+            }))
+        });
+        &VALIDATOR
+    }
+}
+
+/// `POST /users/login`.
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    pub email: String,
+    pub password: SecretString,
+}
+
+impl BodySchema for Credentials {
+    fn validator() -> &'static Validator {
+        static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
+            compile(&json!({
+                "type": "object",
+                "required": ["email", "password"],
+                "additionalProperties": false,
+                "properties": credential_properties(),
+            }))
+        });
+        &VALIDATOR
+    }
+}
+
+/// A user as the API shows it: never with a password.
+#[derive(Debug, Serialize)]
+pub struct UserBody {
+    pub id: String,
+    pub email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+}
+
+impl From<User> for UserBody {
+    fn from(
+        User {
+            id,
+            email,
+            username,
+            realm,
+        }: User,
+    ) -> Self {
+        Self {
+            id,
+            email,
+            username,
+            realm,
+        }
+    }
+}
+
+/// `POST /users/login`'s answer.
+#[derive(Debug, Serialize)]
+pub struct TokenBody {
+    pub token: String,
+}

@@ -1,0 +1,168 @@
+//! The error envelope for requests the routes never accept.
+
+use reqwest::{Method, StatusCode, header};
+use serde_json::json;
+
+use crate::helpers::{error_body, spawn_app};
+
+#[tokio::test]
+async fn an_unknown_route_is_404_even_without_a_token() {
+    let app = spawn_app().await;
+    let error = error_body(
+        app.client
+            .get(app.url("/nope"))
+            .send()
+            .await
+            .expect("request"),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(error["name"], "NotFoundError");
+    assert_eq!(error["message"], "Endpoint \"GET /nope\" not found.");
+    let response = app
+        .client
+        .post(app.url("/whoAmI/extra"))
+        .send()
+        .await
+        .expect("request");
+    let error = error_body(response, StatusCode::NOT_FOUND).await;
+    assert_eq!(
+        error["message"],
+        "Endpoint \"POST /whoAmI/extra\" not found."
+    );
+}
+
+#[tokio::test]
+async fn a_known_path_with_an_unserved_method_is_405_with_allow() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .delete(app.url("/whoAmI"))
+        .send()
+        .await
+        .expect("request");
+    assert!(
+        response.headers()[header::ALLOW]
+            .to_str()
+            .expect("ascii")
+            .contains("GET")
+    );
+    let error = error_body(response, StatusCode::METHOD_NOT_ALLOWED).await;
+    assert_eq!(error["name"], "MethodNotAllowedError");
+    let response = app
+        .client
+        .get(app.url("/signup"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.headers()[header::ALLOW], "POST");
+    error_body(response, StatusCode::METHOD_NOT_ALLOWED).await;
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_syntax_error() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/signup"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .expect("request");
+    let error = error_body(response, StatusCode::BAD_REQUEST).await;
+    assert_eq!(error["name"], "SyntaxError");
+}
+
+#[tokio::test]
+async fn a_missing_body_is_400_missing_required_parameter() {
+    let app = spawn_app().await;
+    for content_type in [None, Some("application/json")] {
+        let mut request = app.client.post(app.url("/users/login"));
+        if let Some(value) = content_type {
+            request = request.header(header::CONTENT_TYPE, value);
+        }
+        let error = error_body(
+            request.send().await.expect("request"),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert_eq!(error["name"], "BadRequestError");
+        assert_eq!(error["code"], "MISSING_REQUIRED_PARAMETER");
+        assert_eq!(error["message"], "Request body is required");
+    }
+}
+
+#[tokio::test]
+async fn null_and_non_object_bodies_are_422_not_500() {
+    let app = spawn_app().await;
+    for body in [json!(null), json!([]), json!("text"), json!(7)] {
+        let error = error_body(
+            app.post_json("/signup", &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(error["details"][0]["code"], "type", "{body}");
+        assert_eq!(error["details"][0]["path"], "", "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_415() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/signup"))
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .expect("request");
+    let error = error_body(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    assert_eq!(error["name"], "UnsupportedMediaTypeError");
+    assert_eq!(error["code"], "UNSUPPORTED_MEDIA_TYPE");
+    assert_eq!(
+        error["message"],
+        "Content-type text/plain does not match [application/json]."
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_one_megabyte_is_413() {
+    let app = spawn_app().await;
+    let big = format!("{{\"email\":\"{}\"}}", "a".repeat(1024 * 1024));
+    let response = app
+        .client
+        .post(app.url("/signup"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(big)
+        .send()
+        .await
+        .expect("request");
+    let error = error_body(response, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert_eq!(error["name"], "PayloadTooLargeError");
+    assert_eq!(error["message"], "request entity too large");
+}
+
+#[tokio::test]
+async fn cors_preflight_allows_any_origin_and_the_api_methods() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .request(Method::OPTIONS, app.url("/signup"))
+        .header(header::ORIGIN, "https://client.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .send()
+        .await
+        .expect("request");
+    assert!(response.status().is_success());
+    let headers = response.headers();
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert_eq!(headers[header::ACCESS_CONTROL_MAX_AGE], "86400");
+    assert!(
+        headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+            .to_str()
+            .expect("ascii")
+            .contains("PATCH")
+    );
+}
