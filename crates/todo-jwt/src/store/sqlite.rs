@@ -55,6 +55,9 @@ impl SqliteStore {
         });
         let pool = Pool::builder()
             .max_size(16)
+            // A checkout test is a round trip into SQLite on every query; a broken file
+            // connection does not heal by being replaced, so it buys nothing.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
         let store = Self { pool };
