@@ -24,7 +24,8 @@ use tower_http::{
 use crate::{
     config::{Config, ConfigError, SecretSource},
     error::{self, ApiError},
-    store::{SqliteStore, StoreError, UserStore},
+    store::{SqliteStore, StoreError, TodoStore, UserStore},
+    todos,
     users::{self, Accounts, Passwords, StoreDirectory},
 };
 
@@ -36,6 +37,8 @@ const BODY_LIMIT: usize = 1024 * 1024;
 pub struct AppState {
     /// Signup and login.
     pub accounts: Accounts,
+    /// Todos.
+    pub todos: Arc<dyn TodoStore>,
 }
 
 /// Why the service could not start.
@@ -84,10 +87,11 @@ impl Application {
         }
         let jwt = Arc::new(JwtService::new(jwt_config)?);
         let store = Arc::new(SqliteStore::open(&config.database_path())?);
-        let users: Arc<dyn UserStore> = store;
+        let users: Arc<dyn UserStore> = store.clone();
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         let state = AppState {
             accounts: Accounts::new(users.clone(), Passwords::new(cores), jwt.clone()),
+            todos: store,
         };
         let strategies = StrategyRegistry::new()
             .with(BearerJwtStrategy::new(jwt).with_user_directory(Arc::new(StoreDirectory(users))));
@@ -127,7 +131,9 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Router {
         .require([BearerJwtStrategy::NAME])
         .unwrap_or_else(|error| panic!("the jwt strategy is registered above: {error}"));
     // `route_layer`: the protected routes authenticate after routing, so unknown paths are 404.
-    let protected = users::protected_router().route_layer(require_jwt);
+    let protected = users::protected_router()
+        .merge(todos::router())
+        .route_layer(require_jwt);
 
     let request_id = HeaderName::from_static("x-request-id");
     let middleware = ServiceBuilder::new()

@@ -54,6 +54,9 @@ pub enum ApiError {
     /// 401 (or 500) from the authentication layer.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// 404 for a record that does not exist (or belongs to someone else).
+    #[error("Entity not found: {model} with id {id}")]
+    EntityNotFound { model: &'static str, id: String },
     /// 404 for a route that does not exist.
     #[error("Endpoint \"{0} {1}\" not found.")]
     EndpointNotFound(Method, String),
@@ -94,7 +97,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Auth(error) => error.status(),
-            Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
+            Self::EntityNotFound { .. } | Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -110,6 +113,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "UnsupportedMediaTypeError",
             Self::PayloadTooLarge => "PayloadTooLargeError",
             Self::Unauthorized(_) | Self::Auth(_) => "UnauthorizedError",
+            Self::EntityNotFound { .. } => "Error",
             Self::EndpointNotFound(..) => "NotFoundError",
             Self::MethodNotAllowed(..) => "MethodNotAllowedError",
             Self::Conflict(_) => "ConflictError",
@@ -124,6 +128,7 @@ impl ApiError {
             Self::BadRequest { code, .. } => *code,
             Self::UnsupportedMediaType(_) => Some("UNSUPPORTED_MEDIA_TYPE"),
             Self::Conflict(_) => Some("CONFLICT"),
+            Self::EntityNotFound { .. } => Some("ENTITY_NOT_FOUND"),
             _ => None,
         }
     }

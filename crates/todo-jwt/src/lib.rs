@@ -9,8 +9,10 @@ pub mod app;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod filter;
 pub mod store;
 pub mod telemetry;
+pub mod todos;
 pub mod users;
 
 pub use app::Application;

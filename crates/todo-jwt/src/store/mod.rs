@@ -6,6 +6,8 @@
 
 mod sqlite;
 
+use crate::filter::{Condition, Filter};
+
 pub use sqlite::SqliteStore;
 
 /// A stored account, without its password.
@@ -70,6 +72,94 @@ pub trait UserStore: Send + Sync + 'static {
     async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// The credentials of the user with this email, compared case-insensitively.
     async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError>;
+}
+
+/// A stored todo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Todo {
+    /// Increasing, never reused.
+    pub id: i64,
+    /// Never empty.
+    pub title: String,
+    /// Absent when not given.
+    pub desc: Option<String>,
+    /// Absent when not given.
+    pub is_complete: Option<bool>,
+}
+
+/// The content of a new or replaced todo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TodoFields {
+    /// The title.
+    pub title: String,
+    /// The description, if any.
+    pub desc: Option<String>,
+    /// Whether it is done, if said.
+    pub is_complete: Option<bool>,
+}
+
+/// What a patch changes: `None` leaves a column alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TodoChanges {
+    /// A new title.
+    pub title: Option<String>,
+    /// A new description, or its removal.
+    pub desc: Option<Option<String>>,
+    /// A new completion flag, or its removal.
+    pub is_complete: Option<Option<bool>>,
+}
+
+impl TodoChanges {
+    /// A change that replaces every column with `fields` (PUT semantics).
+    pub fn replace_with(fields: TodoFields) -> Self {
+        Self {
+            title: Some(fields.title),
+            desc: Some(fields.desc),
+            is_complete: Some(fields.is_complete),
+        }
+    }
+
+    /// Whether nothing would change.
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.desc.is_none() && self.is_complete.is_none()
+    }
+
+    /// The `(column, value)` pairs to set.
+    pub fn columns(self) -> crate::filter::sql::Changes {
+        use sea_query::Value;
+        let mut columns = Vec::new();
+        if let Some(title) = self.title {
+            columns.push(("title", Value::String(Some(title))));
+        }
+        if let Some(desc) = self.desc {
+            columns.push(("description", Value::String(desc)));
+        }
+        if let Some(is_complete) = self.is_complete {
+            columns.push(("is_complete", Value::Bool(is_complete)));
+        }
+        columns
+    }
+}
+
+/// Todos, always within one owner's set: another user's todo is as good as absent.
+#[async_trait::async_trait]
+pub trait TodoStore: Send + Sync + 'static {
+    /// Stores a new todo for `owner`.
+    async fn create_todo(&self, owner: &str, todo: TodoFields) -> Result<Todo, StoreError>;
+    /// The owner's todos that `filter` selects, in its order.
+    async fn find_todos(&self, owner: &str, filter: &Filter) -> Result<Vec<Todo>, StoreError>;
+    /// How many of the owner's todos match `where_`.
+    async fn count_todos(&self, owner: &str, where_: Option<&Condition>)
+    -> Result<u64, StoreError>;
+    /// Applies `changes` to the owner's todos matching `where_`; returns how many matched.
+    async fn update_todos(
+        &self,
+        owner: &str,
+        where_: Option<&Condition>,
+        changes: TodoChanges,
+    ) -> Result<u64, StoreError>;
+    /// Deletes the owner's todo `id`; whether it existed.
+    async fn delete_todo(&self, owner: &str, id: i64) -> Result<bool, StoreError>;
 }
 
 /// The key emails are compared by.

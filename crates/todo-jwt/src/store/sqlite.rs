@@ -4,12 +4,29 @@ use std::{path::Path, time::Duration};
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
+use regex::Regex;
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Row,
+    functions::FunctionFlags,
+    params, params_from_iter,
+    types::{Value as SqliteValue, ValueRef},
+};
+use sea_query::{SqliteQueryBuilder, Value as SqlValue, Values};
 
-use super::{Credentials, NewUserRecord, StoreError, User, UserStore, email_key};
+use super::{
+    Credentials, NewUserRecord, StoreError, Todo, TodoChanges, TodoFields, TodoStore, User,
+    UserStore, email_key,
+};
+use crate::filter::{
+    Condition, Filter,
+    sql::{self, Dialect},
+};
 
 /// Schema changes in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/0001_users.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/sqlite/0001_users.sql"),
+    include_str!("migrations/sqlite/0002_todos.sql"),
+];
 
 /// The embedded store: one database file in WAL mode.
 #[derive(Clone, Debug)]
@@ -45,11 +62,15 @@ impl SqliteStore {
         // parallel (concurrent switches to WAL fail with "database is locked").
         Connection::open(path)?.pragma_update(None, "journal_mode", "WAL")?;
         let manager = SqliteConnectionManager::file(path).with_init(|connection| {
+            // `case_sensitive_like`: LIKE is case-sensitive, as in PostgreSQL; `ilike` exists
+            // for the other kind.
             connection.execute_batch(
                 "PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;
-                 PRAGMA busy_timeout = 5000;",
+                 PRAGMA busy_timeout = 5000;
+                 PRAGMA case_sensitive_like = ON;",
             )?;
+            add_regexp_function(connection)?;
             connection.set_prepared_statement_cache_capacity(64);
             Ok(())
         });
@@ -105,6 +126,56 @@ impl SqliteStore {
     }
 }
 
+/// `x REGEXP p` for the filter language's `regexp`, with the `regex` crate (linear time, so a
+/// client's pattern cannot make a query run away). Each statement compiles its pattern once.
+fn add_regexp_function(connection: &Connection) -> rusqlite::Result<()> {
+    connection.create_scalar_function(
+        "regexp",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |context| {
+            let regex: std::sync::Arc<Regex> = context.get_or_create_aux(0, |pattern| {
+                Regex::new(pattern.as_str()?)
+                    .map_err(|error| rusqlite::Error::UserFunctionError(error.into()))
+            })?;
+            Ok(match context.get_raw(1) {
+                ValueRef::Text(text) => {
+                    std::str::from_utf8(text).is_ok_and(|text| regex.is_match(text))
+                }
+                _ => false,
+            })
+        },
+    )
+}
+
+/// sea-query's bound values as rusqlite's.
+fn bind(values: Values) -> Vec<SqliteValue> {
+    values
+        .into_iter()
+        .map(|value| match value {
+            SqlValue::Bool(flag) => {
+                flag.map_or(SqliteValue::Null, |flag| SqliteValue::Integer(flag.into()))
+            }
+            SqlValue::BigInt(number) => number.map_or(SqliteValue::Null, SqliteValue::Integer),
+            SqlValue::BigUnsigned(number) => number.map_or(SqliteValue::Null, |number| {
+                SqliteValue::Integer(i64::try_from(number).unwrap_or(i64::MAX))
+            }),
+            SqlValue::String(text) => text.map_or(SqliteValue::Null, SqliteValue::Text),
+            // The filter compiler binds nothing else.
+            other => unreachable!("unexpected bound value {other:?}"),
+        })
+        .collect()
+}
+
+fn todo_from_row(row: &Row<'_>) -> rusqlite::Result<Todo> {
+    Ok(Todo {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        desc: row.get(2)?,
+        is_complete: row.get(3)?,
+    })
+}
+
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: row.get(0)?,
@@ -157,5 +228,87 @@ impl UserStore for SqliteStore {
                 })
                 .optional()
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl TodoStore for SqliteStore {
+    async fn create_todo(&self, owner: &str, todo: TodoFields) -> Result<Todo, StoreError> {
+        let owner = owner.to_owned();
+        self.write(move |connection| {
+            let id = connection
+                .prepare_cached(
+                    "INSERT INTO todos (owner_id, title, description, is_complete)
+                     VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                )?
+                .query_row(
+                    params![owner, todo.title, todo.desc, todo.is_complete],
+                    |row| row.get(0),
+                )?;
+            Ok(Todo {
+                id,
+                title: todo.title,
+                desc: todo.desc,
+                is_complete: todo.is_complete,
+            })
+        })
+        .await
+    }
+
+    async fn find_todos(&self, owner: &str, filter: &Filter) -> Result<Vec<Todo>, StoreError> {
+        let (sql, values) = sql::select(owner, filter, Dialect::Sqlite).build(SqliteQueryBuilder);
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(&sql)?;
+            let rows = statement.query_map(params_from_iter(bind(values)), todo_from_row)?;
+            rows.collect()
+        })
+    }
+
+    async fn count_todos(
+        &self,
+        owner: &str,
+        where_: Option<&Condition>,
+    ) -> Result<u64, StoreError> {
+        let (sql, values) = sql::count(owner, where_, Dialect::Sqlite).build(SqliteQueryBuilder);
+        let count: i64 = self.read(|connection| {
+            connection
+                .prepare_cached(&sql)?
+                .query_row(params_from_iter(bind(values)), |row| row.get(0))
+        })?;
+        Ok(count.unsigned_abs())
+    }
+
+    async fn update_todos(
+        &self,
+        owner: &str,
+        where_: Option<&Condition>,
+        changes: TodoChanges,
+    ) -> Result<u64, StoreError> {
+        if changes.is_empty() {
+            return self.count_todos(owner, where_).await;
+        }
+        let (sql, values) = sql::update(owner, where_, changes.columns(), Dialect::Sqlite)
+            .build(SqliteQueryBuilder);
+        let values = bind(values);
+        let changed = self
+            .write(move |connection| {
+                connection
+                    .prepare_cached(&sql)?
+                    .execute(params_from_iter(values))
+            })
+            .await?;
+        Ok(changed as u64)
+    }
+
+    async fn delete_todo(&self, owner: &str, id: i64) -> Result<bool, StoreError> {
+        let owner = owner.to_owned();
+        let deleted = self
+            .write(move |connection| {
+                connection
+                    .prepare_cached("DELETE FROM todos WHERE owner_id = ?1 AND id = ?2")?
+                    .execute(params![owner, id])
+            })
+            .await?;
+        Ok(deleted > 0)
     }
 }

@@ -1,0 +1,144 @@
+//! Thin handlers: the caller, the parameters, one store call, the answer.
+
+use authn::CurrentUser;
+use axum::{Json, extract::State, http::StatusCode};
+
+use super::{
+    model::{Count, NewTodo, Shown, TodoPatch, TodoReplacement},
+    params::{ListFilter, OneFilter, TodoId, Where},
+};
+use crate::{
+    app::AppState,
+    body::JsonBody,
+    error::{ApiError, Result},
+    filter::{Condition, Filter},
+};
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::EntityNotFound {
+        model: "Todo",
+        id: id.to_string(),
+    }
+}
+
+/// `POST /todos`: 200 with the stored todo and its new id.
+pub async fn create_todo(
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
+    JsonBody(todo): JsonBody<NewTodo>,
+) -> Result<Json<Shown>> {
+    let todo = state.todos.create_todo(&user.id, todo.into()).await?;
+    Ok(Json(Shown::all(todo)))
+}
+
+/// `GET /todos?filter=`: the caller's todos.
+pub async fn list_todos(
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
+    ListFilter(filter): ListFilter,
+) -> Result<Json<Vec<Shown>>> {
+    let fields = filter.fields;
+    let todos = state.todos.find_todos(&user.id, &filter).await?;
+    Ok(Json(
+        todos
+            .into_iter()
+            .map(|todo| Shown { todo, fields })
+            .collect(),
+    ))
+}
+
+/// `GET /todos/count?where=`.
+pub async fn count_todos(
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
+    Where(where_): Where,
+) -> Result<Json<Count>> {
+    let count = state.todos.count_todos(&user.id, where_.as_ref()).await?;
+    Ok(Json(Count { count }))
+}
+
+/// `GET /todos/{id}?filter=`: one todo, or 404.
+pub async fn get_todo(
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
+    TodoId(id): TodoId,
+    OneFilter(filter): OneFilter,
+) -> Result<Json<Shown>> {
+    let fields = filter.fields;
+    let one = Filter {
+        condition: Some(Condition::id_is(id)),
+        limit: Some(1),
+        ..Filter::default()
+    };
+    let todo = state
+        .todos
+        .find_todos(&user.id, &one)
+        .await?
+        .pop()
+        .ok_or_else(|| not_found(id))?;
+    Ok(Json(Shown { todo, fields }))
+}
+
+/// `PUT /todos/{id}`: replaces the todo; 204.
+pub async fn replace_todo(
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
+    TodoId(id): TodoId,
+    JsonBody(todo): JsonBody<TodoReplacement>,
+) -> Result<StatusCode> {
+    let changes = todo.into_changes(id)?;
+    match state
+        .todos
+        .update_todos(&user.id, Some(&Condition::id_is(id)), changes)
+        .await?
+    {
+        0 => Err(not_found(id)),
+        _ => Ok(StatusCode::NO_CONTENT),
+    }
+}
+
+/// `PATCH /todos/{id}`: changes some properties; 204.
+pub async fn patch_todo(
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
+    TodoId(id): TodoId,
+    JsonBody(patch): JsonBody<TodoPatch>,
+) -> Result<StatusCode> {
+    let changes = patch.into_changes(Some(id))?;
+    match state
+        .todos
+        .update_todos(&user.id, Some(&Condition::id_is(id)), changes)
+        .await?
+    {
+        0 => Err(not_found(id)),
+        _ => Ok(StatusCode::NO_CONTENT),
+    }
+}
+
+/// `DELETE /todos/{id}`: 204.
+pub async fn delete_todo(
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
+    TodoId(id): TodoId,
+) -> Result<StatusCode> {
+    if state.todos.delete_todo(&user.id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found(id))
+    }
+}
+
+/// `PATCH /todos?where=`: changes the caller's matching todos; 200 with how many matched.
+pub async fn patch_todos(
+    CurrentUser(user): CurrentUser,
+    State(state): State<AppState>,
+    Where(where_): Where,
+    JsonBody(patch): JsonBody<TodoPatch>,
+) -> Result<Json<Count>> {
+    let changes = patch.into_changes(None)?;
+    let count = state
+        .todos
+        .update_todos(&user.id, where_.as_ref(), changes)
+        .await?;
+    Ok(Json(Count { count }))
+}
