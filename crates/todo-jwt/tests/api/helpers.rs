@@ -1,6 +1,6 @@
 //! Spawning the server and one helper per endpoint.
 
-use reqwest::{Response, StatusCode, header};
+use reqwest::{Method, Response, StatusCode, header};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -87,6 +87,38 @@ impl TestApp {
             request = request.header(header::AUTHORIZATION, value);
         }
         request.send().await.expect("request")
+    }
+
+    /// `method path` with a bearer token and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// Creates a todo and returns it.
+    pub async fn create_todo(&self, token: &str, todo: Value) -> Value {
+        let response = self.call(Method::POST, "/todos", token, Some(&todo)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("json")
+    }
+
+    /// `GET path` as JSON, asserting 200.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        let response = self.call(Method::GET, path, token, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("json")
     }
 
     pub async fn who_am_i(&self, token: &str) -> Response {

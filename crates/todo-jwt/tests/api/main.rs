@@ -2,5 +2,7 @@
 
 mod accounts;
 mod errors;
+mod filters;
 mod helpers;
+mod todos;
 mod tokens;
