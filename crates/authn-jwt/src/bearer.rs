@@ -1,4 +1,8 @@
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
 use authn::{AuthError, AuthenticationStrategy, UserProfile};
 use http::{header, request::Parts};
@@ -13,6 +17,59 @@ use crate::JwtService;
 pub trait UserDirectory: Send + Sync + 'static {
     /// The profile of user `id`, or `None` when there is no such user.
     async fn find_user(&self, id: &str) -> Result<Option<UserProfile>, AuthError>;
+}
+
+/// A [`UserDirectory`] that remembers answers for a short time.
+///
+/// Asking the store on every request costs a database round trip, often more than the rest of
+/// the request. With this cache a deleted user's tokens are refused within `ttl` (on every
+/// instance, since each forgets on its own), and the store sees one lookup per user per `ttl`.
+pub struct CachedUserDirectory {
+    inner: Arc<dyn UserDirectory>,
+    ttl: Duration,
+    capacity: usize,
+    entries: Mutex<HashMap<String, (Instant, Option<UserProfile>)>>,
+}
+
+impl CachedUserDirectory {
+    /// Caches `inner`'s answers for `ttl`, for at most `capacity` users at a time.
+    pub fn new(inner: Arc<dyn UserDirectory>, ttl: Duration, capacity: usize) -> Self {
+        Self { inner, ttl, capacity, entries: Mutex::default() }
+    }
+
+    fn cached(&self, id: &str) -> Option<Option<UserProfile>> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.get(id).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, user)| user.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl UserDirectory for CachedUserDirectory {
+    async fn find_user(&self, id: &str) -> Result<Option<UserProfile>, AuthError> {
+        if let Some(user) = self.cached(id) {
+            return Ok(user);
+        }
+        let user = self.inner.find_user(id).await?;
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= self.capacity {
+            // Simple and bounded: at worst the next `capacity` requests each ask the store.
+            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(id.to_owned(), (Instant::now(), user.clone()));
+        Ok(user)
+    }
+}
+
+impl std::fmt::Debug for CachedUserDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedUserDirectory")
+            .field("ttl", &self.ttl)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `jwt` strategy: `Authorization: Bearer <jwt>`, verified by a [`JwtService`].
@@ -342,6 +399,44 @@ mod tests {
         let known = BearerJwtStrategy::new(service())
             .with_user_directory(Arc::new(Directory(Some(renamed.clone()))));
         assert_eq!(authenticate(&known, Some(&header)).await, Ok(renamed));
+    }
+
+    /// Counts lookups; answers from a switchable profile.
+    struct Counting {
+        calls: std::sync::atomic::AtomicUsize,
+        user: Mutex<Option<UserProfile>>,
+    }
+
+    #[async_trait::async_trait]
+    impl UserDirectory for Counting {
+        async fn find_user(&self, _id: &str) -> Result<Option<UserProfile>, AuthError> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(self.user.lock().expect("lock").clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_cached_directory_asks_once_per_ttl_and_sees_deletions_after_it() {
+        let inner = Arc::new(Counting { calls: 0.into(), user: Mutex::new(Some(UserProfile::new("u1"))) });
+        let cached = CachedUserDirectory::new(inner.clone(), Duration::from_millis(200), 10);
+        for _ in 0..5 {
+            assert!(cached.find_user("u1").await.expect("ok").is_some());
+        }
+        assert_eq!(inner.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        *inner.user.lock().expect("lock") = None;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(cached.find_user("u1").await.expect("ok"), None, "deleted user seen after the ttl");
+        assert_eq!(inner.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_cached_directory_stays_within_its_capacity() {
+        let inner = Arc::new(Counting { calls: 0.into(), user: Mutex::new(None) });
+        let cached = CachedUserDirectory::new(inner, Duration::from_secs(60), 3);
+        for id in 0..10 {
+            cached.find_user(&id.to_string()).await.expect("ok");
+        }
+        assert!(cached.entries.lock().expect("lock").len() <= 3);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!   so `alg: none`, another HMAC algorithm or a token that never expires are all refused.
 //! - [`BearerJwtStrategy`] is the `jwt` strategy: it reads `Authorization: Bearer <jwt>`, and
 //!   answers with LoopBack's exact 401 messages, so LoopBack clients see what they expect.
-//!   Give it a [`UserDirectory`] and a token whose user no longer exists is refused too.
+//!   Give it a [`UserDirectory`] and a token whose user no longer exists is refused too;
+//!   [`CachedUserDirectory`] bounds what that costs (one lookup per user per TTL).
 //!
 //! # Example
 //!
@@ -30,5 +31,5 @@
 mod bearer;
 mod token;
 
-pub use bearer::{BearerJwtStrategy, UserDirectory};
+pub use bearer::{BearerJwtStrategy, CachedUserDirectory, UserDirectory};
 pub use token::{AccessClaims, JwtConfig, JwtError, JwtService, MIN_SECRET_BYTES, TokenError};

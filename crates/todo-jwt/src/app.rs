@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use authn::StrategyRegistry;
-use authn_jwt::{BearerJwtStrategy, JwtService};
+use authn_jwt::{BearerJwtStrategy, CachedUserDirectory, JwtService};
 use axum::{
     Router,
     body::Body,
@@ -31,6 +31,9 @@ use crate::{
 
 /// The largest accepted request body (LoopBack's limit).
 const BODY_LIMIT: usize = 1024 * 1024;
+
+/// How long an instance trusts that a token's user still exists.
+pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What handlers share.
 #[derive(Clone)]
@@ -93,8 +96,10 @@ impl Application {
             accounts: Accounts::new(users.clone(), Passwords::new(cores), jwt.clone()),
             todos: store,
         };
+        // Deleted users' tokens are refused within a second, without a lookup per request.
+        let directory = CachedUserDirectory::new(Arc::new(StoreDirectory(users)), USER_CACHE_TTL, 100_000);
         let strategies = StrategyRegistry::new()
-            .with(BearerJwtStrategy::new(jwt).with_user_directory(Arc::new(StoreDirectory(users))));
+            .with(BearerJwtStrategy::new(jwt).with_user_directory(Arc::new(directory)));
         let router = router(state, &strategies);
 
         let address = config.address();

@@ -420,6 +420,8 @@ async fn deleting_a_user_deletes_their_todos() {
         .query_row("SELECT COUNT(*) FROM todos", [], |row| row.get(0))
         .expect("count");
     assert_eq!(left, 0);
+    // Each instance may trust a token's user for up to a second (`USER_CACHE_TTL`), no longer.
+    tokio::time::sleep(todo_jwt::app::USER_CACHE_TTL + std::time::Duration::from_millis(100)).await;
     let response = app.call(Method::GET, "/todos", &token, None).await;
     assert_eq!(
         error_body(response, StatusCode::UNAUTHORIZED).await["message"],

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# The read-path benchmark: todo-jwt (release, fresh data directory, one user with 20 todos)
+# against the ceiling binary (same HTTP stack and JWT check, fixed body), in one run.
+#
+#   bash bench/run.sh                 # SQLite (the default)
+#   DURATION=5 bash bench/run.sh      # shorter runs
+#   BIG=0 bash bench/run.sh           # skip the 100,000-todo run
+#   DATABASE_URL=postgres://... bash bench/run.sh   # another backend, when it exists
+#
+# Prints, per endpoint: requests/s, p50, p99, the server's resident memory during the run, and
+# the ratio to the ceiling's GET /todos.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-32}
+BIG=${BIG:-1}
+APP_PORT=${APP_PORT:-3301}
+CEILING_PORT=${CEILING_PORT:-3302}
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)"
+  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
+fi
+cargo build --release -p todo-jwt -p ceiling 2>&1 | tail -n 1
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export TODO_JWT_SECRET
+TODO_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+app=http://127.0.0.1:$APP_PORT
+ceiling=http://127.0.0.1:$CEILING_PORT
+
+RUST_LOG=${RUST_LOG:-warn} TODO_JWT_PORT=$APP_PORT TODO_JWT_DATA_DIR=$work/data \
+  ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} target/release/todo-jwt >"$work/app.log" 2>&1 &
+app_pid=$!
+pids+=("$app_pid")
+target/release/ceiling "$CEILING_PORT" >"$work/ceiling.log" 2>&1 &
+ceiling_pid=$!
+pids+=("$ceiling_pid")
+
+wait_for() {
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "server at $1 did not start" >&2
+  cat "$work"/*.log >&2
+  exit 1
+}
+wait_for "$app/"
+wait_for "$ceiling/todos"
+
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+token_for() {
+  curl -sf "$app/signup" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$1\",\"password\":\"benchmark-password\"}" >/dev/null
+  curl -sf "$app/users/login" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$1\",\"password\":\"benchmark-password\"}" | json '["token"]'
+}
+
+reader=$(token_for reader@example.com)
+writer=$(token_for writer@example.com)
+for i in $(seq 20); do
+  curl -sf "$app/todos" -H "Authorization: Bearer $reader" -H 'Content-Type: application/json' \
+    -d "{\"title\":\"todo number $i\",\"desc\":\"something to do\",\"isComplete\":$([ $((i % 2)) = 0 ] && echo true || echo false)}" >/dev/null
+done
+one_id=$(curl -sf "$app/todos?filter%5Blimit%5D=1" -H "Authorization: Bearer $reader" | json '[0]["id"]')
+
+cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"title":"benchmark todo","desc":"written by wrk","isComplete":false}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# run NAME PID URL TOKEN [wrk args...] -> one table row in $work/rows
+run() {
+  local name=$1 pid=$2 url=$3 token=$4
+  shift 4
+  local out=$work/wrk.txt
+  (sleep "$((DURATION / 2))"; rss_kib "$pid" >"$work/rss") &
+  local sampler=$!
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $token" "$@" "$url" >"$out"
+  wait "$sampler"
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' "$out")
+  p50=$(awk '$1 == "50%" {print $2}' "$out")
+  p99=$(awk '$1 == "99%" {print $2}' "$out")
+  errors=$(awk '/Non-2xx/ {print $5} /Socket errors/ {print "socket:" $0}' "$out" | tr '\n' ' ')
+  echo "$name|$rps|$p50|$p99|$(( $(cat "$work/rss") / 1024 ))|${errors:-0}" >>"$work/rows"
+}
+
+: >"$work/rows"
+echo "idle resident memory: todo-jwt $(( $(rss_kib "$app_pid") / 1024 )) MiB, ceiling $(( $(rss_kib "$ceiling_pid") / 1024 )) MiB"
+run "ceiling GET /todos (fixed body)" "$ceiling_pid" "$ceiling/todos" "$reader"
+run "GET /todos (20 todos)" "$app_pid" "$app/todos" "$reader"
+run "GET /todos/{id}" "$app_pid" "$app/todos/$one_id" "$reader"
+run "GET /whoAmI" "$app_pid" "$app/whoAmI" "$reader"
+run "POST /todos" "$app_pid" "$app/todos" "$writer" -s "$work/post.lua"
+
+if [ "$BIG" = 1 ]; then
+  # A user with 100,000 todos, written straight into the database (the API would take minutes).
+  big=$(token_for big@example.com)
+  big_id=$(curl -sf "$app/whoAmI" -H "Authorization: Bearer $big")
+  if [ -z "${DATABASE_URL:-}" ]; then
+    python3 - "$work/data/todo-jwt.sqlite3" "$big_id" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=30)
+db.executemany(
+    "INSERT INTO todos (owner_id, title, description, is_complete) VALUES (?, ?, ?, ?)",
+    ((sys.argv[2], f"todo number {i}", "something to do", i % 2) for i in range(100_000)),
+)
+db.commit()
+PY
+  else
+    psql "$DATABASE_URL" -qc "INSERT INTO todos (owner_id, title, description, is_complete)
+      SELECT '$big_id', 'todo number ' || i, 'something to do', i % 2 = 0 FROM generate_series(1, 100000) i"
+  fi
+  limit='filter=%7B%22limit%22%3A20%7D'
+  run "GET /todos?filter={limit:20}, 20 todos" "$app_pid" "$app/todos?$limit" "$reader"
+  run "GET /todos?filter={limit:20}, 100k todos" "$app_pid" "$app/todos?$limit" "$big"
+fi
+
+ceiling_rps=$(head -n 1 "$work/rows" | cut -d'|' -f2)
+printf '\n%-42s %10s %9s %9s %8s %8s  %s\n' endpoint "req/s" p50 p99 "RSS MiB" "ceiling" "errors"
+while IFS='|' read -r name rps p50 p99 rss errors; do
+  ratio=$(python3 -c "print(f'{$rps / $ceiling_rps:.0%}')")
+  printf '%-42s %10s %9s %9s %8s %8s  %s\n' "$name" "$rps" "$p50" "$p99" "$rss" "$ratio" "$errors"
+done <"$work/rows"
+echo
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; ceiling = the ceiling binary's GET /todos in this run"
