@@ -34,12 +34,20 @@ pub struct CachedUserDirectory {
 impl CachedUserDirectory {
     /// Caches `inner`'s answers for `ttl`, for at most `capacity` users at a time.
     pub fn new(inner: Arc<dyn UserDirectory>, ttl: Duration, capacity: usize) -> Self {
-        Self { inner, ttl, capacity, entries: Mutex::default() }
+        Self {
+            inner,
+            ttl,
+            capacity,
+            entries: Mutex::default(),
+        }
     }
 
     fn cached(&self, id: &str) -> Option<Option<UserProfile>> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.get(id).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, user)| user.clone())
+        entries
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, user)| user.clone())
     }
 }
 
@@ -417,7 +425,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_cached_directory_asks_once_per_ttl_and_sees_deletions_after_it() {
-        let inner = Arc::new(Counting { calls: 0.into(), user: Mutex::new(Some(UserProfile::new("u1"))) });
+        let inner = Arc::new(Counting {
+            calls: 0.into(),
+            user: Mutex::new(Some(UserProfile::new("u1"))),
+        });
         let cached = CachedUserDirectory::new(inner.clone(), Duration::from_millis(200), 10);
         for _ in 0..5 {
             assert!(cached.find_user("u1").await.expect("ok").is_some());
@@ -425,13 +436,20 @@ mod tests {
         assert_eq!(inner.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
         *inner.user.lock().expect("lock") = None;
         tokio::time::sleep(Duration::from_millis(250)).await;
-        assert_eq!(cached.find_user("u1").await.expect("ok"), None, "deleted user seen after the ttl");
+        assert_eq!(
+            cached.find_user("u1").await.expect("ok"),
+            None,
+            "deleted user seen after the ttl"
+        );
         assert_eq!(inner.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
     async fn the_cached_directory_stays_within_its_capacity() {
-        let inner = Arc::new(Counting { calls: 0.into(), user: Mutex::new(None) });
+        let inner = Arc::new(Counting {
+            calls: 0.into(),
+            user: Mutex::new(None),
+        });
         let cached = CachedUserDirectory::new(inner, Duration::from_secs(60), 3);
         for id in 0..10 {
             cached.find_user(&id.to_string()).await.expect("ok");

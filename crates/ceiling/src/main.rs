@@ -14,9 +14,13 @@ use serde_json::json;
 
 #[tokio::main]
 async fn main() {
-    let port: u16 = std::env::args().nth(1).and_then(|port| port.parse().ok()).unwrap_or(3002);
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(3002);
     let secret = std::env::var("TODO_JWT_SECRET").expect("TODO_JWT_SECRET is required");
-    let jwt = JwtService::new(JwtConfig::new(SecretString::from(secret))).expect("secret of 32 bytes or more");
+    let jwt = JwtService::new(JwtConfig::new(SecretString::from(secret)))
+        .expect("secret of 32 bytes or more");
     let registry = StrategyRegistry::new().with(BearerJwtStrategy::new(Arc::new(jwt)));
 
     let todos: Vec<_> = (1..=20)
@@ -25,9 +29,20 @@ async fn main() {
     let body: &'static [u8] = serde_json::to_vec(&todos).expect("json").leak();
 
     let app = Router::new()
-        .route("/todos", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], body).into_response() }))
-        .route_layer(registry.require([BearerJwtStrategy::NAME]).expect("registered"));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+        .route(
+            "/todos",
+            get(move || async move {
+                ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+            }),
+        )
+        .route_layer(
+            registry
+                .require([BearerJwtStrategy::NAME])
+                .expect("registered"),
+        );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
     println!("ceiling listening on http://127.0.0.1:{port}");
     axum::serve(listener, app).await.expect("serve");
 }

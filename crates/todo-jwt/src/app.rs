@@ -97,7 +97,8 @@ impl Application {
             todos: store,
         };
         // Deleted users' tokens are refused within a second, without a lookup per request.
-        let directory = CachedUserDirectory::new(Arc::new(StoreDirectory(users)), USER_CACHE_TTL, 100_000);
+        let directory =
+            CachedUserDirectory::new(Arc::new(StoreDirectory(users)), USER_CACHE_TTL, 100_000);
         let strategies = StrategyRegistry::new()
             .with(BearerJwtStrategy::new(jwt).with_user_directory(Arc::new(directory)));
         let router = router(state, &strategies);

@@ -3,6 +3,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// mimalloc rather than glibc's malloc: a 20-todo list allocates ~50 short-lived values, and
+/// with glibc allocation was a fifth of the read path (measured with callgrind: 81k -> 67k
+/// instructions per list read).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use todo_jwt::{Application, Config, telemetry};
 
 /// A Todo REST API secured with JWT, wire-compatible with LoopBack 4's todo-jwt example.
