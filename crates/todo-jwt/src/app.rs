@@ -20,10 +20,12 @@ use tower_http::{
     set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     config::{Config, ConfigError, SecretSource},
     error::{self, ApiError},
+    openapi,
     store::{SqliteStore, StoreError, TodoStore, UserStore},
     todos,
     users::{self, Accounts, Passwords, StoreDirectory},
@@ -140,6 +142,11 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Router {
     let protected = users::protected_router()
         .merge(todos::router())
         .route_layer(require_jwt);
+    let (api, operations) = OpenApiRouter::new()
+        .merge(users::public_router())
+        .merge(protected)
+        .split_for_parts();
+    let doc = openapi::document(operations);
 
     let request_id = HeaderName::from_static("x-request-id");
     let middleware = ServiceBuilder::new()
@@ -154,11 +161,10 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(cors());
+        .layer(cors())
+        .layer(axum::middleware::from_fn(openapi::explorer_redirect));
 
-    Router::new()
-        .merge(users::public_router())
-        .merge(protected)
+    api.merge(openapi::router(doc))
         .fallback(error::endpoint_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -23,6 +23,37 @@ pub trait BodySchema: DeserializeOwned {
     fn validator() -> &'static Validator;
 }
 
+/// Declares the JSON Schema of a request body type, once, for both of its uses: validation
+/// ([`BodySchema`]) and the OpenAPI document (utoipa's `ToSchema`), so what is documented is
+/// exactly what is enforced.
+macro_rules! json_body_schema {
+    ($type:ty, $schema:expr) => {
+        impl $crate::body::BodySchema for $type {
+            fn validator() -> &'static jsonschema::Validator {
+                static VALIDATOR: std::sync::LazyLock<jsonschema::Validator> =
+                    std::sync::LazyLock::new(|| $crate::body::compile(&$schema));
+                &VALIDATOR
+            }
+        }
+
+        impl utoipa::PartialSchema for $type {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::body::document(&$schema)
+            }
+        }
+
+        impl utoipa::ToSchema for $type {}
+    };
+}
+pub(crate) use json_body_schema;
+
+/// A schema written in this crate as an OpenAPI schema object.
+pub fn document(schema: &Value) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    serde_json::from_value(schema.clone()).unwrap_or_else(|error| {
+        panic!("built-in schema {schema} is not an OpenAPI schema: {error}")
+    })
+}
+
 /// Compiles a schema written in this crate; a broken one is a bug found by the first test.
 pub fn compile(schema: &Value) -> Validator {
     jsonschema::options()

@@ -10,6 +10,7 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod filter;
+pub mod openapi;
 pub mod store;
 pub mod telemetry;
 pub mod todos;

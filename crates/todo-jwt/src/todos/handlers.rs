@@ -4,7 +4,7 @@ use authn::CurrentUser;
 use axum::{Json, extract::State, http::StatusCode};
 
 use super::{
-    model::{Count, NewTodo, Shown, TodoPatch, TodoReplacement},
+    model::{Count, NewTodo, Shown, TodoPatch, TodoReplacement, TodoSchema},
     params::{ListFilter, OneFilter, TodoId, Where},
 };
 use crate::{
@@ -22,6 +22,7 @@ fn not_found(id: i64) -> ApiError {
 }
 
 /// `POST /todos`: 200 with the stored todo and its new id.
+#[utoipa::path(post, path = "/todos", tag = "TodoController", security(("jwt" = []), ("password" = [])), request_body = NewTodo, responses((status = 200, description = "The stored todo, with its id", body = TodoSchema)))]
 pub async fn create_todo(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -32,6 +33,7 @@ pub async fn create_todo(
 }
 
 /// `GET /todos?filter=`: the caller's todos.
+#[utoipa::path(get, path = "/todos", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("filter" = Option<String>, Query, description = "LoopBack filter: URL-encoded JSON, or bracket form (`filter[where][isComplete]=false&filter[limit]=2`). Keys: `where`, `fields`, `order`, `limit`, `skip`, `offset`.", example = r#"{"where":{"isComplete":false},"order":"title ASC","limit":10}"#)), responses((status = 200, description = "The caller's todos", body = Vec<TodoSchema>)))]
 pub async fn list_todos(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -48,6 +50,7 @@ pub async fn list_todos(
 }
 
 /// `GET /todos/count?where=`.
+#[utoipa::path(get, path = "/todos/count", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("where" = Option<String>, Query, description = "LoopBack where clause: URL-encoded JSON or bracket form (`where[isComplete]=true`). Operators: eq, neq, gt, gte, lt, lte, between, inq, nin, like, nlike, ilike, nilike, regexp; and, or.", example = r#"{"isComplete":false}"#)), responses((status = 200, description = "How many of the caller's todos match", body = Count)))]
 pub async fn count_todos(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -58,6 +61,7 @@ pub async fn count_todos(
 }
 
 /// `GET /todos/{id}?filter=`: one todo, or 404.
+#[utoipa::path(get, path = "/todos/{id}", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("id" = i64, Path, description = "The todo id"), ("filter" = Option<String>, Query, description = "LoopBack filter without `where`: `fields` selects properties.", example = r#"{"fields":{"title":true,"isComplete":true}}"#)), responses((status = 200, description = "The todo", body = TodoSchema)))]
 pub async fn get_todo(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -80,6 +84,7 @@ pub async fn get_todo(
 }
 
 /// `PUT /todos/{id}`: replaces the todo; 204.
+#[utoipa::path(put, path = "/todos/{id}", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("id" = i64, Path, description = "The todo id")), request_body = TodoReplacement, responses((status = 204, description = "Replaced; omitted properties are removed")))]
 pub async fn replace_todo(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -98,6 +103,7 @@ pub async fn replace_todo(
 }
 
 /// `PATCH /todos/{id}`: changes some properties; 204.
+#[utoipa::path(patch, path = "/todos/{id}", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("id" = i64, Path, description = "The todo id")), request_body = TodoPatch, responses((status = 204, description = "Updated")))]
 pub async fn patch_todo(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -116,6 +122,7 @@ pub async fn patch_todo(
 }
 
 /// `DELETE /todos/{id}`: 204.
+#[utoipa::path(delete, path = "/todos/{id}", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("id" = i64, Path, description = "The todo id")), responses((status = 204, description = "Deleted")))]
 pub async fn delete_todo(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -129,6 +136,7 @@ pub async fn delete_todo(
 }
 
 /// `PATCH /todos?where=`: changes the caller's matching todos; 200 with how many matched.
+#[utoipa::path(patch, path = "/todos", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("where" = Option<String>, Query, description = "LoopBack where clause: URL-encoded JSON or bracket form (`where[isComplete]=true`). Operators: eq, neq, gt, gte, lt, lte, between, inq, nin, like, nlike, ilike, nilike, regexp; and, or.", example = r#"{"isComplete":false}"#)), request_body = TodoPatch, responses((status = 200, description = "How many todos matched", body = Count)))]
 pub async fn patch_todos(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,

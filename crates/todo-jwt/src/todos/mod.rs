@@ -4,29 +4,24 @@ mod handlers;
 mod model;
 mod params;
 
-use axum::{
-    Router,
-    routing::{get, post},
-};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::app::AppState;
 
 /// The todo routes; all of them need an authenticated caller.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/todos",
-            post(handlers::create_todo)
-                .get(handlers::list_todos)
-                .patch(handlers::patch_todos),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(
+            handlers::create_todo,
+            handlers::list_todos,
+            handlers::patch_todos
+        ))
         // A literal segment: it wins over `/todos/{id}`.
-        .route("/todos/count", get(handlers::count_todos))
-        .route(
-            "/todos/{id}",
-            get(handlers::get_todo)
-                .put(handlers::replace_todo)
-                .patch(handlers::patch_todo)
-                .delete(handlers::delete_todo),
-        )
+        .routes(routes!(handlers::count_todos))
+        .routes(routes!(
+            handlers::get_todo,
+            handlers::replace_todo,
+            handlers::patch_todo,
+            handlers::delete_todo
+        ))
 }

@@ -1,13 +1,11 @@
 //! Todo DTOs, their schemas, and how a todo is shown.
 
-use std::sync::LazyLock;
-
-use jsonschema::Validator;
 use serde::{Deserialize, Serialize, Serializer, ser::SerializeMap};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::{
-    body::{BodySchema, compile},
+    body::json_body_schema,
     error::{ApiError, Result},
     filter::{Field, FieldSet},
     store::{Todo, TodoChanges, TodoFields},
@@ -22,17 +20,18 @@ fn properties() -> Value {
     })
 }
 
-fn schema(required: &[&str], with_id: bool) -> Validator {
+fn schema(required: &[&str], with_id: bool, example: Value) -> Value {
     let mut properties = properties();
     if with_id {
-        properties["id"] = json!({"type": "integer"});
+        properties["id"] = json!({"type": "integer", "format": "int64"});
     }
-    compile(&json!({
+    json!({
         "type": "object",
         "required": required,
         "additionalProperties": false,
         "properties": properties,
-    }))
+        "example": example,
+    })
 }
 
 /// `POST /todos`: a todo without its id.
@@ -44,12 +43,14 @@ pub struct NewTodo {
     pub is_complete: Option<bool>,
 }
 
-impl BodySchema for NewTodo {
-    fn validator() -> &'static Validator {
-        static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| schema(&["title"], false));
-        &VALIDATOR
-    }
-}
+json_body_schema!(
+    NewTodo,
+    schema(
+        &["title"],
+        false,
+        json!({"title": "buy milk", "isComplete": false})
+    )
+);
 
 impl From<NewTodo> for TodoFields {
     fn from(
@@ -77,12 +78,14 @@ pub struct TodoReplacement {
     pub is_complete: Option<bool>,
 }
 
-impl BodySchema for TodoReplacement {
-    fn validator() -> &'static Validator {
-        static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| schema(&["title"], true));
-        &VALIDATOR
-    }
-}
+json_body_schema!(
+    TodoReplacement,
+    schema(
+        &["title"],
+        true,
+        json!({"title": "buy oat milk", "desc": "2 l"})
+    )
+);
 
 impl TodoReplacement {
     /// The changes that replace todo `id`; a different body `id` is refused.
@@ -112,12 +115,7 @@ pub struct TodoPatch {
     pub is_complete: Option<bool>,
 }
 
-impl BodySchema for TodoPatch {
-    fn validator() -> &'static Validator {
-        static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| schema(&[], true));
-        &VALIDATOR
-    }
-}
+json_body_schema!(TodoPatch, schema(&[], true, json!({"isComplete": true})));
 
 impl TodoPatch {
     /// The changes for todo `id` (or for many todos, with `id = None`, where a body `id` would
@@ -202,8 +200,27 @@ impl Serialize for Shown {
     }
 }
 
+/// A todo as `GET` shows it: the properties `fields` selected (all by default); `desc` and
+/// `isComplete` only when set.
+#[derive(ToSchema)]
+#[schema(as = Todo)]
+#[expect(dead_code, reason = "documents the JSON that `Shown` writes")]
+pub struct TodoSchema {
+    /// Increasing, never reused (present unless `fields` leaves it out).
+    #[schema(format = Int64, nullable = false)]
+    id: Option<i64>,
+    /// Never empty (present unless `fields` leaves it out).
+    #[schema(min_length = 1, nullable = false)]
+    title: Option<String>,
+    #[schema(nullable = false)]
+    desc: Option<String>,
+    #[schema(nullable = false)]
+    #[serde(rename = "isComplete")]
+    is_complete: Option<bool>,
+}
+
 /// `{"count": n}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Count {
     pub count: u64,
 }

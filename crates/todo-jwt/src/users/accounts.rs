@@ -63,6 +63,11 @@ impl Accounts {
             })
     }
 
+    /// How long the tokens this service signs live.
+    pub fn token_lifetime(&self) -> std::time::Duration {
+        self.jwt.lifetime()
+    }
+
     /// A signed access token for valid credentials. Unknown email and wrong password give the
     /// same answer after the same work.
     pub async fn log_in(&self, credentials: Credentials) -> Result<String> {

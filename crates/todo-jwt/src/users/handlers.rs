@@ -6,7 +6,12 @@ use axum::{Json, extract::State};
 use super::model::{Credentials, NewUser, TokenBody, UserBody};
 use crate::{app::AppState, body::JsonBody, error::Result};
 
-/// `POST /signup`: creates an account; 409 when the email is taken.
+/// Creates an account; 409 when the email is taken (in any letter case).
+#[utoipa::path(
+    post, path = "/signup", tag = "UserController",
+    request_body = NewUser,
+    responses((status = 200, description = "The new user, without its password", body = UserBody)),
+)]
 pub async fn sign_up(
     State(state): State<AppState>,
     JsonBody(new_user): JsonBody<NewUser>,
@@ -15,7 +20,12 @@ pub async fn sign_up(
     Ok(Json(user.into()))
 }
 
-/// `POST /users/login`: a token for valid credentials.
+/// Logs in: an access token for valid credentials.
+#[utoipa::path(
+    post, path = "/users/login", tag = "UserController",
+    request_body = Credentials,
+    responses((status = 200, description = "An access token", body = TokenBody)),
+)]
 pub async fn log_in(
     State(state): State<AppState>,
     JsonBody(credentials): JsonBody<Credentials>,
@@ -24,7 +34,12 @@ pub async fn log_in(
     Ok(Json(TokenBody { token }))
 }
 
-/// `GET /whoAmI`: the caller's id, as plain text.
+/// The caller's user id, as plain text.
+#[utoipa::path(
+    get, path = "/whoAmI", tag = "UserController",
+    security(("jwt" = []), ("password" = [])),
+    responses((status = 200, description = "The user id", body = String, content_type = "text/plain")),
+)]
 pub async fn who_am_i(CurrentUser(user): CurrentUser) -> String {
     user.id
 }

@@ -1,16 +1,11 @@
 //! The account DTOs and their schemas.
 
-use std::sync::LazyLock;
-
-use jsonschema::Validator;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
-use crate::{
-    body::{BodySchema, compile},
-    store::User,
-};
+use crate::{body::json_body_schema, store::User};
 
 /// Email and password rules shared by signup and login (LoopBack validates them only at login).
 fn credential_properties() -> serde_json::Value {
@@ -29,23 +24,19 @@ pub struct NewUser {
     pub realm: Option<String>,
 }
 
-impl BodySchema for NewUser {
-    fn validator() -> &'static Validator {
-        static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
-            let mut properties = credential_properties();
-            properties["username"] = json!({"type": "string", "minLength": 1, "maxLength": 256});
-            properties["realm"] = json!({"type": "string", "maxLength": 256});
-            // Unknown and server-owned fields (`id`, `emailVerified`, ...) are refused, not ignored.
-            compile(&json!({
-                "type": "object",
-                "required": ["email", "password"],
-                "additionalProperties": false,
-                "properties": properties,
-            }))
-        });
-        &VALIDATOR
-    }
-}
+json_body_schema!(NewUser, {
+    let mut properties = credential_properties();
+    properties["username"] = json!({"type": "string", "minLength": 1, "maxLength": 256});
+    properties["realm"] = json!({"type": "string", "maxLength": 256});
+    // Unknown and server-owned fields (`id`, `emailVerified`, ...) are refused, not ignored.
+    json!({
+        "type": "object",
+        "required": ["email", "password"],
+        "additionalProperties": false,
+        "properties": properties,
+        "example": {"email": "ann@example.com", "password": "correct horse", "username": "ann"},
+    })
+});
 
 /// `POST /users/login`.
 #[derive(Debug, Deserialize)]
@@ -54,24 +45,25 @@ pub struct Credentials {
     pub password: SecretString,
 }
 
-impl BodySchema for Credentials {
-    fn validator() -> &'static Validator {
-        static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
-            compile(&json!({
-                "type": "object",
-                "required": ["email", "password"],
-                "additionalProperties": false,
-                "properties": credential_properties(),
-            }))
-        });
-        &VALIDATOR
-    }
-}
+json_body_schema!(
+    Credentials,
+    json!({
+        "type": "object",
+        "required": ["email", "password"],
+        "additionalProperties": false,
+        "properties": credential_properties(),
+        "example": {"email": "ann@example.com", "password": "correct horse"},
+    })
+);
 
 /// A user as the API shows it: never with a password.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserBody {
+    /// UUID v4.
+    #[schema(format = "uuid")]
     pub id: String,
+    #[schema(format = Email)]
     pub email: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
@@ -98,7 +90,9 @@ impl From<User> for UserBody {
 }
 
 /// `POST /users/login`'s answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Token)]
 pub struct TokenBody {
+    /// An HS256 JWT; send it as `Authorization: Bearer <token>`.
     pub token: String,
 }

@@ -1,0 +1,104 @@
+//! `POST /users/token`: the OAuth 2.0 password grant (RFC 6749, section 4.3), so the API
+//! explorer's Authorize dialog can log in with an email and a password.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use secrecy::SecretString;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::model::Credentials;
+use crate::{app::AppState, error::ApiError};
+
+/// A successful token response (RFC 6749, section 5.1).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// The access token: the same JWT `POST /users/login` gives.
+    access_token: String,
+    /// Always `bearer`.
+    token_type: &'static str,
+    /// Seconds until the token expires.
+    expires_in: u64,
+}
+
+/// An error response (RFC 6749, section 5.2).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_grant` or `unsupported_grant_type`.
+    error: &'static str,
+    /// What went wrong, for people.
+    error_description: String,
+}
+
+fn refuse(error: &'static str, description: impl Into<String>) -> Response {
+    let body = OAuthError {
+        error,
+        error_description: description.into(),
+    };
+    with_no_store((StatusCode::BAD_REQUEST, Json(body)).into_response())
+}
+
+/// Tokens must not be cached by anything between server and client (RFC 6749, 5.1).
+fn with_no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Issues an access token for an email (`username`) and password, OAuth 2.0 style.
+#[utoipa::path(
+    post, path = "/users/token", tag = "UserController",
+    request_body(
+        content_type = "application/x-www-form-urlencoded",
+        description = "`grant_type=password&username=<email>&password=<password>`",
+        content = String,
+    ),
+    responses(
+        (status = 200, description = "An access token", body = TokenResponse),
+        (status = 400, description = "Refused (RFC 6749, 5.2)", body = OAuthError),
+    ),
+)]
+pub async fn issue_token(State(state): State<AppState>, body: Bytes) -> Response {
+    let (mut grant_type, mut username, mut password) = (None, None, None);
+    for (key, value) in form_urlencoded::parse(&body) {
+        let slot = match key.as_ref() {
+            "grant_type" => &mut grant_type,
+            "username" => &mut username,
+            "password" => &mut password,
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return refuse("invalid_request", format!("`{key}` is given twice"));
+        }
+    }
+    match grant_type.as_deref() {
+        Some("password") => {}
+        Some(_) => return refuse("unsupported_grant_type", "only `password` is supported"),
+        None => return refuse("invalid_request", "`grant_type` is required"),
+    }
+    let (Some(email), Some(password)) = (username, password) else {
+        return refuse("invalid_request", "`username` and `password` are required");
+    };
+    let credentials = Credentials {
+        email,
+        password: SecretString::from(password),
+    };
+    match state.accounts.log_in(credentials).await {
+        Ok(token) => {
+            let body = TokenResponse {
+                access_token: token,
+                token_type: "bearer",
+                expires_in: state.accounts.token_lifetime().as_secs(),
+            };
+            with_no_store(Json(body).into_response())
+        }
+        Err(ApiError::Unauthorized(message)) => refuse("invalid_grant", message),
+        Err(other) => other.into_response(),
+    }
+}
