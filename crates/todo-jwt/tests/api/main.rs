@@ -4,5 +4,6 @@ mod accounts;
 mod errors;
 mod filters;
 mod helpers;
+mod openapi;
 mod todos;
 mod tokens;
