@@ -21,7 +21,7 @@ fn not_found(id: i64) -> ApiError {
     }
 }
 
-/// `POST /todos`: 200 with the stored todo and its new id.
+/// Creates a todo for the caller (200 with its new id).
 #[utoipa::path(post, path = "/todos", tag = "TodoController", security(("jwt" = []), ("password" = [])), request_body = NewTodo, responses((status = 200, description = "The stored todo, with its id", body = TodoSchema)))]
 pub async fn create_todo(
     CurrentUser(user): CurrentUser,
@@ -32,7 +32,7 @@ pub async fn create_todo(
     Ok(Json(Shown::all(todo)))
 }
 
-/// `GET /todos?filter=`: the caller's todos.
+/// Lists the caller's todos, by id unless ordered; `filter` selects.
 #[utoipa::path(get, path = "/todos", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("filter" = Option<String>, Query, description = "LoopBack filter: URL-encoded JSON, or bracket form (`filter[where][isComplete]=false&filter[limit]=2`). Keys: `where`, `fields`, `order`, `limit`, `skip`, `offset`.", example = r#"{"where":{"isComplete":false},"order":"title ASC","limit":10}"#)), responses((status = 200, description = "The caller's todos", body = Vec<TodoSchema>)))]
 pub async fn list_todos(
     CurrentUser(user): CurrentUser,
@@ -49,7 +49,7 @@ pub async fn list_todos(
     ))
 }
 
-/// `GET /todos/count?where=`.
+/// Counts the caller's todos that match `where`.
 #[utoipa::path(get, path = "/todos/count", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("where" = Option<String>, Query, description = "LoopBack where clause: URL-encoded JSON or bracket form (`where[isComplete]=true`). Operators: eq, neq, gt, gte, lt, lte, between, inq, nin, like, nlike, ilike, nilike, regexp; and, or.", example = r#"{"isComplete":false}"#)), responses((status = 200, description = "How many of the caller's todos match", body = Count)))]
 pub async fn count_todos(
     CurrentUser(user): CurrentUser,
@@ -60,7 +60,7 @@ pub async fn count_todos(
     Ok(Json(Count { count }))
 }
 
-/// `GET /todos/{id}?filter=`: one todo, or 404.
+/// One of the caller's todos, or 404.
 #[utoipa::path(get, path = "/todos/{id}", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("id" = i64, Path, description = "The todo id"), ("filter" = Option<String>, Query, description = "LoopBack filter without `where`: `fields` selects properties.", example = r#"{"fields":{"title":true,"isComplete":true}}"#)), responses((status = 200, description = "The todo", body = TodoSchema)))]
 pub async fn get_todo(
     CurrentUser(user): CurrentUser,
@@ -83,7 +83,7 @@ pub async fn get_todo(
     Ok(Json(Shown { todo, fields }))
 }
 
-/// `PUT /todos/{id}`: replaces the todo; 204.
+/// Replaces a todo: omitted optional properties are removed (204).
 #[utoipa::path(put, path = "/todos/{id}", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("id" = i64, Path, description = "The todo id")), request_body = TodoReplacement, responses((status = 204, description = "Replaced; omitted properties are removed")))]
 pub async fn replace_todo(
     CurrentUser(user): CurrentUser,
@@ -102,7 +102,7 @@ pub async fn replace_todo(
     }
 }
 
-/// `PATCH /todos/{id}`: changes some properties; 204.
+/// Changes some properties of a todo (204).
 #[utoipa::path(patch, path = "/todos/{id}", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("id" = i64, Path, description = "The todo id")), request_body = TodoPatch, responses((status = 204, description = "Updated")))]
 pub async fn patch_todo(
     CurrentUser(user): CurrentUser,
@@ -121,7 +121,7 @@ pub async fn patch_todo(
     }
 }
 
-/// `DELETE /todos/{id}`: 204.
+/// Deletes a todo (204).
 #[utoipa::path(delete, path = "/todos/{id}", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("id" = i64, Path, description = "The todo id")), responses((status = 204, description = "Deleted")))]
 pub async fn delete_todo(
     CurrentUser(user): CurrentUser,
@@ -135,7 +135,7 @@ pub async fn delete_todo(
     }
 }
 
-/// `PATCH /todos?where=`: changes the caller's matching todos; 200 with how many matched.
+/// Changes the caller's todos that match `where` (all of them without it); 200 with the count.
 #[utoipa::path(patch, path = "/todos", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("where" = Option<String>, Query, description = "LoopBack where clause: URL-encoded JSON or bracket form (`where[isComplete]=true`). Operators: eq, neq, gt, gte, lt, lte, between, inq, nin, like, nlike, ilike, nilike, regexp; and, or.", example = r#"{"isComplete":false}"#)), request_body = TodoPatch, responses((status = 200, description = "How many todos matched", body = Count)))]
 pub async fn patch_todos(
     CurrentUser(user): CurrentUser,
