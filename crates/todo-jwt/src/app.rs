@@ -161,8 +161,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(cors())
-        .layer(axum::middleware::from_fn(openapi::explorer_redirect));
+        .layer(cors());
 
     api.merge(openapi::router(doc))
         .fallback(error::endpoint_not_found)

@@ -131,8 +131,9 @@ pub fn document(routes: openapi::OpenApi) -> openapi::OpenApi {
 
 /// `/openapi.json`, `/explorer/` (Swagger UI from the binary) and `/`.
 pub fn router<S: Clone + Send + Sync + 'static>(doc: openapi::OpenApi) -> Router<S> {
-    Router::new()
-        .merge(SwaggerUi::new("/explorer").url("/openapi.json", doc))
+    // The redirect fix-up wraps the explorer's routes only, not every request.
+    Router::from(SwaggerUi::new("/explorer").url("/openapi.json", doc))
+        .layer(axum::middleware::from_fn(explorer_redirect))
         .route("/", get(home))
 }
 

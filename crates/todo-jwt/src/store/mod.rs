@@ -87,6 +87,44 @@ pub struct Todo {
     pub is_complete: Option<bool>,
 }
 
+/// A todo borrowed from wherever it is read (a database row), so a list can be written out
+/// without copying every string first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TodoRef<'a> {
+    /// The id.
+    pub id: i64,
+    /// The title.
+    pub title: &'a str,
+    /// The description, if any.
+    pub desc: Option<&'a str>,
+    /// Whether it is done, if said.
+    pub is_complete: Option<bool>,
+}
+
+impl Todo {
+    /// This todo, borrowed.
+    pub fn as_ref(&self) -> TodoRef<'_> {
+        TodoRef {
+            id: self.id,
+            title: &self.title,
+            desc: self.desc.as_deref(),
+            is_complete: self.is_complete,
+        }
+    }
+}
+
+impl TodoRef<'_> {
+    /// An owned copy.
+    pub fn to_owned(self) -> Todo {
+        Todo {
+            id: self.id,
+            title: self.title.to_owned(),
+            desc: self.desc.map(str::to_owned),
+            is_complete: self.is_complete,
+        }
+    }
+}
+
 /// The content of a new or replaced todo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TodoFields {
@@ -146,8 +184,22 @@ impl TodoChanges {
 pub trait TodoStore: Send + Sync + 'static {
     /// Stores a new todo for `owner`.
     async fn create_todo(&self, owner: &str, todo: TodoFields) -> Result<Todo, StoreError>;
+    /// Calls `visit` with each of the owner's todos that `filter` selects, in its order. This
+    /// is the list path: the caller serialises as rows arrive, and nothing is copied.
+    async fn visit_todos(
+        &self,
+        owner: &str,
+        filter: &Filter,
+        visit: &mut (dyn for<'a> FnMut(TodoRef<'a>) + Send),
+    ) -> Result<(), StoreError>;
+
     /// The owner's todos that `filter` selects, in its order.
-    async fn find_todos(&self, owner: &str, filter: &Filter) -> Result<Vec<Todo>, StoreError>;
+    async fn find_todos(&self, owner: &str, filter: &Filter) -> Result<Vec<Todo>, StoreError> {
+        let mut todos = Vec::new();
+        self.visit_todos(owner, filter, &mut |todo| todos.push(todo.to_owned()))
+            .await?;
+        Ok(todos)
+    }
     /// How many of the owner's todos match `where_`.
     async fn count_todos(&self, owner: &str, where_: Option<&Condition>)
     -> Result<u64, StoreError>;

@@ -14,8 +14,8 @@ use rusqlite::{
 use sea_query::{SqliteQueryBuilder, Value as SqlValue, Values};
 
 use super::{
-    Credentials, NewUserRecord, StoreError, Todo, TodoChanges, TodoFields, TodoStore, User,
-    UserStore, email_key,
+    Credentials, NewUserRecord, StoreError, Todo, TodoChanges, TodoFields, TodoRef, TodoStore,
+    User, UserStore, email_key,
 };
 use crate::filter::{
     Condition, Filter,
@@ -167,13 +167,31 @@ fn bind(values: Values) -> Vec<SqliteValue> {
         .collect()
 }
 
-fn todo_from_row(row: &Row<'_>) -> rusqlite::Result<Todo> {
-    Ok(Todo {
-        id: row.get(0)?,
-        title: row.get(1)?,
-        desc: row.get(2)?,
-        is_complete: row.get(3)?,
+/// Column `index` as borrowed text (no copy), `None` for NULL.
+fn text<'row>(row: &'row Row<'_>, index: usize) -> rusqlite::Result<Option<&'row str>> {
+    row.get_ref(index)?.as_str_or_null().map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, error.into())
     })
+}
+
+/// The list query. Lists without a `where` or an `order` (the common case) use one fixed
+/// statement; anything else is compiled by the filter module. (Measured: building the
+/// statement with sea-query was a tenth of a 20-todo read.)
+fn select_sql(owner: &str, filter: &Filter) -> (String, Vec<SqliteValue>) {
+    if filter.condition.is_none() && filter.order.is_empty() {
+        const PLAIN: &str = "SELECT id, title, description, is_complete FROM todos \
+                             WHERE owner_id = ?1 ORDER BY id ASC LIMIT ?2 OFFSET ?3";
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let limit = filter.limit.map_or(-1, clamp);
+        let values = vec![
+            SqliteValue::Text(owner.to_owned()),
+            SqliteValue::Integer(limit),
+            SqliteValue::Integer(clamp(filter.skip)),
+        ];
+        return (PLAIN.to_owned(), values);
+    }
+    let (sql, values) = sql::select(owner, filter, Dialect::Sqlite).build(SqliteQueryBuilder);
+    (sql, bind(values))
 }
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
@@ -255,12 +273,25 @@ impl TodoStore for SqliteStore {
         .await
     }
 
-    async fn find_todos(&self, owner: &str, filter: &Filter) -> Result<Vec<Todo>, StoreError> {
-        let (sql, values) = sql::select(owner, filter, Dialect::Sqlite).build(SqliteQueryBuilder);
+    async fn visit_todos(
+        &self,
+        owner: &str,
+        filter: &Filter,
+        visit: &mut (dyn for<'a> FnMut(TodoRef<'a>) + Send),
+    ) -> Result<(), StoreError> {
+        let (sql, values) = select_sql(owner, filter);
         self.read(|connection| {
             let mut statement = connection.prepare_cached(&sql)?;
-            let rows = statement.query_map(params_from_iter(bind(values)), todo_from_row)?;
-            rows.collect()
+            let mut rows = statement.query(params_from_iter(values))?;
+            while let Some(row) = rows.next()? {
+                visit(TodoRef {
+                    id: row.get(0)?,
+                    title: text(row, 1)?.unwrap_or_default(),
+                    desc: text(row, 2)?,
+                    is_complete: row.get(3)?,
+                });
+            }
+            Ok(())
         })
     }
 

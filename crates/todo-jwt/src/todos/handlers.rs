@@ -1,7 +1,12 @@
 //! Thin handlers: the caller, the parameters, one store call, the answer.
 
 use authn::CurrentUser;
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
 
 use super::{
     model::{Count, NewTodo, Shown, TodoPatch, TodoReplacement, TodoSchema},
@@ -13,6 +18,10 @@ use crate::{
     error::{ApiError, Result},
     filter::{Condition, Filter},
 };
+
+fn json_response(value: &impl serde::Serialize) -> Response {
+    Json(value).into_response()
+}
 
 fn not_found(id: i64) -> ApiError {
     ApiError::EntityNotFound {
@@ -27,9 +36,9 @@ pub async fn create_todo(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
     JsonBody(todo): JsonBody<NewTodo>,
-) -> Result<Json<Shown>> {
+) -> Result<Response> {
     let todo = state.todos.create_todo(&user.id, todo.into()).await?;
-    Ok(Json(Shown::all(todo)))
+    Ok(json_response(&Shown::all(&todo)))
 }
 
 /// Lists the caller's todos, by id unless ordered; `filter` selects.
@@ -38,15 +47,33 @@ pub async fn list_todos(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
     ListFilter(filter): ListFilter,
-) -> Result<Json<Vec<Shown>>> {
+) -> Result<Response> {
+    // Written as the rows arrive: no todo is copied out of the database row.
     let fields = filter.fields;
-    let todos = state.todos.find_todos(&user.id, &filter).await?;
-    Ok(Json(
-        todos
-            .into_iter()
-            .map(|todo| Shown { todo, fields })
-            .collect(),
-    ))
+    let mut body = Vec::with_capacity(4096);
+    body.push(b'[');
+    let mut written = Ok(());
+    state
+        .todos
+        .visit_todos(&user.id, &filter, &mut |todo| {
+            if body.len() > 1 {
+                body.push(b',');
+            }
+            if written.is_ok() {
+                written = serde_json::to_writer(&mut body, &Shown { todo, fields });
+            }
+        })
+        .await?;
+    written.map_err(ApiError::internal)?;
+    body.push(b']');
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 /// Counts the caller's todos that match `where`.
@@ -67,7 +94,7 @@ pub async fn get_todo(
     State(state): State<AppState>,
     TodoId(id): TodoId,
     OneFilter(filter): OneFilter,
-) -> Result<Json<Shown>> {
+) -> Result<Response> {
     let fields = filter.fields;
     let one = Filter {
         condition: Some(Condition::id_is(id)),
@@ -80,7 +107,10 @@ pub async fn get_todo(
         .await?
         .pop()
         .ok_or_else(|| not_found(id))?;
-    Ok(Json(Shown { todo, fields }))
+    Ok(json_response(&Shown {
+        todo: todo.as_ref(),
+        fields,
+    }))
 }
 
 /// Replaces a todo: omitted optional properties are removed (204).

@@ -8,7 +8,7 @@ use crate::{
     body::json_body_schema,
     error::{ApiError, Result},
     filter::{Field, FieldSet},
-    store::{Todo, TodoChanges, TodoFields},
+    store::{Todo, TodoChanges, TodoFields, TodoRef},
 };
 
 /// The writable properties; `title` may never be empty.
@@ -158,22 +158,22 @@ fn check_same_id(body: Option<i64>, path: i64) -> Result<()> {
 
 /// A todo as the API shows it: the selected fields, absent ones omitted (never `null`).
 #[derive(Debug)]
-pub struct Shown {
-    pub todo: Todo,
+pub struct Shown<'a> {
+    pub todo: TodoRef<'a>,
     pub fields: FieldSet,
 }
 
-impl Shown {
+impl<'a> Shown<'a> {
     /// Every field of `todo`.
-    pub fn all(todo: Todo) -> Self {
+    pub fn all(todo: &'a Todo) -> Self {
         Self {
-            todo,
+            todo: todo.as_ref(),
             fields: FieldSet::ALL,
         }
     }
 }
 
-impl Serialize for Shown {
+impl Serialize for Shown<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let Self { todo, fields } = self;
         let mut map = serializer.serialize_map(None)?;
@@ -183,9 +183,9 @@ impl Serialize for Shown {
         {
             match field {
                 Field::Id => map.serialize_entry(field.name(), &todo.id)?,
-                Field::Title => map.serialize_entry(field.name(), &todo.title)?,
+                Field::Title => map.serialize_entry(field.name(), todo.title)?,
                 Field::Desc => {
-                    if let Some(desc) = &todo.desc {
+                    if let Some(desc) = todo.desc {
                         map.serialize_entry(field.name(), desc)?;
                     }
                 }
