@@ -23,10 +23,10 @@ use tower_http::{
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    config::{Config, ConfigError, SecretSource},
+    config::{Config, ConfigError, Database, SecretSource},
     error::{self, ApiError},
     openapi,
-    store::{SqliteStore, StoreError, TodoStore, UserStore},
+    store::{ConnectError, PostgresStore, SqliteStore, StoreError, TodoStore, UserStore},
     todos,
     users::{self, Accounts, Passwords, StoreDirectory},
 };
@@ -55,6 +55,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    /// PostgreSQL could not be reached or migrated.
+    #[error(transparent)]
+    Postgres(#[from] ConnectError),
     /// The token service refused its configuration.
     #[error(transparent)]
     Jwt(#[from] authn_jwt::JwtError),
@@ -91,12 +94,11 @@ impl Application {
             ),
         }
         let jwt = Arc::new(JwtService::new(jwt_config)?);
-        let store = Arc::new(SqliteStore::open(&config.database_path())?);
-        let users: Arc<dyn UserStore> = store.clone();
+        let (users, todos) = open_store(&config).await?;
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         let state = AppState {
             accounts: Accounts::new(users.clone(), Passwords::new(cores), jwt.clone()),
-            todos: store,
+            todos,
         };
         // Deleted users' tokens are refused within a second, without a lookup per request.
         let directory =
@@ -129,6 +131,24 @@ impl Application {
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
             .await
+    }
+}
+
+/// Opens the configured store and brings its schema up to date (what `todo-jwt migrate` runs).
+pub async fn open_store(
+    config: &Config,
+) -> Result<(Arc<dyn UserStore>, Arc<dyn TodoStore>), StartError> {
+    match config.database() {
+        Database::Sqlite(path) => {
+            let store = Arc::new(SqliteStore::open(&path)?);
+            tracing::info!(path = %path.display(), "using SQLite");
+            Ok((store.clone(), store))
+        }
+        Database::Postgres(url) => {
+            let store = Arc::new(PostgresStore::connect(&url, config.db_pool_size).await?);
+            tracing::info!("using PostgreSQL");
+            Ok((store.clone(), store))
+        }
     }
 }
 

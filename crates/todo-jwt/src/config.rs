@@ -16,26 +16,45 @@ use secrecy::{ExposeSecret, SecretString};
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// Address to listen on.
-    #[arg(long, env = "TODO_JWT_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    #[arg(long, global = true, env = "TODO_JWT_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     pub host: IpAddr,
 
     /// Port to listen on (0 picks a free one).
-    #[arg(long, env = "TODO_JWT_PORT", default_value_t = 3000)]
+    #[arg(long, global = true, env = "TODO_JWT_PORT", default_value_t = 3000)]
     pub port: u16,
 
     /// Directory for the SQLite database and the generated secret; created if missing.
-    #[arg(long, env = "TODO_JWT_DATA_DIR", default_value = "data")]
+    #[arg(long, global = true, env = "TODO_JWT_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
     /// Lifetime of access tokens, in seconds.
-    #[arg(long, env = "TODO_JWT_TOKEN_LIFETIME", default_value_t = 21_600,
+    #[arg(long, global = true, env = "TODO_JWT_TOKEN_LIFETIME", default_value_t = 21_600,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub token_lifetime: u64,
+
+    /// Where the data lives: a `postgres://` URL selects PostgreSQL; an SQLite file path (or
+    /// `sqlite:` URL) selects SQLite. Default: `<data-dir>/todo-jwt.sqlite3`.
+    #[arg(
+        long,
+        global = true,
+        env = "TODO_JWT_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// Connections per instance to PostgreSQL (SQLite uses a small fixed pool).
+    #[arg(
+        long,
+        global = true,
+        env = "TODO_JWT_DB_POOL_SIZE",
+        default_value_t = 16
+    )]
+    pub db_pool_size: usize,
 
     /// HMAC secret for access tokens, at least 32 bytes. Prefer the environment variable over the
     /// flag (flags show in `ps`). When unset, a random secret is generated once and kept in
     /// `<data-dir>/jwt-secret` (mode 0600).
-    #[arg(long, env = "TODO_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    #[arg(long, global = true, env = "TODO_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub secret: Option<SecretString>,
 }
 
@@ -46,6 +65,13 @@ fn parse_secret(value: &str) -> Result<SecretString, String> {
 /// Why the service cannot start with this configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// PostgreSQL means several instances, which must share one configured secret.
+    #[error(
+        "with PostgreSQL every instance must use the same token secret, so one must be \
+         configured: set TODO_JWT_SECRET (or --secret) to the same random value of at least \
+         32 bytes on every instance, e.g. `openssl rand -hex 32`"
+    )]
+    SharedSecretRequired,
     /// The configured secret is too short to be safe.
     #[error(
         "the JWT secret must be at least {min} bytes (it has {0}); set TODO_JWT_SECRET to a long \
@@ -60,6 +86,15 @@ pub enum ConfigError {
         path: PathBuf,
         source: io::Error,
     },
+}
+
+/// The storage engine and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(String),
 }
 
 /// Where the secret in force came from; logged at start (the secret itself never is).
@@ -81,6 +116,8 @@ impl Config {
             port: 0,
             data_dir: data_dir.into(),
             token_lifetime: 21_600,
+            database_url: None,
+            db_pool_size: 16,
             secret: None,
         }
     }
@@ -90,9 +127,21 @@ impl Config {
         SocketAddr::new(self.host, self.port)
     }
 
-    /// The SQLite database file.
-    pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("todo-jwt.sqlite3")
+    /// The database the configuration names.
+    pub fn database(&self) -> Database {
+        match self.database_url.as_deref() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Database::Postgres(url.to_owned())
+            }
+            Some(url) => {
+                let path = url
+                    .strip_prefix("sqlite://")
+                    .or_else(|| url.strip_prefix("sqlite:"))
+                    .unwrap_or(url);
+                Database::Sqlite(PathBuf::from(path))
+            }
+            None => Database::Sqlite(self.data_dir.join("todo-jwt.sqlite3")),
+        }
     }
 
     /// Creates the data directory if needed.
@@ -108,6 +157,9 @@ impl Config {
     pub fn jwt(&self) -> Result<(JwtConfig, SecretSource), ConfigError> {
         let (secret, source) = match &self.secret {
             Some(secret) => (secret.clone(), SecretSource::Configured),
+            None if matches!(self.database(), Database::Postgres(_)) => {
+                return Err(ConfigError::SharedSecretRequired);
+            }
             None => load_or_generate_secret(&self.data_dir.join("jwt-secret"))?,
         };
         let length = secret.expose_secret().len();
@@ -192,6 +244,35 @@ mod tests {
         let (second, source) = config.jwt().expect("stored");
         assert_eq!(source, SecretSource::Stored);
         assert_eq!(first.secret.expose_secret(), second.secret.expose_secret());
+    }
+
+    #[test]
+    fn the_database_url_selects_the_engine() {
+        let mut config = Config::for_data_dir("data");
+        assert_eq!(
+            config.database(),
+            Database::Sqlite(PathBuf::from("data/todo-jwt.sqlite3"))
+        );
+        config.database_url = Some("postgres://postgres@localhost/todo".into());
+        assert!(matches!(config.database(), Database::Postgres(_)));
+        config.database_url = Some("sqlite:/tmp/x.db".into());
+        assert_eq!(
+            config.database(),
+            Database::Sqlite(PathBuf::from("/tmp/x.db"))
+        );
+        config.database_url = Some("other.db".into());
+        assert_eq!(
+            config.database(),
+            Database::Sqlite(PathBuf::from("other.db"))
+        );
+    }
+
+    #[test]
+    fn postgres_without_a_configured_secret_is_refused() {
+        let mut config = Config::for_data_dir("unused");
+        config.database_url = Some("postgres://postgres@localhost/todo".into());
+        let error = config.jwt().expect_err("refused");
+        assert!(error.to_string().contains("TODO_JWT_SECRET"), "{error}");
     }
 
     #[test]

@@ -17,12 +17,32 @@ use todo_jwt::{Application, Config, telemetry};
 struct Cli {
     #[command(flatten)]
     config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Applies the database migrations and exits (the server also applies them at start).
+    Migrate,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
+    if let Some(Command::Migrate) = cli.command {
+        return match todo_jwt::app::open_store(&cli.config).await {
+            Ok(_) => {
+                println!("todo-jwt: migrations applied");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("todo-jwt: migration failed: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let app = match Application::build(cli.config).await {
         Ok(app) => app,
         Err(error) => {

@@ -1,14 +1,17 @@
 //! Storage behind repository traits, so handlers and services never see SQL.
 //!
-//! `sqlite` is the embedded default. Reads run inline on the calling task (a prepared-statement
-//! lookup takes microseconds, less than a hop to another thread); writes, which may wait for
-//! SQLite's single writer lock, run on the blocking pool.
+//! `sqlite` is the embedded default; `postgres` serves several instances from one database.
+//! SQLite reads run inline on the calling task (a prepared-statement lookup takes microseconds,
+//! less than a hop to another thread); writes, which may wait for SQLite's single writer lock,
+//! run on the blocking pool.
 
+mod postgres;
 mod sqlite;
 
-use crate::filter::{Condition, Filter};
-
+pub use postgres::{ConnectError, PostgresStore};
 pub use sqlite::SqliteStore;
+
+use crate::filter::{Condition, Filter};
 
 /// A stored account, without its password.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -286,14 +286,9 @@ async fn who_am_i_returns_the_bare_user_id_as_text() {
 async fn passwords_are_stored_as_argon2id_hashes() {
     let app = spawn_app().await;
     app.sign_up("jo@example.com", "password123").await;
-    let connection =
-        rusqlite::Connection::open(app.data_dir.path().join("todo-jwt.sqlite3")).expect("open");
-    let hash: String = connection
-        .query_row(
-            "SELECT password_hash FROM users WHERE email_key = 'jo@example.com'",
-            [],
-            |row| row.get(0),
-        )
+    let hash = app
+        .sql("SELECT password_hash FROM users WHERE email_key = 'jo@example.com'")
+        .await
         .expect("stored");
     assert!(
         hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),

@@ -13,6 +13,75 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub data_dir: TempDir,
+    /// The PostgreSQL database of this test, dropped with it (`None` on SQLite).
+    pub database: Option<TestDatabase>,
+}
+
+/// Which engine the suite runs on: `TODO_JWT_TEST_BACKEND=postgres` selects PostgreSQL (the
+/// server at `TODO_JWT_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`);
+/// anything else, SQLite. `tests/run.sh` runs the suite once on each.
+pub fn on_postgres() -> bool {
+    std::env::var("TODO_JWT_TEST_BACKEND").is_ok_and(|backend| backend == "postgres")
+}
+
+fn admin_url() -> String {
+    std::env::var("TODO_JWT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh PostgreSQL database for one test, dropped when the test ends.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let name = format!("todo_jwt_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin_client(&admin_url()).await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the test database");
+        let base = admin_url();
+        let url = format!(
+            "{}/{name}",
+            base.rsplit_once('/')
+                .map_or(base.as_str(), |(server, _)| server)
+        );
+        Self { name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async code; a short-lived runtime on its own thread does the work.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let admin = admin_client(&admin_url()).await;
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+async fn admin_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|error| panic!("PostgreSQL tests need a server at {url}: {error}"));
+    tokio::spawn(connection);
+    client
 }
 
 /// A server with the test secret and a fresh data directory.
@@ -24,8 +93,16 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config::for_data_dir(data_dir.path());
+    let database = if on_postgres() {
+        Some(TestDatabase::create().await)
+    } else {
+        None
+    };
+    config.database_url = database.as_ref().map(|database| database.url.clone());
     configure(&mut config);
-    spawn_on(config, data_dir).await
+    let mut app = spawn_on(config, data_dir).await;
+    app.database = database;
+    app
 }
 
 /// A server on an existing data directory (to test restarts).
@@ -38,10 +115,44 @@ pub async fn spawn_on(config: Config, data_dir: TempDir) -> TestApp {
         address,
         client: reqwest::Client::new(),
         data_dir,
+        database: None,
     }
 }
 
 impl TestApp {
+    /// Runs `sql` directly on this server's database, and returns the first column of the
+    /// first row, as text (for checks that look under the API).
+    pub async fn sql(&self, sql: &str) -> Option<String> {
+        match &self.database {
+            Some(database) => {
+                let client = admin_client(&database.url).await;
+                let rows = client.simple_query(sql).await.expect("sql");
+                rows.iter().find_map(|message| match message {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                    _ => None,
+                })
+            }
+            None => {
+                let connection =
+                    rusqlite::Connection::open(self.data_dir.path().join("todo-jwt.sqlite3"))
+                        .expect("open");
+                connection
+                    .execute_batch("PRAGMA foreign_keys = ON")
+                    .expect("pragma");
+                let mut statement = connection.prepare(sql).expect("prepare");
+                let mut rows = statement.query([]).expect("query");
+                rows.next().expect("row").map(|row| {
+                    let value: rusqlite::types::Value = row.get(0).expect("column");
+                    match value {
+                        rusqlite::types::Value::Text(text) => text,
+                        rusqlite::types::Value::Integer(number) => number.to_string(),
+                        other => format!("{other:?}"),
+                    }
+                })
+            }
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -411,15 +411,9 @@ async fn deleting_a_user_deletes_their_todos() {
     let app = spawn_app().await;
     let token = app.token_for("gone@example.com").await;
     app.create_todo(&token, json!({"title": "t"})).await;
-    let connection =
-        rusqlite::Connection::open(app.data_dir.path().join("todo-jwt.sqlite3")).expect("open");
-    connection
-        .execute_batch("PRAGMA foreign_keys = ON; DELETE FROM users;")
-        .expect("delete");
-    let left: i64 = connection
-        .query_row("SELECT COUNT(*) FROM todos", [], |row| row.get(0))
-        .expect("count");
-    assert_eq!(left, 0);
+    app.sql("DELETE FROM users").await;
+    let left = app.sql("SELECT COUNT(*) FROM todos").await.expect("count");
+    assert_eq!(left, "0");
     // Each instance may trust a token's user for up to a second (`USER_CACHE_TTL`), no longer.
     tokio::time::sleep(todo_jwt::app::USER_CACHE_TTL + std::time::Duration::from_millis(100)).await;
     let response = app.call(Method::GET, "/todos", &token, None).await;

@@ -138,7 +138,8 @@ async fn the_configured_token_lifetime_is_used() {
 
 #[tokio::test]
 async fn without_a_configured_secret_one_is_generated_and_survives_a_restart() {
-    let first = spawn_app_with(|_| {}).await;
+    // An embedded (SQLite) instance: PostgreSQL refuses to start without a configured secret.
+    let first = spawn_app_with(|config| config.database_url = None).await;
     let token = first.token_for("oz@example.com").await;
     let secret = std::fs::read_to_string(first.data_dir.path().join("jwt-secret")).expect("stored");
     assert_eq!(secret.trim().len(), 64);
