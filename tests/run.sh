@@ -1,9 +1,34 @@
 #!/usr/bin/env bash
-# The test command: every Rust test (unit, property and HTTP tests), then the end-to-end checks
-# (OpenAPI validity, the explorer in headless Chromium, schemathesis). Installs what the
-# end-to-end checks need on first run.
+# The test command:
+#   1. every Rust test on SQLite (unit, property and black-box HTTP tests);
+#   2. the HTTP suite again on PostgreSQL (each test creates and drops its own database), with
+#      the two-instance test;
+#   3. the end-to-end checks (OpenAPI validity, the explorer in headless Chromium, schemathesis).
+# Installs or starts what it needs. PostgreSQL: the server at 127.0.0.1:5432 (user postgres,
+# trust auth), or TODO_JWT_TEST_POSTGRES_URL; it is started with pg_ctlcluster when it is down.
+# Where no PostgreSQL can be had, step 2 says so loudly and is skipped, except under CI=1, where
+# that is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== tests on SQLite"
 cargo test --workspace
+
+echo "== HTTP tests on PostgreSQL"
+pg_url=${TODO_JWT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+pg_ready() { command -v pg_isready >/dev/null && pg_isready -q -d "$pg_url"; }
+if ! pg_ready && command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+  echo "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+  for _ in $(seq 50); do pg_ready && break; sleep 0.2; done
+fi
+if pg_ready; then
+  TODO_JWT_TEST_BACKEND=postgres TODO_JWT_TEST_POSTGRES_URL=$pg_url cargo test -p todo-jwt --test api
+else
+  echo "!! PostgreSQL tests NOT run: no PostgreSQL server answers at $pg_url" >&2
+  echo "!! (install and start one, or set TODO_JWT_TEST_POSTGRES_URL)" >&2
+  if [ "${CI:-}" = 1 ]; then exit 1; fi
+fi
+
+echo "== end-to-end checks"
 bash tests/e2e/run.sh

@@ -153,6 +153,11 @@ impl TestApp {
         }
     }
 
+    /// What a spawned task needs to call this server.
+    pub fn parts(&self, token: &str) -> (reqwest::Client, String, String) {
+        (self.client.clone(), self.address.clone(), token.to_owned())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

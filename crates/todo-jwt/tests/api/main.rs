@@ -4,6 +4,7 @@ mod accounts;
 mod errors;
 mod filters;
 mod helpers;
+mod instances;
 mod openapi;
 mod todos;
 mod tokens;
