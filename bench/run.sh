@@ -5,7 +5,8 @@
 #   bash bench/run.sh                 # SQLite (the default)
 #   DURATION=5 bash bench/run.sh      # shorter runs
 #   BIG=0 bash bench/run.sh           # skip the 100,000-todo run
-#   DATABASE_URL=postgres://... bash bench/run.sh   # another backend, when it exists
+#   BACKEND=postgres bash bench/run.sh  # on PostgreSQL (a fresh database on the server at
+#                                       # PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres)
 #
 # Prints, per endpoint: requests/s, p50, p99, the server's resident memory during the run, and
 # the ratio to the ceiling's GET /todos.
@@ -33,12 +34,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
+DATABASE_URL=
+if [ "${BACKEND:-sqlite}" = postgres ]; then
+  admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+  bench_db=todo_jwt_bench_$$
+  psql "$admin" -qc "CREATE DATABASE $bench_db"
+  DATABASE_URL=${admin%/*}/$bench_db
+  trap 'cleanup; psql "$admin" -qc "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)"' EXIT
+fi
+
 export TODO_JWT_SECRET
 TODO_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 app=http://127.0.0.1:$APP_PORT
 ceiling=http://127.0.0.1:$CEILING_PORT
 
-RUST_LOG=${RUST_LOG:-warn} TODO_JWT_PORT=$APP_PORT TODO_JWT_DATA_DIR=$work/data \
+env RUST_LOG="${RUST_LOG:-warn}" TODO_JWT_PORT="$APP_PORT" TODO_JWT_DATA_DIR="$work/data" \
   ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} target/release/todo-jwt >"$work/app.log" 2>&1 &
 app_pid=$!
 pids+=("$app_pid")
@@ -137,4 +147,4 @@ while IFS='|' read -r name rps p50 p99 rss errors; do
   printf '%-42s %10s %9s %9s %8s %8s  %s\n' "$name" "$rps" "$p50" "$p99" "$rss" "$ratio" "$errors"
 done <"$work/rows"
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; ceiling = the ceiling binary's GET /todos in this run"
+echo "backend: ${BACKEND:-sqlite}; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; ceiling = the ceiling binary's GET /todos in this run"
