@@ -9,7 +9,7 @@
 #                                       # PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres)
 #
 # Prints, per endpoint: requests/s, p50, p99, the server's resident memory during the run, and
-# the ratio to the ceiling's GET /todos.
+# the ratio to the ceiling's GET /todos (measured first and last; the higher counts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -140,7 +140,10 @@ PY
   run "GET /todos?filter={limit:20}, 100k todos" "$app_pid" "$app/todos?$limit" "$big"
 fi
 
-ceiling_rps=$(head -n 1 "$work/rows" | cut -d'|' -f2)
+# The ceiling again at the end: on a shared machine one run can be unlucky, and the higher of
+# the two keeps every ratio conservative.
+run "ceiling GET /todos (again)" "$ceiling_pid" "$ceiling/todos" "$reader"
+ceiling_rps=$(grep '^ceiling' "$work/rows" | cut -d'|' -f2 | sort -g | tail -n 1)
 printf '\n%-42s %10s %9s %9s %8s %8s  %s\n' endpoint "req/s" p50 p99 "RSS MiB" "ceiling" "errors"
 while IFS='|' read -r name rps p50 p99 rss errors; do
   ratio=$(python3 -c "print(f'{$rps / $ceiling_rps:.0%}')")

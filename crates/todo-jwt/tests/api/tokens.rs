@@ -163,3 +163,17 @@ async fn a_configured_secret_under_32_bytes_stops_the_start() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_database_stops_the_start_naming_the_host() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::for_data_dir(dir.path());
+    config.secret = Some(SecretString::from(TEST_SECRET));
+    config.database_url = Some("postgres://postgres@127.0.0.1:1/nowhere".into());
+    let error = Application::build(config).await.err().expect("refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("cannot connect to PostgreSQL at 127.0.0.1:1"),
+        "{message}"
+    );
+}
