@@ -59,9 +59,17 @@ fn start(database: &TestDatabase) -> Instance {
 #[tokio::test]
 async fn two_instances_share_accounts_tokens_and_todos() {
     if !on_postgres() {
-        eprintln!(
-            "two_instances_share_accounts_tokens_and_todos: runs in the PostgreSQL pass only"
-        );
+        // Written to the process's stderr itself, past the test harness's capture, so it shows
+        // in a plain `cargo test`.
+        let stderr = std::fs::OpenOptions::new().append(true).open("/dev/stderr");
+        let _ = stderr.and_then(|mut stderr| {
+            std::io::Write::write_all(
+                &mut stderr,
+                b"note: the PostgreSQL tests (this one, and the whole HTTP suite on PostgreSQL) \
+                  are not run by a plain `cargo test`: they need TODO_JWT_TEST_BACKEND=postgres \
+                  and a server; `bash tests/run.sh` sets both up\n",
+            )
+        });
         return;
     }
     let database = TestDatabase::create().await;
