@@ -98,7 +98,6 @@ pub async fn get_todo(
     let fields = filter.fields;
     let one = Filter {
         condition: Some(Condition::id_is(id)),
-        limit: Some(1),
         ..Filter::default()
     };
     let todo = state
