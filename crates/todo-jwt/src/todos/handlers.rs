@@ -17,10 +17,28 @@ use crate::{
     body::JsonBody,
     error::{ApiError, Result},
     filter::{Condition, Filter},
+    store::TodoChanges,
 };
 
 fn json_response(value: &impl serde::Serialize) -> Response {
     Json(value).into_response()
+}
+
+/// Applies `changes` to the owner's todo `id`: 204, or 404 when there is no such todo.
+async fn update_one(
+    state: &AppState,
+    owner: &str,
+    id: i64,
+    changes: TodoChanges,
+) -> Result<StatusCode> {
+    match state
+        .todos
+        .update_todos(owner, Some(&Condition::id_is(id)), changes)
+        .await?
+    {
+        0 => Err(not_found(id)),
+        _ => Ok(StatusCode::NO_CONTENT),
+    }
 }
 
 fn not_found(id: i64) -> ApiError {
@@ -121,14 +139,7 @@ pub async fn replace_todo(
     JsonBody(todo): JsonBody<TodoReplacement>,
 ) -> Result<StatusCode> {
     let changes = todo.into_changes(id)?;
-    match state
-        .todos
-        .update_todos(&user.id, Some(&Condition::id_is(id)), changes)
-        .await?
-    {
-        0 => Err(not_found(id)),
-        _ => Ok(StatusCode::NO_CONTENT),
-    }
+    update_one(&state, &user.id, id, changes).await
 }
 
 /// Changes some properties of a todo (204).
@@ -140,14 +151,7 @@ pub async fn patch_todo(
     JsonBody(patch): JsonBody<TodoPatch>,
 ) -> Result<StatusCode> {
     let changes = patch.into_changes(Some(id))?;
-    match state
-        .todos
-        .update_todos(&user.id, Some(&Condition::id_is(id)), changes)
-        .await?
-    {
-        0 => Err(not_found(id)),
-        _ => Ok(StatusCode::NO_CONTENT),
-    }
+    update_one(&state, &user.id, id, changes).await
 }
 
 /// Deletes a todo (204).

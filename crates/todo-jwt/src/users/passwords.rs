@@ -87,26 +87,32 @@ fn with_memory<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
     })
 }
 
+/// The `length`-byte argon2 output for `password` and `salt`, computed in this thread's memory.
+fn derive(
+    argon2: &Argon2<'_>,
+    password: &SecretString,
+    salt: password_hash::Salt<'_>,
+    length: usize,
+) -> password_hash::Result<Output> {
+    let mut salt_buffer = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buffer)?;
+    Output::init_with(length, |out| {
+        with_memory(argon2.params().block_count(), |memory| {
+            let password = password.expose_secret().as_bytes();
+            argon2.hash_password_into_with_memory(password, salt_bytes, out, memory)
+        })
+        .map_err(Into::into)
+    })
+}
+
 /// argon2id with `Argon2::default()` parameters (m = 19 MiB, t = 2, p = 1: OWASP's
 /// recommendation) and a fresh salt, as a PHC string.
 fn hash_now(password: &SecretString) -> password_hash::Result<String> {
     let argon2 = Argon2::default();
     let params = argon2.params().clone();
     let salt = SaltString::generate(&mut OsRng);
-    let mut salt_buffer = [0u8; 64];
-    let salt_bytes = salt.as_salt().decode_b64(&mut salt_buffer)?;
     let length = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
-    let output = Output::init_with(length, |out| {
-        with_memory(params.block_count(), |memory| {
-            argon2.hash_password_into_with_memory(
-                password.expose_secret().as_bytes(),
-                salt_bytes,
-                out,
-                memory,
-            )
-        })
-        .map_err(Into::into)
-    })?;
+    let output = derive(&argon2, password, salt.as_salt(), length)?;
     let hash = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
@@ -139,20 +145,8 @@ fn verify_now(password: &SecretString, hash: &str) -> bool {
         let salt = parsed.salt.ok_or(password_hash::Error::SaltInvalid(
             password_hash::errors::InvalidValue::TooShort,
         ))?;
-        let mut salt_buffer = [0u8; 64];
-        let salt_bytes = salt.decode_b64(&mut salt_buffer)?;
-        let argon2 = Argon2::new(algorithm, version, params.clone());
-        let computed = Output::init_with(expected.len(), |out| {
-            with_memory(params.block_count(), |memory| {
-                argon2.hash_password_into_with_memory(
-                    password.expose_secret().as_bytes(),
-                    salt_bytes,
-                    out,
-                    memory,
-                )
-            })
-            .map_err(Into::into)
-        })?;
+        let argon2 = Argon2::new(algorithm, version, params);
+        let computed = derive(&argon2, password, salt, expected.len())?;
         // `Output`'s equality is constant-time.
         Ok(computed == expected)
     };
