@@ -49,7 +49,14 @@ fn not_found(id: i64) -> ApiError {
 }
 
 /// Creates a todo for the caller (200 with its new id).
-#[utoipa::path(post, path = "/todos", tag = "TodoController", security(("jwt" = []), ("password" = [])), request_body = NewTodo, responses((status = 200, description = "The stored todo, with its id", body = TodoSchema)))]
+#[utoipa::path(
+    post, path = "/todos", tag = "TodoController",
+    security(("jwt" = []), ("password" = [])),
+    request_body = NewTodo,
+    responses(
+        (status = 200, description = "The stored todo, with its id", body = TodoSchema),
+    ),
+)]
 pub async fn create_todo(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -60,7 +67,16 @@ pub async fn create_todo(
 }
 
 /// Lists the caller's todos, by id unless ordered; `filter` selects.
-#[utoipa::path(get, path = "/todos", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("filter" = Option<String>, Query, description = "LoopBack filter: URL-encoded JSON, or bracket form (`filter[where][isComplete]=false&filter[limit]=2`). Keys: `where`, `fields`, `order`, `limit`, `skip`, `offset`.", example = r#"{"where":{"isComplete":false},"order":"title ASC","limit":10}"#)), responses((status = 200, description = "The caller's todos", body = Vec<TodoSchema>)))]
+#[utoipa::path(
+    get, path = "/todos", tag = "TodoController",
+    security(("jwt" = []), ("password" = [])),
+    params(
+        ("filter" = Option<String>, Query, description = "LoopBack filter: URL-encoded JSON, or bracket form (`filter[where][isComplete]=false&filter[limit]=2`). Keys: `where`, `fields`, `order`, `limit`, `skip`, `offset`.", example = r#"{"where":{"isComplete":false},"order":"title ASC","limit":10}"#),
+    ),
+    responses(
+        (status = 200, description = "The caller's todos", body = Vec<TodoSchema>),
+    ),
+)]
 pub async fn list_todos(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -95,7 +111,16 @@ pub async fn list_todos(
 }
 
 /// Counts the caller's todos that match `where`.
-#[utoipa::path(get, path = "/todos/count", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("where" = Option<String>, Query, description = "LoopBack where clause: URL-encoded JSON or bracket form (`where[isComplete]=true`). Operators: eq, neq, gt, gte, lt, lte, between, inq, nin, like, nlike, ilike, nilike, regexp; and, or.", example = r#"{"isComplete":false}"#)), responses((status = 200, description = "How many of the caller's todos match", body = Count)))]
+#[utoipa::path(
+    get, path = "/todos/count", tag = "TodoController",
+    security(("jwt" = []), ("password" = [])),
+    params(
+        ("where" = Option<String>, Query, description = "LoopBack where clause: URL-encoded JSON or bracket form (`where[isComplete]=true`). Operators: eq, neq, gt, gte, lt, lte, between, inq, nin, like, nlike, ilike, nilike, regexp; and, or.", example = r#"{"isComplete":false}"#),
+    ),
+    responses(
+        (status = 200, description = "How many of the caller's todos match", body = Count),
+    ),
+)]
 pub async fn count_todos(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -106,7 +131,17 @@ pub async fn count_todos(
 }
 
 /// One of the caller's todos, or 404.
-#[utoipa::path(get, path = "/todos/{id}", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("id" = i64, Path, description = "The todo id"), ("filter" = Option<String>, Query, description = "LoopBack filter without `where`: `fields` selects properties.", example = r#"{"fields":{"title":true,"isComplete":true}}"#)), responses((status = 200, description = "The todo", body = TodoSchema)))]
+#[utoipa::path(
+    get, path = "/todos/{id}", tag = "TodoController",
+    security(("jwt" = []), ("password" = [])),
+    params(
+        ("id" = i64, Path, description = "The todo id"),
+        ("filter" = Option<String>, Query, description = "LoopBack filter without `where`: `fields` selects properties.", example = r#"{"fields":{"title":true,"isComplete":true}}"#),
+    ),
+    responses(
+        (status = 200, description = "The todo", body = TodoSchema),
+    ),
+)]
 pub async fn get_todo(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -131,7 +166,17 @@ pub async fn get_todo(
 }
 
 /// Replaces a todo: omitted optional properties are removed (204).
-#[utoipa::path(put, path = "/todos/{id}", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("id" = i64, Path, description = "The todo id")), request_body = TodoReplacement, responses((status = 204, description = "Replaced; omitted properties are removed")))]
+#[utoipa::path(
+    put, path = "/todos/{id}", tag = "TodoController",
+    security(("jwt" = []), ("password" = [])),
+    params(
+        ("id" = i64, Path, description = "The todo id"),
+    ),
+    request_body = TodoReplacement,
+    responses(
+        (status = 204, description = "Replaced; omitted properties are removed"),
+    ),
+)]
 pub async fn replace_todo(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -143,7 +188,17 @@ pub async fn replace_todo(
 }
 
 /// Changes some properties of a todo (204).
-#[utoipa::path(patch, path = "/todos/{id}", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("id" = i64, Path, description = "The todo id")), request_body = TodoPatch, responses((status = 204, description = "Updated")))]
+#[utoipa::path(
+    patch, path = "/todos/{id}", tag = "TodoController",
+    security(("jwt" = []), ("password" = [])),
+    params(
+        ("id" = i64, Path, description = "The todo id"),
+    ),
+    request_body = TodoPatch,
+    responses(
+        (status = 204, description = "Updated"),
+    ),
+)]
 pub async fn patch_todo(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -155,7 +210,16 @@ pub async fn patch_todo(
 }
 
 /// Deletes a todo (204).
-#[utoipa::path(delete, path = "/todos/{id}", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("id" = i64, Path, description = "The todo id")), responses((status = 204, description = "Deleted")))]
+#[utoipa::path(
+    delete, path = "/todos/{id}", tag = "TodoController",
+    security(("jwt" = []), ("password" = [])),
+    params(
+        ("id" = i64, Path, description = "The todo id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+    ),
+)]
 pub async fn delete_todo(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
@@ -169,7 +233,17 @@ pub async fn delete_todo(
 }
 
 /// Changes the caller's todos that match `where` (all of them without it); 200 with the count.
-#[utoipa::path(patch, path = "/todos", tag = "TodoController", security(("jwt" = []), ("password" = [])), params(("where" = Option<String>, Query, description = "LoopBack where clause: URL-encoded JSON or bracket form (`where[isComplete]=true`). Operators: eq, neq, gt, gte, lt, lte, between, inq, nin, like, nlike, ilike, nilike, regexp; and, or.", example = r#"{"isComplete":false}"#)), request_body = TodoPatch, responses((status = 200, description = "How many todos matched", body = Count)))]
+#[utoipa::path(
+    patch, path = "/todos", tag = "TodoController",
+    security(("jwt" = []), ("password" = [])),
+    params(
+        ("where" = Option<String>, Query, description = "LoopBack where clause: URL-encoded JSON or bracket form (`where[isComplete]=true`). Operators: eq, neq, gt, gte, lt, lte, between, inq, nin, like, nlike, ilike, nilike, regexp; and, or.", example = r#"{"isComplete":false}"#),
+    ),
+    request_body = TodoPatch,
+    responses(
+        (status = 200, description = "How many todos matched", body = Count),
+    ),
+)]
 pub async fn patch_todos(
     CurrentUser(user): CurrentUser,
     State(state): State<AppState>,
