@@ -5,6 +5,8 @@
 #   bash bench/run.sh                 # SQLite (the default)
 #   DURATION=5 bash bench/run.sh      # shorter runs
 #   BIG=0 bash bench/run.sh           # skip the 100,000-todo run
+#   PAIRED=5 bash bench/run.sh        # also: ceiling and GET /todos alternately, 5 pairs, and
+#                                     # the median of the pairs' ratios (steadier on a noisy box)
 #   BACKEND=postgres bash bench/run.sh  # on PostgreSQL (a fresh database on the server at
 #                                       # PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres)
 #
@@ -144,10 +146,38 @@ fi
 # the two keeps every ratio conservative.
 run "ceiling GET /todos (again)" "$ceiling_pid" "$ceiling/todos" "$reader"
 ceiling_rps=$(grep '^ceiling' "$work/rows" | cut -d'|' -f2 | sort -g | tail -n 1)
+
+if [ "${PAIRED:-0}" -gt 0 ]; then
+  : >"$work/pairs"
+  for pair in $(seq "$PAIRED"); do
+    : >"$work/rows.pair"
+    mv "$work/rows" "$work/rows.main"
+    run ceiling "$ceiling_pid" "$ceiling/todos" "$reader"
+    run todos "$app_pid" "$app/todos" "$reader"
+    mv "$work/rows" "$work/rows.pair"
+    mv "$work/rows.main" "$work/rows"
+    c=$(grep '^ceiling' "$work/rows.pair" | cut -d'|' -f2)
+    t=$(grep '^todos' "$work/rows.pair" | cut -d'|' -f2)
+    echo "$pair $c $t" >>"$work/pairs"
+  done
+fi
 printf '\n%-42s %10s %9s %9s %8s %8s  %s\n' endpoint "req/s" p50 p99 "RSS MiB" "ceiling" "errors"
 while IFS='|' read -r name rps p50 p99 rss errors; do
   ratio=$(python3 -c "print(f'{$rps / $ceiling_rps:.0%}')")
   printf '%-42s %10s %9s %9s %8s %8s  %s\n' "$name" "$rps" "$p50" "$p99" "$rss" "$ratio" "$errors"
 done <"$work/rows"
+if [ "${PAIRED:-0}" -gt 0 ]; then
+  echo
+  python3 - "$work/pairs" <<'PY'
+import statistics, sys
+pairs = [line.split() for line in open(sys.argv[1])]
+ratios = []
+for pair, ceiling, todos in pairs:
+    ratio = float(todos) / float(ceiling)
+    ratios.append(ratio)
+    print(f"pair {pair}: ceiling {float(ceiling):10.0f} req/s, GET /todos {float(todos):10.0f} req/s, ratio {ratio:.0%}")
+print(f"median ratio GET /todos / ceiling over {len(ratios)} pairs: {statistics.median(ratios):.0%}")
+PY
+fi
 echo
 echo "backend: ${BACKEND:-sqlite}; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; ceiling = the ceiling binary's GET /todos in this run"
