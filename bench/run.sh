@@ -50,10 +50,13 @@ TODO_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 app=http://127.0.0.1:$APP_PORT
 ceiling=http://127.0.0.1:$CEILING_PORT
 
-env RUST_LOG="${RUST_LOG:-warn}" TODO_JWT_PORT="$APP_PORT" TODO_JWT_DATA_DIR="$work/data" \
-  ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} target/release/todo-jwt >"$work/app.log" 2>&1 &
-app_pid=$!
-pids+=("$app_pid")
+start_app() {
+  env RUST_LOG="${RUST_LOG:-warn}" TODO_JWT_PORT="$APP_PORT" TODO_JWT_DATA_DIR="$work/data" \
+    ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} target/release/todo-jwt >>"$work/app.log" 2>&1 &
+  app_pid=$!
+  pids+=("$app_pid")
+}
+start_app
 target/release/ceiling "$CEILING_PORT" >"$work/ceiling.log" 2>&1 &
 ceiling_pid=$!
 pids+=("$ceiling_pid")
@@ -124,6 +127,10 @@ if [ "$BIG" = 1 ]; then
   big=$(token_for big@example.com)
   big_id=$(curl -sf "$app/whoAmI" -H "Authorization: Bearer $big")
   if [ -z "${DATABASE_URL:-}" ]; then
+    # The server owns its SQLite file while it runs: stop it, write, start it again (same
+    # secret, so the tokens stay valid).
+    kill "$app_pid"
+    wait "$app_pid" 2>/dev/null || true
     python3 - "$work/data/todo-jwt.sqlite3" "$big_id" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=30)
@@ -133,6 +140,8 @@ db.executemany(
 )
 db.commit()
 PY
+    start_app
+    wait_for "$app/"
   else
     psql "$DATABASE_URL" -qc "INSERT INTO todos (owner_id, title, description, is_complete)
       SELECT '$big_id', 'todo number ' || i, 'something to do', i % 2 = 0 FROM generate_series(1, 100000) i"

@@ -20,8 +20,22 @@ use crate::{
     store::TodoChanges,
 };
 
-fn json_response(value: &impl serde::Serialize) -> Response {
-    Json(value).into_response()
+/// A 200 response with a JSON body written by hand.
+fn json_bytes(body: Vec<u8>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn shown(todo: Shown<'_>) -> Response {
+    let mut body = Vec::with_capacity(256);
+    todo.write_json(&mut body);
+    json_bytes(body)
 }
 
 /// Applies `changes` to the owner's todo `id`: 204, or 404 when there is no such todo.
@@ -63,7 +77,7 @@ pub async fn create_todo(
     JsonBody(todo): JsonBody<NewTodo>,
 ) -> Result<Response> {
     let todo = state.todos.create_todo(&user.id, todo.into()).await?;
-    Ok(json_response(&Shown::all(&todo)))
+    Ok(shown(Shown::all(&todo)))
 }
 
 /// Lists the caller's todos, by id unless ordered; `filter` selects.
@@ -86,28 +100,17 @@ pub async fn list_todos(
     let fields = filter.fields;
     let mut body = Vec::with_capacity(4096);
     body.push(b'[');
-    let mut written = Ok(());
     state
         .todos
         .visit_todos(&user.id, &filter, &mut |todo| {
             if body.len() > 1 {
                 body.push(b',');
             }
-            if written.is_ok() {
-                written = serde_json::to_writer(&mut body, &Shown { todo, fields });
-            }
+            Shown { todo, fields }.write_json(&mut body);
         })
         .await?;
-    written.map_err(ApiError::internal)?;
     body.push(b']');
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response())
+    Ok(json_bytes(body))
 }
 
 /// Counts the caller's todos that match `where`.
@@ -153,16 +156,17 @@ pub async fn get_todo(
         condition: Some(Condition::id_is(id)),
         ..Filter::default()
     };
-    let todo = state
+    let mut body = Vec::new();
+    state
         .todos
-        .find_todos(&user.id, &one)
-        .await?
-        .pop()
-        .ok_or_else(|| not_found(id))?;
-    Ok(json_response(&Shown {
-        todo: todo.as_ref(),
-        fields,
-    }))
+        .visit_todos(&user.id, &one, &mut |todo| {
+            Shown { todo, fields }.write_json(&mut body);
+        })
+        .await?;
+    if body.is_empty() {
+        return Err(not_found(id));
+    }
+    Ok(json_bytes(body))
 }
 
 /// Replaces a todo: omitted optional properties are removed (204).

@@ -133,9 +133,13 @@ impl TestApp {
                 })
             }
             None => {
-                let connection =
-                    rusqlite::Connection::open(self.data_dir.path().join("todo-jwt.sqlite3"))
-                        .expect("open");
+                // Through the server's VFS: the server (in this process) owns the file.
+                let connection = rusqlite::Connection::open_with_flags_and_vfs(
+                    self.data_dir.path().join("todo-jwt.sqlite3"),
+                    rusqlite::OpenFlags::default(),
+                    "unix-excl",
+                )
+                .expect("open");
                 connection
                     .execute_batch("PRAGMA foreign_keys = ON")
                     .expect("pragma");

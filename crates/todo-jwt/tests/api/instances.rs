@@ -3,11 +3,14 @@
 
 use std::{
     io::{BufRead, BufReader},
+    path::Path,
     process::{Child, Command, Stdio},
+    time::{Duration, Instant},
 };
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tempfile::TempDir;
 
 use crate::helpers::{TEST_SECRET, TestApp, TestDatabase, on_postgres};
 
@@ -24,14 +27,21 @@ impl Drop for Instance {
     }
 }
 
-fn start(database: &TestDatabase) -> Instance {
-    let data_dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_todo-jwt"))
-        .env("TODO_JWT_DATABASE_URL", &database.url)
+/// `todo-jwt` on `data_dir`, on SQLite unless a database URL is added.
+fn command(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_todo-jwt"));
+    command
+        .env_remove("TODO_JWT_DATABASE_URL")
         .env("TODO_JWT_SECRET", TEST_SECRET)
         .env("TODO_JWT_PORT", "0")
-        .env("TODO_JWT_DATA_DIR", data_dir.path())
-        .env("RUST_LOG", "warn")
+        .env("TODO_JWT_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn");
+    command
+}
+
+/// Starts `command` and waits until it says where it listens.
+fn start_with(mut command: Command, data_dir: TempDir) -> Instance {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -54,6 +64,67 @@ fn start(database: &TestDatabase) -> Instance {
             database: None,
         },
     }
+}
+
+fn start(database: &TestDatabase) -> Instance {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut command = command(data_dir.path());
+    command.env("TODO_JWT_DATABASE_URL", &database.url);
+    start_with(command, data_dir)
+}
+
+/// The SQLite store owns its file: a second instance on the same data directory is refused
+/// with a message that says why, and the first goes on serving. (Runs in both passes: it
+/// needs no database server.)
+#[tokio::test]
+async fn a_second_instance_on_the_same_sqlite_database_is_refused() {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let path = data_dir.path().to_owned();
+    let first = start_with(command(&path), data_dir);
+    assert_eq!(
+        first
+            .app
+            .sign_up("first@example.com", "a-good-password")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let mut second = command(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a second todo-jwt");
+    // It waits for the lock as long as SQLite's busy timeout (5 s), then gives up.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second instance on the same SQLite file started");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
+    assert!(!status.success());
+    assert!(
+        stderr.contains("is in use by another process"),
+        "unexpected error: {stderr}"
+    );
+
+    // The first instance is unharmed.
+    assert_eq!(
+        first
+            .app
+            .log_in("first@example.com", "a-good-password")
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
