@@ -4,15 +4,17 @@ use std::{net::SocketAddr, sync::Arc};
 
 use authn::StrategyRegistry;
 use authn_jwt::{BearerJwtStrategy, CachedUserDirectory, JwtService};
+use std::convert::Infallible;
+
 use axum::{
-    Router,
+    Router, ServiceExt,
     body::Body,
     extract::DefaultBodyLimit,
     http::{HeaderName, HeaderValue, Method, Request, header},
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
+use tower::{Service, ServiceBuilder};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{Any, CorsLayer},
@@ -37,13 +39,31 @@ const BODY_LIMIT: usize = 1024 * 1024;
 /// How long an instance trusts that a token's user still exists.
 pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// What handlers share.
+/// What handlers share: cloned for every request, so one `Arc` inside.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+/// The services behind [`AppState`].
+pub struct Services {
     /// Signup and login.
     pub accounts: Accounts,
     /// Todos.
     pub todos: Arc<dyn TodoStore>,
+}
+
+impl AppState {
+    /// The state over its services.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
 }
 
 /// Why the service could not start.
@@ -96,10 +116,10 @@ impl Application {
         let jwt = Arc::new(JwtService::new(jwt_config)?);
         let (users, todos) = open_store(&config).await?;
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
-        let state = AppState {
+        let state = AppState::new(Services {
             accounts: Accounts::new(users.clone(), Passwords::new(cores), jwt.clone()),
             todos,
-        };
+        });
         // Deleted users' tokens are refused within a second, without a lookup per request.
         let directory =
             CachedUserDirectory::new(Arc::new(StoreDirectory(users)), USER_CACHE_TTL, 100_000);
@@ -128,7 +148,8 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let service = with_middleware(self.router);
+        axum::serve(self.listener, service.into_make_service())
             .with_graceful_shutdown(shutdown_signal())
             .await
     }
@@ -152,7 +173,7 @@ pub async fn open_store(
     }
 }
 
-/// The whole HTTP surface: public routes, routes behind the `jwt` strategy, and the layers
+/// The routes: public ones, and those behind the `jwt` strategy. [`with_middleware`] adds what
 /// every response goes through.
 pub fn router(state: AppState, strategies: &StrategyRegistry) -> Router {
     let require_jwt = strategies
@@ -168,8 +189,29 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Router {
         .split_for_parts();
     let doc = openapi::document(operations);
 
+    api.merge(openapi::router(doc))
+        .fallback(error::endpoint_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// `router` inside the layers every response goes through: request id, tracing, panics to
+/// 500, `nosniff`, CORS.
+///
+/// Wrapped around the router once rather than added with `Router::layer`, which wraps every
+/// route in them: each request then cloned the whole stack (CORS settings included) inside a
+/// boxed route service.
+pub fn with_middleware(
+    router: Router,
+) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ Sync
++ 'static {
     let request_id = HeaderName::from_static("x-request-id");
-    let middleware = ServiceBuilder::new()
+    ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
         .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
             let id = request.headers().get("x-request-id").and_then(|id| id.to_str().ok());
@@ -181,14 +223,8 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(cors());
-
-    api.merge(openapi::router(doc))
-        .fallback(error::endpoint_not_found)
-        .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware)
-        .with_state(state)
+        .layer(cors())
+        .service(router)
 }
 
 fn internal_error() -> Response {

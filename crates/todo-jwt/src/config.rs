@@ -42,7 +42,7 @@ pub struct Config {
     )]
     pub database_url: Option<String>,
 
-    /// Connections per instance to PostgreSQL (SQLite uses a small fixed pool).
+    /// Connections per instance to PostgreSQL (SQLite: one writer, one reader per thread).
     #[arg(
         long,
         global = true,
