@@ -245,6 +245,9 @@ fn cors() -> CorsLayer {
             Method::DELETE,
         ])
         .max_age(std::time::Duration::from_secs(86_400))
+        // Every CORS header is the same whatever the request's origin and preflight headers,
+        // so no response varies by them: no `Vary` (tower-http adds three by default).
+        .vary([])
 }
 
 async fn shutdown_signal() {

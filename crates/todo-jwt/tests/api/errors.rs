@@ -166,3 +166,35 @@ async fn cors_preflight_allows_any_origin_and_the_api_methods() {
             .contains("PATCH")
     );
 }
+
+/// Every response, routed or not, carries the request id, `nosniff` and the CORS origin; no
+/// `Vary`, since no CORS header depends on the request.
+#[tokio::test]
+async fn every_response_has_the_common_headers() {
+    let app = spawn_app().await;
+    for (path, status) in [("/", StatusCode::OK), ("/nowhere", StatusCode::NOT_FOUND)] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .header(header::ORIGIN, "https://client.example")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), status, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*", "{path}");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert!(headers.get(header::VARY).is_none(), "{path}");
+        let id = headers["x-request-id"].to_str().expect("ascii");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{path}: {id}");
+    }
+    // A client's own request id is kept.
+    let response = app
+        .client
+        .get(app.url("/"))
+        .header("x-request-id", "client-chosen-id")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.headers()["x-request-id"], "client-chosen-id");
+}
