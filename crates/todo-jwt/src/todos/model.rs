@@ -184,30 +184,34 @@ impl Shown<'_> {
         // Room for the keys, punctuation and id, so the pushes below do not grow the buffer.
         out.reserve(64 + todo.title.len() + todo.desc.map_or(0, str::len));
         let mut opened = false;
-        let mut key = |out: &mut Vec<u8>, name: &str| {
+        let mut key = |out: &mut Vec<u8>, field: Field| {
             out.push(if opened { b',' } else { b'{' });
             opened = true;
-            out.push(b'"');
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"\":");
+            // `"name":` as one constant: copied with a few moves, not a call.
+            out.extend_from_slice(match field {
+                Field::Id => br#""id":"#,
+                Field::Title => br#""title":"#,
+                Field::Desc => br#""desc":"#,
+                Field::IsComplete => br#""isComplete":"#,
+            });
         };
         if fields.contains(Field::Id) {
-            key(out, Field::Id.name());
+            key(out, Field::Id);
             out.extend_from_slice(itoa::Buffer::new().format(todo.id).as_bytes());
         }
         if fields.contains(Field::Title) {
-            key(out, Field::Title.name());
+            key(out, Field::Title);
             write_json_str(out, todo.title);
         }
         if let Some(desc) = todo.desc.filter(|_| fields.contains(Field::Desc)) {
-            key(out, Field::Desc.name());
+            key(out, Field::Desc);
             write_json_str(out, desc);
         }
         if let Some(done) = todo
             .is_complete
             .filter(|_| fields.contains(Field::IsComplete))
         {
-            key(out, Field::IsComplete.name());
+            key(out, Field::IsComplete);
             out.extend_from_slice(if done { b"true" } else { b"false" });
         }
         if !opened {
