@@ -422,3 +422,84 @@ async fn deleting_a_user_deletes_their_todos() {
         "Error verifying token : user not found"
     );
 }
+
+/// Many writes at once through one server (on SQLite they queue on its one writer thread):
+/// every create gets its own id, reads in between see whole todos, bulk and single updates
+/// all land, and nothing is lost.
+#[tokio::test]
+async fn concurrent_writes_and_reads_lose_nothing() {
+    let app = spawn_app().await;
+    let token = app.token_for("busy@example.com").await;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..80 {
+        let (client, base, token) = app.parts(&token);
+        tasks.spawn(async move {
+            if index % 4 == 3 {
+                // A read among the writes: a list of whole todos.
+                let response = client
+                    .get(format!("{base}/todos"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("request");
+                assert_eq!(response.status(), StatusCode::OK);
+                let todos: Vec<Value> = response.json().await.expect("json");
+                assert!(todos.iter().all(|todo| todo["title"].is_string()));
+                return None;
+            }
+            let response = client
+                .post(format!("{base}/todos"))
+                .bearer_auth(token)
+                .json(&json!({"title": format!("todo {index}"), "isComplete": false}))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(response.status(), StatusCode::OK);
+            let todo: Value = response.json().await.expect("json");
+            assert_eq!(todo["title"], format!("todo {index}"));
+            todo["id"].as_i64()
+        });
+    }
+    let mut ids: Vec<i64> = tasks.join_all().await.into_iter().flatten().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 60, "distinct ids");
+
+    // Updates at once: one bulk PATCH and a PATCH per todo.
+    let mut updates = tokio::task::JoinSet::new();
+    for &id in &ids {
+        let (client, base, token) = app.parts(&token);
+        updates.spawn(async move {
+            let response = client
+                .patch(format!("{base}/todos/{id}"))
+                .bearer_auth(token)
+                .json(&json!({"desc": format!("updated {id}")}))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        });
+    }
+    let (client, base, bulk_token) = app.parts(&token);
+    updates.spawn(async move {
+        let response = client
+            .patch(format!("{base}/todos"))
+            .bearer_auth(bulk_token)
+            .json(&json!({"isComplete": true}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK);
+    });
+    updates.join_all().await;
+
+    let todos = app.get_json("/todos", &token).await;
+    let todos = todos.as_array().expect("array");
+    assert_eq!(todos.len(), 60);
+    for todo in todos {
+        let id = todo["id"].as_i64().expect("id");
+        assert_eq!(todo["desc"], format!("updated {id}"), "{todo}");
+        assert_eq!(todo["isComplete"], true, "{todo}");
+    }
+}
