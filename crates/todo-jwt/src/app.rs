@@ -1,11 +1,9 @@
 //! Builds the service: state, router and listener; serves with graceful shutdown.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
 use authn::StrategyRegistry;
 use authn_jwt::{BearerJwtStrategy, CachedUserDirectory, JwtService};
-use std::convert::Infallible;
-
 use axum::{
     Router, ServiceExt,
     body::Body,
