@@ -7,23 +7,28 @@ use std::{
 use authn::{AuthError, AuthenticationStrategy, UserProfile};
 use http::{header, request::Parts};
 
-use crate::JwtService;
+use crate::{JwtService, VerifiedToken};
 
-/// Where the bearer strategy confirms that a token's user still exists.
+/// Where the bearer strategy confirms that a verified token still speaks for someone.
 ///
-/// A signed token outlives a deleted account; asking the directory closes that gap. Returning the
-/// stored profile also keeps `name` and `email` current rather than as they were at login.
+/// A signed token outlives a deleted account (or an ended session); asking the directory closes
+/// that gap. It receives the whole verified token (user, `jti`, `sid`, `iat`, `exp`), so it can
+/// also refuse a token whose session has ended or that was issued before a password change.
+/// Returning the stored profile keeps `name` and `email` current rather than as they were at
+/// login; the strategy keeps the token's session on it.
 #[async_trait::async_trait]
 pub trait UserDirectory: Send + Sync + 'static {
-    /// The profile of user `id`, or `None` when there is no such user.
-    async fn find_user(&self, id: &str) -> Result<Option<UserProfile>, AuthError>;
+    /// The current profile of the token's user, or `None` when the token must be refused.
+    async fn find_user(&self, token: &VerifiedToken) -> Result<Option<UserProfile>, AuthError>;
 }
 
-/// A [`UserDirectory`] that remembers answers for a short time.
+/// A [`UserDirectory`] that remembers answers for a short time, by user id.
 ///
 /// Asking the store on every request costs a database round trip, often more than the rest of
 /// the request. With this cache a deleted user's tokens are refused within `ttl` (on every
 /// instance, since each forgets on its own), and the store sees one lookup per user per `ttl`.
+/// Answers are per user, so an inner directory whose answer depends on more of the token than
+/// its user (a session's state) needs a cache keyed by that instead.
 pub struct CachedUserDirectory {
     inner: Arc<dyn UserDirectory>,
     ttl: Duration,
@@ -53,11 +58,12 @@ impl CachedUserDirectory {
 
 #[async_trait::async_trait]
 impl UserDirectory for CachedUserDirectory {
-    async fn find_user(&self, id: &str) -> Result<Option<UserProfile>, AuthError> {
+    async fn find_user(&self, token: &VerifiedToken) -> Result<Option<UserProfile>, AuthError> {
+        let id = token.user.id.as_str();
         if let Some(user) = self.cached(id) {
             return Ok(user);
         }
-        let user = self.inner.find_user(id).await?;
+        let user = self.inner.find_user(token).await?;
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= self.capacity {
             // Simple and bounded: at worst the next `capacity` requests each ask the store.
@@ -150,17 +156,19 @@ impl AuthenticationStrategy for BearerJwtStrategy {
 
     async fn authenticate(&self, request: &Parts) -> Result<UserProfile, AuthError> {
         let token = Self::bearer_token(request)?;
-        let claimed = self
+        let verified = self
             .jwt
             .verify(token)
             .map_err(|reason| unauthorized(format!("Error verifying token : {reason}")))?;
         let Some(users) = &self.users else {
-            return Ok(claimed);
+            return Ok(verified.user);
         };
-        users
-            .find_user(&claimed.id)
+        let mut user = users
+            .find_user(&verified)
             .await?
-            .ok_or_else(|| unauthorized("Error verifying token : user not found"))
+            .ok_or_else(|| unauthorized("Error verifying token : user not found"))?;
+        user.session = verified.user.session;
+        Ok(user)
     }
 }
 
@@ -182,12 +190,20 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::JwtConfig;
+    use crate::{JwtConfig, Key, KeySet};
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
 
+    fn key(secret: &str) -> Key {
+        Key::hs256(&SecretString::from(secret)).expect("long enough")
+    }
+
+    fn config() -> JwtConfig {
+        JwtConfig::new(KeySet::single(key(SECRET)), "todo-jwt", "todo-jwt")
+    }
+
     fn service() -> Arc<JwtService> {
-        Arc::new(JwtService::new(JwtConfig::new(SecretString::from(SECRET))).expect("valid"))
+        Arc::new(JwtService::new(config()))
     }
 
     fn claims() -> Value {
@@ -227,7 +243,7 @@ mod tests {
                     message,
                     challenge: Some("Bearer"),
                 } => message,
-                other => panic!("expected a Bearer 401, got {other:?}"),
+                other => format!("expected a Bearer 401, got {other:?}"),
             })
     }
 
@@ -248,6 +264,7 @@ mod tests {
             id: "u1".into(),
             name: Some("Ann".into()),
             email: Some("a@b.co".into()),
+            session: Some("s1".into()),
         };
         let token = service().sign(&user).expect("signed");
         assert_eq!(
@@ -418,7 +435,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl UserDirectory for Directory {
-        async fn find_user(&self, _id: &str) -> Result<Option<UserProfile>, AuthError> {
+        async fn find_user(&self, _: &VerifiedToken) -> Result<Option<UserProfile>, AuthError> {
             Ok(self.0.clone())
         }
     }
@@ -434,11 +451,20 @@ mod tests {
         let renamed = UserProfile {
             id: "u1".into(),
             name: Some("New".into()),
-            email: None,
+            ..UserProfile::default()
         };
         let known = BearerJwtStrategy::new(service())
             .with_user_directory(Arc::new(Directory(Some(renamed.clone()))));
         assert_eq!(authenticate(&known, Some(&header)).await, Ok(renamed));
+    }
+
+    fn token_for(id: &str) -> VerifiedToken {
+        VerifiedToken {
+            user: UserProfile::new(id),
+            token_id: None,
+            issued_at: None,
+            expires_at: 0,
+        }
     }
 
     /// Counts lookups; answers from a switchable profile.
@@ -449,7 +475,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl UserDirectory for Counting {
-        async fn find_user(&self, _id: &str) -> Result<Option<UserProfile>, AuthError> {
+        async fn find_user(&self, _: &VerifiedToken) -> Result<Option<UserProfile>, AuthError> {
             self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(self.user.lock().expect("lock").clone())
         }
@@ -463,13 +489,19 @@ mod tests {
         });
         let cached = CachedUserDirectory::new(inner.clone(), Duration::from_millis(200), 10);
         for _ in 0..5 {
-            assert!(cached.find_user("u1").await.expect("ok").is_some());
+            assert!(
+                cached
+                    .find_user(&token_for("u1"))
+                    .await
+                    .expect("ok")
+                    .is_some()
+            );
         }
         assert_eq!(inner.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
         *inner.user.lock().expect("lock") = None;
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert_eq!(
-            cached.find_user("u1").await.expect("ok"),
+            cached.find_user(&token_for("u1")).await.expect("ok"),
             None,
             "deleted user seen after the ttl"
         );
@@ -484,45 +516,115 @@ mod tests {
         });
         let cached = CachedUserDirectory::new(inner, Duration::from_secs(60), 3);
         for id in 0..10 {
-            cached.find_user(&id.to_string()).await.expect("ok");
+            cached
+                .find_user(&token_for(&id.to_string()))
+                .await
+                .expect("ok");
         }
         assert!(cached.entries.lock().expect("lock").len() <= 3);
     }
 
     #[test]
     fn a_short_secret_is_refused() {
-        let config = JwtConfig::new(SecretString::from("too short"));
         assert!(matches!(
-            JwtService::new(config),
+            Key::hs256(&SecretString::from("too short")),
             Err(crate::JwtError::SecretTooShort(9))
         ));
     }
 
     #[test]
     fn signed_tokens_carry_loopback_claims_and_the_configured_lifetime() {
-        let mut config = JwtConfig::new(SecretString::from(SECRET));
+        let mut config = config();
         config.lifetime = Duration::from_secs(60);
-        let jwt = JwtService::new(config).expect("valid");
+        let jwt = JwtService::new(config);
         let user = UserProfile {
             id: "u1".into(),
-            name: None,
             email: Some("a@b.co".into()),
+            ..UserProfile::default()
         };
         let token = jwt.sign(&user).expect("signed");
         let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
         validation.set_audience(&["todo-jwt"]);
         let key = jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes());
-        let claims = jsonwebtoken::decode::<Value>(&token, &key, &validation)
-            .expect("valid")
-            .claims;
+        let data = jsonwebtoken::decode::<Value>(&token, &key, &validation).expect("valid");
+        let claims = data.claims;
+        assert_eq!(data.header.kid, None, "a key without an id writes no kid");
         assert_eq!(claims["id"], "u1");
         assert_eq!(claims["sub"], "u1");
         assert_eq!(claims["email"], "a@b.co");
         assert!(claims.get("name").is_none(), "absent name is omitted");
+        assert!(claims.get("sid").is_none(), "no session, no sid");
         assert_eq!(
             claims["exp"].as_u64().expect("exp") - claims["iat"].as_u64().expect("iat"),
             60
         );
         assert!(claims["jti"].as_str().is_some_and(|jti| !jti.is_empty()));
+    }
+
+    #[test]
+    fn verify_returns_the_token_id_session_and_times() {
+        let jwt = service();
+        let user = UserProfile {
+            session: Some("s1".into()),
+            ..UserProfile::new("u1")
+        };
+        let token = jwt.sign(&user).expect("signed");
+        let verified = jwt.verify(&token).expect("valid");
+        assert_eq!(verified.user, user);
+        let now = get_current_timestamp();
+        let issued = verified.issued_at.expect("iat");
+        assert!(issued <= now && issued + 5 >= now, "{issued} vs {now}");
+        assert_eq!(verified.expires_at, issued + 21_600);
+        let jti = verified.token_id.expect("jti");
+        assert_ne!(
+            jwt.verify(&jwt.sign(&user).expect("signed"))
+                .expect("valid")
+                .token_id,
+            Some(jti)
+        );
+    }
+
+    #[test]
+    fn a_key_set_verifies_by_key_id_and_signs_with_its_first_key() {
+        let old = key("the old secret, at least thirty-two bytes").with_id("old");
+        let new = key("the new secret, at least thirty-two bytes").with_id("new");
+        let before = JwtService::new(JwtConfig::new(KeySet::single(old.clone()), "i", "a"));
+        let old_token = before.sign(&UserProfile::new("u1")).expect("signed");
+        let keys = KeySet::single(new).with_verify_only(old).expect("ids");
+        let after = JwtService::new(JwtConfig::new(keys, "i", "a"));
+        assert_eq!(
+            after
+                .verify(&old_token)
+                .expect("old key still verifies")
+                .user
+                .id,
+            "u1"
+        );
+        let new_token = after.sign(&UserProfile::new("u2")).expect("signed");
+        assert_eq!(
+            jsonwebtoken::decode_header(&new_token)
+                .expect("header")
+                .kid
+                .as_deref(),
+            Some("new")
+        );
+        assert_eq!(
+            before.verify(&new_token),
+            Err(crate::TokenError::BadSignature)
+        );
+        // A token naming no key, or an unknown one, is refused.
+        let stranger = JwtService::new(JwtConfig::new(
+            KeySet::single(key("a third secret that is long enough!!!").with_id("x")),
+            "i",
+            "a",
+        ));
+        let unknown = stranger.sign(&UserProfile::new("u3")).expect("signed");
+        assert_eq!(after.verify(&unknown), Err(crate::TokenError::Invalid));
+        // Several keys need ids.
+        assert!(
+            KeySet::single(key(SECRET))
+                .with_verify_only(key(SECRET).with_id("b"))
+                .is_err()
+        );
     }
 }

@@ -1,26 +1,34 @@
 //! JWT access tokens for [`authn`], the Rust counterpart of `@loopback/authentication-jwt`.
 //!
-//! - [`JwtService`] signs and verifies access tokens: HS256 with a configured secret of at least
-//!   32 bytes (there is no default secret), LoopBack's claims (`id`, `name`, `email`, `iat`,
-//!   `exp`) plus `sub`, `iss`, `aud` and `jti`. The algorithm is pinned and `exp` is required,
-//!   so `alg: none`, another HMAC algorithm or a token that never expires are all refused.
+//! - [`Key`] and [`KeySet`]: what tokens are signed and verified with. Today a key is HS256
+//!   with a secret of at least 32 bytes (there is no default secret); a set has one signing
+//!   key and may keep verify-only keys, chosen by the token's `kid`.
+//! - [`JwtService`] signs and verifies access tokens: LoopBack's claims (`id`, `name`, `email`,
+//!   `iat`, `exp`) plus `sub`, `iss`, `aud`, `jti`, and `sid` when the user has a session.
+//!   The algorithm is pinned to the key's and `exp` is required, so `alg: none`, another HMAC
+//!   algorithm or a token that never expires are all refused. [`JwtService::verify`] returns a
+//!   [`VerifiedToken`]: the profile, and the token's id, issue and expiry times.
 //! - [`BearerJwtStrategy`] is the `jwt` strategy: it reads `Authorization: Bearer <jwt>`, and
 //!   answers with LoopBack's exact 401 messages, so LoopBack clients see what they expect.
-//!   Give it a [`UserDirectory`] and a token whose user no longer exists is refused too;
+//!   Give it a [`UserDirectory`] and it asks, for each verified token, whether the token still
+//!   speaks for someone (its user exists, its session is live): a token it refuses gets a 401.
 //!   [`CachedUserDirectory`] bounds what that costs (one lookup per user per TTL).
+//!
+//! Nothing here names an application: the issuer, audience and keys are the caller's.
 //!
 //! # Example
 //!
 //! ```
 //! use authn::{StrategyRegistry, UserProfile};
-//! use authn_jwt::{BearerJwtStrategy, JwtConfig, JwtService};
+//! use authn_jwt::{BearerJwtStrategy, JwtConfig, JwtService, Key, KeySet};
 //! use secrecy::SecretString;
 //! use std::sync::Arc;
 //!
 //! let secret = SecretString::from("a secret of at least thirty-two bytes!!");
-//! let jwt = Arc::new(JwtService::new(JwtConfig::new(secret)).expect("long enough"));
+//! let key = Key::hs256(&secret).expect("long enough");
+//! let jwt = Arc::new(JwtService::new(JwtConfig::new(KeySet::single(key), "my-app", "my-app")));
 //! let token = jwt.sign(&UserProfile::new("user-1")).expect("signed");
-//! assert_eq!(jwt.verify(&token).expect("valid").id, "user-1");
+//! assert_eq!(jwt.verify(&token).expect("valid").user.id, "user-1");
 //!
 //! // Routers then require it with `registry.require(["jwt"])`.
 //! let registry = StrategyRegistry::new().with(BearerJwtStrategy::new(jwt));
@@ -29,7 +37,9 @@
 #![warn(missing_docs)]
 
 mod bearer;
+mod keys;
 mod token;
 
 pub use bearer::{BearerJwtStrategy, CachedUserDirectory, UserDirectory};
-pub use token::{AccessClaims, JwtConfig, JwtError, JwtService, MIN_SECRET_BYTES, TokenError};
+pub use keys::{Key, KeySet, MIN_SECRET_BYTES};
+pub use token::{AccessClaims, JwtConfig, JwtError, JwtService, TokenError, VerifiedToken};

@@ -1,21 +1,18 @@
 use std::time::Duration;
 
 use authn::UserProfile;
-use jsonwebtoken::{
-    Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind,
-    get_current_timestamp,
-};
-use secrecy::{ExposeSecret, SecretString};
+use jsonwebtoken::{Header, Validation, errors::ErrorKind, get_current_timestamp};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-/// The shortest HS256 secret accepted: 256 bits, the size of the hash (RFC 7518, 3.2).
-pub const MIN_SECRET_BYTES: usize = 32;
+use crate::{Key, KeySet};
 
-/// How [`JwtService`] signs and checks tokens.
-#[derive(Clone)]
+/// How [`JwtService`] signs and checks tokens. Nothing here has a default that belongs to one
+/// application: the keys, issuer and audience are the caller's.
+#[derive(Clone, Debug)]
 pub struct JwtConfig {
-    /// The HMAC secret. Never logged: `SecretString` hides it from `Debug`.
-    pub secret: SecretString,
+    /// The keys. Never logged: their `Debug` shows ids and algorithms only.
+    pub keys: KeySet,
     /// The `iss` claim written and required.
     pub issuer: String,
     /// The `aud` claim written and required.
@@ -27,38 +24,30 @@ pub struct JwtConfig {
 }
 
 impl JwtConfig {
-    /// LoopBack's defaults around `secret`: 21600 s tokens, issuer and audience `todo-jwt`.
-    pub fn new(secret: SecretString) -> Self {
+    /// Tokens signed with `keys` for `issuer` and `audience`, living LoopBack's 21600 s, with
+    /// 5 s of clock skew tolerated.
+    pub fn new(keys: KeySet, issuer: impl Into<String>, audience: impl Into<String>) -> Self {
         Self {
-            secret,
-            issuer: "todo-jwt".to_owned(),
-            audience: "todo-jwt".to_owned(),
+            keys,
+            issuer: issuer.into(),
+            audience: audience.into(),
             lifetime: Duration::from_secs(21_600),
             leeway: Duration::from_secs(5),
         }
     }
 }
 
-impl std::fmt::Debug for JwtConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtConfig")
-            .field("secret", &"[redacted]")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("lifetime", &self.lifetime)
-            .field("leeway", &self.leeway)
-            .finish()
-    }
-}
-
-/// A problem with the token service itself (its configuration, or signing).
+/// A problem with the token service itself (its keys, or signing).
 #[derive(Debug, thiserror::Error)]
 pub enum JwtError {
-    /// The secret is shorter than [`MIN_SECRET_BYTES`].
-    #[error("the JWT secret must be at least {MIN_SECRET_BYTES} bytes long (it has {0})")]
+    /// The secret is shorter than [`crate::MIN_SECRET_BYTES`].
+    #[error("the JWT secret must be at least {min} bytes long (it has {0})", min = crate::MIN_SECRET_BYTES)]
     SecretTooShort(usize),
+    /// A key set of several keys needs a distinct id on each.
+    #[error("every key of a key set with several keys needs its own id")]
+    KeyIdRequired,
     /// Signing failed (it cannot for HS256 with valid claims; kept for completeness).
-    #[error("could not sign the token: {0}")]
+    #[error("could not sign the token")]
     Signing(#[from] jsonwebtoken::errors::Error),
 }
 
@@ -78,8 +67,8 @@ pub enum TokenError {
     /// `nbf` is in the future.
     #[error("jwt not active")]
     NotActive,
-    /// Well-formed but unacceptable: another algorithm, a missing `exp` or `id`, another
-    /// issuer or audience.
+    /// Well-formed but unacceptable: another algorithm, an unknown key id, a missing `exp` or
+    /// `id`, another issuer or audience.
     #[error("invalid token")]
     Invalid,
 }
@@ -120,11 +109,31 @@ pub struct AccessClaims {
     pub iss: String,
     /// The audience.
     pub aud: String,
-    /// A unique token id, so one token can be told from another (for revocation lists).
+    /// A unique token id, so one token can be told from another.
     pub jti: String,
+    /// The session the token belongs to, when the issuer tracks sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
-/// What a token must carry to be read at all; checked before [`AccessClaims`] is trusted.
+/// A token whose signature, algorithm, issuer, audience and times have been checked: who it
+/// speaks for, and the facts about the token itself that revocation needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// The profile the token carries (`id`, `name`, `email`; `sid` as [`UserProfile::session`]).
+    pub user: UserProfile,
+    /// `jti`, when the token has one.
+    pub token_id: Option<String>,
+    /// `iat` (seconds since the epoch), when the token has one.
+    pub issued_at: Option<u64>,
+    /// `exp` (seconds since the epoch); always present.
+    pub expires_at: u64,
+}
+
+/// What is read from a token. jsonwebtoken deserialises this before it validates the standard
+/// claims, so the claims it validates (`exp`) and the ones we only pass on (`jti`, `sid`,
+/// `iat`) are read leniently: an odd type there is the validator's to judge (or ignored), not
+/// a parse failure.
 #[derive(Deserialize)]
 struct PresentedClaims {
     id: Option<String>,
@@ -132,36 +141,53 @@ struct PresentedClaims {
     name: Option<String>,
     #[serde(default)]
     email: Option<String>,
+    #[serde(default)]
+    sid: Option<Value>,
+    #[serde(default)]
+    jti: Option<Value>,
+    #[serde(default)]
+    iat: Option<Value>,
+    #[serde(default)]
+    exp: Option<Value>,
+}
+
+fn text(value: Option<Value>) -> Option<String> {
+    match value {
+        Some(Value::String(text)) => Some(text),
+        _ => None,
+    }
+}
+
+fn seconds(value: Option<&Value>) -> Option<u64> {
+    value.and_then(Value::as_u64)
 }
 
 /// Signs and verifies access tokens.
 pub struct JwtService {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    /// Each key with the validation pinned to its algorithm, the signing key first.
+    keys: Vec<(Key, Validation)>,
     config: JwtConfig,
 }
 
 impl JwtService {
-    /// Builds the service; refuses a secret shorter than [`MIN_SECRET_BYTES`].
-    pub fn new(config: JwtConfig) -> Result<Self, JwtError> {
-        let secret = config.secret.expose_secret().as_bytes();
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(JwtError::SecretTooShort(secret.len()));
-        }
-        // Pinned to HS256: the header's `alg` is never trusted to choose the check.
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        validation.set_issuer(&[&config.issuer]);
-        validation.set_audience(&[&config.audience]);
-        validation.validate_nbf = true;
-        validation.leeway = config.leeway.as_secs();
-        Ok(Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            config,
-        })
+    /// Builds the service over its configuration.
+    pub fn new(config: JwtConfig) -> Self {
+        let keys = config
+            .keys
+            .keys()
+            .iter()
+            .map(|key| {
+                // Pinned to the key's algorithm: the header's `alg` never chooses the check.
+                let mut validation = Validation::new(key.algorithm());
+                validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+                validation.set_issuer(&[&config.issuer]);
+                validation.set_audience(&[&config.audience]);
+                validation.validate_nbf = true;
+                validation.leeway = config.leeway.as_secs();
+                (key.clone(), validation)
+            })
+            .collect();
+        Self { keys, config }
     }
 
     /// The configured token lifetime.
@@ -169,7 +195,8 @@ impl JwtService {
         self.config.lifetime
     }
 
-    /// Signs an access token for `user`, valid from now for the configured lifetime.
+    /// Signs an access token for `user` (its `session` as the `sid` claim), valid from now for
+    /// the configured lifetime.
     pub fn sign(&self, user: &UserProfile) -> Result<String, JwtError> {
         let now = get_current_timestamp();
         let claims = AccessClaims {
@@ -182,27 +209,61 @@ impl JwtService {
             iss: self.config.issuer.clone(),
             aud: self.config.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
+            sid: user.session.clone(),
         };
         self.sign_claims(&claims)
     }
 
-    /// Signs arbitrary claims with this service's key (tests use it to forge edge cases).
+    /// Signs arbitrary claims with the signing key (tests use it to forge edge cases).
     pub fn sign_claims<T: Serialize>(&self, claims: &T) -> Result<String, JwtError> {
-        Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            claims,
-            &self.encoding,
-        )?)
+        let key = self.config.keys.signing();
+        let mut header = Header::new(key.algorithm());
+        header.kid = key.id().map(str::to_owned);
+        Ok(jsonwebtoken::encode(&header, claims, key.encoding())?)
+    }
+
+    /// The key (and its validation) that must have signed `token`.
+    fn key_for(&self, token: &str) -> Result<&(Key, Validation), TokenError> {
+        match self.keys.as_slice() {
+            // One key: no need to read the header twice.
+            [only] => Ok(only),
+            keys => {
+                let kid = jsonwebtoken::decode_header(token)?.kid;
+                keys.iter()
+                    .find(|(key, _)| kid.is_some() && key.id() == kid.as_deref())
+                    .ok_or(TokenError::Invalid)
+            }
+        }
     }
 
     /// Verifies `token` (algorithm, signature, `exp`, `nbf`, issuer, audience, `id`) and returns
-    /// the profile it carries.
-    pub fn verify(&self, token: &str) -> Result<UserProfile, TokenError> {
-        let data =
-            jsonwebtoken::decode::<PresentedClaims>(token, &self.decoding, &self.validation)?;
-        let PresentedClaims { id, name, email } = data.claims;
-        match id {
-            Some(id) if !id.is_empty() => Ok(UserProfile { id, name, email }),
+    /// what it says.
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        let (key, validation) = self.key_for(token)?;
+        let claims =
+            jsonwebtoken::decode::<PresentedClaims>(token, key.decoding(), validation)?.claims;
+        let PresentedClaims {
+            id,
+            name,
+            email,
+            sid,
+            jti,
+            iat,
+            exp,
+        } = claims;
+        // The validator has required `exp` as an integer; `id` is ours to require.
+        match (id, seconds(exp.as_ref())) {
+            (Some(id), Some(expires_at)) if !id.is_empty() => Ok(VerifiedToken {
+                user: UserProfile {
+                    id,
+                    name,
+                    email,
+                    session: text(sid),
+                },
+                token_id: text(jti),
+                issued_at: seconds(iat.as_ref()),
+                expires_at,
+            }),
             _ => Err(TokenError::Invalid),
         }
     }

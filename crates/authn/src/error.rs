@@ -1,15 +1,13 @@
-use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
-use serde_json::json;
+use http::StatusCode;
 
-/// Why a request could not be authenticated.
+/// Why a request could not be authenticated: data, not a response.
 ///
-/// Renders as LoopBack's error envelope, so the status and message a strategy chooses are what the
-/// client sees.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// The application decides how a failure looks on the wire (see
+/// [`crate::StrategyRegistry::render_with`]); this crate only says what went wrong.
+#[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// The caller did not prove who they are: 401 with `message`, and a `WWW-Authenticate`
-    /// header carrying `challenge` (for example `Bearer`) when the strategy names one.
+    /// challenge naming `challenge` (for example `Bearer`) when the strategy has one.
     #[error("{message}")]
     Unauthorized {
         /// The message for the client, e.g. `Authorization header not found.`
@@ -20,10 +18,10 @@ pub enum AuthError {
     /// A layer asked for a strategy nobody registered: a programming error found at start-up.
     #[error("authentication strategy '{0}' is not registered")]
     UnknownStrategy(String),
-    /// The strategy could not decide (its user store failed, say): 500, with the cause kept for
-    /// the log and a generic message for the client.
-    #[error("authentication failed internally: {0}")]
-    Internal(String),
+    /// The strategy could not decide (its user store failed, say). Not a verdict on the caller:
+    /// a 500, whose cause is for the operator's log, never for the client.
+    #[error("authentication could not complete")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl AuthError {
@@ -43,47 +41,21 @@ impl AuthError {
         }
     }
 
-    /// The HTTP status this error renders with.
+    /// An internal failure caused by `cause` (kept as the error's `source()`).
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// The HTTP status this error stands for.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::UnknownStrategy(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
-}
 
-impl IntoResponse for AuthError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let body = match &self {
-            Self::Unauthorized { message, .. } => json!({"error": {
-                "statusCode": status.as_u16(),
-                "name": "UnauthorizedError",
-                "message": message,
-            }}),
-            Self::UnknownStrategy(_) | Self::Internal(_) => {
-                // The cause is for the operator's log, never for the client.
-                tracing::error!(error = %self, "authentication could not complete");
-                json!({"error": {"statusCode": status.as_u16(), "message": "Internal Server Error"}})
-            }
-        };
-        let mut response = (status, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        if let Self::Unauthorized {
-            challenge: Some(scheme),
-            ..
-        } = self
-        {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
-        }
-        response
+    /// Whether this is a verdict on the caller (a 401) rather than a failure of ours.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Self::Unauthorized { .. })
     }
 }

@@ -7,51 +7,74 @@ use std::{
     task::{Context, Poll},
 };
 
-use axum::{
-    body::Body,
-    extract::MatchedPath,
-    response::{IntoResponse, Response},
-};
+use axum::{body::Body, extract::MatchedPath, response::Response};
 use http::{Request, request::Parts};
 use tower::{Layer, Service};
 
-use crate::{AuthError, AuthenticationStrategy, UserProfile};
+use crate::{AuthError, AuthObserver, AuthOutcome, AuthenticationStrategy, Renderer, UserProfile};
 
 /// Requires authentication on every route of a router (build it with
 /// [`crate::StrategyRegistry::require`], apply it with `Router::route_layer`).
 ///
 /// On success the caller's [`UserProfile`] is put in the request extensions, where
-/// [`crate::CurrentUser`] finds it.
+/// [`crate::CurrentUser`] finds it. On failure the registry's [`Renderer`] writes the answer.
 #[derive(Clone)]
 pub struct AuthLayer {
-    strategies: Arc<[Arc<dyn AuthenticationStrategy>]>,
-    skipped: Arc<HashSet<String>>,
+    /// Everything in one `Arc`: the layer is cloned for every request.
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    strategies: Vec<Arc<dyn AuthenticationStrategy>>,
+    skipped: HashSet<String>,
     optional: bool,
+    renderer: Renderer,
+    observers: Vec<Arc<dyn AuthObserver>>,
 }
 
 impl AuthLayer {
-    pub(crate) fn new(strategies: Vec<Arc<dyn AuthenticationStrategy>>) -> Self {
+    pub(crate) fn new(
+        strategies: Vec<Arc<dyn AuthenticationStrategy>>,
+        renderer: Renderer,
+        observers: Vec<Arc<dyn AuthObserver>>,
+    ) -> Self {
         Self {
-            strategies: strategies.into(),
-            skipped: Arc::default(),
-            optional: false,
+            inner: Arc::new(Inner {
+                strategies,
+                skipped: HashSet::new(),
+                optional: false,
+                renderer,
+                observers,
+            }),
         }
     }
 
     /// Lets the route registered as `route` (its template, e.g. `/todos/{id}`) through without
     /// authentication, like LoopBack's `@authenticate.skip()`.
     pub fn skip(mut self, route: &str) -> Self {
-        Arc::make_mut(&mut self.skipped).insert(route.to_owned());
+        Arc::make_mut(&mut self.inner)
+            .skipped
+            .insert(route.to_owned());
         self
     }
 
     /// Makes authentication optional: a request that no strategy accepts goes on anonymously
     /// (handlers see `None` from `Option<CurrentUser>`) instead of getting a 401.
     pub fn optional(mut self) -> Self {
-        self.optional = true;
+        Arc::make_mut(&mut self.inner).optional = true;
         self
     }
+}
 
+impl Inner {
+    fn report(&self, request: &Parts, outcome: AuthOutcome<'_>) {
+        for observer in &self.observers {
+            observer.observe(request, outcome);
+        }
+    }
+
+    /// The caller, `None` for an anonymous one, or the error to answer with.
     async fn authenticate(&self, request: &Parts) -> Result<Option<UserProfile>, AuthError> {
         let skipped = request
             .extensions
@@ -61,11 +84,22 @@ impl AuthLayer {
             return Ok(None);
         }
         let mut first_error = None;
-        for strategy in self.strategies.iter() {
+        for strategy in &self.strategies {
             match strategy.authenticate(request).await {
-                Ok(user) => return Ok(Some(user)),
+                Ok(user) => {
+                    let strategy = strategy.name();
+                    self.report(
+                        request,
+                        AuthOutcome::Authenticated {
+                            strategy,
+                            user: &user,
+                        },
+                    );
+                    return Ok(Some(user));
+                }
                 // An internal failure is not a verdict on the caller: stop and report it.
-                Err(error @ (AuthError::Internal(_) | AuthError::UnknownStrategy(_))) => {
+                Err(error) if !error.is_unauthorized() => {
+                    self.report(request, AuthOutcome::Refused(&error));
                     return Err(error);
                 }
                 Err(error) => {
@@ -74,8 +108,14 @@ impl AuthLayer {
             }
         }
         match first_error {
-            Some(_) if self.optional => Ok(None),
-            Some(error) => Err(error),
+            Some(error) if self.optional => {
+                self.report(request, AuthOutcome::Anonymous(&error));
+                Ok(None)
+            }
+            Some(error) => {
+                self.report(request, AuthOutcome::Refused(&error));
+                Err(error)
+            }
             None => Ok(None),
         }
     }
@@ -83,11 +123,12 @@ impl AuthLayer {
 
 impl std::fmt::Debug for AuthLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<_> = self.strategies.iter().map(|s| s.name()).collect();
+        let names: Vec<_> = self.inner.strategies.iter().map(|s| s.name()).collect();
         f.debug_struct("AuthLayer")
             .field("strategies", &names)
-            .field("skipped", &self.skipped)
-            .field("optional", &self.optional)
+            .field("skipped", &self.inner.skipped)
+            .field("optional", &self.inner.optional)
+            .field("observers", &self.inner.observers.len())
             .finish()
     }
 }
@@ -127,29 +168,33 @@ where
         // The clone is fresh; the ready one (polled above) is the one that must serve this call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
+        let layer = self.layer.inner.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             match layer.authenticate(&parts).await {
-                Ok(user) => {
-                    if let Some(user) = user {
-                        parts.extensions.insert(user);
-                    }
-                    inner.call(Request::from_parts(parts, body)).await
+                Ok(Some(user)) => {
+                    parts.extensions.insert(user);
                 }
-                Err(error) => Ok(error.into_response()),
+                // No user: a `CurrentUser` in the handler refuses in the application's format.
+                Ok(None) => {
+                    parts.extensions.insert(layer.renderer.clone());
+                }
+                Err(error) => return Ok(layer.renderer.render(error)),
             }
+            inner.call(Request::from_parts(parts, body)).await
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use axum::{Router, routing::get};
+    use axum::{Router, response::IntoResponse, routing::get};
     use http::{StatusCode, header};
     use tower::ServiceExt;
 
-    use crate::{AuthError, AuthenticationStrategy, CurrentUser, StrategyRegistry, UserProfile};
+    use crate::{
+        AuthError, AuthOutcome, AuthenticationStrategy, CurrentUser, StrategyRegistry, UserProfile,
+    };
 
     use super::*;
 
@@ -180,7 +225,7 @@ mod tests {
         }
 
         async fn authenticate(&self, _: &Parts) -> Result<UserProfile, AuthError> {
-            Err(AuthError::Internal("store down".into()))
+            Err(AuthError::internal("store down"))
         }
     }
 
@@ -233,7 +278,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refused_request_is_401_in_the_loopback_envelope_with_a_challenge() {
+    async fn by_default_a_refused_request_is_a_plain_401_with_its_challenge() {
         let app = app(registry().require(["a"]).expect("registered"));
         let response = app
             .oneshot(Request::get("/who").body(Body::empty()).expect("request"))
@@ -244,12 +289,65 @@ mod tests {
         let body = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
             .expect("body");
-        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body, "a refused");
+    }
+
+    /// Renders `{"status":…,"says":…}`: an application's own format.
+    fn custom(error: AuthError) -> Response {
+        let body =
+            serde_json::json!({"status": error.status().as_u16(), "says": error.to_string()});
+        (error.status(), axum::Json(body)).into_response()
+    }
+
+    #[tokio::test]
+    async fn the_application_renders_failures_in_its_own_format() {
+        let layer = registry()
+            .render_with(custom)
+            .require(["a"])
+            .expect("registered");
+        let (status, body) = call(app(layer.clone()), "/who", &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body, r#"{"says":"a refused","status":401}"#);
+        // A handler's `CurrentUser` on a skipped route refuses in the same format.
+        let (status, body) = call(app(layer.skip("/who")), "/who", &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body, r#"{"says":"Authentication required.","status":401}"#);
+    }
+
+    #[tokio::test]
+    async fn observers_hear_every_outcome_with_its_request() {
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = heard.clone();
+        let observer = move |request: &Parts, outcome: AuthOutcome<'_>| {
+            let line = match outcome {
+                AuthOutcome::Authenticated { strategy, user } => {
+                    format!("ok {strategy} {}", user.id)
+                }
+                AuthOutcome::Refused(error) => format!("refused {error}"),
+                AuthOutcome::Anonymous(error) => format!("anonymous {error}"),
+            };
+            log.lock()
+                .expect("lock")
+                .push(format!("{} {line}", request.uri.path()));
+        };
+        let registry = registry().observe(observer);
+        let strict = registry.require(["a", "b"]).expect("registered");
+        let broken = registry.require(["broken"]).expect("registered");
+        let optional = registry.require(["a"]).expect("registered").optional();
+        call(app(strict.clone()), "/who", &[("x-b", "u2")]).await;
+        call(app(strict.clone()), "/who", &[]).await;
+        call(app(broken), "/who", &[]).await;
+        call(app(optional), "/maybe", &[]).await;
+        call(app(strict.skip("/public")), "/public", &[]).await;
         assert_eq!(
-            body,
-            serde_json::json!({"error": {
-                "statusCode": 401, "name": "UnauthorizedError", "message": "a refused"
-            }})
+            *heard.lock().expect("lock"),
+            [
+                "/who ok b u2",
+                "/who refused a refused",
+                "/who refused authentication could not complete",
+                "/maybe anonymous a refused",
+            ],
+            "skipped routes are not reported"
         );
     }
 
@@ -314,7 +412,7 @@ mod tests {
     #[test]
     fn requiring_an_unregistered_strategy_fails_at_build_time() {
         let error = registry().require(["a", "nope"]).expect_err("unknown name");
-        assert_eq!(error, AuthError::UnknownStrategy("nope".into()));
+        assert!(matches!(error, AuthError::UnknownStrategy(name) if name == "nope"));
         assert!(registry().require(Vec::<&str>::new()).is_err());
     }
 }

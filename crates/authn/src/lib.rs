@@ -16,14 +16,23 @@
 //! Apply the layer with [`axum::Router::route_layer`], not `layer`: routing then happens before
 //! authentication, so an unknown path stays a 404 instead of becoming a 401.
 //!
-//! Failures render as LoopBack's error envelope (`{"error":{"statusCode":401,...}}`) with a
-//! `WWW-Authenticate` challenge, so clients of a LoopBack service see the same wire format.
+//! Two hooks, set on the registry and shared by every layer built from it:
+//!
+//! - failures are data ([`AuthError`]); the application renders them in its own wire format
+//!   with [`StrategyRegistry::render_with`] (default: [`Renderer::plain`], the status, the
+//!   `WWW-Authenticate` challenge and the message as plain text);
+//! - an [`AuthObserver`] added with [`StrategyRegistry::observe`] hears every outcome (who was
+//!   accepted by which strategy, who was refused and why, with the request), for throttling,
+//!   metrics or an audit log, without the handlers knowing.
+//!
+//! A new strategy is a type implementing [`AuthenticationStrategy`], registered with
+//! [`StrategyRegistry::with`]; routers then require it by name.
 //!
 //! # Example
 //!
 //! ```
 //! use authn::{AuthError, AuthenticationStrategy, CurrentUser, StrategyRegistry, UserProfile};
-//! use axum::{Router, routing::get};
+//! use axum::{Router, response::IntoResponse, routing::get};
 //! use http::request::Parts;
 //!
 //! /// Accepts the caller named in an `X-User` header (for illustration only).
@@ -49,7 +58,10 @@
 //!     user.id
 //! }
 //!
-//! let registry = StrategyRegistry::new().with(HeaderStrategy);
+//! let registry = StrategyRegistry::new()
+//!     .with(HeaderStrategy)
+//!     // The application's wire format for a refusal.
+//!     .render_with(|error: AuthError| (error.status(), format!("no: {error}")).into_response());
 //! let app: Router = Router::new()
 //!     .route("/whoAmI", get(who_am_i))
 //!     .route("/ping", get(|| async { "pong" }))
@@ -58,11 +70,13 @@
 #![warn(missing_docs)]
 
 mod error;
+mod hooks;
 mod layer;
 mod registry;
 mod user;
 
 pub use error::AuthError;
+pub use hooks::{AuthObserver, AuthOutcome, Renderer};
 pub use layer::{AuthLayer, AuthService};
 pub use registry::{AuthenticationStrategy, StrategyRegistry};
-pub use user::{CurrentUser, UserProfile};
+pub use user::{CurrentUser, Unauthenticated, UserProfile};

@@ -1,8 +1,9 @@
 use std::{collections::HashMap, sync::Arc};
 
+use axum::response::Response;
 use http::request::Parts;
 
-use crate::{AuthError, AuthLayer, UserProfile};
+use crate::{AuthError, AuthLayer, AuthObserver, Renderer, UserProfile};
 
 /// A named way to authenticate a request.
 ///
@@ -18,16 +19,19 @@ pub trait AuthenticationStrategy: Send + Sync + 'static {
     async fn authenticate(&self, request: &Parts) -> Result<UserProfile, AuthError>;
 }
 
-/// The strategies an application knows, by name.
+/// The strategies an application knows, by name, with the hooks every layer built from it
+/// shares: how failures are rendered, and who observes outcomes.
 ///
 /// Cheap to clone; build it once at start-up and derive one [`AuthLayer`] per protected router.
 #[derive(Clone, Default)]
 pub struct StrategyRegistry {
     strategies: HashMap<String, Arc<dyn AuthenticationStrategy>>,
+    renderer: Renderer,
+    observers: Vec<Arc<dyn AuthObserver>>,
 }
 
 impl StrategyRegistry {
-    /// An empty registry.
+    /// An empty registry, rendering failures with [`Renderer::plain`].
     pub fn new() -> Self {
         Self::default()
     }
@@ -41,6 +45,21 @@ impl StrategyRegistry {
     /// Registers a shared strategy under its name, replacing one of the same name.
     pub fn register(&mut self, strategy: Arc<dyn AuthenticationStrategy>) {
         self.strategies.insert(strategy.name().to_owned(), strategy);
+    }
+
+    /// Renders failures with `render`: the application's wire format for a 401 or a 500.
+    pub fn render_with(
+        mut self,
+        render: impl Fn(AuthError) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        self.renderer = Renderer::new(render);
+        self
+    }
+
+    /// Adds an observer of every authentication outcome (see [`AuthObserver`]).
+    pub fn observe(mut self, observer: impl AuthObserver) -> Self {
+        self.observers.push(Arc::new(observer));
+        self
     }
 
     /// The strategy registered as `name`.
@@ -69,7 +88,11 @@ impl StrategyRegistry {
         if strategies.is_empty() {
             return Err(AuthError::UnknownStrategy(String::new()));
         }
-        Ok(AuthLayer::new(strategies))
+        Ok(AuthLayer::new(
+            strategies,
+            self.renderer.clone(),
+            self.observers.clone(),
+        ))
     }
 }
 
@@ -77,6 +100,7 @@ impl std::fmt::Debug for StrategyRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StrategyRegistry")
             .field("strategies", &self.strategies.keys().collect::<Vec<_>>())
+            .field("observers", &self.observers.len())
             .finish()
     }
 }

@@ -1,11 +1,14 @@
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::{
+    extract::{FromRequestParts, OptionalFromRequestParts},
+    response::{IntoResponse, Response},
+};
 use http::request::Parts;
 use serde::{Deserialize, Serialize};
 
-use crate::AuthError;
+use crate::{AuthError, Renderer};
 
 /// Who the caller is, as a strategy established it (LoopBack's `UserProfile`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct UserProfile {
     /// The stable user id (LoopBack's `securityId` / `id`).
     pub id: String,
@@ -15,6 +18,10 @@ pub struct UserProfile {
     /// The user's email, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The session this request belongs to, when the strategy tracks sessions (a JWT's `sid`
+    /// claim): what logout ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 impl UserProfile {
@@ -22,8 +29,7 @@ impl UserProfile {
     pub fn new(id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
-            name: None,
-            email: None,
+            ..Self::default()
         }
     }
 }
@@ -31,21 +37,37 @@ impl UserProfile {
 /// The authenticated caller, extracted in a handler behind an [`crate::AuthLayer`].
 ///
 /// Handlers that take `CurrentUser` never look at headers or tokens. Without an authenticated
-/// user (a route the layer does not cover, or one it skips) the extractor answers 401;
-/// use `Option<CurrentUser>` where anonymous callers are welcome.
+/// user (a route the layer skips, or an anonymous caller of an optional layer) the extractor
+/// refuses with a 401, rendered like the layer's own failures; use `Option<CurrentUser>` where
+/// anonymous callers are welcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentUser(pub UserProfile);
 
+/// Why [`CurrentUser`] found no user: a 401 in the application's format (the layer's
+/// [`Renderer`]), or in [`Renderer::plain`] on a route no layer covers.
+#[derive(Debug)]
+pub struct Unauthenticated {
+    renderer: Option<Renderer>,
+}
+
+impl IntoResponse for Unauthenticated {
+    fn into_response(self) -> Response {
+        self.renderer
+            .unwrap_or_default()
+            .render(AuthError::unauthorized("Authentication required."))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
-    type Rejection = AuthError;
+    type Rejection = Unauthenticated;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<UserProfile>()
-            .cloned()
-            .map(CurrentUser)
-            .ok_or_else(|| AuthError::unauthorized("Authentication required."))
+        match parts.extensions.get::<UserProfile>() {
+            Some(user) => Ok(CurrentUser(user.clone())),
+            None => Err(Unauthenticated {
+                renderer: parts.extensions.get::<Renderer>().cloned(),
+            }),
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use authn::StrategyRegistry;
-use authn_jwt::{BearerJwtStrategy, JwtConfig, JwtService};
+use authn_jwt::{BearerJwtStrategy, JwtConfig, JwtService, Key, KeySet};
 use axum::{Router, http::header, response::IntoResponse, routing::get};
 use secrecy::SecretString;
 use serde_json::json;
@@ -19,8 +19,9 @@ async fn main() {
         .and_then(|port| port.parse().ok())
         .unwrap_or(3002);
     let secret = std::env::var("TODO_JWT_SECRET").expect("TODO_JWT_SECRET is required");
-    let jwt = JwtService::new(JwtConfig::new(SecretString::from(secret)))
-        .expect("secret of 32 bytes or more");
+    let key = Key::hs256(&SecretString::from(secret)).expect("secret of 32 bytes or more");
+    // The issuer and audience todo-jwt uses, so its tokens verify here too.
+    let jwt = JwtService::new(JwtConfig::new(KeySet::single(key), "todo-jwt", "todo-jwt"));
     let registry = StrategyRegistry::new().with(BearerJwtStrategy::new(Arc::new(jwt)));
 
     let todos: Vec<_> = (1..=20)

@@ -23,12 +23,14 @@ use tower_http::{
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    config::{Config, ConfigError, Database, SecretSource},
+    accounts::{self, Accounts, Passwords, PasswordsError},
+    config::{Config, ConfigError, SecretSource},
     error::{self, ApiError},
-    openapi,
-    store::{ConnectError, PostgresStore, SqliteStore, StoreError, TodoStore, UserStore},
-    todos,
-    users::{self, Accounts, Passwords, StoreDirectory},
+    openapi, sessions,
+    sessions::{Sessions, StoreDirectory},
+    state::AppState,
+    store::{Store, StoreError},
+    telemetry, todos,
 };
 
 /// The largest accepted request body (LoopBack's limit).
@@ -37,33 +39,6 @@ const BODY_LIMIT: usize = 1024 * 1024;
 /// How long an instance trusts that a token's user still exists.
 pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// What handlers share: cloned for every request, so one `Arc` inside.
-#[derive(Clone)]
-pub struct AppState(Arc<Services>);
-
-/// The services behind [`AppState`].
-pub struct Services {
-    /// Signup and login.
-    pub accounts: Accounts,
-    /// Todos.
-    pub todos: Arc<dyn TodoStore>,
-}
-
-impl AppState {
-    /// The state over its services.
-    pub fn new(services: Services) -> Self {
-        Self(Arc::new(services))
-    }
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Services;
-
-    fn deref(&self) -> &Services {
-        &self.0
-    }
-}
-
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -71,14 +46,14 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The database could not be opened or migrated.
-    #[error("cannot open the database: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
-    /// PostgreSQL could not be reached or migrated.
+    /// The password hasher could not start.
     #[error(transparent)]
-    Postgres(#[from] ConnectError),
-    /// The token service refused its configuration.
-    #[error(transparent)]
-    Jwt(#[from] authn_jwt::JwtError),
+    Passwords(#[from] PasswordsError),
+    /// The authentication layer could not be built.
+    #[error("cannot build the authentication layer")]
+    Auth(#[from] authn::AuthError),
     /// The address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -111,19 +86,27 @@ impl Application {
                  set TODO_JWT_SECRET to share one between instances"
             ),
         }
-        let jwt = Arc::new(JwtService::new(jwt_config)?);
-        let (users, todos) = open_store(&config).await?;
+        let jwt = Arc::new(JwtService::new(jwt_config));
+        let store = Store::open(&config.database()).await?;
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
-        let state = AppState::new(Services {
-            accounts: Accounts::new(users.clone(), Passwords::new(cores), jwt.clone()),
-            todos,
-        });
+        let accounts = Accounts::new(store.clone(), Passwords::new(cores)?);
+        let sessions = Sessions::new(accounts.clone(), jwt.clone());
         // Deleted users' tokens are refused within a second, without a lookup per request.
-        let directory =
-            CachedUserDirectory::new(Arc::new(StoreDirectory(users)), USER_CACHE_TTL, 100_000);
+        let directory = CachedUserDirectory::new(
+            Arc::new(StoreDirectory(store.clone())),
+            USER_CACHE_TTL,
+            100_000,
+        );
         let strategies = StrategyRegistry::new()
-            .with(BearerJwtStrategy::new(jwt).with_user_directory(Arc::new(directory)));
-        let router = router(state, &strategies);
+            .with(BearerJwtStrategy::new(jwt).with_user_directory(Arc::new(directory)))
+            .render_with(error::render_auth_error)
+            .observe(telemetry::log_auth_outcome);
+        let state = AppState {
+            store,
+            accounts,
+            sessions,
+        };
+        let router = router(state, &strategies)?;
 
         let address = config.address();
         let listener = TcpListener::bind(address)
@@ -153,49 +136,35 @@ impl Application {
     }
 }
 
-/// Opens the configured store and brings its schema up to date (what `todo-jwt migrate` runs).
-pub async fn open_store(
-    config: &Config,
-) -> Result<(Arc<dyn UserStore>, Arc<dyn TodoStore>), StartError> {
-    match config.database() {
-        Database::Sqlite(path) => {
-            let store = Arc::new(SqliteStore::open(&path)?);
-            tracing::info!(path = %path.display(), "using SQLite");
-            Ok((store.clone(), store))
-        }
-        Database::Postgres(url) => {
-            let store = Arc::new(PostgresStore::connect(&url, config.db_pool_size).await?);
-            tracing::info!("using PostgreSQL");
-            Ok((store.clone(), store))
-        }
-    }
-}
-
 /// The routes: public ones, and those behind the `jwt` strategy. [`with_middleware`] adds what
 /// every response goes through.
-pub fn router(state: AppState, strategies: &StrategyRegistry) -> Router {
-    let require_jwt = strategies
-        .require([BearerJwtStrategy::NAME])
-        .unwrap_or_else(|error| panic!("the jwt strategy is registered above: {error}"));
+///
+/// A new resource is a module with its routes (taking its part of [`AppState`] through
+/// `FromRef`), merged here into the public or the protected router.
+pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, authn::AuthError> {
+    let require_jwt = strategies.require([BearerJwtStrategy::NAME])?;
     // `route_layer`: the protected routes authenticate after routing, so unknown paths are 404.
-    let protected = users::protected_router()
+    let protected = accounts::protected_router()
         .merge(todos::router())
         .route_layer(require_jwt);
     let (api, operations) = OpenApiRouter::new()
-        .merge(users::public_router())
+        .merge(accounts::public_router())
+        .merge(sessions::public_router())
         .merge(protected)
         .split_for_parts();
     let doc = openapi::document(operations);
 
-    api.merge(openapi::router(doc))
+    Ok(api
+        .merge(openapi::router(doc))
         .fallback(error::endpoint_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state)
+        .with_state(state))
 }
 
-/// `router` inside the layers every response goes through: request id, tracing, panics to
-/// 500, `nosniff`, CORS.
+/// `router` inside the layers every response goes through: request id, tracing, `nosniff`,
+/// panics to 500, CORS. (`nosniff` is set here and nowhere else; it sits outside the panic
+/// catcher so that a panic's 500 has it too.)
 ///
 /// Wrapped around the router once rather than added with `Router::layer`, which wraps every
 /// route in them: each request then cloned the whole stack (CORS settings included) inside a
@@ -216,17 +185,17 @@ pub fn with_middleware(
             tracing::info_span!("request", method = %request.method(), path = request.uri().path(), id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(CatchPanicLayer::custom(|_| internal_error()))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(CatchPanicLayer::custom(|_| internal_error()))
         .layer(cors())
         .service(router)
 }
 
 fn internal_error() -> Response {
-    axum::response::IntoResponse::into_response(ApiError::Internal("a handler panicked".into()))
+    ApiError::internal("a handler panicked").into_response()
 }
 
 /// LoopBack's CORS defaults: any origin, the API's methods, preflight cached for a day.

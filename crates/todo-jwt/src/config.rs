@@ -8,9 +8,14 @@ use std::{
     time::Duration,
 };
 
-use authn_jwt::JwtConfig;
+use authn_jwt::{JwtConfig, JwtError, Key, KeySet};
 use rand::RngCore;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
+
+pub use crate::store::Database;
+
+/// The `iss` and `aud` of this service's tokens.
+pub const TOKEN_ISSUER: &str = "todo-jwt";
 
 /// How the service runs. Every field has a flag and an environment variable; `--help` lists them.
 #[derive(Debug, Clone, clap::Args)]
@@ -79,6 +84,9 @@ pub enum ConfigError {
         min = authn_jwt::MIN_SECRET_BYTES
     )]
     SecretTooShort(usize),
+    /// The token keys are unusable for another reason.
+    #[error("the token keys are unusable")]
+    Keys(#[source] JwtError),
     /// The data directory or the secret file could not be used.
     #[error("{action} {path}: {source}")]
     Io {
@@ -86,15 +94,6 @@ pub enum ConfigError {
         path: PathBuf,
         source: io::Error,
     },
-}
-
-/// The storage engine and where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database {
-    /// An SQLite file.
-    Sqlite(PathBuf),
-    /// A PostgreSQL URL.
-    Postgres(String),
 }
 
 /// Where the secret in force came from; logged at start (the secret itself never is).
@@ -131,7 +130,10 @@ impl Config {
     pub fn database(&self) -> Database {
         match self.database_url.as_deref() {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Database::Postgres(url.to_owned())
+                Database::Postgres {
+                    url: url.to_owned(),
+                    pool_size: self.db_pool_size,
+                }
             }
             Some(url) => {
                 let path = url
@@ -153,20 +155,20 @@ impl Config {
         })
     }
 
-    /// The token configuration, resolving the secret (see [`Config::secret`]).
+    /// The token configuration, resolving the secret (see [`Config::secret`]) into the key.
     pub fn jwt(&self) -> Result<(JwtConfig, SecretSource), ConfigError> {
         let (secret, source) = match &self.secret {
             Some(secret) => (secret.clone(), SecretSource::Configured),
-            None if matches!(self.database(), Database::Postgres(_)) => {
+            None if matches!(self.database(), Database::Postgres { .. }) => {
                 return Err(ConfigError::SharedSecretRequired);
             }
             None => load_or_generate_secret(&self.data_dir.join("jwt-secret"))?,
         };
-        let length = secret.expose_secret().len();
-        if length < authn_jwt::MIN_SECRET_BYTES {
-            return Err(ConfigError::SecretTooShort(length));
-        }
-        let mut jwt = JwtConfig::new(secret);
+        let key = Key::hs256(&secret).map_err(|error| match error {
+            JwtError::SecretTooShort(length) => ConfigError::SecretTooShort(length),
+            other => ConfigError::Keys(other),
+        })?;
+        let mut jwt = JwtConfig::new(KeySet::single(key), TOKEN_ISSUER, TOKEN_ISSUER);
         jwt.lifetime = Duration::from_secs(self.token_lifetime);
         Ok((jwt, source))
     }
@@ -227,11 +229,14 @@ mod tests {
 
     #[test]
     fn a_generated_secret_is_kept_private_and_reused() {
+        use secrecy::ExposeSecret;
         let dir = tempfile::tempdir().expect("tempdir");
         let config = Config::for_data_dir(dir.path());
-        let (first, source) = config.jwt().expect("generated");
+        let (_, source) = config.jwt().expect("generated");
         assert_eq!(source, SecretSource::Generated);
-        assert_eq!(first.secret.expose_secret().len(), 64);
+        let read = || fs::read_to_string(dir.path().join("jwt-secret")).expect("stored");
+        let first = read();
+        assert_eq!(first.len(), 64);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -241,9 +246,10 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let (second, source) = config.jwt().expect("stored");
+        let (_, source) = config.jwt().expect("stored");
         assert_eq!(source, SecretSource::Stored);
-        assert_eq!(first.secret.expose_secret(), second.secret.expose_secret());
+        let (stored, _) = load_or_generate_secret(&dir.path().join("jwt-secret")).expect("stored");
+        assert_eq!(stored.expose_secret(), first);
     }
 
     #[test]
@@ -254,7 +260,10 @@ mod tests {
             Database::Sqlite(PathBuf::from("data/todo-jwt.sqlite3"))
         );
         config.database_url = Some("postgres://postgres@localhost/todo".into());
-        assert!(matches!(config.database(), Database::Postgres(_)));
+        assert!(matches!(
+            config.database(),
+            Database::Postgres { pool_size: 16, .. }
+        ));
         config.database_url = Some("sqlite:/tmp/x.db".into());
         assert_eq!(
             config.database(),

@@ -1,5 +1,7 @@
 //! One error type for the service, rendered as LoopBack's error envelope:
-//! `{"error":{"statusCode","name","message","code"?,"details"?}}`.
+//! `{"error":{"statusCode","name","message","code"?,"details"?}}`. Authentication failures
+//! from the `authn` layer are rendered here too ([`render_auth_error`]), so every error a
+//! client sees has one format.
 
 use authn::AuthError;
 use axum::{
@@ -9,6 +11,8 @@ use axum::{
 };
 use serde::Serialize;
 use serde_json::{Value, json};
+
+use crate::{filter::FilterError, store::StoreError};
 
 /// `Result` with [`ApiError`] as the default error.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -66,18 +70,16 @@ pub enum ApiError {
     /// 409: the request conflicts with stored state (an email already registered).
     #[error("{0}")]
     Conflict(String),
-    /// 429: too many requests from this client; retry after the given seconds.
-    #[error("Too many requests, retry after {0} seconds.")]
-    TooManyRequests(u64),
-    /// 500: a fault of ours. The cause goes to the log; the client sees a generic message.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// 500: a fault of ours. The cause (kept as the `source()`) goes to the log; the client
+    /// sees a generic message.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
-    /// A 500 from any error, keeping its text for the log.
-    pub fn internal(error: impl std::fmt::Display) -> Self {
-        Self::Internal(error.to_string())
+    /// A 500 caused by `cause`.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(cause.into())
     }
 
     /// A 400 with a LoopBack error code.
@@ -100,7 +102,6 @@ impl ApiError {
             Self::EntityNotFound { .. } | Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,7 +118,6 @@ impl ApiError {
             Self::EndpointNotFound(..) => "NotFoundError",
             Self::MethodNotAllowed(..) => "MethodNotAllowedError",
             Self::Conflict(_) => "ConflictError",
-            Self::TooManyRequests(_) => "TooManyRequestsError",
             Self::Internal(_) => "InternalServerError",
         }
     }
@@ -143,37 +143,39 @@ impl ApiError {
     }
 }
 
-/// Renders the envelope with LoopBack's headers.
+/// The envelope as a response. (`X-Content-Type-Options: nosniff` is added to every response
+/// by the middleware in `app`.)
 pub fn envelope(status: StatusCode, body: Value) -> Response {
     let mut response = (status, Json(body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
+    response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
     response
+}
+
+/// `error` and its causes, for the log: `outer: cause: root cause`.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        match self {
-            // The auth crate renders its own envelope and challenge (and logs its 500s).
-            Self::Auth(error) => return error.into_response(),
-            Self::Internal(ref cause) => {
-                tracing::error!(%cause, "request failed");
-                return envelope(
-                    status,
-                    json!({"error": {
-                        "statusCode": status.as_u16(), "message": "Internal Server Error"
-                    }}),
-                );
-            }
-            _ => {}
+        if status.is_server_error() {
+            // The cause is for the operator's log, never for the client.
+            tracing::error!(cause = %chain(&self), "request failed");
+            return envelope(
+                status,
+                json!({"error": {"statusCode": status.as_u16(), "message": "Internal Server Error"}}),
+            );
         }
         let mut error = json!({
             "statusCode": status.as_u16(),
@@ -192,17 +194,48 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = envelope(status, json!({ "error": error }));
-        let headers = response.headers_mut();
-        match self {
-            Self::Unauthorized(_) => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            Self::TooManyRequests(seconds) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            }
-            _ => {}
+        let challenge = match &self {
+            Self::Unauthorized(_) => Some("Bearer"),
+            Self::Auth(AuthError::Unauthorized { challenge, .. }) => *challenge,
+            _ => None,
+        };
+        if let Some(scheme) = challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
         }
         response
+    }
+}
+
+/// How the `authn` layer's refusals look: LoopBack's envelope, with the strategy's challenge.
+pub fn render_auth_error(error: AuthError) -> Response {
+    ApiError::Auth(error).into_response()
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict => {
+                Self::Conflict("The request conflicts with a stored record.".into())
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<FilterError> for ApiError {
+    fn from(error: FilterError) -> Self {
+        let details: Vec<Value> = error
+            .problems
+            .iter()
+            .map(|problem| json!({"path": problem.path, "message": problem.message}))
+            .collect();
+        ApiError::BadRequest {
+            code: Some("INVALID_PARAMETER_VALUE"),
+            message: error.to_string(),
+            details: Some(Value::Array(details)),
+        }
     }
 }
 

@@ -1,20 +1,25 @@
 //! `todo-jwt`: a Todo REST API secured with JWT, wire-compatible with LoopBack 4's `todo-jwt`
 //! example, and stricter where LoopBack is unsafe (see `LOOPBACK-CONTRACT.md`).
 //!
-//! Layout: [`config`] (flags and environment) -> [`app`] (state, router, listener) -> resource
-//! modules ([`users`]) with thin handlers over services and [`store`] traits. Every error is an
-//! [`error::ApiError`], rendered as LoopBack's envelope; bodies arrive through [`body::JsonBody`].
+//! Layout: [`config`] (flags and environment) -> [`app`] (builds the [`state`], the router and
+//! the listener) -> resource modules ([`accounts`], [`sessions`], [`todos`]), each with thin
+//! handlers over a service or the [`store`], and taking only its part of the state. The
+//! [`filter`] language is pure (query -> typed filter); [`store`] turns it into SQL. Every error
+//! is an [`error::ApiError`], rendered as LoopBack's envelope (authentication failures too);
+//! bodies arrive through [`body::JsonBody`].
 
+pub mod accounts;
 pub mod app;
 pub mod body;
 pub mod config;
 pub mod error;
 pub mod filter;
 pub mod openapi;
+pub mod sessions;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod todos;
-pub mod users;
 
 pub use app::Application;
 pub use config::Config;

@@ -9,7 +9,7 @@ use clap::Parser;
 /// instructions per list read).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use todo_jwt::{Application, Config, telemetry};
+use todo_jwt::{Application, Config, error::chain, store::Store, telemetry};
 
 /// A Todo REST API secured with JWT, wire-compatible with LoopBack 4's todo-jwt example.
 #[derive(Debug, Parser)]
@@ -32,13 +32,19 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
     if let Some(Command::Migrate) = cli.command {
-        return match todo_jwt::app::open_store(&cli.config).await {
+        let opened = match cli.config.ensure_data_dir() {
+            Ok(()) => Store::open(&cli.config.database())
+                .await
+                .map_err(Into::into),
+            Err(error) => Err(todo_jwt::app::StartError::from(error)),
+        };
+        return match opened {
             Ok(_) => {
                 println!("todo-jwt: migrations applied");
                 ExitCode::SUCCESS
             }
             Err(error) => {
-                eprintln!("todo-jwt: migration failed: {error}");
+                eprintln!("todo-jwt: migration failed: {}", chain(&error));
                 ExitCode::FAILURE
             }
         };
@@ -46,6 +52,7 @@ async fn main() -> ExitCode {
     let app = match Application::build(cli.config).await {
         Ok(app) => app,
         Err(error) => {
+            let error = chain(&error);
             tracing::error!("cannot start: {error}");
             eprintln!("todo-jwt: cannot start: {error}");
             return ExitCode::FAILURE;
@@ -57,7 +64,7 @@ async fn main() -> ExitCode {
     match app.run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("server failed: {error}");
+            tracing::error!("server failed: {}", chain(&error));
             ExitCode::FAILURE
         }
     }

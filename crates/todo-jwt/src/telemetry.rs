@@ -10,3 +10,18 @@ pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = fmt().with_env_filter(filter).with_target(false).try_init();
 }
+
+/// The `authn` observer that logs each authentication outcome: refusals at `info` (with the
+/// reason, never the token), successes at `debug`. Internal failures are logged where they are
+/// rendered, with their cause.
+pub fn log_auth_outcome(request: &axum::http::request::Parts, outcome: authn::AuthOutcome<'_>) {
+    match outcome {
+        authn::AuthOutcome::Authenticated { strategy, user } => {
+            tracing::debug!(strategy, user = %user.id, "authenticated");
+        }
+        authn::AuthOutcome::Refused(error) if error.is_unauthorized() => {
+            tracing::info!(path = request.uri.path(), reason = %error, "authentication refused");
+        }
+        authn::AuthOutcome::Refused(_) | authn::AuthOutcome::Anonymous(_) => {}
+    }
+}

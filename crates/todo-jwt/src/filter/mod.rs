@@ -1,4 +1,5 @@
-//! LoopBack's filter language for todos: parsed into a typed [`Filter`], compiled to SQL.
+//! LoopBack's filter language for todos, parsed into a typed [`Filter`]. Pure: no SQL here
+//! (the store compiles a [`Filter`] to SQL, in `store::todo_sql`), no HTTP.
 //!
 //! The stages are separate so each can be tested alone:
 //!
@@ -7,8 +8,8 @@
 //! 2. [`parse`]: the tree becomes a [`Filter`] or [`Condition`]: unknown keys, wrong types, bad
 //!    operators, `limit` < 1, negative `skip` and too-deep trees are refused; strings are coerced
 //!    by the property's type (`"false"` -> `false`, `"2"` -> `2`).
-//! 3. [`sql`]: a [`Filter`] becomes a sea-query statement with bound parameters; columns come
-//!    from [`Field`], a closed set, so no client text ever reaches the SQL.
+//! 3. (in `store::todo_sql`) a [`Filter`] becomes a statement with bound parameters; columns
+//!    come from [`Field`], a closed set, so no client text ever reaches the SQL.
 //!
 //! Semantics worth knowing (and the reference evaluator in the tests pins them down):
 //! a property absent from a todo (`desc`, `isComplete`) matches `neq`, `nin`, `nlike` and
@@ -18,18 +19,13 @@
 
 pub mod parse;
 pub mod query;
-pub mod sql;
 
 #[cfg(test)]
-mod eval;
+pub(crate) mod eval;
 #[cfg(test)]
 mod tests;
 
-use serde_json::{Value, json};
-
-use crate::error::ApiError;
-
-/// A todo property the filter language can name; the only way a column name enters SQL.
+/// A todo property the filter language can name (the store maps each to its column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {
     /// `id`: integer.
@@ -64,16 +60,6 @@ impl Field {
             Self::Title => "title",
             Self::Desc => "desc",
             Self::IsComplete => "isComplete",
-        }
-    }
-
-    /// The column it is stored in.
-    pub fn column(self) -> &'static str {
-        match self {
-            Self::Id => "id",
-            Self::Title => "title",
-            Self::Desc => "description",
-            Self::IsComplete => "is_complete",
         }
     }
 
@@ -257,19 +243,4 @@ pub struct FilterError {
     pub value: String,
     /// Why it was refused.
     pub problems: Vec<Problem>,
-}
-
-impl From<FilterError> for ApiError {
-    fn from(error: FilterError) -> Self {
-        let details: Vec<Value> = error
-            .problems
-            .iter()
-            .map(|problem| json!({"path": problem.path, "message": problem.message}))
-            .collect();
-        ApiError::BadRequest {
-            code: Some("INVALID_PARAMETER_VALUE"),
-            message: error.to_string(),
-            details: Some(Value::Array(details)),
-        }
-    }
 }

@@ -1,223 +1,193 @@
-//! Storage behind repository traits, so handlers and services never see SQL.
+//! Storage: one [`Store`] handle over SQLite or PostgreSQL, with a repository per concern.
 //!
-//! `sqlite` is the embedded default; `postgres` serves several instances from one database.
-//! SQLite reads run inline on the calling task (a prepared-statement lookup takes microseconds,
-//! less than a hop to another thread); writes, which may wait for SQLite's single writer lock,
-//! run on the blocking pool.
+//! - [`Store::open`] opens the configured engine and brings its schema up to date;
+//!   [`Store::ping`] says whether it answers (readiness).
+//! - [`Store::users`] and [`Store::todos`] are the repositories ([`Users`], [`Todos`]); the
+//!   rules they share (emails compared case-insensitively, a patch that changes nothing) are
+//!   written there, once, above the engines.
+//! - [`Store::transaction`] starts a unit of work that offers the same repositories and
+//!   commits or rolls back as one (dropped without [`Transaction::commit`], it rolls back).
+//!   Keep transactions short, and never hash a password inside one: on SQLite a transaction
+//!   holds the only writer connection until it ends.
+//! - Each engine implements only its statements (`UserStatements`, `TodoStatements`) and its
+//!   transactions: `sqlite/` (rusqlite; reads inline on the calling thread with a connection
+//!   per thread, writes on one writer thread) and `postgres/` (tokio-postgres over a deadpool
+//!   pool). Table and column names live in [`schema`]; the filter language becomes SQL in
+//!   [`todo_sql`].
+//!
+//! A new table is a migration in each engine's `migrations/`, its names in [`schema`], a
+//! statements trait and repository here (as `users.rs`), and the trait's implementation in
+//! each engine.
 
+mod model;
 mod postgres;
+pub mod schema;
 mod sqlite;
+#[cfg(test)]
+mod tests;
+pub mod todo_sql;
+mod todos;
+mod users;
 
-pub use postgres::{ConnectError, PostgresStore};
-pub use sqlite::SqliteStore;
+use std::{path::PathBuf, sync::Arc};
 
-use crate::filter::{Condition, Filter};
+pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
+pub use todos::{TodoStatements, Todos, Visitor};
+pub use users::{UserStatements, Users};
 
-/// A stored account, without its password.
+/// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// UUID v4, as text.
-    pub id: String,
-    /// The email as the user wrote it.
-    pub email: String,
-    /// An optional display name.
-    pub username: Option<String>,
-    /// LoopBack's optional `realm`.
-    pub realm: Option<String>,
+pub enum Database {
+    /// An SQLite file (the embedded default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, through a pool of at most `pool_size` connections.
+    Postgres {
+        /// `postgres://user:password@host:port/database`.
+        url: String,
+        /// Connections this instance may open.
+        pool_size: usize,
+    },
 }
 
-/// An account to create.
-#[derive(Debug, Clone)]
-pub struct NewUserRecord {
-    /// The user as it will be stored.
-    pub user: User,
-    /// The PHC-format password hash.
-    pub password_hash: String,
-}
-
-/// A user with the hash to check a password against.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    /// The account.
-    pub user: User,
-    /// The PHC-format password hash.
-    pub password_hash: String,
-}
-
-/// Why a storage operation failed.
+/// Why a storage operation failed. The cause is kept as the `source()`, for the log.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique constraint refused the write (an email already registered).
     #[error("conflict with a stored record")]
     Conflict,
-    /// The database failed; the text is for the log.
-    #[error("database error: {0}")]
-    Backend(String),
+    /// SQLite failed.
+    #[error("SQLite failed")]
+    Sqlite(#[source] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("PostgreSQL failed")]
+    Postgres(#[source] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had.
+    #[error("no PostgreSQL connection")]
+    NoConnection(#[from] deadpool_postgres::PoolError),
+    /// The SQLite writer thread is gone (the store is shutting down).
+    #[error("the database writer has stopped")]
+    WriterStopped,
+    /// The SQLite file is held by another process.
+    #[error(
+        "{} is in use by another process (an SQLite database serves one todo-jwt instance; \
+         run several on PostgreSQL)", .0.display()
+    )]
+    InUse(PathBuf),
+    /// The PostgreSQL URL does not parse, or the pool cannot be built from it.
+    #[error("invalid PostgreSQL URL")]
+    Url(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// PostgreSQL could not be reached at start-up.
+    #[error("cannot connect to PostgreSQL at {host}")]
+    Unreachable {
+        /// `host:port`, for the operator.
+        host: String,
+        /// Why.
+        source: Box<StoreError>,
+    },
+    /// A migration failed.
+    #[error("the database migration failed")]
+    Migration(#[source] Box<StoreError>),
+    /// A thread the store needs could not be started.
+    #[error("cannot start a database thread")]
+    Thread(#[source] std::io::Error),
 }
 
-impl From<StoreError> for crate::error::ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Conflict => {
-                Self::Conflict("The request conflicts with a stored record.".into())
+/// What an engine offers: its statements, transactions and a health check.
+#[async_trait::async_trait]
+trait Engine: UserStatements + TodoStatements + 'static {
+    /// Starts a transaction.
+    async fn begin(&self) -> Result<Box<dyn TransactionEngine>, StoreError>;
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// An open transaction of an engine: the same statements, then commit.
+#[async_trait::async_trait]
+trait TransactionEngine: UserStatements + TodoStatements {
+    /// Makes the transaction's writes durable and visible.
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// The storage handle: cheap to clone (one `Arc`), shared by every request.
+#[derive(Clone)]
+pub struct Store {
+    engine: Arc<dyn Engine>,
+}
+
+impl Store {
+    /// Opens `database` (creating an SQLite file if needed) and applies the migrations it has
+    /// not seen (what `todo-jwt migrate` runs).
+    pub async fn open(database: &Database) -> Result<Self, StoreError> {
+        let engine = match database {
+            Database::Sqlite(path) => {
+                let engine = sqlite::SqliteEngine::open(path)?;
+                tracing::info!(path = %path.display(), "using SQLite");
+                engine
             }
-            StoreError::Backend(cause) => Self::Internal(cause),
-        }
+            Database::Postgres { url, pool_size } => {
+                let engine = postgres::PostgresEngine::connect(url, *pool_size).await?;
+                tracing::info!("using PostgreSQL");
+                engine
+            }
+        };
+        Ok(Self { engine })
+    }
+
+    /// Accounts.
+    pub fn users(&self) -> Users<'_> {
+        Users(&*self.engine)
+    }
+
+    /// Todos.
+    pub fn todos(&self) -> Todos<'_> {
+        Todos(&*self.engine)
+    }
+
+    /// Starts a unit of work (see [`Transaction`]).
+    pub async fn transaction(&self) -> Result<Transaction, StoreError> {
+        Ok(Transaction {
+            engine: self.engine.begin().await?,
+        })
+    }
+
+    /// Whether the database answers a trivial query (for readiness checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.engine.ping().await
     }
 }
 
-/// Accounts.
-#[async_trait::async_trait]
-pub trait UserStore: Send + Sync + 'static {
-    /// Stores a new user; [`StoreError::Conflict`] when the email (in any case) is taken.
-    async fn insert_user(&self, record: NewUserRecord) -> Result<User, StoreError>;
-    /// The user with this id.
-    async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError>;
-    /// The credentials of the user with this email, compared case-insensitively.
-    async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError>;
-}
-
-/// A stored todo.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Todo {
-    /// Increasing, never reused.
-    pub id: i64,
-    /// Never empty.
-    pub title: String,
-    /// Absent when not given.
-    pub desc: Option<String>,
-    /// Absent when not given.
-    pub is_complete: Option<bool>,
-}
-
-/// A todo borrowed from wherever it is read (a database row), so a list can be written out
-/// without copying every string first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TodoRef<'a> {
-    /// The id.
-    pub id: i64,
-    /// The title.
-    pub title: &'a str,
-    /// The description, if any.
-    pub desc: Option<&'a str>,
-    /// Whether it is done, if said.
-    pub is_complete: Option<bool>,
-}
-
-impl Todo {
-    /// This todo, borrowed.
-    pub fn as_ref(&self) -> TodoRef<'_> {
-        TodoRef {
-            id: self.id,
-            title: &self.title,
-            desc: self.desc.as_deref(),
-            is_complete: self.is_complete,
-        }
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
     }
 }
 
-impl TodoRef<'_> {
-    /// An owned copy.
-    pub fn to_owned(self) -> Todo {
-        Todo {
-            id: self.id,
-            title: self.title.to_owned(),
-            desc: self.desc.map(str::to_owned),
-            is_complete: self.is_complete,
-        }
+/// A unit of work: its repositories see its own writes, and nothing it wrote is visible to
+/// others until [`Transaction::commit`]. Dropped without a commit (an error, a client that
+/// went away), it rolls back.
+pub struct Transaction {
+    engine: Box<dyn TransactionEngine>,
+}
+
+impl Transaction {
+    /// Accounts, inside the transaction.
+    pub fn users(&self) -> Users<'_> {
+        Users(&*self.engine)
+    }
+
+    /// Todos, inside the transaction.
+    pub fn todos(&self) -> Todos<'_> {
+        Todos(&*self.engine)
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.engine.commit().await
     }
 }
 
-/// The content of a new or replaced todo.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TodoFields {
-    /// The title.
-    pub title: String,
-    /// The description, if any.
-    pub desc: Option<String>,
-    /// Whether it is done, if said.
-    pub is_complete: Option<bool>,
-}
-
-/// What a patch changes: `None` leaves a column alone, `Some(None)` clears it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TodoChanges {
-    /// A new title.
-    pub title: Option<String>,
-    /// A new description, or its removal.
-    pub desc: Option<Option<String>>,
-    /// A new completion flag, or its removal.
-    pub is_complete: Option<Option<bool>>,
-}
-
-impl TodoChanges {
-    /// A change that replaces every column with `fields` (PUT semantics).
-    pub fn replace_with(fields: TodoFields) -> Self {
-        Self {
-            title: Some(fields.title),
-            desc: Some(fields.desc),
-            is_complete: Some(fields.is_complete),
-        }
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction").finish_non_exhaustive()
     }
-
-    /// Whether nothing would change.
-    pub fn is_empty(&self) -> bool {
-        self.title.is_none() && self.desc.is_none() && self.is_complete.is_none()
-    }
-
-    /// The `(column, value)` pairs to set.
-    pub fn columns(self) -> crate::filter::sql::Changes {
-        use sea_query::Value;
-        let mut columns = Vec::new();
-        if let Some(title) = self.title {
-            columns.push(("title", Value::String(Some(title))));
-        }
-        if let Some(desc) = self.desc {
-            columns.push(("description", Value::String(desc)));
-        }
-        if let Some(is_complete) = self.is_complete {
-            columns.push(("is_complete", Value::Bool(is_complete)));
-        }
-        columns
-    }
-}
-
-/// Todos, always within one owner's set: another user's todo is as good as absent.
-#[async_trait::async_trait]
-pub trait TodoStore: Send + Sync + 'static {
-    /// Stores a new todo for `owner`.
-    async fn create_todo(&self, owner: &str, todo: TodoFields) -> Result<Todo, StoreError>;
-    /// Calls `visit` with each of the owner's todos that `filter` selects, in its order. This
-    /// is the list path: the caller serialises as rows arrive, and nothing is copied.
-    async fn visit_todos(
-        &self,
-        owner: &str,
-        filter: &Filter,
-        visit: &mut (dyn for<'a> FnMut(TodoRef<'a>) + Send),
-    ) -> Result<(), StoreError>;
-
-    /// The owner's todos that `filter` selects, in its order.
-    async fn find_todos(&self, owner: &str, filter: &Filter) -> Result<Vec<Todo>, StoreError> {
-        let mut todos = Vec::new();
-        self.visit_todos(owner, filter, &mut |todo| todos.push(todo.to_owned()))
-            .await?;
-        Ok(todos)
-    }
-    /// How many of the owner's todos match `where_`.
-    async fn count_todos(&self, owner: &str, where_: Option<&Condition>)
-    -> Result<u64, StoreError>;
-    /// Applies `changes` to the owner's todos matching `where_`; returns how many matched.
-    async fn update_todos(
-        &self,
-        owner: &str,
-        where_: Option<&Condition>,
-        changes: TodoChanges,
-    ) -> Result<u64, StoreError>;
-    /// Deletes the owner's todo `id`; whether it existed.
-    async fn delete_todo(&self, owner: &str, id: i64) -> Result<bool, StoreError>;
-}
-
-/// The key emails are compared by.
-pub fn email_key(email: &str) -> String {
-    email.trim().to_lowercase()
 }

@@ -13,11 +13,10 @@ use super::{
     params::{ListFilter, OneFilter, TodoId, Where},
 };
 use crate::{
-    app::AppState,
     body::JsonBody,
     error::{ApiError, Result},
     filter::{Condition, Filter},
-    store::TodoChanges,
+    store::{Store, TodoChanges},
 };
 
 /// A 200 response with a JSON body written by hand.
@@ -40,14 +39,14 @@ fn shown(todo: Shown<'_>) -> Response {
 
 /// Applies `changes` to the owner's todo `id`: 204, or 404 when there is no such todo.
 async fn update_one(
-    state: &AppState,
+    store: &Store,
     owner: &str,
     id: i64,
     changes: TodoChanges,
 ) -> Result<StatusCode> {
-    match state
-        .todos
-        .update_todos(owner, Some(&Condition::id_is(id)), changes)
+    match store
+        .todos()
+        .update(owner, Some(&Condition::id_is(id)), changes)
         .await?
     {
         0 => Err(not_found(id)),
@@ -73,10 +72,10 @@ fn not_found(id: i64) -> ApiError {
 )]
 pub async fn create_todo(
     CurrentUser(user): CurrentUser,
-    State(state): State<AppState>,
+    State(store): State<Store>,
     JsonBody(todo): JsonBody<NewTodo>,
 ) -> Result<Response> {
-    let todo = state.todos.create_todo(&user.id, todo.into()).await?;
+    let todo = store.todos().create(&user.id, todo.into()).await?;
     Ok(shown(Shown::all(&todo)))
 }
 
@@ -93,16 +92,16 @@ pub async fn create_todo(
 )]
 pub async fn list_todos(
     CurrentUser(user): CurrentUser,
-    State(state): State<AppState>,
+    State(store): State<Store>,
     ListFilter(filter): ListFilter,
 ) -> Result<Response> {
     // Written as the rows arrive: no todo is copied out of the database row.
     let fields = filter.fields;
     let mut body = Vec::with_capacity(4096);
     body.push(b'[');
-    state
-        .todos
-        .visit_todos(&user.id, &filter, &mut |todo| {
+    store
+        .todos()
+        .visit(&user.id, &filter, &mut |todo| {
             if body.len() > 1 {
                 body.push(b',');
             }
@@ -126,10 +125,10 @@ pub async fn list_todos(
 )]
 pub async fn count_todos(
     CurrentUser(user): CurrentUser,
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Where(where_): Where,
 ) -> Result<Json<Count>> {
-    let count = state.todos.count_todos(&user.id, where_.as_ref()).await?;
+    let count = store.todos().count(&user.id, where_.as_ref()).await?;
     Ok(Json(Count { count }))
 }
 
@@ -147,7 +146,7 @@ pub async fn count_todos(
 )]
 pub async fn get_todo(
     CurrentUser(user): CurrentUser,
-    State(state): State<AppState>,
+    State(store): State<Store>,
     TodoId(id): TodoId,
     OneFilter(filter): OneFilter,
 ) -> Result<Response> {
@@ -157,9 +156,9 @@ pub async fn get_todo(
         ..Filter::default()
     };
     let mut body = Vec::new();
-    state
-        .todos
-        .visit_todos(&user.id, &one, &mut |todo| {
+    store
+        .todos()
+        .visit(&user.id, &one, &mut |todo| {
             Shown { todo, fields }.write_json(&mut body);
         })
         .await?;
@@ -183,12 +182,12 @@ pub async fn get_todo(
 )]
 pub async fn replace_todo(
     CurrentUser(user): CurrentUser,
-    State(state): State<AppState>,
+    State(store): State<Store>,
     TodoId(id): TodoId,
     JsonBody(todo): JsonBody<TodoReplacement>,
 ) -> Result<StatusCode> {
     let changes = todo.into_changes(id)?;
-    update_one(&state, &user.id, id, changes).await
+    update_one(&store, &user.id, id, changes).await
 }
 
 /// Changes some properties of a todo (204).
@@ -205,12 +204,12 @@ pub async fn replace_todo(
 )]
 pub async fn patch_todo(
     CurrentUser(user): CurrentUser,
-    State(state): State<AppState>,
+    State(store): State<Store>,
     TodoId(id): TodoId,
     JsonBody(patch): JsonBody<TodoPatch>,
 ) -> Result<StatusCode> {
     let changes = patch.into_changes(Some(id))?;
-    update_one(&state, &user.id, id, changes).await
+    update_one(&store, &user.id, id, changes).await
 }
 
 /// Deletes a todo (204).
@@ -226,10 +225,10 @@ pub async fn patch_todo(
 )]
 pub async fn delete_todo(
     CurrentUser(user): CurrentUser,
-    State(state): State<AppState>,
+    State(store): State<Store>,
     TodoId(id): TodoId,
 ) -> Result<StatusCode> {
-    if state.todos.delete_todo(&user.id, id).await? {
+    if store.todos().delete(&user.id, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(id))
@@ -250,14 +249,14 @@ pub async fn delete_todo(
 )]
 pub async fn patch_todos(
     CurrentUser(user): CurrentUser,
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Where(where_): Where,
     JsonBody(patch): JsonBody<TodoPatch>,
 ) -> Result<Json<Count>> {
     let changes = patch.into_changes(None)?;
-    let count = state
-        .todos
-        .update_todos(&user.id, where_.as_ref(), changes)
+    let count = store
+        .todos()
+        .update(&user.id, where_.as_ref(), changes)
         .await?;
     Ok(Json(Count { count }))
 }

@@ -4,12 +4,18 @@ mod handlers;
 mod model;
 mod params;
 
+use axum::extract::FromRef;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::app::AppState;
+use crate::store::Store;
 
-/// The todo routes; all of them need an authenticated caller.
-pub fn router() -> OpenApiRouter<AppState> {
+/// The todo routes, over any state that holds the [`Store`]; all of them need an
+/// authenticated caller.
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Store: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(
             handlers::create_todo,

@@ -167,7 +167,7 @@ impl<'a> Shown<'a> {
     /// Every field of `todo`.
     pub fn all(todo: &'a Todo) -> Self {
         Self {
-            todo: todo.as_ref(),
+            todo: TodoRef::from(todo),
             fields: FieldSet::ALL,
         }
     }

@@ -6,5 +6,6 @@ mod filters;
 mod helpers;
 mod instances;
 mod openapi;
+mod store;
 mod todos;
 mod tokens;

@@ -38,7 +38,7 @@ json_body_schema!(NewUser, {
     })
 });
 
-/// `POST /users/login`.
+/// An email and a password: `POST /users/login`'s body, and what every password check takes.
 #[derive(Debug, Deserialize)]
 pub struct Credentials {
     pub email: String,
@@ -87,12 +87,4 @@ impl From<User> for UserBody {
             realm,
         }
     }
-}
-
-/// `POST /users/login`'s answer.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Token)]
-pub struct TokenBody {
-    /// An HS256 JWT; send it as `Authorization: Bearer <token>`.
-    pub token: String,
 }

@@ -12,8 +12,8 @@ use secrecy::SecretString;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::model::Credentials;
-use crate::{app::AppState, error::ApiError};
+use super::Sessions;
+use crate::{accounts::Credentials, error::ApiError};
 
 /// The form `POST /users/token` takes (documentation only: the handler reads the form itself
 /// so that every refusal is an RFC 6749 error).
@@ -76,7 +76,7 @@ fn with_no_store(mut response: Response) -> Response {
         (status = 400, description = "Refused (RFC 6749, 5.2)", body = OAuthError),
     ),
 )]
-pub async fn issue_token(State(state): State<AppState>, body: Bytes) -> Response {
+pub async fn issue_token(State(sessions): State<Sessions>, body: Bytes) -> Response {
     let (mut grant_type, mut username, mut password) = (None, None, None);
     for (key, value) in form_urlencoded::parse(&body) {
         let slot = match key.as_ref() {
@@ -101,12 +101,12 @@ pub async fn issue_token(State(state): State<AppState>, body: Bytes) -> Response
         email,
         password: SecretString::from(password),
     };
-    match state.accounts.log_in(credentials).await {
+    match sessions.log_in(credentials).await {
         Ok(token) => {
             let body = TokenResponse {
                 access_token: token,
                 token_type: "bearer",
-                expires_in: state.accounts.token_lifetime().as_secs(),
+                expires_in: sessions.token_lifetime().as_secs(),
             };
             with_no_store(Json(body).into_response())
         }

@@ -1,21 +1,19 @@
-//! From a typed filter to SQL with bound parameters, for SQLite or PostgreSQL.
+//! Todo statements from the typed filter, with bound parameters, for SQLite or PostgreSQL.
 //!
-//! Every value travels as a parameter; identifiers come only from [`Field::column`]. The two
-//! dialects differ in how they spell a regular-expression match; everything else is shared.
+//! Every value travels as a parameter; identifiers come only from [`schema`]. The two dialects
+//! differ in how they spell a regular-expression match; everything else is shared.
 
 use sea_query::{
     Asterisk, Cond, Condition as SqlCondition, Expr, ExprTrait, Func, NullOrdering,
-    Order as SqlOrder, Query, SelectStatement, UpdateStatement, Value as SqlValue,
+    Order as SqlOrder, PostgresQueryBuilder, Query, QueryStatementBuilder, SelectStatement,
+    SqliteQueryBuilder, UpdateStatement, Value as SqlValue,
 };
 
-use super::{Comparison, Condition, Field, Filter, Scalar};
-
-/// The todo table.
-pub const TABLE: &str = "todos";
-/// The column that scopes every statement to one user.
-pub const OWNER: &str = "owner_id";
-/// The columns a todo is read from, in [`Field::ALL`] order.
-pub const COLUMNS: [&str; 4] = ["id", "title", "description", "is_complete"];
+use super::{
+    TodoChanges,
+    schema::{self, todo_column, todos},
+};
+use crate::filter::{Comparison, Condition, Field, Filter, Scalar};
 
 /// The largest LIMIT or OFFSET both engines take.
 const SQL_MAX: u64 = i64::MAX as u64;
@@ -30,7 +28,7 @@ pub enum Dialect {
 }
 
 fn column(field: Field) -> Expr {
-    Expr::col(field.column())
+    Expr::col(todo_column(field))
 }
 
 /// The SQL value of a scalar.
@@ -152,7 +150,7 @@ fn or_absent(field: Field, test: Expr) -> SqlCondition {
 
 /// The owner's todos matching `condition`.
 fn scope(owner: &str, where_: Option<&Condition>, dialect: Dialect) -> SqlCondition {
-    let mut scope = Cond::all().add(Expr::col(OWNER).eq(owner));
+    let mut scope = Cond::all().add(Expr::col(todos::OWNER_ID).eq(owner));
     if let Some(where_) = where_ {
         scope = scope.add(condition(where_, dialect));
     }
@@ -163,8 +161,8 @@ fn scope(owner: &str, where_: Option<&Condition>, dialect: Dialect) -> SqlCondit
 pub fn select(owner: &str, filter: &Filter, dialect: Dialect) -> SelectStatement {
     let mut query = Query::select();
     query
-        .columns(COLUMNS)
-        .from(TABLE)
+        .columns(todos::TODO)
+        .from(todos::TABLE)
         .cond_where(scope(owner, filter.condition.as_ref(), dialect));
     for order in &filter.order {
         // Absent values sort as the smallest, in both engines.
@@ -173,10 +171,10 @@ pub fn select(owner: &str, filter: &Filter, dialect: Dialect) -> SelectStatement
         } else {
             (SqlOrder::Asc, NullOrdering::First)
         };
-        query.order_by_with_nulls(order.field.column(), direction, nulls);
+        query.order_by_with_nulls(todo_column(order.field), direction, nulls);
     }
     if !filter.order.iter().any(|order| order.field == Field::Id) {
-        query.order_by(Field::Id.column(), SqlOrder::Asc);
+        query.order_by(todos::ID, SqlOrder::Asc);
     }
     match (filter.limit, filter.skip) {
         (Some(limit), skip) => {
@@ -199,24 +197,36 @@ pub fn count(owner: &str, where_: Option<&Condition>, dialect: Dialect) -> Selec
     let mut query = Query::select();
     query
         .expr(Func::count(Expr::col(Asterisk)))
-        .from(TABLE)
+        .from(todos::TABLE)
         .cond_where(scope(owner, where_, dialect));
     query
 }
 
-/// The columns a patch sets, as `(column, value)`; `None` values set NULL.
-pub type Changes = Vec<(&'static str, SqlValue)>;
+/// The `(column, value)` pairs a patch sets; `None` values set NULL.
+fn changed_columns(changes: TodoChanges) -> Vec<(&'static str, SqlValue)> {
+    let mut columns = Vec::new();
+    if let Some(title) = changes.title {
+        columns.push((todos::TITLE, SqlValue::String(Some(title))));
+    }
+    if let Some(desc) = changes.desc {
+        columns.push((todos::DESCRIPTION, SqlValue::String(desc)));
+    }
+    if let Some(is_complete) = changes.is_complete {
+        columns.push((todos::IS_COMPLETE, SqlValue::Bool(is_complete)));
+    }
+    columns
+}
 
-/// `UPDATE` for `PATCH /todos` and `PATCH /todos/{id}`.
+/// `UPDATE` for `PATCH /todos` and `PATCH /todos/{id}`; `changes` is not empty.
 pub fn update(
     owner: &str,
     where_: Option<&Condition>,
-    changes: Changes,
+    changes: TodoChanges,
     dialect: Dialect,
 ) -> UpdateStatement {
     let mut query = Query::update();
-    query.table(TABLE).values(
-        changes
+    query.table(todos::TABLE).values(
+        changed_columns(changes)
             .into_iter()
             .map(|(column, value)| (column, Expr::val(value))),
     );
@@ -224,10 +234,105 @@ pub fn update(
     query
 }
 
+/// The statements that take no filter, built once per dialect from [`schema`] (see
+/// [`FixedStatements::for_dialect`]).
+#[derive(Debug)]
+pub struct FixedStatements {
+    /// `INSERT` a todo (owner, title, description, is_complete) `RETURNING id`.
+    pub insert_todo: String,
+    /// The owner's todos in id order: `GET /todos` without `where` or `order`.
+    pub list_todos: String,
+    /// `DELETE` the owner's todo (owner, id).
+    pub delete_todo: String,
+    /// `INSERT` a user (id, email, email_key, username, realm, password_hash).
+    pub insert_user: String,
+    /// A user by id.
+    pub find_user: String,
+    /// A user and password hash by email key.
+    pub find_user_by_email_key: String,
+}
+
+impl FixedStatements {
+    /// The statements in `dialect`'s spelling (`?` or `$n` placeholders, numbered in the order
+    /// the parameters are listed above).
+    pub fn for_dialect(dialect: Dialect) -> Self {
+        use schema::users;
+        // A placeholder: the value is discarded, only its position counts.
+        let parameter = || Expr::val("");
+        let mut insert_todo = Query::insert();
+        insert_todo
+            .into_table(todos::TABLE)
+            .columns([
+                todos::OWNER_ID,
+                todos::TITLE,
+                todos::DESCRIPTION,
+                todos::IS_COMPLETE,
+            ])
+            .values_panic([parameter(), parameter(), parameter(), parameter()])
+            .returning_col(todos::ID);
+        let mut list_todos = Query::select();
+        list_todos
+            .columns(todos::TODO)
+            .from(todos::TABLE)
+            .and_where(Expr::col(todos::OWNER_ID).eq(parameter()))
+            .order_by(todos::ID, SqlOrder::Asc);
+        let mut delete_todo = Query::delete();
+        delete_todo
+            .from_table(todos::TABLE)
+            .and_where(Expr::col(todos::OWNER_ID).eq(parameter()))
+            .and_where(Expr::col(todos::ID).eq(parameter()));
+        let mut columns = vec![
+            users::ID,
+            users::EMAIL,
+            users::EMAIL_KEY,
+            users::USERNAME,
+            users::REALM,
+            users::PASSWORD_HASH,
+        ];
+        let mut values = vec![parameter(); columns.len()];
+        if dialect == Dialect::Sqlite {
+            // PostgreSQL's column has a default; SQLite's STRICT integer column does not.
+            columns.push(users::CREATED_AT);
+            values.push(Expr::cust("unixepoch()"));
+        }
+        let mut insert_user = Query::insert();
+        // As many values as columns, built right here: this cannot panic.
+        insert_user
+            .into_table(users::TABLE)
+            .columns(columns)
+            .values_panic(values);
+        let mut find_user = Query::select();
+        find_user
+            .columns(users::USER)
+            .from(users::TABLE)
+            .and_where(Expr::col(users::ID).eq(parameter()));
+        let mut find_user_by_email_key = Query::select();
+        find_user_by_email_key
+            .columns(users::USER)
+            .column(users::PASSWORD_HASH)
+            .from(users::TABLE)
+            .and_where(Expr::col(users::EMAIL_KEY).eq(parameter()));
+        Self {
+            insert_todo: text(&insert_todo, dialect),
+            list_todos: text(&list_todos, dialect),
+            delete_todo: text(&delete_todo, dialect),
+            insert_user: text(&insert_user, dialect),
+            find_user: text(&find_user, dialect),
+            find_user_by_email_key: text(&find_user_by_email_key, dialect),
+        }
+    }
+}
+
+/// `statement` in `dialect`'s spelling, its parameters dropped.
+fn text(statement: &impl QueryStatementBuilder, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => statement.build_any(&SqliteQueryBuilder).0,
+        Dialect::Postgres => statement.build_any(&PostgresQueryBuilder).0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
-
     use super::*;
 
     fn like(negated: bool) -> Filter {
@@ -252,5 +357,38 @@ mod tests {
         assert_eq!(values.0.len(), 3, "{sql}");
         let (sql, _) = select("o", &like(true), Dialect::Postgres).build(PostgresQueryBuilder);
         println!("{sql}");
+    }
+
+    #[test]
+    fn fixed_statements_number_their_parameters_in_order() {
+        let postgres = FixedStatements::for_dialect(Dialect::Postgres);
+        assert_eq!(
+            postgres.delete_todo,
+            r#"DELETE FROM "todos" WHERE "owner_id" = $1 AND "id" = $2"#
+        );
+        assert!(
+            postgres
+                .insert_user
+                .ends_with("VALUES ($1, $2, $3, $4, $5, $6)"),
+            "{}",
+            postgres.insert_user
+        );
+        let sqlite = FixedStatements::for_dialect(Dialect::Sqlite);
+        assert_eq!(
+            sqlite.list_todos,
+            r#"SELECT "id", "title", "description", "is_complete" FROM "todos" WHERE "owner_id" = ? ORDER BY "id" ASC"#
+        );
+        assert!(
+            sqlite
+                .insert_user
+                .ends_with("VALUES (?, ?, ?, ?, ?, ?, unixepoch())"),
+            "{}",
+            sqlite.insert_user
+        );
+        assert!(
+            sqlite.insert_todo.ends_with(r#"RETURNING "id""#),
+            "{}",
+            sqlite.insert_todo
+        );
     }
 }

@@ -3,8 +3,11 @@
 use authn::CurrentUser;
 use axum::{Json, extract::State};
 
-use super::model::{Credentials, NewUser, TokenBody, UserBody};
-use crate::{app::AppState, body::JsonBody, error::Result};
+use super::{
+    Accounts,
+    model::{NewUser, UserBody},
+};
+use crate::{body::JsonBody, error::Result};
 
 /// Creates an account; 409 when the email is taken (in any letter case).
 #[utoipa::path(
@@ -13,25 +16,11 @@ use crate::{app::AppState, body::JsonBody, error::Result};
     responses((status = 200, description = "The new user, without its password", body = UserBody)),
 )]
 pub async fn sign_up(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     JsonBody(new_user): JsonBody<NewUser>,
 ) -> Result<Json<UserBody>> {
-    let user = state.accounts.sign_up(new_user).await?;
+    let user = accounts.sign_up(new_user).await?;
     Ok(Json(user.into()))
-}
-
-/// Logs in: an access token for valid credentials.
-#[utoipa::path(
-    post, path = "/users/login", tag = "UserController",
-    request_body = Credentials,
-    responses((status = 200, description = "An access token", body = TokenBody)),
-)]
-pub async fn log_in(
-    State(state): State<AppState>,
-    JsonBody(credentials): JsonBody<Credentials>,
-) -> Result<Json<TokenBody>> {
-    let token = state.accounts.log_in(credentials).await?;
-    Ok(Json(TokenBody { token }))
 }
 
 /// The caller's user id, as plain text.

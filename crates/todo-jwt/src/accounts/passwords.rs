@@ -7,9 +7,7 @@
 //! login load). So hashing runs on a dedicated pool of `concurrency` threads: at most that many
 //! hashes at once, on threads whose memory is reused from one hash to the next.
 
-use std::sync::Arc;
-
-use std::cell::RefCell;
+use std::{cell::RefCell, sync::Arc};
 
 use argon2::{
     Algorithm, Argon2, Block, Params, Version,
@@ -20,6 +18,17 @@ use tokio::sync::oneshot;
 
 use crate::error::{ApiError, Result};
 
+/// Why the password hasher could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordsError {
+    /// Its threads could not be started.
+    #[error("cannot start the password threads")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
+    /// argon2 refused its own parameters (a bug).
+    #[error("argon2 failed: {0}")]
+    Hash(password_hash::Error),
+}
+
 /// Hashes and verifies passwords.
 #[derive(Clone, Debug)]
 pub struct Passwords {
@@ -29,26 +38,24 @@ pub struct Passwords {
 }
 
 impl Passwords {
-    /// A hasher allowing `concurrency` hashes at once (about the core count).
-    ///
-    /// Panics if the threads cannot be started: the service cannot work without them.
-    pub fn new(concurrency: usize) -> Self {
+    /// A hasher allowing `concurrency` hashes at once (about the core count); fails when its
+    /// threads cannot be started.
+    pub fn new(concurrency: usize) -> Result<Self, PasswordsError> {
         let workers = rayon::ThreadPoolBuilder::new()
             .num_threads(concurrency.max(1))
             .thread_name(|index| format!("password-{index}"))
-            .build()
-            .unwrap_or_else(|error| panic!("cannot start the password threads: {error}"));
+            .build()?;
         let dummy = SecretString::from(uuid::Uuid::new_v4().to_string());
-        let dummy_hash = hash_now(&dummy).unwrap_or_else(|error| panic!("argon2 failed: {error}"));
-        Self {
+        let dummy_hash = hash_now(&dummy).map_err(PasswordsError::Hash)?;
+        Ok(Self {
             workers: Arc::new(workers),
             dummy_hash: dummy_hash.into(),
-        }
+        })
     }
 
     /// The argon2id PHC string of `password`, with a fresh salt.
     pub async fn hash(&self, password: SecretString) -> Result<String> {
-        self.run(move || hash_now(&password).map_err(ApiError::internal))
+        self.run(move || hash_now(&password).map_err(|error| ApiError::internal(error.to_string())))
             .await?
     }
 
@@ -163,7 +170,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_is_argon2id_and_verifies_only_its_password() {
-        let passwords = Passwords::new(2);
+        let passwords = Passwords::new(2).expect("threads");
         let hash = passwords.hash(secret("correct horse")).await.expect("hash");
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         assert!(
@@ -187,7 +194,7 @@ mod tests {
         let reference = Argon2::default()
             .hash_password(b"hunter42 hunter42", &salt)
             .expect("hash");
-        let passwords = Passwords::new(1);
+        let passwords = Passwords::new(1).expect("threads");
         let stored = Some(reference.to_string());
         assert!(
             passwords
@@ -216,7 +223,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_user_never_verifies_even_with_the_dummy_password() {
-        let passwords = Passwords::new(1);
+        let passwords = Passwords::new(1).expect("threads");
         assert!(passwords.dummy_hash.starts_with("$argon2id$"));
         assert!(
             !passwords

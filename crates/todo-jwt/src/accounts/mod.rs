@@ -1,0 +1,31 @@
+//! Accounts: signup and whoAmI; the account service and password hashing behind them.
+//! (Password change and account deletion belong here too.)
+
+mod handlers;
+mod model;
+mod passwords;
+mod service;
+
+pub use model::{Credentials, NewUser, UserBody};
+pub use passwords::{Passwords, PasswordsError};
+pub use service::Accounts;
+
+use axum::extract::FromRef;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+/// The public account routes, over any state that holds [`Accounts`].
+pub fn public_router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Accounts: FromRef<S>,
+{
+    OpenApiRouter::new().routes(routes!(handlers::sign_up))
+}
+
+/// The account routes that need an authenticated caller.
+pub fn protected_router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    OpenApiRouter::new().routes(routes!(handlers::who_am_i))
+}

@@ -1,0 +1,122 @@
+//! What the repositories store and return.
+
+/// A stored account, without its password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// UUID v4, as text.
+    pub id: String,
+    /// The email as the user wrote it.
+    pub email: String,
+    /// An optional display name.
+    pub username: Option<String>,
+    /// LoopBack's optional `realm`.
+    pub realm: Option<String>,
+}
+
+/// An account with its password hash: what signup stores and login checks against.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    /// The account.
+    pub user: User,
+    /// The PHC-format password hash.
+    pub password_hash: String,
+}
+
+/// A stored todo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Todo {
+    /// Increasing, never reused.
+    pub id: i64,
+    /// Never empty.
+    pub title: String,
+    /// Absent when not given.
+    pub desc: Option<String>,
+    /// Absent when not given.
+    pub is_complete: Option<bool>,
+}
+
+/// A todo borrowed from wherever it is read (a database row), so a list can be written out
+/// without copying every string first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TodoRef<'a> {
+    /// The id.
+    pub id: i64,
+    /// The title.
+    pub title: &'a str,
+    /// The description, if any.
+    pub desc: Option<&'a str>,
+    /// Whether it is done, if said.
+    pub is_complete: Option<bool>,
+}
+
+impl<'a> From<&'a Todo> for TodoRef<'a> {
+    fn from(todo: &'a Todo) -> Self {
+        Self {
+            id: todo.id,
+            title: &todo.title,
+            desc: todo.desc.as_deref(),
+            is_complete: todo.is_complete,
+        }
+    }
+}
+
+impl From<TodoRef<'_>> for Todo {
+    fn from(todo: TodoRef<'_>) -> Self {
+        Self {
+            id: todo.id,
+            title: todo.title.to_owned(),
+            desc: todo.desc.map(str::to_owned),
+            is_complete: todo.is_complete,
+        }
+    }
+}
+
+/// The content of a new or replaced todo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TodoFields {
+    /// The title.
+    pub title: String,
+    /// The description, if any.
+    pub desc: Option<String>,
+    /// Whether it is done, if said.
+    pub is_complete: Option<bool>,
+}
+
+impl TodoFields {
+    /// The stored todo these fields became, with its new id.
+    pub fn with_id(self, id: i64) -> Todo {
+        Todo {
+            id,
+            title: self.title,
+            desc: self.desc,
+            is_complete: self.is_complete,
+        }
+    }
+}
+
+/// What a patch changes: `None` leaves a column alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TodoChanges {
+    /// A new title.
+    pub title: Option<String>,
+    /// A new description, or its removal.
+    pub desc: Option<Option<String>>,
+    /// A new completion flag, or its removal.
+    pub is_complete: Option<Option<bool>>,
+}
+
+impl TodoChanges {
+    /// A change that replaces every column with `fields` (PUT semantics).
+    pub fn replace_with(fields: TodoFields) -> Self {
+        Self {
+            title: Some(fields.title),
+            desc: Some(fields.desc),
+            is_complete: Some(fields.is_complete),
+        }
+    }
+
+    /// Whether nothing would change.
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.desc.is_none() && self.is_complete.is_none()
+    }
+}

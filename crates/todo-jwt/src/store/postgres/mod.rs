@@ -1,0 +1,188 @@
+//! PostgreSQL through tokio-postgres and a deadpool connection pool. The statements are in
+//! `statements.rs`.
+//!
+//! Several `todo-jwt` instances can share one database: ids come from an identity column,
+//! uniqueness from constraints, and migrations take an advisory lock so instances starting
+//! together apply each one once.
+
+mod statements;
+
+use std::sync::Arc;
+
+use statements::{Exec, Postgres};
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::{NoTls, error::SqlState};
+
+use super::{Engine, StoreError, TransactionEngine};
+
+/// Schema changes in order; `schema_migrations` records the applied ones.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_users.sql"),
+    include_str!("migrations/0002_todos.sql"),
+];
+
+/// An arbitrary constant: the advisory lock that serialises migrations between instances.
+const MIGRATION_LOCK: i64 = 0x746f_646f_6a77;
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+            Self::Conflict
+        } else {
+            Self::Postgres(error)
+        }
+    }
+}
+
+/// The PostgreSQL engine.
+pub struct PostgresEngine {
+    pool: Pool,
+}
+
+impl PostgresEngine {
+    /// Connects to `url` with a pool of `pool_size` connections and brings the schema up to date.
+    pub(super) async fn connect(
+        url: &str,
+        pool_size: usize,
+    ) -> Result<Arc<dyn Engine>, StoreError> {
+        statements::prepare();
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|error| StoreError::Url(Box::new(error)))?;
+        let host = describe_hosts(&config);
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .build()
+            .map_err(|error| StoreError::Url(Box::new(error)))?;
+        let engine = Self { pool };
+        engine.migrate().await.map_err(|error| match error {
+            StoreError::NoConnection(_) => StoreError::Unreachable {
+                host,
+                source: Box::new(error),
+            },
+            other => StoreError::Migration(Box::new(other)),
+        })?;
+        Ok(Arc::new(Postgres(engine)))
+    }
+
+    /// Applies the migrations this database has not seen, one transaction each, under an
+    /// advisory lock.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        transaction
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)",
+            )
+            .await?;
+        let applied: i64 = transaction
+            .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+            .await?
+            .get(0);
+        for (version, sql) in (1_i32..)
+            .zip(MIGRATIONS)
+            .skip(usize::try_from(applied).unwrap_or(0))
+        {
+            transaction.batch_execute(sql).await?;
+            transaction
+                .execute(
+                    "INSERT INTO schema_migrations (version) VALUES ($1)",
+                    &[&version],
+                )
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+}
+
+fn describe_hosts(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{}:{port}",
+        if hosts.is_empty() {
+            "localhost".to_owned()
+        } else {
+            hosts.join(",")
+        }
+    )
+}
+
+#[async_trait::async_trait]
+impl Engine for Postgres<PostgresEngine> {
+    async fn begin(&self) -> Result<Box<dyn TransactionEngine>, StoreError> {
+        let client = self.0.pool.get().await?;
+        // From here on, dropping the transaction undoes what it did (see its `Drop`).
+        let transaction = PostgresTransaction {
+            client: Some(client),
+        };
+        transaction.client().await?.batch_execute("BEGIN").await?;
+        Ok(Box::new(Postgres(transaction)))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.0.pool.get().await?.batch_execute("SELECT 1").await?;
+        Ok(())
+    }
+}
+
+/// A transaction on one pooled connection, with `BEGIN` already sent.
+struct PostgresTransaction {
+    /// `None` once committed.
+    client: Option<Object>,
+}
+
+#[async_trait::async_trait]
+impl TransactionEngine for Postgres<PostgresTransaction> {
+    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        let client = self.0.client.take().ok_or(StoreError::WriterStopped)?;
+        match client.batch_execute("COMMIT").await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                // The connection's state is unknown: close it rather than pool it.
+                drop(Object::take(client));
+                Err(error.into())
+            }
+        }
+    }
+}
+
+impl Drop for PostgresTransaction {
+    /// Not committed: roll back on a task of its own (a destructor cannot wait), then return
+    /// the connection to the pool. Without a runtime, close the connection instead: the
+    /// server rolls back a transaction whose connection ends.
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if client.batch_execute("ROLLBACK").await.is_err() {
+                        drop(Object::take(client));
+                    }
+                });
+            }
+            Err(_) => drop(Object::take(client)),
+        }
+    }
+}

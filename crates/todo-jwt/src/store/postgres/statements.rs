@@ -1,0 +1,234 @@
+//! The users' and todos' statements on PostgreSQL, written once for both ways of running them:
+//! on a pooled connection per statement, or on a transaction's connection.
+
+use std::{future::Future, ops::Deref, sync::LazyLock};
+
+use deadpool_postgres::{ClientWrapper, Object};
+use sea_query::{PostgresQueryBuilder, Value as SqlValue, Values};
+use tokio_postgres::{Row, types::ToSql};
+
+use super::{PostgresEngine, PostgresTransaction};
+use crate::{
+    filter::{Condition, Filter},
+    store::{
+        StoreError, Todo, TodoChanges, TodoFields, TodoRef, TodoStatements, User, UserRecord,
+        UserStatements, Visitor,
+        todo_sql::{self, Dialect, FixedStatements},
+    },
+};
+
+/// This dialect's fixed statements, built once.
+static STATEMENTS: LazyLock<FixedStatements> =
+    LazyLock::new(|| FixedStatements::for_dialect(Dialect::Postgres));
+
+/// A connection to run statements on: taken from the pool for one statement, or the
+/// transaction's own.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "lives on the stack for one statement; boxing it would allocate for each"
+)]
+pub(super) enum Client<'a> {
+    Pooled(Object),
+    Transaction(&'a Object),
+}
+
+impl Deref for Client<'_> {
+    type Target = ClientWrapper;
+
+    fn deref(&self) -> &ClientWrapper {
+        match self {
+            Self::Pooled(client) => client,
+            Self::Transaction(client) => client,
+        }
+    }
+}
+
+/// Builds this dialect's fixed statements now, at start-up, rather than inside the first
+/// statement that needs them.
+pub(super) fn prepare() {
+    LazyLock::force(&STATEMENTS);
+}
+
+/// The statements, on anything they can run on ([`Exec`]): the engine or a transaction.
+pub(super) struct Postgres<E>(pub E);
+
+/// Where statements run.
+pub(super) trait Exec: Send + Sync + 'static {
+    /// The connection for the next statement.
+    fn client(&self) -> impl Future<Output = Result<Client<'_>, StoreError>> + Send;
+}
+
+impl Exec for PostgresEngine {
+    async fn client(&self) -> Result<Client<'_>, StoreError> {
+        Ok(Client::Pooled(self.pool.get().await?))
+    }
+}
+
+impl Exec for PostgresTransaction {
+    async fn client(&self) -> Result<Client<'_>, StoreError> {
+        self.client
+            .as_ref()
+            .map(Client::Transaction)
+            .ok_or(StoreError::WriterStopped)
+    }
+}
+
+/// sea-query's bound values as tokio-postgres parameters.
+fn bind(values: Values) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    values
+        .into_iter()
+        .map(|value| -> Box<dyn ToSql + Sync + Send> {
+            match value {
+                SqlValue::Bool(flag) => Box::new(flag),
+                SqlValue::BigInt(number) => Box::new(number),
+                SqlValue::BigUnsigned(number) => {
+                    Box::new(number.map(|number| i64::try_from(number).unwrap_or(i64::MAX)))
+                }
+                SqlValue::String(text) => Box::new(text),
+                // The filter compiler binds nothing else.
+                other => unreachable!("unexpected bound value {other:?}"),
+            }
+        })
+        .collect()
+}
+
+fn parameters(values: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    values
+        .iter()
+        .map(|value| value.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+fn user_from_row(row: &Row) -> User {
+    User {
+        id: row.get(0),
+        email: row.get(1),
+        username: row.get(2),
+        realm: row.get(3),
+    }
+}
+
+#[async_trait::async_trait]
+impl<E: Exec> UserStatements for Postgres<E> {
+    async fn insert_user(&self, record: UserRecord, email_key: String) -> Result<User, StoreError> {
+        let client = self.0.client().await?;
+        let statement = client.prepare_cached(&STATEMENTS.insert_user).await?;
+        let UserRecord {
+            user,
+            password_hash,
+        } = record;
+        client
+            .execute(
+                &statement,
+                &[
+                    &user.id,
+                    &user.email,
+                    &email_key,
+                    &user.username,
+                    &user.realm,
+                    &password_hash,
+                ],
+            )
+            .await?;
+        Ok(user)
+    }
+
+    async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let client = self.0.client().await?;
+        let statement = client.prepare_cached(&STATEMENTS.find_user).await?;
+        Ok(client
+            .query_opt(&statement, &[&id])
+            .await?
+            .as_ref()
+            .map(user_from_row))
+    }
+
+    async fn find_user_by_email_key(
+        &self,
+        email_key: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let client = self.0.client().await?;
+        let statement = client
+            .prepare_cached(&STATEMENTS.find_user_by_email_key)
+            .await?;
+        let row = client.query_opt(&statement, &[&email_key]).await?;
+        Ok(row.map(|row| UserRecord {
+            user: user_from_row(&row),
+            password_hash: row.get(4),
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl<E: Exec> TodoStatements for Postgres<E> {
+    async fn insert_todo(&self, owner: &str, todo: TodoFields) -> Result<Todo, StoreError> {
+        let client = self.0.client().await?;
+        let statement = client.prepare_cached(&STATEMENTS.insert_todo).await?;
+        let row = client
+            .query_one(
+                &statement,
+                &[&owner, &todo.title, &todo.desc, &todo.is_complete],
+            )
+            .await?;
+        Ok(todo.with_id(row.get(0)))
+    }
+
+    async fn visit_todos(
+        &self,
+        owner: &str,
+        filter: &Filter,
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), StoreError> {
+        let (sql, values) =
+            todo_sql::select(owner, filter, Dialect::Postgres).build(PostgresQueryBuilder);
+        let values = bind(values);
+        let client = self.0.client().await?;
+        let statement = client.prepare_cached(&sql).await?;
+        for row in client.query(&statement, &parameters(&values)).await? {
+            visit(TodoRef {
+                id: row.get(0),
+                title: row.get(1),
+                desc: row.get(2),
+                is_complete: row.get(3),
+            });
+        }
+        Ok(())
+    }
+
+    async fn count_todos(
+        &self,
+        owner: &str,
+        where_: Option<&Condition>,
+    ) -> Result<u64, StoreError> {
+        let (sql, values) =
+            todo_sql::count(owner, where_, Dialect::Postgres).build(PostgresQueryBuilder);
+        let values = bind(values);
+        let client = self.0.client().await?;
+        let statement = client.prepare_cached(&sql).await?;
+        let count: i64 = client
+            .query_one(&statement, &parameters(&values))
+            .await?
+            .get(0);
+        Ok(count.unsigned_abs())
+    }
+
+    async fn update_todos(
+        &self,
+        owner: &str,
+        where_: Option<&Condition>,
+        changes: TodoChanges,
+    ) -> Result<u64, StoreError> {
+        let (sql, values) =
+            todo_sql::update(owner, where_, changes, Dialect::Postgres).build(PostgresQueryBuilder);
+        let values = bind(values);
+        let client = self.0.client().await?;
+        let statement = client.prepare_cached(&sql).await?;
+        Ok(client.execute(&statement, &parameters(&values)).await?)
+    }
+
+    async fn delete_todo(&self, owner: &str, id: i64) -> Result<u64, StoreError> {
+        let client = self.0.client().await?;
+        let statement = client.prepare_cached(&STATEMENTS.delete_todo).await?;
+        Ok(client.execute(&statement, &[&owner, &id]).await?)
+    }
+}

@@ -1,0 +1,55 @@
+//! Table and column names: the one place the Rust code spells them (the migrations are the
+//! other). Statements are built from these with sea-query, so a renamed column is one edit
+//! here and one migration.
+
+use crate::filter::Field;
+
+/// The `users` table: accounts and their password hashes.
+pub mod users {
+    /// The table.
+    pub const TABLE: &str = "users";
+    /// UUID v4, as text.
+    pub const ID: &str = "id";
+    /// The email as the user wrote it.
+    pub const EMAIL: &str = "email";
+    /// The email in lower case: unique, and what login looks up.
+    pub const EMAIL_KEY: &str = "email_key";
+    /// The optional display name.
+    pub const USERNAME: &str = "username";
+    /// LoopBack's optional `realm`.
+    pub const REALM: &str = "realm";
+    /// The PHC-format password hash.
+    pub const PASSWORD_HASH: &str = "password_hash";
+    /// When the account was created.
+    pub const CREATED_AT: &str = "created_at";
+    /// What a [`crate::store::User`] is read from, in its field order.
+    pub const USER: [&str; 4] = [ID, EMAIL, USERNAME, REALM];
+}
+
+/// The `todos` table.
+pub mod todos {
+    /// The table.
+    pub const TABLE: &str = "todos";
+    /// Increasing, never reused.
+    pub const ID: &str = "id";
+    /// The user who owns the todo: every statement is scoped by it.
+    pub const OWNER_ID: &str = "owner_id";
+    /// The title.
+    pub const TITLE: &str = "title";
+    /// `desc` in the API.
+    pub const DESCRIPTION: &str = "description";
+    /// `isComplete` in the API.
+    pub const IS_COMPLETE: &str = "is_complete";
+    /// What a todo is read from, in [`crate::filter::Field::ALL`] order.
+    pub const TODO: [&str; 4] = [ID, TITLE, DESCRIPTION, IS_COMPLETE];
+}
+
+/// The column a filter field is stored in: the only way a client's property name reaches SQL.
+pub fn todo_column(field: Field) -> &'static str {
+    match field {
+        Field::Id => todos::ID,
+        Field::Title => todos::TITLE,
+        Field::Desc => todos::DESCRIPTION,
+        Field::IsComplete => todos::IS_COMPLETE,
+    }
+}

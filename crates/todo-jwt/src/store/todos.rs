@@ -1,0 +1,80 @@
+//! The todos repository: every statement within one owner's set, so another user's todo is as
+//! good as absent.
+
+use super::{StoreError, Todo, TodoChanges, TodoFields, TodoRef};
+use crate::filter::{Condition, Filter};
+
+/// Called with each todo a list selects, borrowed from the row.
+pub type Visitor<'v> = dyn for<'a> FnMut(TodoRef<'a>) + Send + 'v;
+
+/// The statements each engine implements for [`Todos`].
+#[async_trait::async_trait]
+pub trait TodoStatements: Send + Sync {
+    /// Inserts a todo for `owner`; the todo with its new id.
+    async fn insert_todo(&self, owner: &str, todo: TodoFields) -> Result<Todo, StoreError>;
+    /// Calls `visit` with each of the owner's todos `filter` selects, in its order.
+    async fn visit_todos(
+        &self,
+        owner: &str,
+        filter: &Filter,
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), StoreError>;
+    /// How many of the owner's todos match `where_`.
+    async fn count_todos(&self, owner: &str, where_: Option<&Condition>)
+    -> Result<u64, StoreError>;
+    /// Applies non-empty `changes` to the owner's todos matching `where_`; how many matched.
+    async fn update_todos(
+        &self,
+        owner: &str,
+        where_: Option<&Condition>,
+        changes: TodoChanges,
+    ) -> Result<u64, StoreError>;
+    /// Deletes the owner's todo `id`; how many rows went (0 or 1).
+    async fn delete_todo(&self, owner: &str, id: i64) -> Result<u64, StoreError>;
+}
+
+/// Todos, on the store or inside a transaction.
+#[derive(Clone, Copy)]
+pub struct Todos<'a>(pub(super) &'a dyn TodoStatements);
+
+impl Todos<'_> {
+    /// Stores a new todo for `owner`.
+    pub async fn create(&self, owner: &str, todo: TodoFields) -> Result<Todo, StoreError> {
+        self.0.insert_todo(owner, todo).await
+    }
+
+    /// Calls `visit` with each of the owner's todos that `filter` selects, in its order. This
+    /// is the list path: the caller serialises as rows arrive, and nothing is copied.
+    pub async fn visit(
+        &self,
+        owner: &str,
+        filter: &Filter,
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), StoreError> {
+        self.0.visit_todos(owner, filter, visit).await
+    }
+
+    /// How many of the owner's todos match `where_`.
+    pub async fn count(&self, owner: &str, where_: Option<&Condition>) -> Result<u64, StoreError> {
+        self.0.count_todos(owner, where_).await
+    }
+
+    /// Applies `changes` to the owner's todos matching `where_`; returns how many matched.
+    /// Changing nothing writes nothing, and still says how many matched.
+    pub async fn update(
+        &self,
+        owner: &str,
+        where_: Option<&Condition>,
+        changes: TodoChanges,
+    ) -> Result<u64, StoreError> {
+        if changes.is_empty() {
+            return self.count(owner, where_).await;
+        }
+        self.0.update_todos(owner, where_, changes).await
+    }
+
+    /// Deletes the owner's todo `id`; whether it existed.
+    pub async fn delete(&self, owner: &str, id: i64) -> Result<bool, StoreError> {
+        Ok(self.0.delete_todo(owner, id).await? > 0)
+    }
+}

@@ -1,0 +1,44 @@
+//! The users repository: accounts and their password hashes.
+
+use super::{StoreError, User, UserRecord};
+
+/// The statements each engine implements for [`Users`].
+#[async_trait::async_trait]
+pub trait UserStatements: Send + Sync {
+    /// Inserts `record`, keyed by `email_key`; [`StoreError::Conflict`] when the key is taken.
+    async fn insert_user(&self, record: UserRecord, email_key: String) -> Result<User, StoreError>;
+    /// The user with this id.
+    async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// The user, with its hash, whose email key is `email_key`.
+    async fn find_user_by_email_key(
+        &self,
+        email_key: &str,
+    ) -> Result<Option<UserRecord>, StoreError>;
+}
+
+/// Accounts, on the store or inside a transaction.
+#[derive(Clone, Copy)]
+pub struct Users<'a>(pub(super) &'a dyn UserStatements);
+
+impl Users<'_> {
+    /// Stores a new user; [`StoreError::Conflict`] when the email (in any letter case) is taken.
+    pub async fn insert(&self, record: UserRecord) -> Result<User, StoreError> {
+        let key = email_key(&record.user.email);
+        self.0.insert_user(record, key).await
+    }
+
+    /// The user with this id.
+    pub async fn find(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.0.find_user(id).await
+    }
+
+    /// The user with this email, compared case-insensitively, with the password hash.
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.0.find_user_by_email_key(&email_key(email)).await
+    }
+}
+
+/// The key emails are compared by.
+fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}

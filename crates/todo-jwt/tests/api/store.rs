@@ -1,0 +1,211 @@
+//! The store's unit of work, on the backend the suite runs on: what a transaction writes is
+//! seen by its own statements, by no one else until it commits, and by no one at all when it
+//! is dropped instead.
+
+use todo_jwt::store::{Database, Store, StoreError, TodoFields, User, UserRecord};
+
+use crate::helpers::{TestDatabase, on_postgres};
+
+/// A fresh store without a server, and what keeps its database alive.
+struct Fixture {
+    store: Store,
+    _dir: tempfile::TempDir,
+    _database: Option<TestDatabase>,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (database, postgres) = if on_postgres() {
+        let test_database = TestDatabase::create().await;
+        let url = test_database.url.clone();
+        (
+            Database::Postgres { url, pool_size: 4 },
+            Some(test_database),
+        )
+    } else {
+        (Database::Sqlite(dir.path().join("store.sqlite3")), None)
+    };
+    let store = Store::open(&database).await.expect("store opens");
+    Fixture {
+        store,
+        _dir: dir,
+        _database: postgres,
+    }
+}
+
+fn record(email: &str) -> UserRecord {
+    UserRecord {
+        user: User {
+            id: uuid::Uuid::new_v4().to_string(),
+            email: email.to_owned(),
+            username: None,
+            realm: None,
+        },
+        password_hash: "not a real hash".to_owned(),
+    }
+}
+
+fn todo(title: &str) -> TodoFields {
+    TodoFields {
+        title: title.to_owned(),
+        desc: None,
+        is_complete: None,
+    }
+}
+
+#[tokio::test]
+async fn a_committed_transaction_is_seen_by_everyone() {
+    let Fixture { store, .. } = &fixture().await;
+    let transaction = store.transaction().await.expect("begin");
+    let user = transaction
+        .users()
+        .insert(record("tx@example.com"))
+        .await
+        .expect("insert");
+    transaction
+        .todos()
+        .create(&user.id, todo("inside"))
+        .await
+        .expect("todo");
+    // The transaction sees its own writes; the store does not, yet.
+    assert!(
+        transaction
+            .users()
+            .find(&user.id)
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert_eq!(
+        transaction
+            .todos()
+            .count(&user.id, None)
+            .await
+            .expect("count"),
+        1
+    );
+    assert!(store.users().find(&user.id).await.expect("read").is_none());
+    transaction.commit().await.expect("commit");
+    assert!(store.users().find(&user.id).await.expect("read").is_some());
+    assert_eq!(store.todos().count(&user.id, None).await.expect("count"), 1);
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_leaves_nothing_and_writes_go_on() {
+    let Fixture { store, .. } = &fixture().await;
+    let user = {
+        let transaction = store.transaction().await.expect("begin");
+        let user = transaction
+            .users()
+            .insert(record("gone@example.com"))
+            .await
+            .expect("insert");
+        transaction
+            .todos()
+            .create(&user.id, todo("never"))
+            .await
+            .expect("todo");
+        user
+        // Dropped without a commit: a request that failed, or whose client went away.
+    };
+    // On PostgreSQL the rollback runs on a task of its own: wait until it has.
+    for _ in 0..100 {
+        if store.users().find(&user.id).await.expect("read").is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(store.users().find(&user.id).await.expect("read").is_none());
+    assert!(
+        store
+            .users()
+            .find_by_email("gone@example.com")
+            .await
+            .expect("read")
+            .is_none(),
+        "the insert was rolled back"
+    );
+    // The store still writes (on SQLite the writer got its connection back), and the email is
+    // free again.
+    let again = store
+        .users()
+        .insert(record("gone@example.com"))
+        .await
+        .expect("insert after the rollback");
+    let created = store
+        .todos()
+        .create(&again.id, todo("after"))
+        .await
+        .expect("todo");
+    assert_eq!(created.title, "after");
+}
+
+#[tokio::test]
+async fn a_conflict_inside_a_transaction_undoes_its_earlier_writes() {
+    let Fixture { store, .. } = &fixture().await;
+    store
+        .users()
+        .insert(record("taken@example.com"))
+        .await
+        .expect("first");
+    let transaction = store.transaction().await.expect("begin");
+    let fresh = transaction
+        .users()
+        .insert(record("fresh@example.com"))
+        .await
+        .expect("insert");
+    let conflict = transaction
+        .users()
+        .insert(record("TAKEN@example.com"))
+        .await;
+    assert!(
+        matches!(conflict, Err(StoreError::Conflict)),
+        "{conflict:?}"
+    );
+    drop(transaction);
+    for _ in 0..100 {
+        if store.users().find(&fresh.id).await.expect("read").is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(store.users().find(&fresh.id).await.expect("read").is_none());
+}
+
+#[tokio::test]
+async fn writes_outside_wait_for_a_transaction_and_then_land() {
+    let Fixture { store, .. } = &fixture().await;
+    let owner = store
+        .users()
+        .insert(record("owner@example.com"))
+        .await
+        .expect("user");
+    let transaction = store.transaction().await.expect("begin");
+    transaction
+        .todos()
+        .create(&owner.id, todo("in the transaction"))
+        .await
+        .expect("todo");
+    // A write from elsewhere while the transaction is open: on SQLite it queues behind it.
+    let outside = {
+        let store = store.clone();
+        let owner = owner.id.clone();
+        tokio::spawn(async move { store.todos().create(&owner, todo("outside")).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    transaction.commit().await.expect("commit");
+    outside
+        .await
+        .expect("task")
+        .expect("the outside write lands");
+    assert_eq!(
+        store.todos().count(&owner.id, None).await.expect("count"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn the_store_answers_a_ping() {
+    let Fixture { store, .. } = &fixture().await;
+    store.ping().await.expect("ping");
+}
