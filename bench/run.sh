@@ -9,6 +9,9 @@
 #                                     # the median of the pairs' ratios (steadier on a noisy box)
 #   BACKEND=postgres bash bench/run.sh  # on PostgreSQL (a fresh database on the server at
 #                                       # PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres)
+#   SERVER_BIN=/tmp/old/todo-jwt CEILING_BIN=/tmp/old/ceiling bash bench/run.sh
+#                                     # other binaries (an earlier build, to compare against);
+#                                     # nothing is built when both are given
 #
 # Prints, per endpoint: requests/s, p50, p99, the server's resident memory during the run, and
 # the ratio to the ceiling's GET /todos (measured first and last; the higher counts).
@@ -26,7 +29,13 @@ if ! command -v wrk >/dev/null; then
   echo "installing wrk (Debian package)"
   (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
 fi
-cargo build --release -p todo-jwt -p ceiling 2>&1 | tail -n 1
+SERVER_BIN=${SERVER_BIN:-}
+CEILING_BIN=${CEILING_BIN:-}
+if [ -z "$SERVER_BIN" ] || [ -z "$CEILING_BIN" ]; then
+  cargo build --release -p todo-jwt -p ceiling 2>&1 | tail -n 1
+fi
+SERVER_BIN=${SERVER_BIN:-target/release/todo-jwt}
+CEILING_BIN=${CEILING_BIN:-target/release/ceiling}
 
 work=$(mktemp -d)
 pids=()
@@ -52,12 +61,12 @@ ceiling=http://127.0.0.1:$CEILING_PORT
 
 start_app() {
   env RUST_LOG="${RUST_LOG:-warn}" TODO_JWT_PORT="$APP_PORT" TODO_JWT_DATA_DIR="$work/data" \
-    ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} target/release/todo-jwt >>"$work/app.log" 2>&1 &
+    ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} "$SERVER_BIN" >>"$work/app.log" 2>&1 &
   app_pid=$!
   pids+=("$app_pid")
 }
 start_app
-target/release/ceiling "$CEILING_PORT" >"$work/ceiling.log" 2>&1 &
+"$CEILING_BIN" "$CEILING_PORT" >"$work/ceiling.log" 2>&1 &
 ceiling_pid=$!
 pids+=("$ceiling_pid")
 
@@ -189,4 +198,4 @@ print(f"median ratio GET /todos / ceiling over {len(ratios)} pairs: {statistics.
 PY
 fi
 echo
-echo "backend: ${BACKEND:-sqlite}; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; ceiling = the ceiling binary's GET /todos in this run"
+echo "backend: ${BACKEND:-sqlite}; server: $SERVER_BIN; ceiling: $CEILING_BIN; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; ceiling = the ceiling binary's GET /todos in this run"

@@ -398,6 +398,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn fractional_times_are_accepted_as_the_validator_reads_them() {
+        let now = get_current_timestamp() as f64;
+        let claims = with(
+            with(claims(), "exp", json!(now + 600.4)),
+            "iat",
+            json!(now + 0.6),
+        );
+        let verified = service().verify(&signed(&claims)).expect("valid");
+        assert_eq!(verified.expires_at, (now + 600.4).round() as u64);
+        assert_eq!(verified.issued_at, Some((now + 0.6).round() as u64));
+    }
+
+    #[tokio::test]
     async fn a_token_without_exp_is_refused() {
         let token = signed(&without(claims(), "exp"));
         assert_eq!(

@@ -158,8 +158,16 @@ fn text(value: Option<Value>) -> Option<String> {
     }
 }
 
+/// A time claim in seconds, read as jsonwebtoken's validator reads it: an integer, or a finite
+/// non-negative number rounded (RFC 7519 allows fractional dates).
 fn seconds(value: Option<&Value>) -> Option<u64> {
-    value.and_then(Value::as_u64)
+    let value = value?;
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|seconds| seconds.is_finite() && *seconds >= 0.0 && *seconds < u64::MAX as f64)
+            .map(|seconds| seconds.round() as u64)
+    })
 }
 
 /// Signs and verifies access tokens.

@@ -91,7 +91,7 @@ pub enum AuthOutcome<'a> {
 /// Called on the request's task, before the handler runs: keep it quick, and hand slow work
 /// (a database write) to a task of its own. Routes the layer skips are not reported.
 pub trait AuthObserver: Send + Sync + 'static {
-    /// Called once per authenticated (or refused) request.
+    /// Called once per request the layer authenticates, refuses or lets through anonymously.
     fn observe(&self, request: &Parts, outcome: AuthOutcome<'_>);
 }
 

@@ -28,7 +28,7 @@ use crate::{
     error::{self, ApiError},
     openapi, sessions,
     sessions::{Sessions, StoreDirectory},
-    state::AppState,
+    state::{AppState, Parts},
     store::{Store, StoreError},
     telemetry, todos,
 };
@@ -55,7 +55,7 @@ pub enum StartError {
     #[error("cannot build the authentication layer")]
     Auth(#[from] authn::AuthError),
     /// The address could not be bound.
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind {
         address: SocketAddr,
         source: std::io::Error,
@@ -101,11 +101,11 @@ impl Application {
             .with(BearerJwtStrategy::new(jwt).with_user_directory(Arc::new(directory)))
             .render_with(error::render_auth_error)
             .observe(telemetry::log_auth_outcome);
-        let state = AppState {
+        let state = AppState::new(Parts {
             store,
             accounts,
             sessions,
-        };
+        });
         let router = router(state, &strategies)?;
 
         let address = config.address();

@@ -88,7 +88,7 @@ pub enum ConfigError {
     #[error("the token keys are unusable")]
     Keys(#[source] JwtError),
     /// The data directory or the secret file could not be used.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,

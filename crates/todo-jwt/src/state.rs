@@ -2,13 +2,20 @@
 //! todo routes see the [`Store`], the account routes [`Accounts`], the login routes
 //! [`Sessions`]. No resource module names this type.
 
+use std::sync::Arc;
+
 use axum::extract::FromRef;
 
 use crate::{accounts::Accounts, sessions::Sessions, store::Store};
 
-/// The application's state: cloned per request through `FromRef`, each part behind `Arc`s.
+/// The application's state. axum clones it for every request before a handler takes its part,
+/// so it is one `Arc`: one reference count per request, however many parts it holds.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Parts>);
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct Parts {
     /// The storage handle.
     pub store: Store,
     /// Signup and password checks.
@@ -17,20 +24,27 @@ pub struct AppState {
     pub sessions: Sessions,
 }
 
+impl AppState {
+    /// The state over its parts.
+    pub fn new(parts: Parts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
 impl FromRef<AppState> for Store {
     fn from_ref(state: &AppState) -> Self {
-        state.store.clone()
+        state.0.store.clone()
     }
 }
 
 impl FromRef<AppState> for Accounts {
     fn from_ref(state: &AppState) -> Self {
-        state.accounts.clone()
+        state.0.accounts.clone()
     }
 }
 
 impl FromRef<AppState> for Sessions {
     fn from_ref(state: &AppState) -> Self {
-        state.sessions.clone()
+        state.0.sessions.clone()
     }
 }

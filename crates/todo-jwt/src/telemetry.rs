@@ -11,16 +11,17 @@ pub fn init() {
     let _ = fmt().with_env_filter(filter).with_target(false).try_init();
 }
 
-/// The `authn` observer that logs each authentication outcome: refusals at `info` (with the
-/// reason, never the token), successes at `debug`. Internal failures are logged where they are
-/// rendered, with their cause.
+/// The `authn` observer that logs each authentication outcome at `debug` (refusals with their
+/// reason, never the token): not at `info`, where a client sending bad tokens in a loop would
+/// flood the log. Internal failures are logged at `error` where they are rendered, with their
+/// cause.
 pub fn log_auth_outcome(request: &axum::http::request::Parts, outcome: authn::AuthOutcome<'_>) {
     match outcome {
         authn::AuthOutcome::Authenticated { strategy, user } => {
             tracing::debug!(strategy, user = %user.id, "authenticated");
         }
         authn::AuthOutcome::Refused(error) if error.is_unauthorized() => {
-            tracing::info!(path = request.uri.path(), reason = %error, "authentication refused");
+            tracing::debug!(path = request.uri.path(), reason = %error, "authentication refused");
         }
         authn::AuthOutcome::Refused(_) | authn::AuthOutcome::Anonymous(_) => {}
     }

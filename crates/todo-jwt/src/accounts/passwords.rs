@@ -25,8 +25,8 @@ pub enum PasswordsError {
     #[error("cannot start the password threads")]
     Threads(#[from] rayon::ThreadPoolBuildError),
     /// argon2 refused its own parameters (a bug).
-    #[error("argon2 failed: {0}")]
-    Hash(password_hash::Error),
+    #[error("argon2 failed")]
+    Hash(#[source] password_hash::Error),
 }
 
 /// Hashes and verifies passwords.
@@ -55,7 +55,7 @@ impl Passwords {
 
     /// The argon2id PHC string of `password`, with a fresh salt.
     pub async fn hash(&self, password: SecretString) -> Result<String> {
-        self.run(move || hash_now(&password).map_err(|error| ApiError::internal(error.to_string())))
+        self.run(move || hash_now(&password).map_err(ApiError::internal))
             .await?
     }
 

@@ -8,7 +8,9 @@
 //! - [`Store::transaction`] starts a unit of work that offers the same repositories and
 //!   commits or rolls back as one (dropped without [`Transaction::commit`], it rolls back).
 //!   Keep transactions short, and never hash a password inside one: on SQLite a transaction
-//!   holds the only writer connection until it ends.
+//!   holds the only writer connection until it ends. For the same reason, while a task holds
+//!   a transaction it must write only through it: a write through the [`Store`] would wait
+//!   for the writer connection the task itself holds.
 //! - Each engine implements only its statements (`UserStatements`, `TodoStatements`) and its
 //!   transactions: `sqlite/` (rusqlite; reads inline on the calling thread with a connection
 //!   per thread, writes on one writer thread) and `postgres/` (tokio-postgres over a deadpool
@@ -64,9 +66,13 @@ pub enum StoreError {
     /// No PostgreSQL connection could be had.
     #[error("no PostgreSQL connection")]
     NoConnection(#[from] deadpool_postgres::PoolError),
-    /// The SQLite writer thread is gone (the store is shutting down).
-    #[error("the database writer has stopped")]
-    WriterStopped,
+    /// What the work needed is gone: the SQLite writer thread (the store is shutting down),
+    /// or a transaction's connection.
+    #[error("the database connection is closed")]
+    Closed,
+    /// A statement of the transaction failed, so it can only roll back: it is not committed.
+    #[error("the transaction was not committed: one of its statements failed")]
+    Aborted,
     /// The SQLite file is held by another process.
     #[error(
         "{} is in use by another process (an SQLite database serves one todo-jwt instance; \
@@ -165,6 +171,14 @@ impl std::fmt::Debug for Store {
 /// A unit of work: its repositories see its own writes, and nothing it wrote is visible to
 /// others until [`Transaction::commit`]. Dropped without a commit (an error, a client that
 /// went away), it rolls back.
+///
+/// While it is open, write only through it, never through the [`Store`], and open no second
+/// one in the same task: on SQLite it holds the writer connection, and such a write would wait
+/// for it forever.
+///
+/// After a statement fails (a conflict, say), the transaction can only roll back: on both
+/// engines further statements fail and [`Transaction::commit`] returns
+/// [`StoreError::Aborted`].
 pub struct Transaction {
     engine: Box<dyn TransactionEngine>,
 }
@@ -180,7 +194,8 @@ impl Transaction {
         Todos(&*self.engine)
     }
 
-    /// Commits.
+    /// Commits; [`StoreError::Aborted`] (and nothing is kept) when one of its statements
+    /// failed, on either engine.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.engine.commit().await
     }

@@ -1,5 +1,6 @@
 //! The todo SQL checked against the filter language's reference evaluator on a real SQLite
-//! database (any filter, any todos), and the store's transactions.
+//! database (any filter, any todos). (Transactions are tested on both engines in
+//! `tests/api/store.rs`.)
 
 use proptest::prelude::*;
 

@@ -1,7 +1,9 @@
-//! Todo statements from the typed filter, with bound parameters, for SQLite or PostgreSQL.
+//! Statements for SQLite or PostgreSQL, with bound parameters: the todo statements built from
+//! the typed filter, and the fixed statements of every repository ([`FixedStatements`]).
 //!
 //! Every value travels as a parameter; identifiers come only from [`schema`]. The two dialects
-//! differ in how they spell a regular-expression match; everything else is shared.
+//! differ in how they spell a regular-expression match and in placeholders; everything else
+//! is shared.
 
 use sea_query::{
     Asterisk, Cond, Condition as SqlCondition, Expr, ExprTrait, Func, NullOrdering,

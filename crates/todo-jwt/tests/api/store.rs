@@ -1,6 +1,6 @@
 //! The store's unit of work, on the backend the suite runs on: what a transaction writes is
 //! seen by its own statements, by no one else until it commits, and by no one at all when it
-//! is dropped instead.
+//! is dropped instead or one of its statements fails.
 
 use todo_jwt::store::{Database, Store, StoreError, TodoFields, User, UserRecord};
 
@@ -108,14 +108,7 @@ async fn a_dropped_transaction_leaves_nothing_and_writes_go_on() {
         user
         // Dropped without a commit: a request that failed, or whose client went away.
     };
-    // On PostgreSQL the rollback runs on a task of its own: wait until it has.
-    for _ in 0..100 {
-        if store.users().find(&user.id).await.expect("read").is_none() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(store.users().find(&user.id).await.expect("read").is_none());
+    assert!(eventually(async || store.users().find(&user.id).await.expect("read").is_none()).await);
     assert!(
         store
             .users()
@@ -140,8 +133,20 @@ async fn a_dropped_transaction_leaves_nothing_and_writes_go_on() {
     assert_eq!(created.title, "after");
 }
 
+/// Polls `check` for up to a second: on PostgreSQL a dropped transaction rolls back on a task
+/// of its own.
+async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
 #[tokio::test]
-async fn a_conflict_inside_a_transaction_undoes_its_earlier_writes() {
+async fn after_a_failed_statement_a_transaction_cannot_commit_and_keeps_nothing() {
     let Fixture { store, .. } = &fixture().await;
     store
         .users()
@@ -162,14 +167,24 @@ async fn a_conflict_inside_a_transaction_undoes_its_earlier_writes() {
         matches!(conflict, Err(StoreError::Conflict)),
         "{conflict:?}"
     );
-    drop(transaction);
-    for _ in 0..100 {
-        if store.users().find(&fresh.id).await.expect("read").is_none() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(store.users().find(&fresh.id).await.expect("read").is_none());
+    // Any further statement fails too, the same on both engines.
+    let after = transaction.todos().create(&fresh.id, todo("after")).await;
+    assert!(matches!(after, Err(StoreError::Aborted)), "{after:?}");
+    let committed = transaction.commit().await;
+    assert!(
+        matches!(committed, Err(StoreError::Aborted)),
+        "{committed:?}"
+    );
+    assert!(
+        eventually(async || store.users().find(&fresh.id).await.expect("read").is_none()).await,
+        "the write before the conflict was not kept"
+    );
+    // And the store goes on writing.
+    store
+        .users()
+        .insert(record("fresh@example.com"))
+        .await
+        .expect("the email is free");
 }
 
 #[tokio::test]

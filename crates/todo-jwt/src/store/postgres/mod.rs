@@ -27,10 +27,11 @@ const MIGRATION_LOCK: i64 = 0x746f_646f_6a77;
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
-        if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-            Self::Conflict
-        } else {
-            Self::Postgres(error)
+        match error.code() {
+            Some(&SqlState::UNIQUE_VIOLATION) => Self::Conflict,
+            // "current transaction is aborted": an earlier statement of it failed.
+            Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => Self::Aborted,
+            _ => Self::Postgres(error),
         }
     }
 }
@@ -154,12 +155,15 @@ struct PostgresTransaction {
 #[async_trait::async_trait]
 impl TransactionEngine for Postgres<PostgresTransaction> {
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        let client = self.0.client.take().ok_or(StoreError::WriterStopped)?;
-        match client.batch_execute("COMMIT").await {
+        let client = self.0.client.take().ok_or(StoreError::Closed)?;
+        // After a failed statement PostgreSQL answers COMMIT with a rollback and no error; the
+        // `SELECT 1` before it fails instead ("current transaction is aborted"), and the
+        // COMMIT after it is not run.
+        match client.batch_execute("SELECT 1; COMMIT").await {
             Ok(()) => Ok(()),
             Err(error) => {
-                // The connection's state is unknown: close it rather than pool it.
-                drop(Object::take(client));
+                // Rolled back when `self` drops, on a task of its own.
+                self.0.client = Some(client);
                 Err(error.into())
             }
         }

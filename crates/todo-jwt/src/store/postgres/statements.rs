@@ -69,7 +69,7 @@ impl Exec for PostgresTransaction {
         self.client
             .as_ref()
             .map(Client::Transaction)
-            .ok_or(StoreError::WriterStopped)
+            .ok_or(StoreError::Closed)
     }
 }
 
@@ -179,12 +179,23 @@ impl<E: Exec> TodoStatements for Postgres<E> {
         filter: &Filter,
         visit: &mut Visitor<'_>,
     ) -> Result<(), StoreError> {
-        let (sql, values) =
-            todo_sql::select(owner, filter, Dialect::Postgres).build(PostgresQueryBuilder);
-        let values = bind(values);
+        let plain = filter.condition.is_none()
+            && filter.order.is_empty()
+            && filter.limit.is_none()
+            && filter.skip == 0;
         let client = self.0.client().await?;
-        let statement = client.prepare_cached(&sql).await?;
-        for row in client.query(&statement, &parameters(&values)).await? {
+        let rows = if plain {
+            // The common case, without building a statement.
+            let statement = client.prepare_cached(&STATEMENTS.list_todos).await?;
+            client.query(&statement, &[&owner]).await?
+        } else {
+            let (sql, values) =
+                todo_sql::select(owner, filter, Dialect::Postgres).build(PostgresQueryBuilder);
+            let values = bind(values);
+            let statement = client.prepare_cached(&sql).await?;
+            client.query(&statement, &parameters(&values)).await?
+        };
+        for row in rows {
             visit(TodoRef {
                 id: row.get(0),
                 title: row.get(1),

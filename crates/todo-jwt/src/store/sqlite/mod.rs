@@ -9,7 +9,11 @@ use std::{
     cell::RefCell,
     panic::AssertUnwindSafe,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, PoisonError, mpsc},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
 };
 
 use regex::Regex;
@@ -61,8 +65,8 @@ impl Drop for Lent {
     fn drop(&mut self) {
         if let Some(connection) = self.connection.take() {
             if !connection.is_autocommit() {
-                // Not committed: undo. (Should ROLLBACK fail, the connection is still handed
-                // back, and the writer's next BEGIN fails loudly rather than nesting.)
+                // Not committed: undo. (Should ROLLBACK fail, the writer sees the transaction
+                // still open and replaces the connection: see `write_loop`.)
                 let _ = connection.execute_batch("ROLLBACK");
             }
             let _ = self.give_back.send(connection);
@@ -72,10 +76,10 @@ impl Drop for Lent {
 
 /// The embedded engine: one database file in WAL mode.
 pub struct SqliteEngine {
-    shared: Arc<Shared>,
+    shared: Shared,
 }
 
-/// What the engine and its statements share.
+/// The engine's connections.
 struct Shared {
     /// The writer thread's queue: every write runs there, one at a time, on its connection.
     writer: mpsc::Sender<Job>,
@@ -113,11 +117,11 @@ impl SqliteEngine {
             .spawn(move || write_loop(connection, &jobs, &reopen))
             .map_err(StoreError::Thread)?;
         Ok(Arc::new(Sqlite(Self {
-            shared: Arc::new(Shared {
+            shared: Shared {
                 writer,
                 readers: ThreadLocal::new(),
                 connections,
-            }),
+            },
         })))
     }
 }
@@ -137,22 +141,22 @@ fn write_loop(mut connection: Connection, jobs: &mpsc::Receiver<Job>, reopen: &C
                     connection: Some(connection),
                     give_back,
                 };
-                connection = match borrower.send(lent) {
+                let back = match borrower.send(lent) {
                     // The borrower went away before it got it: nothing happened on it.
-                    Err(mut lent) => match lent.connection.take() {
-                        Some(connection) => connection,
-                        None => return,
-                    },
-                    Ok(()) => match returned.recv() {
+                    Err(mut lent) => lent.connection.take(),
+                    Ok(()) => returned.recv().ok(),
+                };
+                // Back in autocommit mode, or (should it never come back, or come back with its
+                // transaction still open after a failed ROLLBACK) replaced by a new connection:
+                // closing the old one undoes its transaction, and writes never run inside it.
+                connection = match back.filter(Connection::is_autocommit) {
+                    Some(connection) => connection,
+                    None => match reopen.open() {
                         Ok(connection) => connection,
-                        // Lost with its transaction (a panic while it was out): a new one.
-                        Err(_) => match reopen.open() {
-                            Ok(connection) => connection,
-                            Err(error) => {
-                                tracing::error!(%error, "the SQLite writer cannot reopen its connection");
-                                return;
-                            }
-                        },
+                        Err(error) => {
+                            tracing::error!(%error, "the SQLite writer cannot reopen its connection");
+                            return;
+                        }
                     },
                 };
             }
@@ -190,8 +194,8 @@ impl Shared {
             .send(Job::Write(Box::new(move |connection| {
                 let _ = reply.send(statement(connection));
             })))
-            .map_err(|_| StoreError::WriterStopped)?;
-        Ok(answer.await.map_err(|_| StoreError::WriterStopped)??)
+            .map_err(|_| StoreError::Closed)?;
+        Ok(answer.await.map_err(|_| StoreError::Closed)??)
     }
 }
 
@@ -206,19 +210,24 @@ impl Engine for Sqlite<SqliteEngine> {
             .shared
             .writer
             .send(Job::Lend(borrower))
-            .map_err(|_| StoreError::WriterStopped)?;
-        let lent = lent.await.map_err(|_| StoreError::WriterStopped)?;
+            .map_err(|_| StoreError::Closed)?;
+        let lent = lent.await.map_err(|_| StoreError::Closed)?;
         let transaction = SqliteTransaction {
             lent: Mutex::new(lent),
+            failed: AtomicBool::new(false),
         };
         transaction.with(|connection| connection.execute_batch("BEGIN IMMEDIATE"))?;
         Ok(Box::new(Sqlite(transaction)))
     }
 
+    /// Both a read connection and the writer (behind any queued writes) must answer.
     async fn ping(&self) -> Result<(), StoreError> {
+        let select = |connection: &Connection| connection.query_row("SELECT 1", [], |_| Ok(()));
+        self.0.shared.read(select)?;
         self.0
             .shared
-            .read(|connection| connection.query_row("SELECT 1", [], |_| Ok(())))
+            .write(move |connection: &mut Connection| select(connection))
+            .await
     }
 }
 
@@ -226,24 +235,46 @@ impl Engine for Sqlite<SqliteEngine> {
 struct SqliteTransaction {
     /// Locked for one statement at a time, never across an await.
     lent: Mutex<Lent>,
+    /// A statement failed: as on PostgreSQL, the transaction can only roll back. (SQLite
+    /// itself would commit the other statements, or, after some errors, has already rolled
+    /// back and would run the next ones outside any transaction.)
+    failed: AtomicBool,
 }
 
 impl SqliteTransaction {
+    /// Runs `statement` inline on the borrowed connection: statements inside a transaction do
+    /// not sync to disk (its commit may, and runs off the runtime).
     fn with<T>(
         &self,
         statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Err(StoreError::Aborted);
+        }
         let mut lent = self.lent.lock().unwrap_or_else(PoisonError::into_inner);
-        let connection = lent.connection.as_mut().ok_or(StoreError::WriterStopped)?;
-        Ok(statement(connection)?)
+        let connection = lent.connection.as_mut().ok_or(StoreError::Closed)?;
+        statement(connection).map_err(|error| {
+            self.failed.store(true, Ordering::Relaxed);
+            error.into()
+        })
     }
 }
 
 #[async_trait::async_trait]
 impl TransactionEngine for Sqlite<SqliteTransaction> {
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        // The connection goes back to the writer when `self` drops, committed or not.
-        self.0.with(|connection| connection.execute_batch("COMMIT"))
+        let Self(transaction) = *self;
+        if transaction.failed.load(Ordering::Relaxed) {
+            // Dropped: rolled back, and the connection goes back to the writer.
+            return Err(StoreError::Aborted);
+        }
+        // COMMIT may checkpoint the WAL, which syncs the disk: not on a runtime thread. The
+        // connection goes back to the writer when the transaction drops there, committed or not.
+        tokio::task::spawn_blocking(move || {
+            transaction.with(|connection| connection.execute_batch("COMMIT"))
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
     }
 }
 

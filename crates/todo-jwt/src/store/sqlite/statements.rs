@@ -9,7 +9,7 @@ use rusqlite::{
 };
 use sea_query::{SqliteQueryBuilder, Value as SqlValue, Values};
 
-use super::{Shared, SqliteEngine, SqliteTransaction};
+use super::{SqliteEngine, SqliteTransaction};
 use crate::{
     filter::{Condition, Filter},
     store::{
@@ -59,7 +59,7 @@ impl Exec for SqliteEngine {
         &self,
         statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> impl Future<Output = Result<T, StoreError>> + Send {
-        Shared::write(&self.shared, statement)
+        self.shared.write(statement)
     }
 }
 
