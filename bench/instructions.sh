@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by callgrind: a measure of the read path that does not
+# depend on what else the machine is doing (wrk's requests/s on a shared 2-core box do).
+#
+#   bash bench/instructions.sh                         # target/release/todo-jwt
+#   SERVER_BIN=/tmp/old/todo-jwt bash bench/instructions.sh   # another build, to compare
+#   REQUESTS=2000 bash bench/instructions.sh
+#
+# Starts the server under callgrind on fresh data, seeds one user with 20 todos, warms up,
+# then counts the instructions of REQUESTS sequential requests per endpoint on one keep-alive
+# connection, and prints the count per request.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REQUESTS=${REQUESTS:-1000}
+PORT=${PORT:-3311}
+SERVER_BIN=${SERVER_BIN:-}
+if [ -z "$SERVER_BIN" ]; then
+  cargo build --release -p todo-jwt 2>&1 | tail -n 1
+  SERVER_BIN=target/release/todo-jwt
+fi
+if ! command -v valgrind >/dev/null; then
+  echo "installing valgrind (Debian package)"
+  (apt-get update -qq && apt-get install -y -qq valgrind) >/dev/null
+fi
+
+work=$(mktemp -d)
+cleanup() {
+  [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export TODO_JWT_SECRET
+TODO_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+RUST_LOG=warn TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" \
+  valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
+  "$SERVER_BIN" >"$work/server.log" 2>&1 &
+server_pid=$!
+
+python3 - "$PORT" "$REQUESTS" "$server_pid" "$work" <<'PY'
+import http.client, json, subprocess, sys, time, glob, os
+
+port, requests, pid, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+for _ in range(600):
+    try:
+        http.client.HTTPConnection("127.0.0.1", port, timeout=60).request("GET", "/")
+        break
+    except OSError:
+        time.sleep(0.2)
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+def call(method, path, body=None, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    assert response.status < 300, (method, path, response.status, data)
+    return data
+
+credentials = {"email": "reader@example.com", "password": "benchmark-password"}
+call("POST", "/signup", credentials)
+token = json.loads(call("POST", "/users/login", credentials))["token"]
+for i in range(20):
+    call("POST", "/todos", {"title": f"todo number {i}", "desc": "something to do", "isComplete": i % 2 == 0}, token)
+one = json.loads(call("GET", "/todos?filter[limit]=1", token=token))[0]["id"]
+
+def total():
+    # Dump the counters so far and read the total instruction count ("summary:" or "totals:").
+    subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
+    count = 0
+    for path in glob.glob(os.path.join(work, "callgrind.out*")):
+        for line in open(path):
+            if line.startswith("summary:") or line.startswith("totals:"):
+                count += int(line.split()[1])
+                break
+    return count
+
+for name, path in [("GET /todos (20 todos)", "/todos"), ("GET /todos/{id}", f"/todos/{one}"), ("GET /whoAmI", "/whoAmI")]:
+    for _ in range(200):
+        call("GET", path, token=token)
+    before = total()
+    for _ in range(requests):
+        call("GET", path, token=token)
+    after = total()
+    print(f"{name:28} {(after - before) / requests:12,.0f} instructions per request")
+PY
+echo "server: $SERVER_BIN; $REQUESTS sequential requests per endpoint, one connection, under callgrind"
