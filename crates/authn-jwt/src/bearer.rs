@@ -411,6 +411,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_token_issued_in_the_future_is_refused() {
+        let now = get_current_timestamp();
+        let claims = with(
+            with(claims(), "iat", json!(now + 120)),
+            "exp",
+            json!(now + 600),
+        );
+        assert_eq!(
+            reason_for(&signed(&claims)).await,
+            "Error verifying token : invalid token"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_living_longer_than_the_configured_lifetime_is_refused() {
+        let now = get_current_timestamp();
+        // The configured lifetime is 21600 s (6 hours), with 5 s of leeway.
+        let too_long = with(claims(), "exp", json!(now + 21_600 + 60));
+        assert_eq!(
+            reason_for(&signed(&too_long)).await,
+            "Error verifying token : invalid token"
+        );
+        let without_iat = with(without(claims(), "iat"), "exp", json!(now + 21_600 + 60));
+        assert_eq!(
+            reason_for(&signed(&without_iat)).await,
+            "Error verifying token : invalid token"
+        );
+        // Exactly the lifetime is fine, as the service signs it.
+        let exact = with(claims(), "exp", json!(now + 21_600));
+        assert_eq!(
+            service()
+                .verify(&signed(&exact))
+                .map(|token| token.expires_at),
+            Ok(now + 21_600)
+        );
+    }
+
+    #[tokio::test]
     async fn a_token_without_exp_is_refused() {
         let token = signed(&without(claims(), "exp"));
         assert_eq!(

@@ -259,21 +259,38 @@ impl JwtService {
             iat,
             exp,
         } = claims;
-        // The validator has required `exp` as an integer; `id` is ours to require.
-        match (id, seconds(exp.as_ref())) {
-            (Some(id), Some(expires_at)) if !id.is_empty() => Ok(VerifiedToken {
-                user: UserProfile {
-                    id,
-                    name,
-                    email,
-                    session: text(sid),
-                },
-                token_id: text(jti),
-                issued_at: seconds(iat.as_ref()),
-                expires_at,
-            }),
-            _ => Err(TokenError::Invalid),
+        // The validator has required `exp` as a number; `id` is ours to require.
+        let (Some(id), Some(expires_at)) = (id, seconds(exp.as_ref())) else {
+            return Err(TokenError::Invalid);
+        };
+        let issued_at = seconds(iat.as_ref());
+        if id.is_empty() || !self.plausible_times(issued_at, expires_at) {
+            return Err(TokenError::Invalid);
         }
+        Ok(VerifiedToken {
+            user: UserProfile {
+                id,
+                name,
+                email,
+                session: text(sid),
+            },
+            token_id: text(jti),
+            issued_at,
+            expires_at,
+        })
+    }
+
+    /// Whether a token's times are ones this service could have signed: not issued in the
+    /// future, and living no longer than the configured lifetime (counted from `iat`, or from
+    /// now for a token without one), both within the leeway. A token that breaks this was not
+    /// signed by us as configured now: a leaked key, or a lifetime since shortened.
+    fn plausible_times(&self, issued_at: Option<u64>, expires_at: u64) -> bool {
+        let now = get_current_timestamp();
+        let leeway = self.config.leeway.as_secs();
+        let lifetime = self.config.lifetime.as_secs();
+        let issued = issued_at.unwrap_or(now);
+        issued <= now.saturating_add(leeway)
+            && expires_at <= issued.saturating_add(lifetime).saturating_add(leeway)
     }
 }
 

@@ -176,12 +176,13 @@ pub fn with_middleware(
 + Send
 + Sync
 + 'static {
-    let request_id = HeaderName::from_static("x-request-id");
+    let request_id = HeaderName::from_static(REQUEST_ID);
     ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
+        .map_request(plain_request_id)
         .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
-            let id = request.headers().get("x-request-id").and_then(|id| id.to_str().ok());
+            let id = request.headers().get(REQUEST_ID).and_then(|id| id.to_str().ok());
             tracing::info_span!("request", method = %request.method(), path = request.uri().path(), id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id))
@@ -192,6 +193,35 @@ pub fn with_middleware(
         .layer(CatchPanicLayer::custom(|_| internal_error()))
         .layer(cors())
         .service(router)
+}
+
+/// The header that carries a request's id, kept from the client or made here.
+const REQUEST_ID: &str = "x-request-id";
+
+/// The longest client-chosen request id kept.
+const MAX_REQUEST_ID: usize = 64;
+
+/// Keeps a client's request id only if it is one short, plain value (letters, digits, `-`,
+/// `_`, `.`, `:`; at most [`MAX_REQUEST_ID`] bytes); otherwise it is dropped and a fresh one is
+/// made, so a client cannot put kilobytes or raw bytes into the log and the response.
+fn plain_request_id(mut request: Request<Body>) -> Request<Body> {
+    let mut values = request.headers().get_all(REQUEST_ID).iter();
+    let plain = |id: &HeaderValue| {
+        (1..=MAX_REQUEST_ID).contains(&id.len())
+            && id
+                .as_bytes()
+                .iter()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(byte))
+    };
+    let keep = match (values.next(), values.next()) {
+        (Some(id), None) => plain(id),
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
 }
 
 fn internal_error() -> Response {

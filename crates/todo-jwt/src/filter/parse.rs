@@ -192,7 +192,12 @@ impl Parser {
                 Vec::new()
             }
         };
-        keys.into_iter()
+        if keys.len() > MAX_LIST {
+            self.problem(path, format!("must list at most {MAX_LIST} keys"));
+            return Vec::new();
+        }
+        let mut orders: Vec<Order> = keys
+            .into_iter()
             .filter_map(|(path, key)| {
                 let mut words = key.split_whitespace();
                 let name = words.next().unwrap_or_default();
@@ -208,7 +213,18 @@ impl Parser {
                 let field = self.field(name, &path)?;
                 Some(Order { field, descending })
             })
-            .collect()
+            .collect();
+        // A later key on a field already ordered by never changes the order: keep the first,
+        // so the SQL has at most one term per field however many keys were sent.
+        let mut seen = Vec::with_capacity(orders.len().min(Field::ALL.len()));
+        orders.retain(|order| {
+            let first = !seen.contains(&order.field);
+            if first {
+                seen.push(order.field);
+            }
+            first
+        });
+        orders
     }
 
     fn condition(&mut self, value: &Value, path: &str) -> Condition {

@@ -55,12 +55,8 @@ pub fn condition(condition: &Condition, dialect: Dialect) -> SqlCondition {
     match condition {
         Condition::All(parts) if parts.is_empty() => always().into(),
         Condition::Any(parts) if parts.is_empty() => never().into(),
-        Condition::All(parts) => parts.iter().fold(Cond::all(), |all, part| {
-            all.add(self::condition(part, dialect))
-        }),
-        Condition::Any(parts) => parts.iter().fold(Cond::any(), |any, part| {
-            any.add(self::condition(part, dialect))
-        }),
+        Condition::All(parts) => balanced(parts, Cond::all, dialect),
+        Condition::Any(parts) => balanced(parts, Cond::any, dialect),
         Condition::Equals(field, None) => column(*field).is_null().into(),
         Condition::Equals(field, Some(scalar)) => column(*field).eq(value(scalar)).into(),
         Condition::NotEquals(field, None) => column(*field).is_not_null().into(),
@@ -127,6 +123,25 @@ pub fn condition(condition: &Condition, dialect: Dialect) -> SqlCondition {
         }
         Condition::Nothing => never().into(),
     }
+}
+
+/// How many parts an `AND` or `OR` joins before it is split in two.
+const FAN_OUT: usize = 8;
+
+/// `parts` joined by `join` (`AND` or `OR`) as a balanced tree of parenthesised groups of at
+/// most [`FAN_OUT`]: `a OR b OR ... ` written flat is a chain as deep as it is long, and SQLite
+/// refuses expressions deeper than 1000 ("Expression tree is too large") well within the
+/// filter language's 1000-item lists, nested.
+fn balanced(parts: &[Condition], join: fn() -> SqlCondition, dialect: Dialect) -> SqlCondition {
+    if parts.len() <= FAN_OUT {
+        return parts
+            .iter()
+            .fold(join(), |joined, part| joined.add(condition(part, dialect)));
+    }
+    let (left, right) = parts.split_at(parts.len() / 2);
+    join()
+        .add(balanced(left, join, dialect))
+        .add(balanced(right, join, dialect))
 }
 
 /// A custom expression; each `{}` in `template` takes the next of `operands`, written in the
@@ -359,6 +374,32 @@ mod tests {
         assert_eq!(values.0.len(), 3, "{sql}");
         let (sql, _) = select("o", &like(true), Dialect::Postgres).build(PostgresQueryBuilder);
         println!("{sql}");
+    }
+
+    #[test]
+    fn long_or_lists_are_nested_not_chained() {
+        let any = Condition::Any((0..1000).map(Condition::id_is).collect());
+        let filter = Filter {
+            condition: Some(any),
+            ..Filter::default()
+        };
+        let (sql, values) = select("o", &filter, Dialect::Sqlite).build(SqliteQueryBuilder);
+        assert_eq!(values.0.len(), 1001, "every id bound, and the owner");
+        // A chain of 1000 ORs would have no parenthesis inside the condition; a balanced tree
+        // opens one per level, about log2(1000 / 8) + 1 deep.
+        let depth = sql
+            .chars()
+            .scan(0_i32, |depth, c| {
+                *depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                Some(*depth)
+            })
+            .max()
+            .unwrap_or_default();
+        assert!((5..=12).contains(&depth), "nesting depth {depth}");
     }
 
     #[test]

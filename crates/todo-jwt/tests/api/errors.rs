@@ -198,3 +198,26 @@ async fn every_response_has_the_common_headers() {
         .expect("request");
     assert_eq!(response.headers()["x-request-id"], "client-chosen-id");
 }
+
+/// A client's request id goes into the log and the response: only a short, plain one is kept.
+#[tokio::test]
+async fn a_long_or_odd_request_id_is_replaced_by_a_fresh_one() {
+    let app = spawn_app().await;
+    let long = "a".repeat(60 * 1024);
+    let odd = reqwest::header::HeaderValue::from_bytes(b"id\xff\xfe with spaces").expect("header");
+    for value in [
+        reqwest::header::HeaderValue::from_str(&long).expect("header"),
+        odd,
+        reqwest::header::HeaderValue::from_static("quote\"d"),
+    ] {
+        let response = app
+            .client
+            .get(app.url("/"))
+            .header("x-request-id", value)
+            .send()
+            .await
+            .expect("request");
+        let id = response.headers()["x-request-id"].to_str().expect("ascii");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "replaced: {id:.80}");
+    }
+}
