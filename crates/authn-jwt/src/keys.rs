@@ -8,6 +8,10 @@ use crate::JwtError;
 /// The shortest HS256 secret accepted: 256 bits, the size of the hash (RFC 7518, 3.2).
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// The fewest different bytes an HS256 secret may have: a long run of a few characters
+/// (`aaaa…`) passes a length check but not this one, while a random hex secret has about 16.
+pub const MIN_SECRET_DISTINCT_BYTES: usize = 8;
+
 /// One key: its algorithm, the material to sign and verify with, and an optional key id
 /// (written as the token header's `kid`, and used to pick the key when verifying).
 #[derive(Clone)]
@@ -19,11 +23,20 @@ pub struct Key {
 }
 
 impl Key {
-    /// An HMAC-SHA256 key; refuses a secret shorter than [`MIN_SECRET_BYTES`].
+    /// An HMAC-SHA256 key; refuses a secret shorter than [`MIN_SECRET_BYTES`] or with fewer
+    /// than [`MIN_SECRET_DISTINCT_BYTES`] different bytes.
     pub fn hs256(secret: &SecretString) -> Result<Self, JwtError> {
         let secret = secret.expose_secret().as_bytes();
         if secret.len() < MIN_SECRET_BYTES {
             return Err(JwtError::SecretTooShort(secret.len()));
+        }
+        let mut seen = [false; 256];
+        for &byte in secret {
+            seen[usize::from(byte)] = true;
+        }
+        let distinct = seen.iter().filter(|&&seen| seen).count();
+        if distinct < MIN_SECRET_DISTINCT_BYTES {
+            return Err(JwtError::SecretTooSimple(distinct));
         }
         Ok(Self {
             id: None,

@@ -41,5 +41,5 @@ mod keys;
 mod token;
 
 pub use bearer::{BearerJwtStrategy, CachedUserDirectory, UserDirectory};
-pub use keys::{Key, KeySet, MIN_SECRET_BYTES};
+pub use keys::{Key, KeySet, MIN_SECRET_BYTES, MIN_SECRET_DISTINCT_BYTES};
 pub use token::{AccessClaims, JwtConfig, JwtError, JwtService, TokenError, VerifiedToken};

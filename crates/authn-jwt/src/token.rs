@@ -43,6 +43,9 @@ pub enum JwtError {
     /// The secret is shorter than [`crate::MIN_SECRET_BYTES`].
     #[error("the JWT secret must be at least {min} bytes long (it has {0})", min = crate::MIN_SECRET_BYTES)]
     SecretTooShort(usize),
+    /// The secret has fewer than [`crate::MIN_SECRET_DISTINCT_BYTES`] different bytes.
+    #[error("the JWT secret has only {0} different bytes")]
+    SecretTooSimple(usize),
     /// A key set of several keys needs a distinct id on each.
     #[error("every key of a key set with several keys needs its own id")]
     KeyIdRequired,

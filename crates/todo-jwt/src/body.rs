@@ -65,7 +65,7 @@ pub fn compile(schema: &Value) -> Validator {
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
-impl<T: BodySchema, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+impl<T: BodySchema + Send + 'static, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
@@ -82,20 +82,50 @@ impl<T: BodySchema, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                     ApiError::bad_request("INVALID_BODY", rejection.body_text())
                 }
             })?;
-        let value = parse(content_type.as_deref(), &bytes)?;
-        validate(T::validator(), &value)?;
-        // The schema admits only what `T` can hold; a mismatch is still reported, never a panic.
-        serde_json::from_value(value)
-            .map(JsonBody)
-            .map_err(|error| {
-                ApiError::Validation(vec![ValidationDetail {
-                    path: String::new(),
-                    code: "type".to_owned(),
-                    message: error.to_string(),
-                    info: json!({}),
-                }])
-            })
+        let inline = bytes.len() <= INLINE_BODY;
+        let check = move || check::<T>(content_type.as_deref(), &bytes);
+        if inline {
+            check()
+        } else {
+            // Parsing and validating a large body (a megabyte of keys) takes milliseconds: off
+            // the runtime, so other requests do not wait for it.
+            tokio::task::spawn_blocking(check)
+                .await
+                .map_err(|_| ApiError::internal("a body check failed"))?
+        }
     }
+}
+
+/// Bodies up to this size are checked on the request's task; larger ones on the blocking pool.
+const INLINE_BODY: usize = 16 * 1024;
+
+/// The most problems a 422 lists: enough to fix a form, not a way to make the server write
+/// megabytes (one problem per unknown key of a huge body).
+pub const MAX_DETAILS: usize = 20;
+
+/// Syntax, NUL characters, schema, then the type.
+fn check<T: BodySchema>(content_type: Option<&str>, bytes: &[u8]) -> Result<JsonBody<T>, ApiError> {
+    let value = parse(content_type, bytes)?;
+    if let Some(path) = crate::json::nul_path(&value) {
+        return Err(ApiError::Validation(vec![ValidationDetail {
+            path,
+            code: "pattern".to_owned(),
+            message: "must not contain NUL characters".to_owned(),
+            info: json!({}),
+        }]));
+    }
+    validate(T::validator(), &value)?;
+    // The schema admits only what `T` can hold; a mismatch is still reported, never a panic.
+    serde_json::from_value(value)
+        .map(JsonBody)
+        .map_err(|error| {
+            ApiError::Validation(vec![ValidationDetail {
+                path: String::new(),
+                code: "type".to_owned(),
+                message: error.to_string(),
+                info: json!({}),
+            }])
+        })
 }
 
 /// Checks the declared content type and the JSON syntax of a body.
@@ -130,11 +160,12 @@ fn is_json(content_type: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Validates `value`, listing every problem as LoopBack does.
+/// Validates `value`, listing its problems as LoopBack does, up to [`MAX_DETAILS`] of them.
 pub fn validate(validator: &Validator, value: &Value) -> Result<(), ApiError> {
     let details: Vec<_> = validator
         .iter_errors(value)
         .flat_map(|error| detail(&error))
+        .take(MAX_DETAILS)
         .collect();
     if details.is_empty() {
         Ok(())
@@ -162,6 +193,7 @@ fn detail(error: &ValidationError<'_>) -> Vec<ValidationDetail> {
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
             .iter()
+            .take(MAX_DETAILS)
             .map(|name| {
                 one(
                     "additionalProperties",

@@ -84,6 +84,24 @@ pub enum ConfigError {
         min = authn_jwt::MIN_SECRET_BYTES
     )]
     SecretTooShort(usize),
+    /// The secret file can be read by other local users.
+    #[error(
+        "{} is readable by other users (mode {mode:o}): anyone who can read it can sign tokens \
+         for any account; run `chmod 600 {}`",
+        path.display(), path.display()
+    )]
+    SecretFileExposed {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The configured secret repeats a few characters: easy to guess whatever its length.
+    #[error(
+        "the JWT secret has only {0} different characters; use a random value, e.g. \
+         `openssl rand -hex 32`"
+    )]
+    SecretTooSimple(usize),
     /// The token keys are unusable for another reason.
     #[error("the token keys are unusable")]
     Keys(#[source] JwtError),
@@ -147,12 +165,21 @@ impl Config {
     }
 
     /// Creates the data directory if needed.
+    ///
+    /// Created readable by its owner only (0700): it holds password hashes, todos and the
+    /// generated secret. (An existing directory keeps its mode; its files are 0600 anyway.)
     pub fn ensure_data_dir(&self) -> Result<(), ConfigError> {
-        fs::create_dir_all(&self.data_dir).map_err(|source| ConfigError::Io {
-            action: "cannot create the data directory",
-            path: self.data_dir.clone(),
-            source,
-        })
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&self.data_dir)
+            .map_err(|source| ConfigError::Io {
+                action: "cannot create the data directory",
+                path: self.data_dir.clone(),
+                source,
+            })
     }
 
     /// The token configuration, resolving the secret (see [`Config::secret`]) into the key.
@@ -166,12 +193,37 @@ impl Config {
         };
         let key = Key::hs256(&secret).map_err(|error| match error {
             JwtError::SecretTooShort(length) => ConfigError::SecretTooShort(length),
+            JwtError::SecretTooSimple(distinct) => ConfigError::SecretTooSimple(distinct),
             other => ConfigError::Keys(other),
         })?;
         let mut jwt = JwtConfig::new(KeySet::single(key), TOKEN_ISSUER, TOKEN_ISSUER);
         jwt.lifetime = Duration::from_secs(self.token_lifetime);
         Ok((jwt, source))
     }
+}
+
+/// Refuses a secret file that others can read (or write).
+fn refuse_exposed(path: &Path) -> Result<(), ConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .map_err(|source| ConfigError::Io {
+                action: "cannot read the secret file",
+                path: path.to_owned(),
+                source,
+            })?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(ConfigError::SecretFileExposed {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Reads the stored secret, or creates it: 256 random bits, hex-encoded, readable by the owner
@@ -186,6 +238,7 @@ fn load_or_generate_secret(path: &Path) -> Result<(SecretString, SecretSource), 
     };
     match fs::read_to_string(path) {
         Ok(stored) => {
+            refuse_exposed(path)?;
             return Ok((
                 SecretString::from(stored.trim().to_owned()),
                 SecretSource::Stored,
@@ -282,6 +335,58 @@ mod tests {
         config.database_url = Some("postgres://postgres@localhost/todo".into());
         let error = config.jwt().expect_err("refused");
         assert!(error.to_string().contains("TODO_JWT_SECRET"), "{error}");
+    }
+
+    #[test]
+    fn the_data_directory_is_created_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config::for_data_dir(dir.path().join("nested/data"));
+        config.ensure_data_dir().expect("created");
+        let mode = fs::metadata(&config.data_dir)
+            .expect("dir")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn a_secret_file_others_can_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("jwt-secret");
+        fs::write(&path, "0123456789abcdef0123456789abcdef0123456789abcdef").expect("write");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let config = Config::for_data_dir(dir.path());
+        let error = config.jwt().expect_err("refused").to_string();
+        assert!(
+            error.contains("chmod 600") && error.contains("644"),
+            "{error}"
+        );
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert!(config.jwt().is_ok());
+    }
+
+    #[test]
+    fn a_secret_of_few_different_characters_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("jwt-secret");
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(&path)
+            .and_then(|mut file| file.write_all("a".repeat(42).as_bytes()))
+            .expect("write");
+        let config = Config::for_data_dir(dir.path());
+        let error = config.jwt().expect_err("refused").to_string();
+        assert!(error.contains("only 1 different"), "{error}");
+        let mut configured = Config::for_data_dir("unused");
+        configured.secret = Some(SecretString::from("abababababababababababababababab"));
+        assert!(matches!(
+            configured.jwt(),
+            Err(ConfigError::SecretTooSimple(2))
+        ));
     }
 
     #[test]

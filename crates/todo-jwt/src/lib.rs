@@ -14,6 +14,7 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod filter;
+pub mod json;
 pub mod openapi;
 pub mod sessions;
 pub mod state;

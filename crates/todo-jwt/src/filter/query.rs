@@ -69,6 +69,9 @@ pub fn parameter_tree(
             format!("is nested deeper than {MAX_DEPTH} levels"),
         ));
     }
+    if let Some(path) = crate::json::nul_path(&tree) {
+        return Err(refuse(raw, &path, "must not contain NUL characters".into()));
+    }
     Ok(Some(tree))
 }
 

@@ -5,15 +5,20 @@ use axum::{
     Json,
     body::Bytes,
     extract::State,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use secrecy::SecretString;
 use serde::Serialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::Sessions;
-use crate::{accounts::Credentials, error::ApiError};
+use crate::{
+    accounts::Credentials,
+    body::{BodySchema, validate},
+    error::ApiError,
+};
 
 /// The form `POST /users/token` takes (documentation only: the handler reads the form itself
 /// so that every refusal is an RFC 6749 error).
@@ -59,6 +64,35 @@ fn refuse(error: &'static str, description: impl Into<String>) -> Response {
     with_no_store((StatusCode::BAD_REQUEST, Json(body)).into_response())
 }
 
+/// The one content type the token endpoint takes.
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Checks an email and a password against the login body's schema (email format and length,
+/// password length, no NUL); the problems, in the form's words, if any.
+fn check_credentials(email: &str, password: &str) -> Result<(), String> {
+    let value = json!({"email": email, "password": password});
+    let error = match crate::json::nul_path(&value) {
+        Some(_) => Some("`username` and `password` must not contain NUL characters".to_owned()),
+        None => validate(<Credentials as BodySchema>::validator(), &value)
+            .err()
+            .map(|error| match error {
+                ApiError::Validation(details) => details
+                    .iter()
+                    .map(|detail| {
+                        let field = match detail.path.as_str() {
+                            "/email" => "username",
+                            _ => "password",
+                        };
+                        format!("`{field}` {}", detail.message)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other.to_string(),
+            }),
+    };
+    error.map_or(Ok(()), Err)
+}
+
 /// Tokens must not be cached by anything between server and client (RFC 6749, 5.1).
 fn with_no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
@@ -76,7 +110,21 @@ fn with_no_store(mut response: Response) -> Response {
         (status = 400, description = "Refused (RFC 6749, 5.2)", body = OAuthError),
     ),
 )]
-pub async fn issue_token(State(sessions): State<Sessions>, body: Bytes) -> Response {
+pub async fn issue_token(
+    State(sessions): State<Sessions>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Only a form: a `text/plain` body is what a cross-site HTML form can send without a
+    // preflight, and it must not log a browser in.
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(FORM));
+    if !form {
+        return refuse("invalid_request", format!("the body must be {FORM}"));
+    }
     let (mut grant_type, mut username, mut password) = (None, None, None);
     for (key, value) in form_urlencoded::parse(&body) {
         let slot = match key.as_ref() {
@@ -97,6 +145,10 @@ pub async fn issue_token(State(sessions): State<Sessions>, body: Bytes) -> Respo
     let (Some(email), Some(password)) = (username, password) else {
         return refuse("invalid_request", "`username` and `password` are required");
     };
+    // The same rules as `/users/login`'s body, before any password is hashed.
+    if let Err(problems) = check_credentials(&email, &password) {
+        return refuse("invalid_request", problems);
+    }
     let credentials = Credentials {
         email,
         password: SecretString::from(password),

@@ -93,6 +93,9 @@ pub enum StoreError {
     /// A migration failed.
     #[error("the database migration failed")]
     Migration(#[source] Box<StoreError>),
+    /// The SQLite file could not be created.
+    #[error("cannot create the database file")]
+    Create(#[source] std::io::Error),
     /// A thread the store needs could not be started.
     #[error("cannot start a database thread")]
     Thread(#[source] std::io::Error),

@@ -4,6 +4,7 @@ mod accounts;
 mod errors;
 mod filters;
 mod helpers;
+mod hostile;
 mod instances;
 mod openapi;
 mod store;

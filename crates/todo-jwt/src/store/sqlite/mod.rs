@@ -93,6 +93,7 @@ impl SqliteEngine {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub(super) fn open(path: &Path) -> Result<Arc<dyn Engine>, StoreError> {
         statements::prepare();
+        create_private(path).map_err(StoreError::Create)?;
         let connections = Connections {
             path: path.to_owned(),
         };
@@ -275,6 +276,20 @@ impl TransactionEngine for Sqlite<SqliteTransaction> {
         })
         .await
         .map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Creates the database file, if it does not exist, readable by its owner only: it holds
+/// password hashes. SQLite gives its `-wal` and `-shm` files the database file's mode.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
     }
 }
 

@@ -1,0 +1,227 @@
+//! Hostile clients (issue 10): each test is an attack that once hurt the service, and the
+//! safe answer it gets now. The rows they reproduce are named in each test's comment.
+
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header, get_current_timestamp};
+use reqwest::{Method, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{TEST_SECRET, error_body, on_postgres, spawn_app};
+
+async fn token_endpoint(
+    app: &crate::helpers::TestApp,
+    content_type: &str,
+    body: String,
+) -> (StatusCode, Value) {
+    let response = app
+        .client
+        .post(app.url("/users/token"))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.json().await.expect("json"))
+}
+
+fn form(username: &str, password: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "password")
+        .append_pair("username", username)
+        .append_pair("password", password)
+        .finish()
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Row 4: a NUL character (a 500 on PostgreSQL) gets the same 4xx on both backends, in a body,
+/// a filter, or the token endpoint's form, and nothing is stored.
+#[tokio::test]
+async fn nul_characters_are_refused_everywhere_with_a_4xx() {
+    let app = spawn_app().await;
+    let token = app.token_for("nul@example.com").await;
+    for body in [
+        json!({"title": "a\u{0}b"}),
+        json!({"title": "fine", "desc": "\u{0}"}),
+    ] {
+        let response = app.call(Method::POST, "/todos", &token, Some(&body)).await;
+        let error = error_body(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(
+            error["details"][0]["message"], "must not contain NUL characters",
+            "{error}"
+        );
+    }
+    let response = app
+        .post_json(
+            "/signup",
+            &json!({"email": "other@example.com", "password": "password123", "username": "a\u{0}"}),
+        )
+        .await;
+    let error = error_body(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(error["details"][0]["path"], "/username");
+    for query in [
+        "/todos?filter[where][title]=a%00b",
+        "/todos?filter={\"where\":{\"title\":{\"like\":\"%25\\u0000\"}}}",
+        "/todos/count?where[desc][neq]=%00",
+    ] {
+        let response = app.call(Method::GET, query, &token, None).await;
+        let error = error_body(response, StatusCode::BAD_REQUEST).await;
+        assert_eq!(error["code"], "INVALID_PARAMETER_VALUE", "{query}: {error}");
+    }
+    let (status, body) =
+        token_endpoint(&app, FORM, form("a\u{0}b@example.com", "password123")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    assert_eq!(
+        app.get_json("/todos", &token).await,
+        json!([]),
+        "nothing was stored"
+    );
+}
+
+/// Rows 8 and 17: the token endpoint applies the login body's rules before hashing anything,
+/// and takes only a form (a `text/plain` body is what a cross-site form can send).
+#[tokio::test]
+async fn the_token_endpoint_checks_its_form_like_the_login_body() {
+    let app = spawn_app().await;
+    app.token_for("kim@example.com").await;
+    // A 900 KB password is refused at once (it used to be hashed).
+    let started = Instant::now();
+    let (status, body) =
+        token_endpoint(&app, FORM, form("kim@example.com", &"p".repeat(900 * 1024))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_request");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|text| text.contains("`password`")),
+        "{body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // KELVIN SIGN for K: `/users/login` says 422; the token endpoint no longer logs in as kim.
+    let (status, body) =
+        token_endpoint(&app, FORM, form("\u{212A}im@example.com", "password123")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        "{body}"
+    );
+    for content_type in [
+        "text/plain",
+        "application/json",
+        "multipart/form-data; boundary=x",
+    ] {
+        let (status, body) =
+            token_endpoint(&app, content_type, form("kim@example.com", "password123")).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request")),
+            "{content_type}"
+        );
+    }
+    // The form itself still works, with a charset parameter too.
+    let (status, body) = token_endpoint(
+        &app,
+        "application/x-www-form-urlencoded; charset=utf-8",
+        form("kim@example.com", "password123"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["access_token"].is_string());
+}
+
+/// Row 11: a megabyte of unknown keys gets a short 422 (at most 20 problems), quickly.
+#[tokio::test]
+async fn a_body_of_ninety_thousand_unknown_keys_gets_a_short_422() {
+    let app = spawn_app().await;
+    let mut body = serde_json::Map::new();
+    body.insert("email".into(), json!("keys@example.com"));
+    body.insert("password".into(), json!("password123"));
+    for n in 0..90_000 {
+        body.insert(format!("k{n}"), json!(1));
+    }
+    let body = Value::Object(body).to_string();
+    assert!(
+        body.len() < 1024 * 1024,
+        "under the body limit: {}",
+        body.len()
+    );
+    let started = Instant::now();
+    let response = app
+        .client
+        .post(app.url("/signup"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let length = response.content_length();
+    let error = error_body(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(
+        error["details"].as_array().map(Vec::len),
+        Some(20),
+        "capped"
+    );
+    assert!(
+        length.is_some_and(|length| length < 8 * 1024),
+        "{length:?} bytes"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Row 14: a token that claims to be issued in the future, or to live longer than the
+/// configured lifetime, is refused even when its signature is good.
+#[tokio::test]
+async fn tokens_with_impossible_times_are_refused() {
+    let app = spawn_app().await;
+    let token = app.token_for("times@example.com").await;
+    let id = app.who_am_i(&token).await.text().await.expect("id");
+    let now = get_current_timestamp();
+    let key = EncodingKey::from_secret(TEST_SECRET.as_bytes());
+    for (iat, exp) in [(now + 3600, now + 7200), (now, now + 365 * 24 * 3600)] {
+        let claims = json!({"id": id, "iat": iat, "exp": exp, "sub": id,
+                            "iss": "todo-jwt", "aud": "todo-jwt", "jti": "forged"});
+        let forged =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).expect("signed");
+        let response = app.who_am_i(&forged).await;
+        let error = error_body(response, StatusCode::UNAUTHORIZED).await;
+        assert_eq!(error["message"], "Error verifying token : invalid token");
+    }
+}
+
+/// Row 15: the data directory is the owner's alone, and so are the database files (on SQLite)
+/// and the generated secret.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut config = todo_jwt::Config::for_data_dir(&data);
+    if on_postgres() {
+        // PostgreSQL needs a configured secret; the directory is still created private.
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        config.database_url = Some("postgres://postgres@127.0.0.1:1/unused".into());
+        let _ = todo_jwt::Application::build(config).await;
+    } else {
+        let app = crate::helpers::spawn_on(config, tempfile::tempdir().expect("tempdir")).await;
+        // A write, so that the WAL exists.
+        app.token_for("private@example.com").await;
+    }
+    let mode = |name: &str| {
+        std::fs::metadata(data.join(name))
+            .map(|metadata| metadata.permissions().mode() & 0o777)
+            .unwrap_or_else(|error| panic!("{name}: {error}"))
+    };
+    assert_eq!(mode(""), 0o700);
+    if !on_postgres() {
+        // (No `-shm` file: the unix-excl VFS keeps the WAL index in memory.)
+        for file in ["jwt-secret", "todo-jwt.sqlite3", "todo-jwt.sqlite3-wal"] {
+            assert_eq!(mode(file), 0o600, "{file}");
+        }
+    }
+}
