@@ -87,7 +87,7 @@ impl Application {
             ),
         }
         let jwt = Arc::new(JwtService::new(jwt_config));
-        let store = Store::open(&config.database()).await?;
+        let store = Store::open_with(&config.database(), config.store_limits()).await?;
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         let accounts = Accounts::new(store.clone(), Passwords::new(cores)?);
         let sessions = Sessions::new(accounts.clone(), jwt.clone());

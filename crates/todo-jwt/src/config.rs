@@ -56,6 +56,12 @@ pub struct Config {
     )]
     pub db_pool_size: usize,
 
+    /// The time budget of one database statement, in milliseconds: a query that runs longer
+    /// (a costly filter over long texts) is stopped and answered 503 `QUERY_TIMEOUT`.
+    #[arg(long, global = true, env = "TODO_JWT_QUERY_TIMEOUT_MS", default_value_t = 2_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub query_timeout_ms: u64,
+
     /// HMAC secret for access tokens, at least 32 bytes. Prefer the environment variable over the
     /// flag (flags show in `ps`). When unset, a random secret is generated once and kept in
     /// `<data-dir>/jwt-secret` (mode 0600).
@@ -135,6 +141,7 @@ impl Config {
             token_lifetime: 21_600,
             database_url: None,
             db_pool_size: 16,
+            query_timeout_ms: 2_000,
             secret: None,
         }
     }
@@ -161,6 +168,16 @@ impl Config {
                 Database::Sqlite(PathBuf::from(path))
             }
             None => Database::Sqlite(self.data_dir.join("todo-jwt.sqlite3")),
+        }
+    }
+
+    /// The bounds on each request's database work. Costly reads (pattern matches) get half
+    /// the cores, at least one, so the other half always serves everything else.
+    pub fn store_limits(&self) -> crate::store::Limits {
+        let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+        crate::store::Limits {
+            query_timeout: Duration::from_millis(self.query_timeout_ms),
+            costly_reads: (cores / 2).max(1),
         }
     }
 

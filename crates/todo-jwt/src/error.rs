@@ -70,6 +70,10 @@ pub enum ApiError {
     /// 409: the request conflicts with stored state (an email already registered).
     #[error("{0}")]
     Conflict(String),
+    /// 503: the request's database work ran out of its time budget (a filter too costly for
+    /// the data, or a server too busy to give it a turn); retry later or narrow the filter.
+    #[error("The query took longer than the server allows; narrow the filter, or retry later.")]
+    QueryTimeout,
     /// 500: a fault of ours. The cause (kept as the `source()`) goes to the log; the client
     /// sees a generic message.
     #[error("internal error")]
@@ -102,6 +106,7 @@ impl ApiError {
             Self::EntityNotFound { .. } | Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::QueryTimeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -118,6 +123,7 @@ impl ApiError {
             Self::EndpointNotFound(..) => "NotFoundError",
             Self::MethodNotAllowed(..) => "MethodNotAllowedError",
             Self::Conflict(_) => "ConflictError",
+            Self::QueryTimeout => "ServiceUnavailableError",
             Self::Internal(_) => "InternalServerError",
         }
     }
@@ -129,6 +135,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => Some("UNSUPPORTED_MEDIA_TYPE"),
             Self::Conflict(_) => Some("CONFLICT"),
             Self::EntityNotFound { .. } => Some("ENTITY_NOT_FOUND"),
+            Self::QueryTimeout => Some("QUERY_TIMEOUT"),
             _ => None,
         }
     }
@@ -169,7 +176,7 @@ pub fn chain(error: &dyn std::error::Error) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
             // The cause is for the operator's log, never for the client.
             tracing::error!(cause = %chain(&self), "request failed");
             return envelope(
@@ -204,6 +211,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
         }
+        if let Self::QueryTimeout = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }
@@ -219,6 +231,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => {
                 Self::Conflict("The request conflicts with a stored record.".into())
             }
+            StoreError::TimedOut => Self::QueryTimeout,
             other => Self::internal(other),
         }
     }

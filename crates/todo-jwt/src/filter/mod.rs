@@ -150,6 +150,17 @@ impl Condition {
     pub fn id_is(id: i64) -> Self {
         Self::Equals(Field::Id, Some(Scalar::Int(id)))
     }
+
+    /// Whether evaluating this costs more than comparing values: a pattern match (`like`,
+    /// `ilike`, `regexp` and their negations) somewhere in it, which runs over each text
+    /// character by character. The store runs such queries away from the request threads.
+    pub fn is_costly(&self) -> bool {
+        match self {
+            Self::All(parts) | Self::Any(parts) => parts.iter().any(Self::is_costly),
+            Self::Like { .. } | Self::Regexp(..) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Which fields a response shows.

@@ -363,6 +363,10 @@ impl Parser {
                     self.problem(path, "must not end with an unescaped backslash");
                     return Condition::Nothing;
                 }
+                if pattern.chars().count() > MAX_PATTERN {
+                    self.problem(path, format!("must be at most {MAX_PATTERN} characters"));
+                    return Condition::Nothing;
+                }
                 Condition::Like {
                     field,
                     pattern,
@@ -465,12 +469,21 @@ fn boolean(value: &Value) -> Option<bool> {
     }
 }
 
-/// The largest compiled regular expression accepted; bigger ones cost too much per row.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// The largest compiled regular expression accepted: bigger ones (`a{10000}b`, `a{100}{100}`)
+/// cost too much per row, and are refused before they run. Everyday patterns compile to a few
+/// kilobytes.
+pub const REGEX_SIZE_LIMIT: usize = 64 * 1024;
+
+/// The longest `like` pattern or `regexp` accepted, in characters: matching `%` followed by
+/// n characters costs up to n steps per character of each text.
+pub const MAX_PATTERN: usize = 256;
 
 /// `"^a"` or JavaScript's `"/^a/i"` as a checked [`Pattern`]. Only the `i` flag changes the
 /// match (`g` means nothing for a filter); others are refused.
 fn regexp(text: &str) -> Result<Pattern, String> {
+    if text.chars().count() > MAX_PATTERN {
+        return Err(format!("must be at most {MAX_PATTERN} characters"));
+    }
     let (body, flags) = match text
         .strip_prefix('/')
         .and_then(|rest| rest.rsplit_once('/'))

@@ -139,4 +139,34 @@ fn regexp_takes_javascript_slashes_and_the_i_flag() {
     assert!(!problems(json!({"where": {"title": {"regexp": "/a/x"}}})).is_empty());
 }
 
-// --- The property test -------------------------------------------------------------------
+#[test]
+fn patterns_expensive_by_construction_are_refused_before_they_run() {
+    for pattern in ["a{10000}b", "a{100}{100}", "(a|b|c|d){500}"] {
+        let found = problems(json!({"where": {"title": {"regexp": pattern}}}));
+        assert!(
+            found
+                .iter()
+                .any(|problem| problem.contains("valid regular expression")),
+            "{pattern}: {found:?}"
+        );
+    }
+    let long = format!("%{}", "A".repeat(300));
+    for operator in ["like", "nlike", "ilike", "nilike", "regexp"] {
+        let found = problems(json!({"where": {"title": {operator: long}}}));
+        assert!(
+            found
+                .iter()
+                .any(|problem| problem.contains("at most 256 characters")),
+            "{operator}: {found:?}"
+        );
+    }
+    // Everyday patterns are fine.
+    for pattern in [
+        "^buy (oat )?milk$",
+        "/^[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}$/i",
+        "\\d{4}-\\d{2}",
+    ] {
+        filter(json!({"where": {"title": {"regexp": pattern}}}));
+    }
+    filter(json!({"where": {"title": {"like": format!("%{}", "A".repeat(200))}}}));
+}

@@ -31,7 +31,7 @@ pub mod todo_sql;
 mod todos;
 mod users;
 
-use std::{path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
 pub use todos::{TodoStatements, Todos, Visitor};
@@ -49,6 +49,28 @@ pub enum Database {
         /// Connections this instance may open.
         pool_size: usize,
     },
+}
+
+/// Bounds on the database work one request can cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest one statement may run, and the longest a costly read (a pattern match, see
+    /// `Condition::is_costly`) may wait for its turn; beyond it, [`StoreError::TimedOut`].
+    /// SQLite checks the clock every few thousand steps of its virtual machine; PostgreSQL
+    /// enforces it as `statement_timeout`.
+    pub query_timeout: Duration,
+    /// How many costly reads run at once (SQLite: on threads of their own, never on the
+    /// request threads, so that pattern matches over long texts cannot stall other requests).
+    pub costly_reads: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            query_timeout: Duration::from_secs(2),
+            costly_reads: 1,
+        }
+    }
 }
 
 /// Why a storage operation failed. The cause is kept as the `source()`, for the log.
@@ -70,6 +92,9 @@ pub enum StoreError {
     /// or a transaction's connection.
     #[error("the database connection is closed")]
     Closed,
+    /// The work ran out of its time budget ([`Limits::query_timeout`]) and was stopped.
+    #[error("the query ran out of its time budget")]
+    TimedOut,
     /// A statement of the transaction failed, so it can only roll back: it is not committed.
     #[error("the transaction was not committed: one of its statements failed")]
     Aborted,
@@ -125,16 +150,21 @@ pub struct Store {
 
 impl Store {
     /// Opens `database` (creating an SQLite file if needed) and applies the migrations it has
-    /// not seen (what `todo-jwt migrate` runs).
+    /// not seen (what `todo-jwt migrate` runs), with the default [`Limits`].
     pub async fn open(database: &Database) -> Result<Self, StoreError> {
+        Self::open_with(database, Limits::default()).await
+    }
+
+    /// [`Store::open`] with these limits.
+    pub async fn open_with(database: &Database, limits: Limits) -> Result<Self, StoreError> {
         let engine = match database {
             Database::Sqlite(path) => {
-                let engine = sqlite::SqliteEngine::open(path)?;
+                let engine = sqlite::SqliteEngine::open(path, limits)?;
                 tracing::info!(path = %path.display(), "using SQLite");
                 engine
             }
             Database::Postgres { url, pool_size } => {
-                let engine = postgres::PostgresEngine::connect(url, *pool_size).await?;
+                let engine = postgres::PostgresEngine::connect(url, *pool_size, limits).await?;
                 tracing::info!("using PostgreSQL");
                 engine
             }

@@ -14,7 +14,7 @@ use statements::{Exec, Postgres};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, error::SqlState};
 
-use super::{Engine, StoreError, TransactionEngine};
+use super::{Engine, Limits, StoreError, TransactionEngine};
 
 /// Schema changes in order; `schema_migrations` records the applied ones.
 const MIGRATIONS: &[&str] = &[
@@ -31,6 +31,8 @@ impl From<tokio_postgres::Error> for StoreError {
             Some(&SqlState::UNIQUE_VIOLATION) => Self::Conflict,
             // "current transaction is aborted": an earlier statement of it failed.
             Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => Self::Aborted,
+            // `statement_timeout` (the query budget) stopped it.
+            Some(&SqlState::QUERY_CANCELED) => Self::TimedOut,
             _ => Self::Postgres(error),
         }
     }
@@ -46,11 +48,22 @@ impl PostgresEngine {
     pub(super) async fn connect(
         url: &str,
         pool_size: usize,
+        limits: Limits,
     ) -> Result<Arc<dyn Engine>, StoreError> {
         statements::prepare();
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|error| StoreError::Url(Box::new(error)))?;
+        // Every statement of every connection within the budget, enforced by the server.
+        let timeout = format!(
+            "-c statement_timeout={}",
+            limits.query_timeout.as_millis().max(1)
+        );
+        let options = match config.get_options() {
+            Some(given) => format!("{given} {timeout}"),
+            None => timeout,
+        };
+        config.options(&options);
         let host = describe_hosts(&config);
         let manager = Manager::from_config(
             config,
@@ -79,6 +92,10 @@ impl PostgresEngine {
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
+        // Migrations (and waiting for another instance's) are not bound by the query budget.
+        transaction
+            .batch_execute("SET LOCAL statement_timeout = 0")
+            .await?;
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;

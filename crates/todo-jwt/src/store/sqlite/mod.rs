@@ -6,7 +6,7 @@ mod statements;
 use statements::Sqlite;
 
 use std::{
-    cell::RefCell,
+    cell::{Cell, RefCell},
     panic::AssertUnwindSafe,
     path::{Path, PathBuf},
     sync::{
@@ -14,6 +14,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         mpsc,
     },
+    time::{Duration, Instant},
 };
 
 use regex::Regex;
@@ -21,7 +22,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, functions::FunctionFlags, types
 use thread_local::ThreadLocal;
 use tokio::sync::oneshot;
 
-use super::{Engine, StoreError, TransactionEngine};
+use super::{Engine, Limits, StoreError, TransactionEngine};
 
 /// Schema changes in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -33,10 +34,44 @@ impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
         if is_unique_violation(&error) {
             Self::Conflict
+        } else if error.sqlite_error_code() == Some(ErrorCode::OperationInterrupted) {
+            // The progress handler stopped it: out of its budget.
+            Self::TimedOut
         } else {
             Self::Sqlite(error)
         }
     }
+}
+
+thread_local! {
+    /// When the statements running on this thread must stop; `None` outside [`within`].
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// How many steps of SQLite's virtual machine run between two looks at the clock: a step can
+/// be one LIKE or REGEXP over a long text, so the clock is read often (a few times for a
+/// 20-todo list, some tens of nanoseconds in all).
+const PROGRESS_STEPS: std::ffi::c_int = 100;
+
+/// Runs `work` with the SQLite statements it runs on this thread stopped (interrupted, then
+/// [`StoreError::TimedOut`]) once `budget` has passed. A single function call (one LIKE or
+/// REGEXP over one text) is not cut short, but the next step after it is; the filter module
+/// bounds what one call can cost.
+fn within<T>(budget: Duration, work: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DEADLINE.set(self.0);
+        }
+    }
+    let _restore = Restore(DEADLINE.replace(Some(Instant::now() + budget)));
+    work()
+}
+
+fn past_deadline() -> bool {
+    DEADLINE
+        .get()
+        .is_some_and(|deadline| Instant::now() >= deadline)
 }
 
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
@@ -76,7 +111,8 @@ impl Drop for Lent {
 
 /// The embedded engine: one database file in WAL mode.
 pub struct SqliteEngine {
-    shared: Shared,
+    /// Shared with the threads that run costly reads.
+    shared: Arc<Shared>,
 }
 
 /// The engine's connections.
@@ -87,11 +123,16 @@ struct Shared {
     /// lock, no hand-over between threads, warm statement cache. Closed with the engine.
     readers: ThreadLocal<RefCell<Connection>>,
     connections: Connections,
+    limits: Limits,
+    /// The threads costly reads run on, off the runtime.
+    costly: rayon::ThreadPool,
+    /// A turn on `costly`: waited for at most the query budget.
+    turns: tokio::sync::Semaphore,
 }
 
 impl SqliteEngine {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub(super) fn open(path: &Path) -> Result<Arc<dyn Engine>, StoreError> {
+    pub(super) fn open(path: &Path, limits: Limits) -> Result<Arc<dyn Engine>, StoreError> {
         statements::prepare();
         create_private(path).map_err(StoreError::Create)?;
         let connections = Connections {
@@ -113,28 +154,45 @@ impl SqliteEngine {
         migrate(&mut connection).map_err(|error| StoreError::Migration(Box::new(error)))?;
         let (writer, jobs) = mpsc::channel::<Job>();
         let reopen = connections.clone();
+        let budget = limits.query_timeout;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_loop(connection, &jobs, &reopen))
+            .spawn(move || write_loop(connection, &jobs, &reopen, budget))
             .map_err(StoreError::Thread)?;
+        let costly_reads = limits.costly_reads.max(1);
+        let costly = rayon::ThreadPoolBuilder::new()
+            .num_threads(costly_reads)
+            .thread_name(|index| format!("sqlite-costly-{index}"))
+            .build()
+            .map_err(|error| StoreError::Thread(std::io::Error::other(error)))?;
         Ok(Arc::new(Sqlite(Self {
-            shared: Shared {
+            shared: Arc::new(Shared {
                 writer,
                 readers: ThreadLocal::new(),
                 connections,
-            },
+                limits,
+                costly,
+                turns: tokio::sync::Semaphore::new(costly_reads),
+            }),
         })))
     }
 }
 
 /// The writer thread: runs jobs one at a time until the engine is gone.
-fn write_loop(mut connection: Connection, jobs: &mpsc::Receiver<Job>, reopen: &Connections) {
+fn write_loop(
+    mut connection: Connection,
+    jobs: &mpsc::Receiver<Job>,
+    reopen: &Connections,
+    budget: Duration,
+) {
     for job in jobs {
         match job {
             Job::Write(write) => {
                 // A panicking write fails its own request (its reply is dropped), not every
                 // later one.
-                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| write(&mut connection)));
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    within(budget, || write(&mut connection));
+                }));
             }
             Job::Lend(borrower) => {
                 let (give_back, returned) = mpsc::channel();
@@ -178,7 +236,30 @@ impl Shared {
         let connection = self
             .readers
             .get_or_try(|| self.connections.open().map(RefCell::new))?;
-        Ok(query(&connection.borrow())?)
+        Ok(within(self.limits.query_timeout, || {
+            query(&connection.borrow())
+        })?)
+    }
+
+    /// Runs a costly read (see `Condition::is_costly`) on the costly-read threads, waiting at
+    /// most the query budget for a turn: such a read can take its whole budget, and on a
+    /// request thread it would hold up every request queued behind it.
+    async fn read_costly<T: Send + 'static>(
+        self: &Arc<Self>,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let turn = tokio::time::timeout(self.limits.query_timeout, self.turns.acquire())
+            .await
+            .map_err(|_| StoreError::TimedOut)?
+            .map_err(|_| StoreError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        let shared = Arc::clone(self);
+        self.costly.spawn(move || {
+            let _ = reply.send(shared.read(query));
+        });
+        let answer = answer.await.map_err(|_| StoreError::Closed)?;
+        drop(turn);
+        answer
     }
 
     /// Runs a write on the writer thread and waits for it without blocking the runtime.
@@ -216,6 +297,7 @@ impl Engine for Sqlite<SqliteEngine> {
         let transaction = SqliteTransaction {
             lent: Mutex::new(lent),
             failed: AtomicBool::new(false),
+            budget: self.0.shared.limits.query_timeout,
         };
         transaction.with(|connection| connection.execute_batch("BEGIN IMMEDIATE"))?;
         Ok(Box::new(Sqlite(transaction)))
@@ -240,6 +322,8 @@ struct SqliteTransaction {
     /// itself would commit the other statements, or, after some errors, has already rolled
     /// back and would run the next ones outside any transaction.)
     failed: AtomicBool,
+    /// The time budget of each of its statements.
+    budget: Duration,
 }
 
 impl SqliteTransaction {
@@ -254,7 +338,7 @@ impl SqliteTransaction {
         }
         let mut lent = self.lent.lock().unwrap_or_else(PoisonError::into_inner);
         let connection = lent.connection.as_mut().ok_or(StoreError::Closed)?;
-        statement(connection).map_err(|error| {
+        within(self.budget, || statement(connection)).map_err(|error| {
             self.failed.store(true, Ordering::Relaxed);
             error.into()
         })
@@ -338,6 +422,7 @@ impl Connections {
              PRAGMA case_sensitive_like = ON;",
         )?;
         add_regexp_function(&connection)?;
+        connection.progress_handler(PROGRESS_STEPS, Some(past_deadline))?;
         connection.set_prepared_statement_cache_capacity(64);
         Ok(connection)
     }
@@ -363,4 +448,42 @@ fn add_regexp_function(connection: &Connection) -> rusqlite::Result<()> {
             })
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counting to ten million takes SQLite about a second: the budget stops it within a few
+    /// milliseconds of the deadline, as `TimedOut`, and the connection works afterwards.
+    #[test]
+    fn a_statement_over_its_budget_is_interrupted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let connections = Connections {
+            path: dir.path().join("budget.sqlite3"),
+        };
+        let connection = connections.open().expect("open");
+        let count = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 10000000) \
+                     SELECT count(*) FROM c";
+        let started = Instant::now();
+        let result = within(Duration::from_millis(20), || {
+            connection.query_row(count, [], |row| row.get::<_, i64>(0))
+        });
+        let error = StoreError::from(result.expect_err("interrupted"));
+        assert!(matches!(error, StoreError::TimedOut), "{error:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        // Outside a budget, nothing is interrupted.
+        let small = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000) \
+                     SELECT count(*) FROM c";
+        assert_eq!(
+            connection
+                .query_row(small, [], |row| row.get::<_, i64>(0))
+                .ok(),
+            Some(1000)
+        );
+    }
 }

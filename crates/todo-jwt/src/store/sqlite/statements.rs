@@ -45,6 +45,12 @@ pub(super) trait Exec: Send + Sync + 'static {
         &self,
         statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> impl Future<Output = Result<T, StoreError>> + Send;
+
+    /// A read that may take its whole time budget (a pattern match over long texts).
+    fn read_costly<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send;
 }
 
 impl Exec for SqliteEngine {
@@ -60,6 +66,13 @@ impl Exec for SqliteEngine {
         statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> impl Future<Output = Result<T, StoreError>> + Send {
         self.shared.write(statement)
+    }
+
+    fn read_costly<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send {
+        self.shared.read_costly(query)
     }
 }
 
@@ -77,6 +90,14 @@ impl Exec for SqliteTransaction {
         statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> impl Future<Output = Result<T, StoreError>> + Send {
         std::future::ready(self.with(statement))
+    }
+
+    /// Inside a transaction the writer's connection is ours: it runs here, within the budget.
+    fn read_costly<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send {
+        std::future::ready(self.with(|connection| query(connection)))
     }
 }
 
@@ -223,6 +244,32 @@ impl<E: Exec> TodoStatements for Sqlite<E> {
         visit: &mut Visitor<'_>,
     ) -> Result<(), StoreError> {
         let (sql, values) = select_sql(owner, filter);
+        if filter.condition.as_ref().is_some_and(Condition::is_costly) {
+            // Off the request threads; the rows are copied out and visited here.
+            let sql = sql.into_owned();
+            let todos = self
+                .0
+                .read_costly(move |connection| {
+                    let mut statement = connection.prepare_cached(&sql)?;
+                    let rows = statement.query_map(
+                        params_from_iter(values.unwrap_or_default()),
+                        |row| {
+                            Ok(Todo {
+                                id: row.get(0)?,
+                                title: row.get(1)?,
+                                desc: row.get(2)?,
+                                is_complete: row.get(3)?,
+                            })
+                        },
+                    )?;
+                    rows.collect::<rusqlite::Result<Vec<Todo>>>()
+                })
+                .await?;
+            for todo in &todos {
+                visit(TodoRef::from(todo));
+            }
+            return Ok(());
+        }
         self.0.read(|connection| {
             let mut statement = connection.prepare_cached(&sql)?;
             let mut rows = match values {
@@ -248,11 +295,17 @@ impl<E: Exec> TodoStatements for Sqlite<E> {
     ) -> Result<u64, StoreError> {
         let (sql, values) =
             todo_sql::count(owner, where_, Dialect::Sqlite).build(SqliteQueryBuilder);
-        let count: i64 = self.0.read(|connection| {
+        let values = bind(values);
+        let count = move |connection: &Connection| -> rusqlite::Result<i64> {
             connection
                 .prepare_cached(&sql)?
-                .query_row(params_from_iter(bind(values)), |row| row.get(0))
-        })?;
+                .query_row(params_from_iter(values), |row| row.get(0))
+        };
+        let count = if where_.is_some_and(Condition::is_costly) {
+            self.0.read_costly(count).await?
+        } else {
+            self.0.read(count)?
+        };
         Ok(count.unsigned_abs())
     }
 
