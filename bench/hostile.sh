@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Hostile load against the release binary (loopback only, bounded in time): what a victim's
+# GET /todos looks like while attackers run the costliest filters they can build.
+#
+#   bash bench/hostile.sh                      # target/release/todo-jwt, SQLite
+#   BACKEND=postgres bash bench/hostile.sh     # on a fresh PostgreSQL database
+#   SERVER_BIN=/tmp/old/todo-jwt bash bench/hostile.sh   # an earlier build, to compare
+#
+# Seeds an attacker with 60 todos of ~900 KB and a victim with 20 small todos, then measures
+# the victim's GET /todos (wrk -t1 -c4) alone, and again while two connections send costly
+# filters (a `regexp` and a `like` over those titles) without pause. Prints the victim's
+# requests/s, p50, p99, the attackers' answers, and the server's RSS before, during, after.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+PORT=${PORT:-3321}
+SERVER_BIN=${SERVER_BIN:-}
+if ! command -v wrk >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
+fi
+if [ -z "$SERVER_BIN" ]; then
+  cargo build --release -p todo-jwt 2>&1 | tail -n 1
+  SERVER_BIN=target/release/todo-jwt
+fi
+
+work=$(mktemp -d)
+cleanup() {
+  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+DATABASE_URL=
+if [ "${BACKEND:-sqlite}" = postgres ]; then
+  admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+  db=todo_jwt_hostile_$$
+  psql "$admin" -qc "CREATE DATABASE $db"
+  DATABASE_URL=${admin%/*}/$db
+  trap 'cleanup; psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"' EXIT
+fi
+
+export TODO_JWT_SECRET
+TODO_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+env RUST_LOG=error TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" \
+  ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} "$SERVER_BIN" >"$work/server.log" 2>&1 &
+server=$!
+base=http://127.0.0.1:$PORT
+for _ in $(seq 100); do curl -s -o /dev/null "$base/" && break; sleep 0.1; done
+
+rss() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$server/status"; }
+token_for() {
+  curl -sf "$base/signup" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$1\",\"password\":\"hostile-password\"}" >/dev/null
+  curl -sf "$base/users/login" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$1\",\"password\":\"hostile-password\"}" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
+}
+victim=$(token_for victim@example.com)
+attacker=$(token_for attacker@example.com)
+for i in $(seq 20); do
+  curl -sf "$base/todos" -H "Authorization: Bearer $victim" -H 'Content-Type: application/json' \
+    -d "{\"title\":\"todo number $i\",\"desc\":\"something to do\"}" >/dev/null
+done
+python3 - "$work/big.json" <<'PY'
+import json, sys
+json.dump({"title": "A" * (900 * 1024)}, open(sys.argv[1], "w"))
+PY
+for _ in $(seq 60); do
+  curl -sf "$base/todos" -H "Authorization: Bearer $attacker" -H 'Content-Type: application/json' \
+    --data-binary @"$work/big.json" >/dev/null
+done
+idle=$(rss)
+
+enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+regexp=$(enc '{"title":{"regexp":"A{200}B"}}')
+like=$(enc "{\"title\":{\"like\":\"%$(printf 'A%.0s' $(seq 200))B\"}}")
+
+victim_run() {
+  wrk -t1 -c4 -d"${DURATION}s" --latency -H "Authorization: Bearer $victim" "$base/todos" >"$work/$1.txt"
+  awk -v name="$1" '/Requests\/sec/ {rps=$2} $1 == "50%" {p50=$2} $1 == "99%" {p99=$2}
+    END {printf "%-28s %10s req/s  p50 %9s  p99 %9s\n", "victim GET /todos, " name, rps, p50, p99}' "$work/$1.txt"
+}
+attack() {
+  wrk -t1 -c1 -d"${DURATION}s" -H "Authorization: Bearer $attacker" "$base/todos/count?where=$1" >"$work/attack-$2.txt"
+}
+
+echo "server: $SERVER_BIN; backend: ${BACKEND:-sqlite}; RSS idle after seeding: ${idle} MiB"
+victim_run alone
+attack "$regexp" regexp &
+a1=$!
+attack "$like" like &
+a2=$!
+sleep "$((DURATION / 2))"
+during=$(rss)
+victim_run "under attack"
+wait "$a1" "$a2"
+for kind in regexp like; do
+  awk -v kind="$kind" '/requests in/ {n=$1} /Non-2xx/ {bad=$5} END {printf "attacker (%s): %s requests, %s non-2xx\n", kind, n, bad+0}' "$work/attack-$kind.txt"
+done
+sleep 2
+echo "RSS: idle ${idle} MiB, during the attack ${during} MiB, after $(rss) MiB"
