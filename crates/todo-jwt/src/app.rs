@@ -5,7 +5,7 @@ use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 use authn::StrategyRegistry;
 use authn_jwt::{BearerJwtStrategy, CachedUserDirectory, JwtService};
 use axum::{
-    Router, ServiceExt,
+    Router,
     body::Body,
     extract::DefaultBodyLimit,
     http::{HeaderName, HeaderValue, Method, Request, header},
@@ -24,17 +24,17 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     accounts::{self, Accounts, Passwords, PasswordsError},
+    body,
     config::{Config, ConfigError, SecretSource},
     error::{self, ApiError},
-    openapi, sessions,
+    openapi,
+    server::{self, ConnectionLimits},
+    sessions,
     sessions::{Sessions, StoreDirectory},
     state::{AppState, Parts},
     store::{Store, StoreError},
     telemetry, todos,
 };
-
-/// The largest accepted request body (LoopBack's limit).
-const BODY_LIMIT: usize = 1024 * 1024;
 
 /// How long an instance trusts that a token's user still exists.
 pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -67,6 +67,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     address: SocketAddr,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -105,6 +106,7 @@ impl Application {
             store,
             accounts,
             sessions,
+            bodies: config.body_limits(),
         });
         let router = router(state, &strategies)?;
 
@@ -119,6 +121,7 @@ impl Application {
             listener,
             router,
             address,
+            limits: config.connection_limits(),
         })
     }
 
@@ -130,9 +133,7 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run(self) -> std::io::Result<()> {
         let service = with_middleware(self.router);
-        axum::serve(self.listener, service.into_make_service())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        server::serve(self.listener, service, self.limits, shutdown_signal()).await
     }
 }
 
@@ -158,7 +159,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
         .merge(openapi::router(doc))
         .fallback(error::endpoint_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(body::BODY_LIMIT))
         .with_state(state))
 }
 

@@ -3,10 +3,12 @@
 //! Bodies are validated against a JSON Schema before they are deserialized, so a client learns
 //! every problem at once, in AJV's words, instead of serde's first complaint.
 
+use std::{sync::Arc, time::Duration};
+
 use axum::{
     body::Bytes,
-    extract::{FromRequest, Request},
-    http::{StatusCode, header},
+    extract::{FromRef, FromRequest, Request},
+    http::{HeaderMap, StatusCode, header},
 };
 use jsonschema::{
     ValidationError, Validator,
@@ -14,6 +16,7 @@ use jsonschema::{
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tokio::{sync::Semaphore, time::Instant};
 
 use crate::error::{ApiError, ValidationDetail};
 
@@ -61,11 +64,77 @@ pub fn compile(schema: &Value) -> Validator {
         .expect("a built-in schema compiles")
 }
 
+/// The largest accepted request body (LoopBack's limit).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// How request bodies may be received: within a time, and within a memory budget shared by
+/// every request (so that many clients sending bodies slowly cannot make the server buffer
+/// them all at once).
+#[derive(Clone, Debug)]
+pub struct BodyLimits {
+    timeout: Duration,
+    /// The budget, in KiB: a request takes its declared length (or [`BODY_LIMIT`] when it
+    /// declares none) before it buffers, and gives it back once read.
+    memory: Arc<Semaphore>,
+}
+
+impl BodyLimits {
+    /// Bodies must arrive within `timeout`; at most `memory` bytes are buffered at once.
+    pub fn new(timeout: Duration, memory: usize) -> Self {
+        let kib = (memory / 1024).clamp(BODY_LIMIT / 1024, Semaphore::MAX_PERMITS);
+        Self {
+            timeout,
+            memory: Arc::new(Semaphore::new(kib)),
+        }
+    }
+}
+
+/// Reads the whole body of `request`: 413 over [`BODY_LIMIT`], 408 when it has not arrived
+/// within the body timeout, 503 when the memory budget stays taken that long.
+pub async fn read_body(limits: &BodyLimits, request: Request) -> Result<Bytes, ApiError> {
+    let deadline = Instant::now() + limits.timeout;
+    let declared = declared_length(request.headers());
+    if declared.is_some_and(|length| length > BODY_LIMIT) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let kib = declared.unwrap_or(BODY_LIMIT).div_ceil(1024).max(1);
+    let permits = u32::try_from(kib).unwrap_or(u32::MAX);
+    let _buffering = tokio::time::timeout_at(deadline, limits.memory.acquire_many(permits))
+        .await
+        .map_err(|_| ApiError::Busy)?
+        .map_err(|_| ApiError::Busy)?;
+    tokio::time::timeout_at(deadline, Bytes::from_request(request, &()))
+        .await
+        .map_err(|_| ApiError::RequestTimeout)?
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::bad_request("INVALID_BODY", rejection.body_text())
+            }
+        })
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// A JSON body of type `T`, checked against `T::validator()`.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
-impl<T: BodySchema + Send + 'static, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: BodySchema + Send + 'static,
+    S: Send + Sync,
+    BodyLimits: FromRef<S>,
+{
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
@@ -73,15 +142,7 @@ impl<T: BodySchema + Send + 'static, S: Send + Sync> FromRequest<S> for JsonBody
             .headers()
             .get(header::CONTENT_TYPE)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::bad_request("INVALID_BODY", rejection.body_text())
-                }
-            })?;
+        let bytes = read_body(&BodyLimits::from_ref(state), request).await?;
         let inline = bytes.len() <= INLINE_BODY;
         let check = move || check::<T>(content_type.as_deref(), &bytes);
         if inline {

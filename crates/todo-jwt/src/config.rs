@@ -62,6 +62,28 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub query_timeout_ms: u64,
 
+    /// Connections open at once; more are closed as soon as they are accepted.
+    #[arg(long, global = true, env = "TODO_JWT_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+
+    /// Seconds a request's head (request line and headers) may take to arrive; also how long
+    /// an idle keep-alive connection stays open.
+    #[arg(long, global = true, env = "TODO_JWT_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+
+    /// Seconds a request's body may take to arrive (408 after that).
+    #[arg(long, global = true, env = "TODO_JWT_BODY_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout: u64,
+
+    /// MiB of request bodies buffered at once, over all requests (at least 1); a body that
+    /// cannot get its share within the body timeout is 503.
+    #[arg(long, global = true, env = "TODO_JWT_BODY_MEMORY_MB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_memory_mb: u64,
+
     /// HMAC secret for access tokens, at least 32 bytes. Prefer the environment variable over the
     /// flag (flags show in `ps`). When unset, a random secret is generated once and kept in
     /// `<data-dir>/jwt-secret` (mode 0600).
@@ -142,6 +164,10 @@ impl Config {
             database_url: None,
             db_pool_size: 16,
             query_timeout_ms: 2_000,
+            max_connections: 1024,
+            header_timeout: 10,
+            body_timeout: 10,
+            body_memory_mb: 64,
             secret: None,
         }
     }
@@ -179,6 +205,21 @@ impl Config {
             query_timeout: Duration::from_millis(self.query_timeout_ms),
             costly_reads: (cores / 2).max(1),
         }
+    }
+
+    /// The bounds on connections.
+    pub fn connection_limits(&self) -> crate::server::ConnectionLimits {
+        crate::server::ConnectionLimits {
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            header_timeout: Duration::from_secs(self.header_timeout),
+        }
+    }
+
+    /// The bounds on request bodies.
+    pub fn body_limits(&self) -> crate::body::BodyLimits {
+        let memory =
+            usize::try_from(self.body_memory_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+        crate::body::BodyLimits::new(Duration::from_secs(self.body_timeout), memory)
     }
 
     /// Creates the data directory if needed.

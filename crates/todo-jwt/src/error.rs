@@ -70,6 +70,12 @@ pub enum ApiError {
     /// 409: the request conflicts with stored state (an email already registered).
     #[error("{0}")]
     Conflict(String),
+    /// 408: the request body did not arrive within the body timeout.
+    #[error("The request body was not received in time.")]
+    RequestTimeout,
+    /// 503: too many request bodies are being received at once; retry shortly.
+    #[error("The server is receiving too many request bodies at once; retry shortly.")]
+    Busy,
     /// 503: the request's database work ran out of its time budget (a filter too costly for
     /// the data, or a server too busy to give it a turn); retry later or narrow the filter.
     #[error("The query took longer than the server allows; narrow the filter, or retry later.")]
@@ -106,7 +112,8 @@ impl ApiError {
             Self::EntityNotFound { .. } | Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::QueryTimeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::QueryTimeout | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -123,7 +130,8 @@ impl ApiError {
             Self::EndpointNotFound(..) => "NotFoundError",
             Self::MethodNotAllowed(..) => "MethodNotAllowedError",
             Self::Conflict(_) => "ConflictError",
-            Self::QueryTimeout => "ServiceUnavailableError",
+            Self::QueryTimeout | Self::Busy => "ServiceUnavailableError",
+            Self::RequestTimeout => "RequestTimeoutError",
             Self::Internal(_) => "InternalServerError",
         }
     }
@@ -136,6 +144,7 @@ impl ApiError {
             Self::Conflict(_) => Some("CONFLICT"),
             Self::EntityNotFound { .. } => Some("ENTITY_NOT_FOUND"),
             Self::QueryTimeout => Some("QUERY_TIMEOUT"),
+            Self::Busy => Some("BUSY"),
             _ => None,
         }
     }
@@ -211,7 +220,7 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
         }
-        if let Self::QueryTimeout = self {
+        if let Self::QueryTimeout | Self::Busy = self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
-use crate::{accounts::Accounts, sessions::Sessions, store::Store};
+use crate::{accounts::Accounts, body::BodyLimits, sessions::Sessions, store::Store};
 
 /// The application's state. axum clones it for every request before a handler takes its part,
 /// so it is one `Arc`: one reference count per request, however many parts it holds.
@@ -22,6 +22,8 @@ pub struct Parts {
     pub accounts: Accounts,
     /// Login and tokens.
     pub sessions: Sessions,
+    /// How request bodies may be received.
+    pub bodies: BodyLimits,
 }
 
 impl AppState {
@@ -46,5 +48,11 @@ impl FromRef<AppState> for Accounts {
 impl FromRef<AppState> for Sessions {
     fn from_ref(state: &AppState) -> Self {
         state.0.sessions.clone()
+    }
+}
+
+impl FromRef<AppState> for BodyLimits {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.bodies.clone()
     }
 }

@@ -18,6 +18,7 @@ pub fn public_router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     Accounts: FromRef<S>,
+    crate::body::BodyLimits: FromRef<S>,
 {
     OpenApiRouter::new().routes(routes!(handlers::sign_up))
 }

@@ -18,6 +18,7 @@ pub fn public_router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     Sessions: FromRef<S>,
+    crate::body::BodyLimits: FromRef<S>,
 {
     OpenApiRouter::new()
         .routes(routes!(handlers::log_in))

@@ -3,9 +3,8 @@
 
 use axum::{
     Json,
-    body::Bytes,
-    extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use secrecy::SecretString;
@@ -16,7 +15,7 @@ use utoipa::ToSchema;
 use super::Sessions;
 use crate::{
     accounts::Credentials,
-    body::{BodySchema, validate},
+    body::{BodyLimits, BodySchema, read_body, validate},
     error::ApiError,
 };
 
@@ -112,9 +111,14 @@ fn with_no_store(mut response: Response) -> Response {
 )]
 pub async fn issue_token(
     State(sessions): State<Sessions>,
-    headers: HeaderMap,
-    body: Bytes,
+    State(bodies): State<BodyLimits>,
+    request: Request,
 ) -> Response {
+    let headers = request.headers().clone();
+    let body = match read_body(&bodies, request).await {
+        Ok(body) => body,
+        Err(error) => return error.into_response(),
+    };
     // Only a form: a `text/plain` body is what a cross-site HTML form can send without a
     // preflight, and it must not log a browser in.
     let form = headers

@@ -15,6 +15,7 @@ pub fn router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     Store: FromRef<S>,
+    crate::body::BodyLimits: FromRef<S>,
 {
     OpenApiRouter::new()
         .routes(routes!(

@@ -1,6 +1,7 @@
 //! Black-box HTTP tests: each test starts the real server on port 0 with its own data directory.
 
 mod accounts;
+mod connections;
 mod errors;
 mod filters;
 mod helpers;

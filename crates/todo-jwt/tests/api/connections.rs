@@ -1,0 +1,166 @@
+//! Hostile connections (issue 10, row 2): what a client that opens connections and then
+//! stalls can hold. Each test talks raw TCP to a server with short limits.
+
+use std::time::{Duration, Instant};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+use crate::helpers::{TEST_SECRET, TestApp, spawn_app_with};
+
+async fn app_with(configure: impl FnOnce(&mut todo_jwt::Config)) -> TestApp {
+    spawn_app_with(|config| {
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        configure(config);
+    })
+    .await
+}
+
+async fn connect(app: &TestApp) -> TcpStream {
+    let address = app.address.trim_start_matches("http://");
+    TcpStream::connect(address).await.expect("connect")
+}
+
+/// Reads until the server closes the connection (or `limit` passes): what it sent, and when
+/// it closed (None if it did not within the limit).
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Option<Duration>) {
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, stream.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => {
+                return (
+                    String::from_utf8_lossy(&received).into_owned(),
+                    Some(started.elapsed()),
+                );
+            }
+            Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
+            Err(_) => return (String::from_utf8_lossy(&received).into_owned(), None),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_slow_request_head_and_an_idle_connection_are_closed_after_the_header_timeout() {
+    let app = app_with(|config| config.header_timeout = 1).await;
+    // Half a request line, then nothing.
+    let mut slow = connect(&app).await;
+    slow.write_all(b"GET /whoAmI HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    // An idle keep-alive connection after one complete request.
+    let mut idle = connect(&app).await;
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let (_, closed) = read_until_closed(&mut slow, Duration::from_secs(10)).await;
+    assert!(
+        closed.is_some(),
+        "a slow request head was still open after 10 s"
+    );
+    let (answer, closed) = read_until_closed(&mut idle, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.80}");
+    assert!(
+        closed.is_some(),
+        "an idle connection was still open after 10 s"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_gets_408_in_the_envelope() {
+    let app = app_with(|config| config.body_timeout = 1).await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(b"POST /signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":")
+        .await
+        .expect("write");
+    let (answer, closed) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(closed.is_some(), "still open after 10 s");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:.200}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("x-content-type-options: nosniff"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains(r#""statusCode":408"#) && answer.contains("RequestTimeoutError"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_are_closed_at_once_and_the_limit_frees_up() {
+    let app = app_with(|config| config.max_connections = 3).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = connect(&app).await;
+        // A complete request on each, so that each is surely accepted and counted.
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buffer = [0u8; 1024];
+        let n = stream.read(&mut buffer).await.expect("read");
+        assert!(buffer[..n].starts_with(b"HTTP/1.1 200"));
+        held.push(stream);
+    }
+    let mut over = connect(&app).await;
+    let _ = over.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let (answer, closed) = read_until_closed(&mut over, Duration::from_secs(5)).await;
+    assert!(
+        answer.is_empty() && closed.is_some(),
+        "the fourth connection was served: {answer:.80}"
+    );
+    drop(held);
+    // The slots are free again (the server notices the closes at once).
+    let mut served = false;
+    for _ in 0..50 {
+        let response = reqwest::Client::new().get(app.url("/")).send().await;
+        if response.is_ok_and(|response| response.status().is_success()) {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        served,
+        "no connection was served after the held ones closed"
+    );
+}
+
+/// The memory for bodies being received is bounded: while one client holds the whole budget
+/// (here 1 MiB) with a declared 1 MiB body it never sends, another client's body waits, and is
+/// received once the first one has been timed out (408), never alongside it.
+#[tokio::test]
+async fn bodies_beyond_the_memory_budget_wait_for_it() {
+    let app = app_with(|config| {
+        config.body_memory_mb = 1;
+        config.body_timeout = 2;
+    })
+    .await;
+    let mut hog = connect(&app).await;
+    hog.write_all(b"POST /signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{")
+        .await
+        .expect("write");
+    let hog_started = Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let response = app
+        .post_json(
+            "/signup",
+            &serde_json::json!({"email": "late@example.com", "password": "password123"}),
+        )
+        .await;
+    let waited = hog_started.elapsed();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert!(
+        waited >= Duration::from_millis(1800),
+        "answered after {waited:?}, before the hog's 2 s ran out"
+    );
+    let (answer, _) = read_until_closed(&mut hog, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:.80}");
+}
