@@ -10,6 +10,7 @@
 # the victim's GET /todos (wrk -t1 -c4) alone, and again while two connections send costly
 # filters (a `regexp` and a `like` over those titles) without pause. Prints the victim's
 # requests/s, p50, p99, the attackers' answers, and the server's RSS before, during, after.
+# Then 600 connections stall ~1 MB bodies (bench/stalled_bodies.py): RSS before, during, after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -100,3 +101,8 @@ for kind in regexp like; do
 done
 sleep 2
 echo "RSS: idle ${idle} MiB, during the attack ${during} MiB, after $(rss) MiB"
+
+echo
+echo "600 connections that each send all but the last byte of a ~1 MB body, then stall:"
+ulimit -n 4096 2>/dev/null || true
+python3 bench/stalled_bodies.py "$PORT" "${STALLED:-600}" "$server" 12
