@@ -107,6 +107,7 @@ impl Application {
             accounts,
             sessions,
             bodies: config.body_limits(),
+            todo_limits: config.todo_limits(),
         });
         let router = router(state, &strategies)?;
 

@@ -84,6 +84,21 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub body_memory_mb: u64,
 
+    /// The longest todo title, in characters (LoopBack has no limit).
+    #[arg(long, global = true, env = "TODO_JWT_MAX_TITLE_LENGTH", default_value_t = 2_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_title_length: u64,
+
+    /// The longest todo description, in characters (LoopBack has no limit).
+    #[arg(long, global = true, env = "TODO_JWT_MAX_DESC_LENGTH", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_desc_length: u64,
+
+    /// The most todos one user may have (LoopBack has no limit).
+    #[arg(long, global = true, env = "TODO_JWT_MAX_TODOS_PER_USER", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_todos_per_user: u64,
+
     /// HMAC secret for access tokens, at least 32 bytes. Prefer the environment variable over the
     /// flag (flags show in `ps`). When unset, a random secret is generated once and kept in
     /// `<data-dir>/jwt-secret` (mode 0600).
@@ -168,6 +183,9 @@ impl Config {
             header_timeout: 10,
             body_timeout: 10,
             body_memory_mb: 64,
+            max_title_length: 2_000,
+            max_desc_length: 20_000,
+            max_todos_per_user: 10_000,
             secret: None,
         }
     }
@@ -212,6 +230,16 @@ impl Config {
         crate::server::ConnectionLimits {
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             header_timeout: Duration::from_secs(self.header_timeout),
+        }
+    }
+
+    /// What one user may store.
+    pub fn todo_limits(&self) -> crate::todos::TodoLimits {
+        let length = |limit: u64| usize::try_from(limit).unwrap_or(usize::MAX);
+        crate::todos::TodoLimits {
+            title: length(self.max_title_length),
+            desc: length(self.max_desc_length),
+            per_user: self.max_todos_per_user,
         }
     }
 

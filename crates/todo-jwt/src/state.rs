@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
-use crate::{accounts::Accounts, body::BodyLimits, sessions::Sessions, store::Store};
+use crate::{
+    accounts::Accounts, body::BodyLimits, sessions::Sessions, store::Store, todos::TodoLimits,
+};
 
 /// The application's state. axum clones it for every request before a handler takes its part,
 /// so it is one `Arc`: one reference count per request, however many parts it holds.
@@ -24,6 +26,8 @@ pub struct Parts {
     pub sessions: Sessions,
     /// How request bodies may be received.
     pub bodies: BodyLimits,
+    /// What one user may store.
+    pub todo_limits: TodoLimits,
 }
 
 impl AppState {
@@ -54,5 +58,11 @@ impl FromRef<AppState> for Sessions {
 impl FromRef<AppState> for BodyLimits {
     fn from_ref(state: &AppState) -> Self {
         state.0.bodies.clone()
+    }
+}
+
+impl FromRef<AppState> for TodoLimits {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.todo_limits
     }
 }

@@ -92,6 +92,9 @@ pub enum StoreError {
     /// or a transaction's connection.
     #[error("the database connection is closed")]
     Closed,
+    /// The owner already has as many todos as they may.
+    #[error("the owner has reached the todo limit")]
+    LimitReached,
     /// The work ran out of its time budget ([`Limits::query_timeout`]) and was stopped.
     #[error("the query ran out of its time budget")]
     TimedOut,

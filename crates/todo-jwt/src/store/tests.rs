@@ -171,7 +171,13 @@ impl Fixture {
                 .expect("user");
             let mut stored = Vec::new();
             for todo in todos {
-                stored.push(self.store.todos().create(&id, todo).await.expect("todo"));
+                stored.push(
+                    self.store
+                        .todos()
+                        .create(&id, todo, u64::MAX)
+                        .await
+                        .expect("todo"),
+                );
             }
             (id, stored)
         })

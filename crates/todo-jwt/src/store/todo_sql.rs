@@ -255,7 +255,8 @@ pub fn update(
 /// [`FixedStatements::for_dialect`]).
 #[derive(Debug)]
 pub struct FixedStatements {
-    /// `INSERT` a todo (owner, title, description, is_complete) `RETURNING id`.
+    /// `INSERT` a todo (owner, title, description, is_complete) `RETURNING id`, if the owner
+    /// (again) has fewer than the limit (last parameter); no row otherwise.
     pub insert_todo: String,
     /// The owner's todos in id order: `GET /todos` without `where` or `order`.
     pub list_todos: String,
@@ -276,6 +277,19 @@ impl FixedStatements {
         use schema::users;
         // A placeholder: the value is discarded, only its position counts.
         let parameter = || Expr::val("");
+        // Inserted only while the owner has fewer todos than the limit: the check and the
+        // insert are one statement.
+        let mut owned = Query::select();
+        owned
+            .expr(Func::count(Expr::col(Asterisk)))
+            .from(todos::TABLE)
+            .and_where(Expr::col(todos::OWNER_ID).eq(parameter()));
+        let mut below_limit = Query::select();
+        below_limit
+            .exprs([parameter(), parameter(), parameter(), parameter()])
+            .and_where(
+                Expr::SubQuery(None, Box::new(owned.into_sub_query_statement())).lt(parameter()),
+            );
         let mut insert_todo = Query::insert();
         insert_todo
             .into_table(todos::TABLE)
@@ -285,7 +299,8 @@ impl FixedStatements {
                 todos::DESCRIPTION,
                 todos::IS_COMPLETE,
             ])
-            .values_panic([parameter(), parameter(), parameter(), parameter()])
+            .select_from(below_limit)
+            .expect("four values for four columns")
             .returning_col(todos::ID);
         let mut list_todos = Query::select();
         list_todos
@@ -427,6 +442,10 @@ mod tests {
                 .ends_with("VALUES (?, ?, ?, ?, ?, ?, unixepoch())"),
             "{}",
             sqlite.insert_user
+        );
+        assert_eq!(
+            sqlite.insert_todo,
+            r#"INSERT INTO "todos" ("owner_id", "title", "description", "is_complete") SELECT ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM "todos" WHERE "owner_id" = ?) < ? RETURNING "id""#
         );
         assert!(
             sqlite.insert_todo.ends_with(r#"RETURNING "id""#),

@@ -10,8 +10,14 @@ pub type Visitor<'v> = dyn for<'a> FnMut(TodoRef<'a>) + Send + 'v;
 /// The statements each engine implements for [`Todos`].
 #[async_trait::async_trait]
 pub trait TodoStatements: Send + Sync {
-    /// Inserts a todo for `owner`; the todo with its new id.
-    async fn insert_todo(&self, owner: &str, todo: TodoFields) -> Result<Todo, StoreError>;
+    /// Inserts a todo for `owner` if they have fewer than `limit`; the todo with its new id,
+    /// or `None` at the limit.
+    async fn insert_todo(
+        &self,
+        owner: &str,
+        todo: TodoFields,
+        limit: u64,
+    ) -> Result<Option<Todo>, StoreError>;
     /// Calls `visit` with each of the owner's todos `filter` selects, in its order.
     async fn visit_todos(
         &self,
@@ -38,9 +44,19 @@ pub trait TodoStatements: Send + Sync {
 pub struct Todos<'a>(pub(super) &'a dyn TodoStatements);
 
 impl Todos<'_> {
-    /// Stores a new todo for `owner`.
-    pub async fn create(&self, owner: &str, todo: TodoFields) -> Result<Todo, StoreError> {
-        self.0.insert_todo(owner, todo).await
+    /// Stores a new todo for `owner`, unless they already have `limit` todos
+    /// ([`StoreError::LimitReached`]). On SQLite the check is exact (one writer); on PostgreSQL
+    /// concurrent creates of one owner can each see room for one more.
+    pub async fn create(
+        &self,
+        owner: &str,
+        todo: TodoFields,
+        limit: u64,
+    ) -> Result<Todo, StoreError> {
+        self.0
+            .insert_todo(owner, todo, limit)
+            .await?
+            .ok_or(StoreError::LimitReached)
     }
 
     /// Calls `visit` with each of the owner's todos that `filter` selects, in its order. This

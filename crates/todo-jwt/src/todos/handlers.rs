@@ -9,14 +9,14 @@ use axum::{
 };
 
 use super::{
-    model::{Count, NewTodo, Shown, TodoPatch, TodoReplacement, TodoSchema},
+    model::{Count, NewTodo, Shown, TodoLimits, TodoPatch, TodoReplacement, TodoSchema},
     params::{ListFilter, OneFilter, TodoId, Where},
 };
 use crate::{
     body::JsonBody,
     error::{ApiError, Result},
     filter::{Condition, Filter},
-    store::{Store, TodoChanges},
+    store::{Store, StoreError, TodoChanges},
 };
 
 /// A 200 response with a JSON body written by hand.
@@ -73,9 +73,18 @@ fn not_found(id: i64) -> ApiError {
 pub async fn create_todo(
     CurrentUser(user): CurrentUser,
     State(store): State<Store>,
+    State(limits): State<TodoLimits>,
     JsonBody(todo): JsonBody<NewTodo>,
 ) -> Result<Response> {
-    let todo = store.todos().create(&user.id, todo.into()).await?;
+    limits.check(Some(&todo.title), todo.desc.as_deref())?;
+    let todo = store
+        .todos()
+        .create(&user.id, todo.into(), limits.per_user)
+        .await
+        .map_err(|error| match error {
+            StoreError::LimitReached => limits.too_many(),
+            other => other.into(),
+        })?;
     Ok(shown(Shown::all(&todo)))
 }
 
@@ -183,10 +192,12 @@ pub async fn get_todo(
 pub async fn replace_todo(
     CurrentUser(user): CurrentUser,
     State(store): State<Store>,
+    State(limits): State<TodoLimits>,
     TodoId(id): TodoId,
     JsonBody(todo): JsonBody<TodoReplacement>,
 ) -> Result<StatusCode> {
     let changes = todo.into_changes(id)?;
+    limits.check_changes(&changes)?;
     update_one(&store, &user.id, id, changes).await
 }
 
@@ -205,10 +216,12 @@ pub async fn replace_todo(
 pub async fn patch_todo(
     CurrentUser(user): CurrentUser,
     State(store): State<Store>,
+    State(limits): State<TodoLimits>,
     TodoId(id): TodoId,
     JsonBody(patch): JsonBody<TodoPatch>,
 ) -> Result<StatusCode> {
     let changes = patch.into_changes(Some(id))?;
+    limits.check_changes(&changes)?;
     update_one(&store, &user.id, id, changes).await
 }
 
@@ -250,10 +263,12 @@ pub async fn delete_todo(
 pub async fn patch_todos(
     CurrentUser(user): CurrentUser,
     State(store): State<Store>,
+    State(limits): State<TodoLimits>,
     Where(where_): Where,
     JsonBody(patch): JsonBody<TodoPatch>,
 ) -> Result<Json<Count>> {
     let changes = patch.into_changes(None)?;
+    limits.check_changes(&changes)?;
     let count = store
         .todos()
         .update(&user.id, where_.as_ref(), changes)

@@ -4,6 +4,8 @@ mod handlers;
 mod model;
 mod params;
 
+pub use model::TodoLimits;
+
 use axum::extract::FromRef;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -15,6 +17,7 @@ pub fn router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     Store: FromRef<S>,
+    TodoLimits: FromRef<S>,
     crate::body::BodyLimits: FromRef<S>,
 {
     OpenApiRouter::new()

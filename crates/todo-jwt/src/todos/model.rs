@@ -6,10 +6,68 @@ use utoipa::ToSchema;
 
 use crate::{
     body::json_body_schema,
-    error::{ApiError, Result},
+    error::{ApiError, Result, ValidationDetail},
     filter::{Field, FieldSet},
     store::{Todo, TodoChanges, TodoFields, TodoRef},
 };
+
+/// What one user may store: a difference from LoopBack, which bounds nothing. Long texts
+/// cost every later read of them (and every pattern match over them); an unbounded number of
+/// todos makes every unfiltered list unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TodoLimits {
+    /// The longest `title`, in characters.
+    pub title: usize,
+    /// The longest `desc`, in characters.
+    pub desc: usize,
+    /// The most todos one user may have.
+    pub per_user: u64,
+}
+
+impl TodoLimits {
+    /// 422, in the shape of a schema problem, for each text over its limit.
+    pub fn check(&self, title: Option<&str>, desc: Option<&str>) -> Result<()> {
+        let over = |path: &str, text: Option<&str>, limit: usize| {
+            text.filter(|text| text.chars().count() > limit)
+                .map(|_| ValidationDetail {
+                    path: path.to_owned(),
+                    code: "maxLength".to_owned(),
+                    message: format!("must NOT have more than {limit} characters"),
+                    info: json!({ "limit": limit }),
+                })
+        };
+        let details: Vec<_> = [
+            over("/title", title, self.title),
+            over("/desc", desc, self.desc),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if details.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(details))
+        }
+    }
+
+    /// [`TodoLimits::check`] for the texts a change writes.
+    pub fn check_changes(&self, changes: &TodoChanges) -> Result<()> {
+        self.check(
+            changes.title.as_deref(),
+            changes.desc.as_ref().and_then(Option::as_deref),
+        )
+    }
+
+    /// The 422 for a user who already has [`TodoLimits::per_user`] todos.
+    pub fn too_many(&self) -> ApiError {
+        ApiError::Validation(vec![ValidationDetail {
+            path: String::new(),
+            code: "maxItems".to_owned(),
+            message: format!("must NOT have more than {} todos", self.per_user),
+            info: json!({ "limit": self.per_user }),
+        }])
+    }
+}
 
 /// The writable properties; `title` may never be empty.
 fn properties() -> Value {

@@ -232,19 +232,32 @@ async fn the_data_directory_and_its_files_are_private() {
 /// machine) with a 503, on every route that takes a filter, while other users are served.
 #[tokio::test]
 async fn a_costly_filter_is_stopped_at_the_budget_and_others_are_served() {
-    let app = crate::helpers::spawn_app_with(|config| {
+    // Seeded under the default budget (writing 32 MB takes a while), then served by a second
+    // instance on the same data with a 50 ms budget.
+    let seeding = crate::helpers::spawn_app_with(|config| {
         config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
-        config.query_timeout_ms = 50;
+        // Long titles are what makes the filter costly: allow them here.
+        config.max_title_length = 300_000;
     })
     .await;
-    let attacker = app.token_for("attacker@example.com").await;
-    let victim = app.token_for("victim@example.com").await;
+    let attacker = seeding.token_for("attacker@example.com").await;
+    let victim = seeding.token_for("victim@example.com").await;
     let long = "A".repeat(200 * 1024);
     let mut ids = Vec::new();
     for _ in 0..160 {
-        ids.push(app.create_todo(&attacker, json!({"title": long})).await["id"].clone());
+        ids.push(seeding.create_todo(&attacker, json!({"title": long})).await["id"].clone());
     }
-    app.create_todo(&victim, json!({"title": "buy milk"})).await;
+    seeding
+        .create_todo(&victim, json!({"title": "buy milk"}))
+        .await;
+    let mut config = todo_jwt::Config::for_data_dir(seeding.data_dir.path());
+    config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+    config.database_url = seeding
+        .database
+        .as_ref()
+        .map(|database| database.url.clone());
+    config.query_timeout_ms = 50;
+    let app = crate::helpers::spawn_on(config, tempfile::tempdir().expect("tempdir")).await;
     let where_ = json!({"title": {"regexp": "A{200}B"}});
     let attacks = [
         (Method::GET, format!("/todos/count?where={where_}"), None),
@@ -303,4 +316,96 @@ async fn a_costly_filter_is_stopped_at_the_budget_and_others_are_served() {
             .await;
         assert_eq!(todo, json!({}), "todo {id}");
     }
+}
+
+/// Rows 6 and 10 (in part): a title or description over its limit, or a todo beyond the
+/// per-user limit, is a 422 that says the limit, on create, replace and both patches.
+#[tokio::test]
+async fn texts_and_todos_per_user_are_bounded() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        config.max_title_length = 10;
+        config.max_desc_length = 20;
+        config.max_todos_per_user = 3;
+    })
+    .await;
+    let token = app.token_for("bounded@example.com").await;
+    let first = app
+        .create_todo(
+            &token,
+            json!({"title": "0123456789", "desc": "é".repeat(20)}),
+        )
+        .await;
+    let id = first["id"].as_i64().expect("id");
+    let too_long = [
+        (
+            Method::POST,
+            "/todos".to_owned(),
+            json!({"title": "0123456789A"}),
+            "/title",
+            10,
+        ),
+        (
+            Method::POST,
+            "/todos".to_owned(),
+            json!({"title": "ok", "desc": "x".repeat(21)}),
+            "/desc",
+            20,
+        ),
+        (
+            Method::PUT,
+            format!("/todos/{id}"),
+            json!({"title": "0123456789A"}),
+            "/title",
+            10,
+        ),
+        (
+            Method::PATCH,
+            format!("/todos/{id}"),
+            json!({"desc": "x".repeat(21)}),
+            "/desc",
+            20,
+        ),
+        (
+            Method::PATCH,
+            "/todos".to_owned(),
+            json!({"title": "0123456789A"}),
+            "/title",
+            10,
+        ),
+    ];
+    for (method, path, body, pointer, limit) in too_long {
+        let response = app.call(method.clone(), &path, &token, Some(&body)).await;
+        let error = error_body(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let detail = &error["details"][0];
+        assert_eq!(
+            (
+                detail["path"].as_str(),
+                detail["code"].as_str(),
+                detail["info"]["limit"].as_u64()
+            ),
+            (Some(pointer), Some("maxLength"), Some(limit)),
+            "{method} {path}: {error}"
+        );
+    }
+    app.create_todo(&token, json!({"title": "two"})).await;
+    app.create_todo(&token, json!({"title": "three"})).await;
+    let response = app
+        .call(
+            Method::POST,
+            "/todos",
+            &token,
+            Some(&json!({"title": "four"})),
+        )
+        .await;
+    let error = error_body(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(
+        error["details"][0]["message"], "must NOT have more than 3 todos",
+        "{error}"
+    );
+    // Nothing over a limit was stored; another user has their own allowance.
+    let count = app.get_json("/todos/count", &token).await;
+    assert_eq!(count, json!({"count": 3}));
+    let other = app.token_for("other@example.com").await;
+    app.create_todo(&other, json!({"title": "mine"})).await;
 }

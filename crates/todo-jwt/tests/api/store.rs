@@ -64,7 +64,7 @@ async fn a_committed_transaction_is_seen_by_everyone() {
         .expect("insert");
     transaction
         .todos()
-        .create(&user.id, todo("inside"))
+        .create(&user.id, todo("inside"), 100)
         .await
         .expect("todo");
     // The transaction sees its own writes; the store does not, yet.
@@ -102,7 +102,7 @@ async fn a_dropped_transaction_leaves_nothing_and_writes_go_on() {
             .expect("insert");
         transaction
             .todos()
-            .create(&user.id, todo("never"))
+            .create(&user.id, todo("never"), 100)
             .await
             .expect("todo");
         user
@@ -127,7 +127,7 @@ async fn a_dropped_transaction_leaves_nothing_and_writes_go_on() {
         .expect("insert after the rollback");
     let created = store
         .todos()
-        .create(&again.id, todo("after"))
+        .create(&again.id, todo("after"), 100)
         .await
         .expect("todo");
     assert_eq!(created.title, "after");
@@ -168,7 +168,10 @@ async fn after_a_failed_statement_a_transaction_cannot_commit_and_keeps_nothing(
         "{conflict:?}"
     );
     // Any further statement fails too, the same on both engines.
-    let after = transaction.todos().create(&fresh.id, todo("after")).await;
+    let after = transaction
+        .todos()
+        .create(&fresh.id, todo("after"), 100)
+        .await;
     assert!(matches!(after, Err(StoreError::Aborted)), "{after:?}");
     let committed = transaction.commit().await;
     assert!(
@@ -198,14 +201,14 @@ async fn writes_outside_wait_for_a_transaction_and_then_land() {
     let transaction = store.transaction().await.expect("begin");
     transaction
         .todos()
-        .create(&owner.id, todo("in the transaction"))
+        .create(&owner.id, todo("in the transaction"), 100)
         .await
         .expect("todo");
     // A write from elsewhere while the transaction is open: on SQLite it queues behind it.
     let outside = {
         let store = store.clone();
         let owner = owner.id.clone();
-        tokio::spawn(async move { store.todos().create(&owner, todo("outside")).await })
+        tokio::spawn(async move { store.todos().create(&owner, todo("outside"), 100).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     transaction.commit().await.expect("commit");

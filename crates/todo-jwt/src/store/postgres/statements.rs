@@ -161,16 +161,29 @@ impl<E: Exec> UserStatements for Postgres<E> {
 
 #[async_trait::async_trait]
 impl<E: Exec> TodoStatements for Postgres<E> {
-    async fn insert_todo(&self, owner: &str, todo: TodoFields) -> Result<Todo, StoreError> {
+    async fn insert_todo(
+        &self,
+        owner: &str,
+        todo: TodoFields,
+        limit: u64,
+    ) -> Result<Option<Todo>, StoreError> {
         let client = self.0.client().await?;
         let statement = client.prepare_cached(&STATEMENTS.insert_todo).await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let row = client
-            .query_one(
+            .query_opt(
                 &statement,
-                &[&owner, &todo.title, &todo.desc, &todo.is_complete],
+                &[
+                    &owner,
+                    &todo.title,
+                    &todo.desc,
+                    &todo.is_complete,
+                    &owner,
+                    &limit,
+                ],
             )
             .await?;
-        Ok(todo.with_id(row.get(0)))
+        Ok(row.map(|row| todo.with_id(row.get(0))))
     }
 
     async fn visit_todos(

@@ -222,17 +222,24 @@ impl<E: Exec> UserStatements for Sqlite<E> {
 
 #[async_trait::async_trait]
 impl<E: Exec> TodoStatements for Sqlite<E> {
-    async fn insert_todo(&self, owner: &str, todo: TodoFields) -> Result<Todo, StoreError> {
+    async fn insert_todo(
+        &self,
+        owner: &str,
+        todo: TodoFields,
+        limit: u64,
+    ) -> Result<Option<Todo>, StoreError> {
         let owner = owner.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.0
             .write(move |connection| {
-                let id = connection
+                let id: Option<i64> = connection
                     .prepare_cached(&STATEMENTS.insert_todo)?
                     .query_row(
-                        params![owner, todo.title, todo.desc, todo.is_complete],
+                        params![owner, todo.title, todo.desc, todo.is_complete, owner, limit],
                         |row| row.get(0),
-                    )?;
-                Ok(todo.with_id(id))
+                    )
+                    .optional()?;
+                Ok(id.map(|id| todo.with_id(id)))
             })
             .await
     }
