@@ -43,7 +43,9 @@ fi
 
 export TODO_JWT_SECRET
 TODO_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-env RUST_LOG=error TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" \
+# Titles up to 1 MB allowed (the default limit is 2,000 characters), to measure the query
+# budget against the longest texts an operator could allow.
+env RUST_LOG=error TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" TODO_JWT_MAX_TITLE_LENGTH=1000000 \
   ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} "$SERVER_BIN" >"$work/server.log" 2>&1 &
 server=$!
 base=http://127.0.0.1:$PORT
