@@ -8,15 +8,20 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     body::Bytes,
     extract::{FromRef, FromRequest, Request},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, header},
 };
+use bytes::BytesMut;
+use http_body_util::BodyExt;
 use jsonschema::{
     ValidationError, Validator,
     error::{TypeKind, ValidationErrorKind},
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::{sync::Semaphore, time::Instant};
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore},
+    time::Instant,
+};
 
 use crate::error::{ApiError, ValidationDetail};
 
@@ -73,46 +78,73 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct BodyLimits {
     timeout: Duration,
-    /// The budget, in KiB: a request takes its declared length (or [`BODY_LIMIT`] when it
-    /// declares none) before it buffers, and gives it back once read.
+    /// The budget, in bytes: a request takes each part of its body from it as the part
+    /// arrives (a client that sends only headers takes nothing), and gives it all back when
+    /// the body has been checked.
     memory: Arc<Semaphore>,
 }
 
 impl BodyLimits {
-    /// Bodies must arrive within `timeout`; at most `memory` bytes are buffered at once.
+    /// Bodies must arrive within `timeout`; at most `memory` bytes (at least one whole body)
+    /// are held at once.
     pub fn new(timeout: Duration, memory: usize) -> Self {
-        let kib = (memory / 1024).clamp(BODY_LIMIT / 1024, Semaphore::MAX_PERMITS);
         Self {
             timeout,
-            memory: Arc::new(Semaphore::new(kib)),
+            memory: Arc::new(Semaphore::new(
+                memory.clamp(BODY_LIMIT, Semaphore::MAX_PERMITS),
+            )),
         }
     }
 }
 
+/// A received body, and its share of the memory budget (given back when dropped).
+pub struct Received {
+    /// The body.
+    pub bytes: Bytes,
+    _memory: Option<OwnedSemaphorePermit>,
+}
+
 /// Reads the whole body of `request`: 413 over [`BODY_LIMIT`], 408 when it has not arrived
-/// within the body timeout, 503 when the memory budget stays taken that long.
-pub async fn read_body(limits: &BodyLimits, request: Request) -> Result<Bytes, ApiError> {
+/// within the body timeout (waiting for memory included), 503 when the budget stays taken.
+pub async fn read_body(limits: &BodyLimits, request: Request) -> Result<Received, ApiError> {
     let deadline = Instant::now() + limits.timeout;
-    let declared = declared_length(request.headers());
-    if declared.is_some_and(|length| length > BODY_LIMIT) {
+    if declared_length(request.headers()).is_some_and(|length| length > BODY_LIMIT) {
         return Err(ApiError::PayloadTooLarge);
     }
-    let kib = declared.unwrap_or(BODY_LIMIT).div_ceil(1024).max(1);
-    let permits = u32::try_from(kib).unwrap_or(u32::MAX);
-    let _buffering = tokio::time::timeout_at(deadline, limits.memory.acquire_many(permits))
+    let mut body = request.into_body();
+    let mut buffer = BytesMut::new();
+    let mut memory: Option<OwnedSemaphorePermit> = None;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .map_err(|_| ApiError::RequestTimeout)?;
+        let Some(frame) = frame else { break };
+        let frame =
+            frame.map_err(|error| ApiError::bad_request("INVALID_BODY", error.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if buffer.len() + data.len() > BODY_LIMIT {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let bytes = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        let share = tokio::time::timeout_at(
+            deadline,
+            Arc::clone(&limits.memory).acquire_many_owned(bytes),
+        )
         .await
         .map_err(|_| ApiError::Busy)?
         .map_err(|_| ApiError::Busy)?;
-    tokio::time::timeout_at(deadline, Bytes::from_request(request, &()))
-        .await
-        .map_err(|_| ApiError::RequestTimeout)?
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::bad_request("INVALID_BODY", rejection.body_text())
-            }
-        })
+        match &mut memory {
+            Some(held) => held.merge(share),
+            None => memory = Some(share),
+        }
+        buffer.extend_from_slice(&data);
+    }
+    Ok(Received {
+        bytes: buffer.freeze(),
+        _memory: memory,
+    })
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<usize> {
@@ -142,9 +174,10 @@ where
             .headers()
             .get(header::CONTENT_TYPE)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-        let bytes = read_body(&BodyLimits::from_ref(state), request).await?;
-        let inline = bytes.len() <= INLINE_BODY;
-        let check = move || check::<T>(content_type.as_deref(), &bytes);
+        let received = read_body(&BodyLimits::from_ref(state), request).await?;
+        let inline = received.bytes.len() <= INLINE_BODY;
+        // The body's share of the memory budget is held until it has been checked.
+        let check = move || check::<T>(content_type.as_deref(), &received.bytes);
         if inline {
             check()
         } else {

@@ -115,10 +115,11 @@ pub async fn issue_token(
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
-    let body = match read_body(&bodies, request).await {
-        Ok(body) => body,
+    let received = match read_body(&bodies, request).await {
+        Ok(received) => received,
         Err(error) => return error.into_response(),
     };
+    let body = &received.bytes;
     // Only a form: a `text/plain` body is what a cross-site HTML form can send without a
     // preflight, and it must not log a browser in.
     let form = headers
@@ -130,7 +131,7 @@ pub async fn issue_token(
         return refuse("invalid_request", format!("the body must be {FORM}"));
     }
     let (mut grant_type, mut username, mut password) = (None, None, None);
-    for (key, value) in form_urlencoded::parse(&body) {
+    for (key, value) in form_urlencoded::parse(body) {
         let slot = match key.as_ref() {
             "grant_type" => &mut grant_type,
             "username" => &mut username,

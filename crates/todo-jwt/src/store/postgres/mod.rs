@@ -20,6 +20,7 @@ use super::{Engine, Limits, StoreError, TransactionEngine};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_users.sql"),
     include_str!("migrations/0002_todos.sql"),
+    include_str!("migrations/0003_todos_index_without_texts.sql"),
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations between instances.

@@ -64,7 +64,11 @@ fn within<T>(budget: Duration, work: impl FnOnce() -> T) -> T {
             DEADLINE.set(self.0);
         }
     }
-    let _restore = Restore(DEADLINE.replace(Some(Instant::now() + budget)));
+    let deadline = Instant::now() + budget;
+    let outer = DEADLINE.get();
+    // Nested, the earlier deadline holds.
+    let _restore =
+        Restore(DEADLINE.replace(Some(outer.map_or(deadline, |outer| outer.min(deadline)))));
     work()
 }
 
@@ -127,7 +131,7 @@ struct Shared {
     /// The threads costly reads run on, off the runtime.
     costly: rayon::ThreadPool,
     /// A turn on `costly`: waited for at most the query budget.
-    turns: tokio::sync::Semaphore,
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl SqliteEngine {
@@ -172,7 +176,7 @@ impl SqliteEngine {
                 connections,
                 limits,
                 costly,
-                turns: tokio::sync::Semaphore::new(costly_reads),
+                turns: Arc::new(tokio::sync::Semaphore::new(costly_reads)),
             }),
         })))
     }
@@ -233,12 +237,7 @@ impl Shared {
         &self,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let connection = self
-            .readers
-            .get_or_try(|| self.connections.open().map(RefCell::new))?;
-        Ok(within(self.limits.query_timeout, || {
-            query(&connection.borrow())
-        })?)
+        self.read_within(self.limits.query_timeout, query)
     }
 
     /// Runs a costly read (see `Condition::is_costly`) on the costly-read threads, waiting at
@@ -248,18 +247,33 @@ impl Shared {
         self: &Arc<Self>,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let turn = tokio::time::timeout(self.limits.query_timeout, self.turns.acquire())
-            .await
-            .map_err(|_| StoreError::TimedOut)?
-            .map_err(|_| StoreError::Closed)?;
+        let deadline = Instant::now() + self.limits.query_timeout;
+        // Owned, and moved into the job: the turn is held while the job runs (or waits), even
+        // when the request that asked has gone away, so abandoned jobs cannot pile up.
+        let turn = tokio::time::timeout(
+            self.limits.query_timeout,
+            Arc::clone(&self.turns).acquire_owned(),
+        )
+        .await
+        .map_err(|_| StoreError::TimedOut)?
+        .map_err(|_| StoreError::Closed)?;
         let (reply, answer) = oneshot::channel();
         let shared = Arc::clone(self);
         self.costly.spawn(move || {
-            let _ = reply.send(shared.read(query));
+            let _turn = turn;
+            // Nobody waits for it any more, or its time is already up: skip it.
+            if reply.is_closed() || Instant::now() >= deadline {
+                return;
+            }
+            let budget = deadline.saturating_duration_since(Instant::now());
+            let result =
+                std::panic::catch_unwind(AssertUnwindSafe(|| shared.read_within(budget, query)));
+            // A panicking read fails its own request (the reply is dropped), not the pool.
+            if let Ok(result) = result {
+                let _ = reply.send(result);
+            }
         });
-        let answer = answer.await.map_err(|_| StoreError::Closed)?;
-        drop(turn);
-        answer
+        answer.await.map_err(|_| StoreError::TimedOut)?
     }
 
     /// Runs a write on the writer thread and waits for it without blocking the runtime.
@@ -274,10 +288,46 @@ impl Shared {
         let (reply, answer) = oneshot::channel();
         self.writer
             .send(Job::Write(Box::new(move |connection| {
-                let _ = reply.send(statement(connection));
+                // Its request is gone (the client hung up while it was queued): skip it.
+                if !reply.is_closed() {
+                    let _ = reply.send(statement(connection));
+                }
             })))
             .map_err(|_| StoreError::Closed)?;
         Ok(answer.await.map_err(|_| StoreError::Closed)??)
+    }
+
+    /// A write whose `WHERE` is costly (a pattern match): it takes a turn on the costly-read
+    /// threads' allowance first, held until it has run, so that such writes cannot queue up on
+    /// the writer thread faster than one budget at a time per turn.
+    async fn write_costly<T: Send + 'static>(
+        &self,
+        statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let turn = tokio::time::timeout(
+            self.limits.query_timeout,
+            Arc::clone(&self.turns).acquire_owned(),
+        )
+        .await
+        .map_err(|_| StoreError::TimedOut)?
+        .map_err(|_| StoreError::Closed)?;
+        self.write(move |connection| {
+            let _turn = turn;
+            statement(connection)
+        })
+        .await
+    }
+
+    /// [`Shared::read`] with its own budget.
+    fn read_within<T>(
+        &self,
+        budget: Duration,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let connection = self
+            .readers
+            .get_or_try(|| self.connections.open().map(RefCell::new))?;
+        Ok(within(budget, || query(&connection.borrow()))?)
     }
 }
 

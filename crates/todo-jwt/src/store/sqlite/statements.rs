@@ -46,6 +46,12 @@ pub(super) trait Exec: Send + Sync + 'static {
         statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> impl Future<Output = Result<T, StoreError>> + Send;
 
+    /// A write whose condition may take its whole time budget.
+    fn write_costly<T: Send + 'static>(
+        &self,
+        statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send;
+
     /// A read that may take its whole time budget (a pattern match over long texts).
     fn read_costly<T: Send + 'static>(
         &self,
@@ -74,6 +80,13 @@ impl Exec for SqliteEngine {
     ) -> impl Future<Output = Result<T, StoreError>> + Send {
         self.shared.read_costly(query)
     }
+
+    fn write_costly<T: Send + 'static>(
+        &self,
+        statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send {
+        self.shared.write_costly(statement)
+    }
 }
 
 /// Inside a transaction everything runs inline: the writer's connection is already ours.
@@ -86,6 +99,13 @@ impl Exec for SqliteTransaction {
     }
 
     fn write<T: Send + 'static>(
+        &self,
+        statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send {
+        std::future::ready(self.with(statement))
+    }
+
+    fn write_costly<T: Send + 'static>(
         &self,
         statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> impl Future<Output = Result<T, StoreError>> + Send {
@@ -325,14 +345,16 @@ impl<E: Exec> TodoStatements for Sqlite<E> {
         let (sql, values) =
             todo_sql::update(owner, where_, changes, Dialect::Sqlite).build(SqliteQueryBuilder);
         let values = bind(values);
-        let changed = self
-            .0
-            .write(move |connection| {
-                connection
-                    .prepare_cached(&sql)?
-                    .execute(params_from_iter(values))
-            })
-            .await?;
+        let update = move |connection: &mut Connection| {
+            connection
+                .prepare_cached(&sql)?
+                .execute(params_from_iter(values))
+        };
+        let changed = if where_.is_some_and(Condition::is_costly) {
+            self.0.write_costly(update).await?
+        } else {
+            self.0.write(update).await?
+        };
         Ok(changed as u64)
     }
 
