@@ -248,9 +248,11 @@ impl From<StoreError> for ApiError {
 
 impl From<FilterError> for ApiError {
     fn from(error: FilterError) -> Self {
+        // As for bodies: enough problems to fix the filter, never megabytes of them.
         let details: Vec<Value> = error
             .problems
             .iter()
+            .take(crate::body::MAX_DETAILS)
             .map(|problem| json!({"path": problem.path, "message": problem.message}))
             .collect();
         ApiError::BadRequest {

@@ -95,6 +95,8 @@ where
             drop(permit);
         });
     }
+    // No new connections while the last requests finish.
+    drop(listener);
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()

@@ -269,3 +269,24 @@ async fn long_order_lists_are_answered_or_refused_never_a_500() {
     let error = error_body(response, StatusCode::BAD_REQUEST).await;
     assert_eq!(error["details"][0]["path"], "/order", "{error}");
 }
+
+/// A filter with thousands of problems gets a short 400: at most 20 of them are listed.
+#[tokio::test]
+async fn a_filter_with_thousands_of_problems_lists_twenty() {
+    let (app, token) = seeded().await;
+    let fields: Vec<i64> = (0..900).collect();
+    let response = app
+        .call(
+            Method::GET,
+            &format!("/todos?filter={}", json!({"fields": fields})),
+            &token,
+            None,
+        )
+        .await;
+    let error = error_body(response, StatusCode::BAD_REQUEST).await;
+    assert_eq!(
+        error["details"].as_array().map(Vec::len),
+        Some(20),
+        "{error}"
+    );
+}
