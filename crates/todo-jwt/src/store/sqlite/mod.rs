@@ -250,13 +250,7 @@ impl Shared {
         let deadline = Instant::now() + self.limits.query_timeout;
         // Owned, and moved into the job: the turn is held while the job runs (or waits), even
         // when the request that asked has gone away, so abandoned jobs cannot pile up.
-        let turn = tokio::time::timeout(
-            self.limits.query_timeout,
-            Arc::clone(&self.turns).acquire_owned(),
-        )
-        .await
-        .map_err(|_| StoreError::TimedOut)?
-        .map_err(|_| StoreError::Closed)?;
+        let turn = self.take_turn().await?;
         let (reply, answer) = oneshot::channel();
         let shared = Arc::clone(self);
         self.costly.spawn(move || {
@@ -297,6 +291,18 @@ impl Shared {
         Ok(answer.await.map_err(|_| StoreError::Closed)??)
     }
 
+    /// A turn for costly work, waited for at most the query budget. Owned, so that it can be
+    /// moved into the job and held while the job waits and runs.
+    async fn take_turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, StoreError> {
+        tokio::time::timeout(
+            self.limits.query_timeout,
+            Arc::clone(&self.turns).acquire_owned(),
+        )
+        .await
+        .map_err(|_| StoreError::TimedOut)?
+        .map_err(|_| StoreError::Closed)
+    }
+
     /// A write whose `WHERE` is costly (a pattern match): it takes a turn on the costly-read
     /// threads' allowance first, held until it has run, so that such writes cannot queue up on
     /// the writer thread faster than one budget at a time per turn.
@@ -304,13 +310,7 @@ impl Shared {
         &self,
         statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let turn = tokio::time::timeout(
-            self.limits.query_timeout,
-            Arc::clone(&self.turns).acquire_owned(),
-        )
-        .await
-        .map_err(|_| StoreError::TimedOut)?
-        .map_err(|_| StoreError::Closed)?;
+        let turn = self.take_turn().await?;
         self.write(move |connection| {
             let _turn = turn;
             statement(connection)
