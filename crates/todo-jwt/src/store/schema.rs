@@ -22,6 +22,8 @@ pub mod users {
     pub const PASSWORD_HASH: &str = "password_hash";
     /// When the account was created.
     pub const CREATED_AT: &str = "created_at";
+    /// How many todos the user has: kept by triggers on `todos`, read by the per-user limit.
+    pub const TODO_COUNT: &str = "todo_count";
     /// What a [`crate::store::User`] is read from, in its field order.
     pub const USER: [&str; 4] = [ID, EMAIL, USERNAME, REALM];
 }

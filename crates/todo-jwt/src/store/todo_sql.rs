@@ -6,7 +6,7 @@
 //! is shared.
 
 use sea_query::{
-    Asterisk, Cond, Condition as SqlCondition, Expr, ExprTrait, Func, NullOrdering,
+    Asterisk, Cond, Condition as SqlCondition, Expr, ExprTrait, Func, LockType, NullOrdering,
     Order as SqlOrder, PostgresQueryBuilder, Query, QueryStatementBuilder, SelectStatement,
     SqliteQueryBuilder, UpdateStatement, Value as SqlValue,
 };
@@ -255,8 +255,8 @@ pub fn update(
 /// [`FixedStatements::for_dialect`]).
 #[derive(Debug)]
 pub struct FixedStatements {
-    /// `INSERT` a todo (owner, title, description, is_complete) `RETURNING id`, if the owner
-    /// (again) has fewer than the limit (last parameter); no row otherwise.
+    /// `INSERT` a todo (title, description, is_complete, owner) `RETURNING id`, if the owner
+    /// has fewer than the limit (last parameter); no row otherwise.
     pub insert_todo: String,
     /// The owner's todos in id order: `GET /todos` without `where` or `order`.
     pub list_todos: String,
@@ -278,18 +278,16 @@ impl FixedStatements {
         // A placeholder: the value is discarded, only its position counts.
         let parameter = || Expr::val("");
         // Inserted only while the owner has fewer todos than the limit: the check and the
-        // insert are one statement.
-        let mut owned = Query::select();
-        owned
-            .expr(Func::count(Expr::col(Asterisk)))
-            .from(todos::TABLE)
-            .and_where(Expr::col(todos::OWNER_ID).eq(parameter()));
+        // insert are one statement. The owner's row carries the count (kept by triggers) and
+        // is locked first on PostgreSQL, so concurrent inserts for one user cannot overshoot.
         let mut below_limit = Query::select();
         below_limit
-            .exprs([parameter(), parameter(), parameter(), parameter()])
-            .and_where(
-                Expr::SubQuery(None, Box::new(owned.into_sub_query_statement())).lt(parameter()),
-            );
+            .column(users::ID)
+            .exprs([parameter(), parameter(), parameter()])
+            .from(users::TABLE)
+            .and_where(Expr::col(users::ID).eq(parameter()))
+            .and_where(Expr::col(users::TODO_COUNT).lt(parameter()))
+            .lock(LockType::Update);
         let mut insert_todo = Query::insert();
         insert_todo
             .into_table(todos::TABLE)
@@ -445,12 +443,11 @@ mod tests {
         );
         assert_eq!(
             sqlite.insert_todo,
-            r#"INSERT INTO "todos" ("owner_id", "title", "description", "is_complete") SELECT ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM "todos" WHERE "owner_id" = ?) < ? RETURNING "id""#
+            r#"INSERT INTO "todos" ("owner_id", "title", "description", "is_complete") SELECT "id", ?, ?, ? FROM "users" WHERE "id" = ? AND "todo_count" < ?  RETURNING "id""#
         );
-        assert!(
-            sqlite.insert_todo.ends_with(r#"RETURNING "id""#),
-            "{}",
-            sqlite.insert_todo
+        assert_eq!(
+            postgres.insert_todo,
+            r#"INSERT INTO "todos" ("owner_id", "title", "description", "is_complete") SELECT "id", $1, $2, $3 FROM "users" WHERE "id" = $4 AND "todo_count" < $5 FOR UPDATE RETURNING "id""#
         );
     }
 }

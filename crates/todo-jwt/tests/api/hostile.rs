@@ -415,6 +415,68 @@ async fn texts_and_todos_per_user_are_bounded() {
     app.create_todo(&other, json!({"title": "mine"})).await;
 }
 
+/// The per-user limit holds under concurrency: 24 creates at once for a user with room for 5
+/// store exactly 5 (the others get the 422), deleting one makes room for one more, and the
+/// count kept for the limit matches the rows.
+#[tokio::test]
+async fn the_todo_limit_holds_for_concurrent_creates() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        config.max_todos_per_user = 5;
+    })
+    .await;
+    let token = app.token_for("racing@example.com").await;
+    let (client, base, authorization) = app.parts(&token);
+    let creates = (0..24).map(|index| {
+        let (client, base, token) = (client.clone(), base.clone(), authorization.clone());
+        tokio::spawn(async move {
+            client
+                .post(format!("{base}/todos"))
+                .bearer_auth(token)
+                .json(&json!({"title": format!("todo {index}")}))
+                .send()
+                .await
+                .expect("create")
+                .status()
+        })
+    });
+    let mut statuses = Vec::new();
+    for create in creates.collect::<Vec<_>>() {
+        statuses.push(create.await.expect("task"));
+    }
+    let created = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+        .count();
+    assert_eq!((created, refused), (5, 19), "{statuses:?}");
+    assert_eq!(
+        app.get_json("/todos/count", &token).await,
+        json!({"count": 5})
+    );
+    let todos = app.get_json("/todos", &token).await;
+    let first = todos[0]["id"].as_i64().expect("id");
+    let response = app
+        .call(Method::DELETE, &format!("/todos/{first}"), &token, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    app.create_todo(&token, json!({"title": "room again"}))
+        .await;
+    let response = app
+        .call(
+            Method::POST,
+            "/todos",
+            &token,
+            Some(&json!({"title": "over"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let kept = app
+        .sql("SELECT todo_count FROM users WHERE email_key = 'racing@example.com'")
+        .await;
+    assert_eq!(kept.as_deref(), Some("5"));
+}
+
 /// Texts up to the default limits are stored on both backends however little they compress:
 /// PostgreSQL refused a few kilobytes of ordinary text (a 500) while its list index carried
 /// the texts.

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_users.sql"),
     include_str!("migrations/0002_todos.sql"),
     include_str!("migrations/0003_todos_index_without_texts.sql"),
+    include_str!("migrations/0004_todo_count.sql"),
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations between instances.

@@ -173,14 +173,7 @@ impl<E: Exec> TodoStatements for Postgres<E> {
         let row = client
             .query_opt(
                 &statement,
-                &[
-                    &owner,
-                    &todo.title,
-                    &todo.desc,
-                    &todo.is_complete,
-                    &owner,
-                    &limit,
-                ],
+                &[&todo.title, &todo.desc, &todo.is_complete, &owner, &limit],
             )
             .await?;
         Ok(row.map(|row| todo.with_id(row.get(0))))

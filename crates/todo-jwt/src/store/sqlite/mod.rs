@@ -28,6 +28,7 @@ use super::{Engine, Limits, StoreError, TransactionEngine};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_users.sql"),
     include_str!("migrations/0002_todos.sql"),
+    include_str!("migrations/0003_todo_count.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {

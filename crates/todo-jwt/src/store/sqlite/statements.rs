@@ -255,7 +255,7 @@ impl<E: Exec> TodoStatements for Sqlite<E> {
                 let id: Option<i64> = connection
                     .prepare_cached(&STATEMENTS.insert_todo)?
                     .query_row(
-                        params![owner, todo.title, todo.desc, todo.is_complete, owner, limit],
+                        params![todo.title, todo.desc, todo.is_complete, owner, limit],
                         |row| row.get(0),
                     )
                     .optional()?;
