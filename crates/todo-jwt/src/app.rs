@@ -108,6 +108,7 @@ impl Application {
             sessions,
             bodies: config.body_limits(),
             todo_limits: config.todo_limits(),
+            responses: config.response_memory(),
         });
         let router = router(state, &strategies)?;
 

@@ -198,6 +198,14 @@ where
             .headers()
             .get(header::CONTENT_TYPE)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        // A body declared as something other than JSON is refused before a byte of it is read.
+        if let Some(content_type) = content_type.as_deref()
+            && !is_json(content_type)
+        {
+            return Err(ApiError::UnsupportedMediaType(
+                media_type(content_type).to_owned(),
+            ));
+        }
         let received = read_body(&BodyLimits::from_ref(state), request).await?;
         let inline = received.bytes.len() <= INLINE_BODY;
         // The body's share of the memory budget is held until it has been checked.
@@ -251,8 +259,9 @@ pub fn parse(content_type: Option<&str>, bytes: &[u8]) -> Result<Value, ApiError
     let empty = bytes.iter().all(u8::is_ascii_whitespace);
     match content_type {
         Some(content_type) if !is_json(content_type) => {
-            let essence = content_type.split(';').next().unwrap_or_default().trim();
-            return Err(ApiError::UnsupportedMediaType(essence.to_owned()));
+            return Err(ApiError::UnsupportedMediaType(
+                media_type(content_type).to_owned(),
+            ));
         }
         None if !empty => return Err(ApiError::UnsupportedMediaType("undefined".to_owned())),
         _ => {}
@@ -267,13 +276,13 @@ pub fn parse(content_type: Option<&str>, bytes: &[u8]) -> Result<Value, ApiError
         .map_err(|error| ApiError::Syntax(format!("Invalid JSON: {error}")))
 }
 
+/// `application/json` of `application/json; charset=utf-8`.
+fn media_type(content_type: &str) -> &str {
+    content_type.split(';').next().unwrap_or_default().trim()
+}
+
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = media_type(content_type).to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }

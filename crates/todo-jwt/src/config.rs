@@ -78,11 +78,23 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub body_timeout: u64,
 
+    /// Seconds a response may wait for a client that does not read it; then the connection
+    /// closes (a client that stops reading would otherwise hold the response's memory).
+    #[arg(long, global = true, env = "TODO_JWT_SEND_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub send_timeout: u64,
+
     /// MiB of request bodies buffered at once, over all requests (at least 1); a body that
     /// cannot get its share within the body timeout is 503.
     #[arg(long, global = true, env = "TODO_JWT_BODY_MEMORY_MB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub body_memory_mb: u64,
+
+    /// MiB of list responses held at once, over all requests (at least 1): a client that does
+    /// not read holds its list until the send timeout; beyond the budget a list is 503.
+    #[arg(long, global = true, env = "TODO_JWT_RESPONSE_MEMORY_MB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub response_memory_mb: u64,
 
     /// The longest todo title, in characters (LoopBack has no limit).
     #[arg(long, global = true, env = "TODO_JWT_MAX_TITLE_LENGTH", default_value_t = 2_000,
@@ -182,7 +194,9 @@ impl Config {
             max_connections: 1024,
             header_timeout: 10,
             body_timeout: 10,
+            send_timeout: 30,
             body_memory_mb: 64,
+            response_memory_mb: 256,
             max_title_length: 2_000,
             max_desc_length: 20_000,
             max_todos_per_user: 10_000,
@@ -230,6 +244,7 @@ impl Config {
         crate::server::ConnectionLimits {
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             header_timeout: Duration::from_secs(self.header_timeout),
+            send_timeout: Duration::from_secs(self.send_timeout),
         }
     }
 
@@ -244,6 +259,14 @@ impl Config {
     }
 
     /// The bounds on request bodies.
+    pub fn response_memory(&self) -> crate::response::ResponseMemory {
+        crate::response::ResponseMemory::new(
+            usize::try_from(self.response_memory_mb.saturating_mul(1024 * 1024))
+                .unwrap_or(usize::MAX),
+        )
+    }
+
+    /// How request bodies may be received.
     pub fn body_limits(&self) -> crate::body::BodyLimits {
         let memory =
             usize::try_from(self.body_memory_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);

@@ -76,6 +76,12 @@ pub enum ApiError {
     /// 503: too many request bodies are being received at once; retry shortly.
     #[error("The server is receiving too many request bodies at once; retry shortly.")]
     Busy,
+    /// 503: too many large responses are held at once (their memory budget is spent).
+    #[error(
+        "The server is sending too many large responses at once; retry shortly, or page the \
+         list with `limit` and `skip`."
+    )]
+    ResponsesBusy,
     /// 503: the request's database work ran out of its time budget (a filter too costly for
     /// the data, or a server too busy to give it a turn); retry later or narrow the filter.
     #[error("The query took longer than the server allows; narrow the filter, or retry later.")]
@@ -112,7 +118,9 @@ impl ApiError {
             Self::EntityNotFound { .. } | Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::QueryTimeout | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::QueryTimeout | Self::Busy | Self::ResponsesBusy => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -130,7 +138,7 @@ impl ApiError {
             Self::EndpointNotFound(..) => "NotFoundError",
             Self::MethodNotAllowed(..) => "MethodNotAllowedError",
             Self::Conflict(_) => "ConflictError",
-            Self::QueryTimeout | Self::Busy => "ServiceUnavailableError",
+            Self::QueryTimeout | Self::Busy | Self::ResponsesBusy => "ServiceUnavailableError",
             Self::RequestTimeout => "RequestTimeoutError",
             Self::Internal(_) => "InternalServerError",
         }
@@ -144,7 +152,7 @@ impl ApiError {
             Self::Conflict(_) => Some("CONFLICT"),
             Self::EntityNotFound { .. } => Some("ENTITY_NOT_FOUND"),
             Self::QueryTimeout => Some("QUERY_TIMEOUT"),
-            Self::Busy => Some("BUSY"),
+            Self::Busy | Self::ResponsesBusy => Some("BUSY"),
             _ => None,
         }
     }
@@ -220,7 +228,7 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
         }
-        if let Self::QueryTimeout | Self::Busy = self {
+        if let Self::QueryTimeout | Self::Busy | Self::ResponsesBusy = self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -241,6 +249,10 @@ impl From<StoreError> for ApiError {
                 Self::Conflict("The request conflicts with a stored record.".into())
             }
             StoreError::TimedOut => Self::QueryTimeout,
+            StoreError::PatternTooComplex => Self::bad_request(
+                "INVALID_PARAMETER_VALUE",
+                "The regular expression is too complex to run; simplify it.",
+            ),
             other => Self::internal(other),
         }
     }

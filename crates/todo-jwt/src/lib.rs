@@ -16,6 +16,7 @@ pub mod error;
 pub mod filter;
 pub mod json;
 pub mod openapi;
+pub mod response;
 pub mod server;
 pub mod sessions;
 pub mod state;

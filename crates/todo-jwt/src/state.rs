@@ -7,7 +7,8 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::{
-    accounts::Accounts, body::BodyLimits, sessions::Sessions, store::Store, todos::TodoLimits,
+    accounts::Accounts, body::BodyLimits, response::ResponseMemory, sessions::Sessions,
+    store::Store, todos::TodoLimits,
 };
 
 /// The application's state. axum clones it for every request before a handler takes its part,
@@ -28,6 +29,8 @@ pub struct Parts {
     pub bodies: BodyLimits,
     /// What one user may store.
     pub todo_limits: TodoLimits,
+    /// The memory large responses may hold.
+    pub responses: ResponseMemory,
 }
 
 impl AppState {
@@ -58,6 +61,12 @@ impl FromRef<AppState> for Sessions {
 impl FromRef<AppState> for BodyLimits {
     fn from_ref(state: &AppState) -> Self {
         state.0.bodies.clone()
+    }
+}
+
+impl FromRef<AppState> for ResponseMemory {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.responses.clone()
     }
 }
 

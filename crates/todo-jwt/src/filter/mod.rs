@@ -19,9 +19,10 @@
 
 pub mod parse;
 pub mod query;
+pub mod regexp;
 
-#[cfg(test)]
-pub(crate) mod eval;
+/// The filter language's reference semantics, for tests (the SQL must agree with it).
+pub mod eval;
 #[cfg(test)]
 mod tests;
 
@@ -109,7 +110,8 @@ pub enum Comparison {
 /// A regular expression from `regexp` (`"^a"` or `"/^a/i"`), already checked to compile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pattern {
-    /// The expression, in the `regex` crate's syntax, with `(?i)` for the `i` flag.
+    /// The expression in the canonical form of [`regexp`] that the `regex` crate and
+    /// PostgreSQL read alike.
     pub source: String,
 }
 

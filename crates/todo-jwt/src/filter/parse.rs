@@ -469,17 +469,13 @@ fn boolean(value: &Value) -> Option<bool> {
     }
 }
 
-/// The largest compiled regular expression accepted: bigger ones (`a{10000}b`, `a{100}{100}`)
-/// cost too much per row, and are refused before they run. Everyday patterns compile to a few
-/// kilobytes.
-pub const REGEX_SIZE_LIMIT: usize = 64 * 1024;
-
 /// The longest `like` pattern or `regexp` accepted, in characters: matching `%` followed by
 /// n characters costs up to n steps per character of each text.
 pub const MAX_PATTERN: usize = 256;
 
-/// `"^a"` or JavaScript's `"/^a/i"` as a checked [`Pattern`]. Only the `i` flag changes the
-/// match (`g` means nothing for a filter); others are refused.
+/// `"^a"` or JavaScript's `"/^a/i"` as a checked [`Pattern`] in the one dialect both engines
+/// read alike ([`super::regexp`]). Only the `i` flag changes the match (`g` means nothing for
+/// a filter); others are refused.
 fn regexp(text: &str) -> Result<Pattern, String> {
     if text.chars().count() > MAX_PATTERN {
         return Err(format!("must be at most {MAX_PATTERN} characters"));
@@ -491,10 +487,10 @@ fn regexp(text: &str) -> Result<Pattern, String> {
         Some((body, flags)) => (body, flags),
         None => (text, ""),
     };
-    let mut source = String::new();
+    let mut case_insensitive = false;
     for flag in flags.chars() {
         match flag {
-            'i' => source.push_str("(?i)"),
+            'i' => case_insensitive = true,
             'g' => {}
             other => {
                 return Err(format!(
@@ -503,10 +499,6 @@ fn regexp(text: &str) -> Result<Pattern, String> {
             }
         }
     }
-    source.push_str(body);
-    regex::RegexBuilder::new(&source)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|error| format!("is not a valid regular expression: {error}"))?;
+    let source = super::regexp::canonical(body, case_insensitive)?;
     Ok(Pattern { source })
 }

@@ -25,8 +25,7 @@ mod model;
 mod postgres;
 pub mod schema;
 mod sqlite;
-#[cfg(test)]
-mod tests;
+
 pub mod todo_sql;
 mod todos;
 mod users;
@@ -98,6 +97,10 @@ pub enum StoreError {
     /// The work ran out of its time budget ([`Limits::query_timeout`]) and was stopped.
     #[error("the query ran out of its time budget")]
     TimedOut,
+    /// The database refused a filter's regular expression as too complex to run (PostgreSQL
+    /// can, for some the validator lets through).
+    #[error("the regular expression is too complex for the database")]
+    PatternTooComplex,
     /// A statement of the transaction failed, so it can only roll back: it is not committed.
     #[error("the transaction was not committed: one of its statements failed")]
     Aborted,
@@ -136,6 +139,11 @@ trait Engine: UserStatements + TodoStatements + 'static {
     async fn begin(&self) -> Result<Box<dyn TransactionEngine>, StoreError>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// How many statements a connection of this engine keeps prepared, at most (PostgreSQL;
+    /// SQLite's cache has a fixed capacity and reports 0).
+    async fn cached_statements(&self) -> usize {
+        0
+    }
 }
 
 /// An open transaction of an engine: the same statements, then commit.
@@ -195,6 +203,12 @@ impl Store {
     /// Whether the database answers a trivial query (for readiness checks).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.engine.ping().await
+    }
+
+    /// How many statements the next connection of the pool keeps prepared (PostgreSQL; 0 on
+    /// SQLite, whose per-connection cache has a fixed capacity). Bounded whatever clients send.
+    pub async fn cached_statements(&self) -> usize {
+        self.engine.cached_statements().await
     }
 }
 

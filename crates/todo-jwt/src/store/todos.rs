@@ -45,8 +45,8 @@ pub struct Todos<'a>(pub(super) &'a dyn TodoStatements);
 
 impl Todos<'_> {
     /// Stores a new todo for `owner`, unless they already have `limit` todos
-    /// ([`StoreError::LimitReached`]). On SQLite the check is exact (one writer); on PostgreSQL
-    /// concurrent creates of one owner can each see room for one more.
+    /// ([`StoreError::LimitReached`]). The check is exact on both engines, under concurrency
+    /// too (SQLite has one writer; PostgreSQL locks the owner's row first).
     pub async fn create(
         &self,
         owner: &str,

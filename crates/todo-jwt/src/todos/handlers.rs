@@ -16,6 +16,7 @@ use crate::{
     body::JsonBody,
     error::{ApiError, Result},
     filter::{Condition, Filter},
+    response::ResponseMemory,
     store::{Store, StoreError, TodoChanges},
 };
 
@@ -102,23 +103,32 @@ pub async fn create_todo(
 pub async fn list_todos(
     CurrentUser(user): CurrentUser,
     State(store): State<Store>,
+    State(memory): State<ResponseMemory>,
     ListFilter(filter): ListFilter,
 ) -> Result<Response> {
-    // Written as the rows arrive: no todo is copied out of the database row.
+    // Written as the rows arrive: no todo is copied out of the database row; within the
+    // response memory budget (503 beyond it).
     let fields = filter.fields;
-    let mut body = Vec::with_capacity(4096);
-    body.push(b'[');
+    let mut body = memory.body();
+    body.write(|bytes| {
+        bytes.reserve(4096);
+        bytes.push(b'[');
+    });
+    let mut first = true;
     store
         .todos()
         .visit(&user.id, &filter, &mut |todo| {
-            if body.len() > 1 {
-                body.push(b',');
-            }
-            Shown { todo, fields }.write_json(&mut body);
+            body.write(|bytes| {
+                if !first {
+                    bytes.push(b',');
+                }
+                Shown { todo, fields }.write_json(bytes);
+            });
+            first = false;
         })
         .await?;
-    body.push(b']');
-    Ok(json_bytes(body))
+    body.write(|bytes| bytes.push(b']'));
+    body.into_json_response()
 }
 
 /// Counts the caller's todos that match `where`.

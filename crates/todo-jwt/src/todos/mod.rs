@@ -19,6 +19,7 @@ where
     Store: FromRef<S>,
     TodoLimits: FromRef<S>,
     crate::body::BodyLimits: FromRef<S>,
+    crate::response::ResponseMemory: FromRef<S>,
 {
     OpenApiRouter::new()
         .routes(routes!(

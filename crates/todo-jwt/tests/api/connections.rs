@@ -185,3 +185,113 @@ async fn bodies_beyond_the_memory_budget_wait_for_it() {
     let (answer, _) = read_until_closed(&mut hog, Duration::from_secs(10)).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer:.80}");
 }
+
+/// Row 7: the responses hyper writes by itself (a request it cannot parse, a request line or
+/// head over the limit) are in the envelope, with `nosniff`, and the connection closes.
+#[tokio::test]
+async fn unparsable_requests_get_the_envelope() {
+    let app = app_with(|_| {}).await;
+    let long_path = format!("/{}", "a".repeat(70 * 1024));
+    let long_header = format!("x-big: {}\r\n", "b".repeat(300 * 1024));
+    let attacks = [
+        ("GARBAGE\r\n\r\n".to_owned(), &[400][..]),
+        (
+            "GET /whoAmI HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n".to_owned(),
+            &[400][..],
+        ),
+        (
+            format!("GET {long_path} HTTP/1.1\r\nHost: x\r\n\r\n"),
+            &[414, 431][..],
+        ),
+        (
+            format!("GET / HTTP/1.1\r\nHost: x\r\n{long_header}\r\n"),
+            &[431][..],
+        ),
+    ];
+    for (request, statuses) in attacks {
+        let mut stream = connect(&app).await;
+        // The server may answer and close before it has read everything: ignore write errors.
+        let _ = stream.write_all(request.as_bytes()).await;
+        let (answer, closed) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+        let shown = &request[..request.len().min(40)];
+        assert!(closed.is_some(), "{shown:?}: still open, sent {answer:?}");
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a response");
+        let status: u16 = head[9..12].parse().expect("status");
+        assert!(statuses.contains(&status), "{shown:?}: {head}");
+        let lower = head.to_ascii_lowercase();
+        assert!(
+            lower.contains("\r\nx-content-type-options: nosniff"),
+            "{head}"
+        );
+        assert!(
+            lower.contains("\r\ncontent-type: application/json"),
+            "{head}"
+        );
+        let body: serde_json::Value = serde_json::from_str(body).expect("json body");
+        assert_eq!(body["error"]["statusCode"], status, "{body}");
+        assert!(body["error"]["message"].is_string(), "{body}");
+    }
+}
+
+/// Rows 6 and 10: a client that asks for a large list and never reads it holds the response
+/// only until the send timeout; then the connection closes, and other clients are served.
+#[tokio::test]
+async fn a_client_that_does_not_read_is_dropped_after_the_send_timeout() {
+    let app = app_with(|config| config.send_timeout = 1).await;
+    let token = app.token_for("hoarder@example.com").await;
+    let desc = "d".repeat(20_000);
+    for index in 0..40 {
+        app.create_todo(
+            &token,
+            serde_json::json!({"title": format!("big {index}"), "desc": desc}),
+        )
+        .await;
+    }
+    // A small receive buffer, so the ~800 KB answer cannot all sit in the kernel.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("buffer size");
+    let address = app
+        .address
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let mut stream = socket.connect(address).await.expect("connect");
+    stream
+        .write_all(
+            format!("GET /todos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Meanwhile the server serves others.
+    assert_eq!(app.who_am_i(&token).await.status(), reqwest::StatusCode::OK);
+    let (answer, closed) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(closed.is_some(), "still open");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{:.80}", answer);
+    assert!(
+        answer.len() < 400 * 22_000,
+        "the whole answer arrived ({} bytes): the send timeout did not close it",
+        answer.len()
+    );
+}
+
+/// A body declared as something other than JSON is refused at once, before any of it is read
+/// (it used to be read, up to the size limit, first).
+#[tokio::test]
+async fn a_body_that_is_not_json_is_refused_before_it_is_read() {
+    let app = app_with(|config| config.body_timeout = 30).await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(b"POST /signup HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000000\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buffer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+        .await
+        .expect("an answer before the body arrives")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&buffer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 415"), "{answer}");
+    assert!(answer.contains("UNSUPPORTED_MEDIA_TYPE"), "{answer}");
+}

@@ -502,3 +502,43 @@ async fn texts_at_the_default_limits_are_stored() {
         (Some(title.as_str()), Some(desc.as_str()))
     );
 }
+
+/// Rows 6 and 10: list responses share one memory budget. A list larger than what is left is
+/// a 503 with `Retry-After` (it says to page); a page of it is served, and a refused list
+/// gives its memory back.
+#[tokio::test]
+async fn list_responses_are_bounded_by_the_response_memory_budget() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        config.response_memory_mb = 1;
+    })
+    .await;
+    let token = app.token_for("lister@example.com").await;
+    let desc = "d".repeat(20_000);
+    for index in 0..60 {
+        app.create_todo(&token, json!({"title": format!("t{index}"), "desc": desc}))
+            .await;
+    }
+    for _ in 0..2 {
+        let response = app.call(Method::GET, "/todos", &token, None).await;
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+        let error = error_body(response, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert_eq!(error["code"], "BUSY", "{error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("limit")),
+            "{error}"
+        );
+    }
+    let page = app
+        .get_json("/todos?filter[limit]=10&filter[skip]=50", &token)
+        .await;
+    assert_eq!(page.as_array().map(Vec::len), Some(10));
+}

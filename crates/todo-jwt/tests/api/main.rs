@@ -3,6 +3,7 @@
 mod accounts;
 mod connections;
 mod errors;
+mod filter_property;
 mod filters;
 mod helpers;
 mod hostile;

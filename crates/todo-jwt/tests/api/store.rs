@@ -227,3 +227,46 @@ async fn the_store_answers_a_ping() {
     let Fixture { store, .. } = &fixture().await;
     store.ping().await.expect("ping");
 }
+
+/// Row 9 of issue 10: every filter shape is its own prepared statement on PostgreSQL, and the
+/// per-connection cache of them stays bounded however many shapes clients send. (On SQLite
+/// rusqlite's cache has a fixed capacity: there the test checks only that the 300 shapes
+/// are answered.)
+#[tokio::test]
+async fn prepared_statements_stay_bounded_whatever_the_filter_shapes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let test_database = if on_postgres() {
+        Some(TestDatabase::create().await)
+    } else {
+        None
+    };
+    let database = match &test_database {
+        Some(test_database) => Database::Postgres {
+            url: test_database.url.clone(),
+            pool_size: 1,
+        },
+        None => Database::Sqlite(dir.path().join("store.sqlite3")),
+    };
+    let store = Store::open(&database).await.expect("store opens");
+    let user = store
+        .users()
+        .insert(record("shapes@example.com"))
+        .await
+        .expect("insert");
+    for size in 1..=300 {
+        let ids: Vec<i64> = (0..size).collect();
+        let tree = serde_json::json!({"id": {"inq": ids}});
+        let condition = todo_jwt::filter::parse::condition(&tree, "").expect("condition");
+        let count = store
+            .todos()
+            .count(&user.id, Some(&condition))
+            .await
+            .expect("count");
+        assert_eq!(count, 0);
+    }
+    let cached = store.cached_statements().await;
+    assert!(cached <= 100, "{cached} statements kept prepared");
+    if on_postgres() {
+        assert!(cached > 0, "the cache is in use");
+    }
+}

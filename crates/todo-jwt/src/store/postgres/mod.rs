@@ -35,6 +35,8 @@ impl From<tokio_postgres::Error> for StoreError {
             Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => Self::Aborted,
             // `statement_timeout` (the query budget) stopped it.
             Some(&SqlState::QUERY_CANCELED) => Self::TimedOut,
+            // "invalid regular expression: regular expression is too complex", say.
+            Some(&SqlState::INVALID_REGULAR_EXPRESSION) => Self::PatternTooComplex,
             _ => Self::Postgres(error),
         }
     }
@@ -162,6 +164,13 @@ impl Engine for Postgres<PostgresEngine> {
     async fn ping(&self) -> Result<(), StoreError> {
         self.0.pool.get().await?.batch_execute("SELECT 1").await?;
         Ok(())
+    }
+
+    async fn cached_statements(&self) -> usize {
+        match self.0.pool.get().await {
+            Ok(client) => client.statement_cache.size(),
+            Err(_) => 0,
+        }
     }
 }
 

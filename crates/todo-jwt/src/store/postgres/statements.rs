@@ -5,7 +5,7 @@ use std::{future::Future, ops::Deref, sync::LazyLock};
 
 use deadpool_postgres::{ClientWrapper, Object};
 use sea_query::{PostgresQueryBuilder, Value as SqlValue, Values};
-use tokio_postgres::{Row, types::ToSql};
+use tokio_postgres::{Row, Statement, types::ToSql};
 
 use super::{PostgresEngine, PostgresTransaction};
 use crate::{
@@ -16,6 +16,21 @@ use crate::{
         todo_sql::{self, Dialect, FixedStatements},
     },
 };
+
+/// The most statements one connection keeps prepared. Filters make statements of many shapes
+/// (each number of `order` keys or `inq` items is its own): unbounded, a client could make
+/// each PostgreSQL backend hold thousands of them (1.2 GB after 2,000 shapes). When a
+/// connection's cache is full it is emptied, and what is needed next is prepared again.
+pub(super) const MAX_CACHED_STATEMENTS: usize = 100;
+
+/// Prepares `sql` on `client` through its statement cache, keeping the cache within
+/// [`MAX_CACHED_STATEMENTS`].
+async fn prepare_bounded(client: &ClientWrapper, sql: &str) -> Result<Statement, StoreError> {
+    if client.statement_cache.size() >= MAX_CACHED_STATEMENTS {
+        client.statement_cache.clear();
+    }
+    Ok(client.prepare_cached(sql).await?)
+}
 
 /// This dialect's fixed statements, built once.
 static STATEMENTS: LazyLock<FixedStatements> =
@@ -112,7 +127,7 @@ fn user_from_row(row: &Row) -> User {
 impl<E: Exec> UserStatements for Postgres<E> {
     async fn insert_user(&self, record: UserRecord, email_key: String) -> Result<User, StoreError> {
         let client = self.0.client().await?;
-        let statement = client.prepare_cached(&STATEMENTS.insert_user).await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.insert_user).await?;
         let UserRecord {
             user,
             password_hash,
@@ -135,7 +150,7 @@ impl<E: Exec> UserStatements for Postgres<E> {
 
     async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
         let client = self.0.client().await?;
-        let statement = client.prepare_cached(&STATEMENTS.find_user).await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.find_user).await?;
         Ok(client
             .query_opt(&statement, &[&id])
             .await?
@@ -148,9 +163,7 @@ impl<E: Exec> UserStatements for Postgres<E> {
         email_key: &str,
     ) -> Result<Option<UserRecord>, StoreError> {
         let client = self.0.client().await?;
-        let statement = client
-            .prepare_cached(&STATEMENTS.find_user_by_email_key)
-            .await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.find_user_by_email_key).await?;
         let row = client.query_opt(&statement, &[&email_key]).await?;
         Ok(row.map(|row| UserRecord {
             user: user_from_row(&row),
@@ -168,7 +181,7 @@ impl<E: Exec> TodoStatements for Postgres<E> {
         limit: u64,
     ) -> Result<Option<Todo>, StoreError> {
         let client = self.0.client().await?;
-        let statement = client.prepare_cached(&STATEMENTS.insert_todo).await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.insert_todo).await?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let row = client
             .query_opt(
@@ -192,13 +205,13 @@ impl<E: Exec> TodoStatements for Postgres<E> {
         let client = self.0.client().await?;
         let rows = if plain {
             // The common case, without building a statement.
-            let statement = client.prepare_cached(&STATEMENTS.list_todos).await?;
+            let statement = prepare_bounded(&client, &STATEMENTS.list_todos).await?;
             client.query(&statement, &[&owner]).await?
         } else {
             let (sql, values) =
                 todo_sql::select(owner, filter, Dialect::Postgres).build(PostgresQueryBuilder);
             let values = bind(values);
-            let statement = client.prepare_cached(&sql).await?;
+            let statement = prepare_bounded(&client, &sql).await?;
             client.query(&statement, &parameters(&values)).await?
         };
         for row in rows {
@@ -221,7 +234,7 @@ impl<E: Exec> TodoStatements for Postgres<E> {
             todo_sql::count(owner, where_, Dialect::Postgres).build(PostgresQueryBuilder);
         let values = bind(values);
         let client = self.0.client().await?;
-        let statement = client.prepare_cached(&sql).await?;
+        let statement = prepare_bounded(&client, &sql).await?;
         let count: i64 = client
             .query_one(&statement, &parameters(&values))
             .await?
@@ -239,13 +252,13 @@ impl<E: Exec> TodoStatements for Postgres<E> {
             todo_sql::update(owner, where_, changes, Dialect::Postgres).build(PostgresQueryBuilder);
         let values = bind(values);
         let client = self.0.client().await?;
-        let statement = client.prepare_cached(&sql).await?;
+        let statement = prepare_bounded(&client, &sql).await?;
         Ok(client.execute(&statement, &parameters(&values)).await?)
     }
 
     async fn delete_todo(&self, owner: &str, id: i64) -> Result<u64, StoreError> {
         let client = self.0.client().await?;
-        let statement = client.prepare_cached(&STATEMENTS.delete_todo).await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.delete_todo).await?;
         Ok(client.execute(&statement, &[&owner, &id]).await?)
     }
 }

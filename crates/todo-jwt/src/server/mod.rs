@@ -1,6 +1,7 @@
 //! The accept loop, with bounds: how many connections are open at once, how long a request
 //! head may take to arrive (which also bounds how long an idle keep-alive connection stays),
-//! how much of it is buffered; graceful shutdown.
+//! how much of it is buffered, how long a response waits for a client that does not read;
+//! hyper's own error responses rewritten into the envelope ([`stream`]); graceful shutdown.
 //!
 //! (`axum::serve` has none of these bounds: idle connections and slowly sent header lines
 //! stayed open indefinitely.)
@@ -20,6 +21,8 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::{Service, ServiceExt};
 
+mod stream;
+
 /// Bounds on connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -28,6 +31,8 @@ pub struct ConnectionLimits {
     /// How long a request head (request line and headers) may take to arrive, counted from
     /// when the connection is ready for it: also how long an idle keep-alive connection stays.
     pub header_timeout: Duration,
+    /// How long a response may wait for a client that reads none of it.
+    pub send_timeout: Duration,
 }
 
 /// The largest request head buffered (request line and headers): a filter of 1000 items fits.
@@ -86,9 +91,10 @@ where
         let service = service
             .clone()
             .map_request(|request: Request<Incoming>| request.map(Body::new));
-        let connection = graceful.watch(
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)),
-        );
+        let connection = graceful.watch(builder.serve_connection(
+            TokioIo::new(stream::GuardedStream::new(stream, limits.send_timeout)),
+            TowerToHyperService::new(service),
+        ));
         tokio::spawn(async move {
             // A connection that ends badly (a client that went away) is nobody's error.
             let _ = connection.await;

@@ -1,0 +1,231 @@
+//! The connection's byte stream, with two guards hyper does not offer:
+//!
+//! - a **send timeout**: a client that stops reading (its receive window full) holds a
+//!   response, and the memory behind it, only until the timeout; then the connection closes;
+//! - **low-level errors in the envelope**: hyper answers a request it cannot parse by itself
+//!   (400 malformed, 414 URI too long, 431 head too large) with an empty body and none of our
+//!   headers. Those responses are recognised as they are written (every response of ours
+//!   carries `X-Content-Type-Options`, hyper's own never do) and rewritten: same status and
+//!   `Date`, a LoopBack error envelope, `nosniff`, and `Connection: close`.
+
+use std::{
+    future::Future,
+    io::{self, IoSlice},
+    pin::Pin,
+    task::{Context, Poll, ready},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    time::{Instant, Sleep},
+};
+
+/// A stream whose writes give up after `send_timeout` without progress, and whose hyper-made
+/// error responses are rewritten into the envelope.
+pub struct GuardedStream<S> {
+    inner: S,
+    send_timeout: Duration,
+    /// Armed while a write waits for the client; reset by any progress.
+    stalled: Option<Pin<Box<Sleep>>>,
+    /// A rewritten response still to be written, and how much of it has been.
+    replacement: Option<(Vec<u8>, usize)>,
+}
+
+impl<S> GuardedStream<S> {
+    pub fn new(inner: S, send_timeout: Duration) -> Self {
+        Self {
+            inner,
+            send_timeout,
+            stalled: None,
+            replacement: None,
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> GuardedStream<S> {
+    /// `poll` as it is, except that a wait longer than the send timeout becomes `TimedOut`.
+    fn bounded<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let deadline = Instant::now() + self.send_timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client did not read the response within the send timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Writes what is left of a rewritten response.
+    fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some((bytes, written)) = self.replacement.as_mut() {
+            if *written == bytes.len() {
+                self.replacement = None;
+                break;
+            }
+            let poll = Pin::new(&mut self.inner).poll_write(cx, &bytes[*written..]);
+            let n = ready!(self.bounded(cx, poll))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            if let Some((_, written)) = self.replacement.as_mut() {
+                *written += n;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for GuardedStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GuardedStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        ready!(this.poll_replacement(cx))?;
+        let mut written = bufs.iter().filter(|buf| !buf.is_empty());
+        if let (Some(only), None) = (written.next(), written.next())
+            && let Some(replacement) = rewrite_automatic_response(only)
+        {
+            this.replacement = Some((replacement, 0));
+            // hyper's bytes are taken whole; ours go out on this call and the next ones.
+            let taken = bufs.iter().map(|buf| buf.len()).sum();
+            let _ = this.poll_replacement(cx)?;
+            return Poll::Ready(Ok(taken));
+        }
+        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.bounded(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        ready!(this.poll_replacement(cx))?;
+        let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        this.bounded(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        ready!(this.poll_replacement(cx))?;
+        let poll = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.bounded(cx, poll)
+    }
+}
+
+/// If `bytes` are one of hyper's automatic error responses, the response to send instead.
+///
+/// Recognised strictly: one write that is exactly a head, with a 400/414/431 status line and
+/// only `content-length: 0`, `connection: close` and `date`. Our responses always carry more headers, and a body
+/// chunk cannot be mistaken for one: JSON never holds a raw CRLF, and the other bodies are
+/// the service's own files.
+fn rewrite_automatic_response(bytes: &[u8]) -> Option<Vec<u8>> {
+    let rest = bytes.strip_prefix(b"HTTP/1.1 ")?;
+    let head = std::str::from_utf8(bytes.strip_suffix(b"\r\n\r\n")?).ok()?;
+    let mut headers = head.split("\r\n").skip(1);
+    let only_hypers = headers.all(|line| {
+        let lower = line.to_ascii_lowercase();
+        lower == "content-length: 0" || lower == "connection: close" || lower.starts_with("date: ")
+    });
+    if !only_hypers {
+        return None;
+    }
+    let status = std::str::from_utf8(rest.get(..3)?)
+        .ok()?
+        .parse::<u16>()
+        .ok()?;
+    let (name, message) = match status {
+        400 => (
+            "BadRequestError",
+            "The request could not be parsed as HTTP.",
+        ),
+        414 => (
+            "URITooLongError",
+            "The request line is too long (at most 64 KiB with the headers).",
+        ),
+        431 => (
+            "RequestHeaderFieldsTooLargeError",
+            "The request headers are too large (at most 64 KiB with the request line).",
+        ),
+        _ => return None,
+    };
+    let body = serde_json::json!({
+        "error": {"statusCode": status, "name": name, "message": message}
+    })
+    .to_string();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next()?;
+    let mut response = format!("{status_line}\r\n");
+    for line in lines {
+        if line.to_ascii_lowercase().starts_with("date:") {
+            response.push_str(line);
+            response.push_str("\r\n");
+        }
+    }
+    response.push_str(&format!(
+        "content-type: application/json; charset=utf-8\r\n\
+         x-content-type-options: nosniff\r\n\
+         connection: close\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    Some(response.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite_automatic_response;
+
+    #[test]
+    fn hyper_error_responses_are_rewritten_and_ours_are_not() {
+        let hyper = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\ndate: Mon, 30 Nov 2026 05:00:00 GMT\r\n\r\n";
+        let rewritten = String::from_utf8(rewrite_automatic_response(hyper).expect("rewritten"))
+            .expect("utf-8");
+        let (head, body) = rewritten.split_once("\r\n\r\n").expect("head");
+        assert!(head.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(head.contains("\r\ndate: Mon, 30 Nov 2026 05:00:00 GMT\r\n"));
+        assert!(head.contains("\r\nx-content-type-options: nosniff\r\n"));
+        assert!(head.contains(&format!("\r\ncontent-length: {}", body.len())));
+        let body: serde_json::Value = serde_json::from_str(body).expect("json");
+        assert_eq!(body["error"]["statusCode"], 431);
+        let ours = b"HTTP/1.1 400 Bad Request\r\nx-content-type-options: nosniff\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(rewrite_automatic_response(ours), None);
+        let with_body = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n{}";
+        assert_eq!(rewrite_automatic_response(with_body), None);
+        let success = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(rewrite_automatic_response(success), None);
+    }
+}
