@@ -92,7 +92,7 @@ pub struct Config {
 
     /// MiB of list responses held at once, over all requests (at least 1): a client that does
     /// not read holds its list until the send timeout; beyond the budget a list is 503.
-    #[arg(long, global = true, env = "TODO_JWT_RESPONSE_MEMORY_MB", default_value_t = 256,
+    #[arg(long, global = true, env = "TODO_JWT_RESPONSE_MEMORY_MB", default_value_t = 128,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub response_memory_mb: u64,
 
@@ -196,7 +196,7 @@ impl Config {
             body_timeout: 10,
             send_timeout: 30,
             body_memory_mb: 64,
-            response_memory_mb: 256,
+            response_memory_mb: 128,
             max_title_length: 2_000,
             max_desc_length: 20_000,
             max_todos_per_user: 10_000,

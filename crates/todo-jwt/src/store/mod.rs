@@ -113,6 +113,10 @@ pub enum StoreError {
     /// The PostgreSQL URL does not parse, or the pool cannot be built from it.
     #[error("invalid PostgreSQL URL")]
     Url(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The TLS settings for PostgreSQL cannot be used (a root certificate file that does not
+    /// read, say).
+    #[error("PostgreSQL TLS: {0}")]
+    Tls(String),
     /// PostgreSQL could not be reached at start-up.
     #[error("cannot connect to PostgreSQL at {host}")]
     Unreachable {

@@ -76,7 +76,7 @@ impl Drop for TestDatabase {
     }
 }
 
-async fn admin_client(url: &str) -> tokio_postgres::Client {
+pub async fn admin_client(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap_or_else(|error| panic!("PostgreSQL tests need a server at {url}: {error}"));

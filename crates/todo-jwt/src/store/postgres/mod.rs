@@ -6,6 +6,7 @@
 //! together apply each one once.
 
 mod statements;
+mod tls;
 
 use std::sync::Arc;
 
@@ -55,9 +56,14 @@ impl PostgresEngine {
         limits: Limits,
     ) -> Result<Arc<dyn Engine>, StoreError> {
         statements::prepare();
+        let (url, tls_settings) = tls::split_url(url)?;
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|error| StoreError::Url(Box::new(error)))?;
+        let tls_mode = tls_settings.mode_for(config.get_hosts());
+        let (ssl_mode, tls_config) = tls_settings.client_config(tls_mode)?;
+        config.ssl_mode(ssl_mode);
+        let local = tls::all_local(config.get_hosts());
         // Every statement of every connection within the budget, enforced by the server.
         let timeout = format!(
             "-c statement_timeout={}",
@@ -69,13 +75,17 @@ impl PostgresEngine {
         };
         config.options(&options);
         let host = describe_hosts(&config);
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tls_config {
+            Some(tls_config) => Manager::from_config(
+                config,
+                tokio_postgres_rustls::MakeRustlsConnect::new(tls_config),
+                manager_config,
+            ),
+            None => Manager::from_config(config, NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .build()
@@ -83,12 +93,46 @@ impl PostgresEngine {
         let engine = Self { pool };
         engine.migrate().await.map_err(|error| match error {
             StoreError::NoConnection(_) => StoreError::Unreachable {
-                host,
+                host: host.clone(),
                 source: Box::new(error),
             },
             other => StoreError::Migration(Box::new(other)),
         })?;
+        if !local {
+            engine.warn_if_unprotected(&host, tls_mode).await;
+        }
         Ok(Arc::new(Postgres(engine)))
+    }
+
+    /// Warns when the connection to a host on another machine is in plain text, or encrypted
+    /// without checking whom it talks to.
+    async fn warn_if_unprotected(&self, host: &str, mode: tls::Mode) {
+        let encrypted = match self.pool.get().await {
+            Ok(client) => client
+                .query_opt(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|row| row.get::<_, bool>(0)),
+            Err(_) => return,
+        };
+        if !encrypted {
+            tracing::warn!(
+                %host,
+                "connected to PostgreSQL on another machine in plain text: passwords' hashes \
+                 and todos cross the network readable; add sslmode=verify-full (and \
+                 sslrootcert=<ca.pem>) to the database URL"
+            );
+        } else if !matches!(mode, tls::Mode::VerifyFull) {
+            tracing::warn!(
+                %host,
+                "connected to PostgreSQL with TLS but without checking the server's name: use \
+                 sslmode=verify-full to be sure of the server"
+            );
+        }
     }
 
     /// Applies the migrations this database has not seen, one transaction each, under an
