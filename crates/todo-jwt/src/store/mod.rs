@@ -86,7 +86,7 @@ pub enum StoreError {
     Postgres(#[source] tokio_postgres::Error),
     /// No PostgreSQL connection could be had.
     #[error("no PostgreSQL connection")]
-    NoConnection(#[from] deadpool_postgres::PoolError),
+    NoConnection(#[source] deadpool_postgres::PoolError),
     /// What the work needed is gone: the SQLite writer thread (the store is shutting down),
     /// or a transaction's connection.
     #[error("the database connection is closed")]

@@ -43,9 +43,25 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        match error {
+            // Every connection stayed busy for the whole query budget: as over budget.
+            deadpool_postgres::PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => {
+                Self::TimedOut
+            }
+            other => Self::NoConnection(other),
+        }
+    }
+}
+
 /// The PostgreSQL engine.
 pub struct PostgresEngine {
     pool: Pool,
+    /// Turns for costly statements (pattern matches): half the pool, so that they can never
+    /// hold every connection while cheap requests wait.
+    costly: Arc<tokio::sync::Semaphore>,
+    limits: Limits,
 }
 
 impl PostgresEngine {
@@ -86,11 +102,19 @@ impl PostgresEngine {
             ),
             None => Manager::from_config(config, NoTls, manager_config),
         };
+        // Waiting for a connection counts against the query budget too: when every connection
+        // is busy for that long, the request is answered 503 rather than queued without end.
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
+            .wait_timeout(Some(limits.query_timeout))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|error| StoreError::Url(Box::new(error)))?;
-        let engine = Self { pool };
+        let engine = Self {
+            pool,
+            costly: Arc::new(tokio::sync::Semaphore::new((pool_size / 2).max(1))),
+            limits,
+        };
         engine.migrate().await.map_err(|error| match error {
             StoreError::NoConnection(_) => StoreError::Unreachable {
                 host: host.clone(),

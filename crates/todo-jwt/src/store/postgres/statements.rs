@@ -71,11 +71,39 @@ pub(super) struct Postgres<E>(pub E);
 pub(super) trait Exec: Send + Sync + 'static {
     /// The connection for the next statement.
     fn client(&self) -> impl Future<Output = Result<Client<'_>, StoreError>> + Send;
+    /// A turn for a costly statement, held while it runs (none inside a transaction, which
+    /// already has its connection).
+    fn costly_turn(
+        &self,
+    ) -> impl Future<Output = Result<Option<tokio::sync::OwnedSemaphorePermit>, StoreError>> + Send;
+}
+
+/// A costly turn when `condition` is costly.
+async fn turn_for(
+    exec: &impl Exec,
+    condition: Option<&Condition>,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, StoreError> {
+    if condition.is_some_and(Condition::is_costly) {
+        exec.costly_turn().await
+    } else {
+        Ok(None)
+    }
 }
 
 impl Exec for PostgresEngine {
     async fn client(&self) -> Result<Client<'_>, StoreError> {
         Ok(Client::Pooled(self.pool.get().await?))
+    }
+
+    async fn costly_turn(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, StoreError> {
+        let turn = tokio::time::timeout(
+            self.limits.query_timeout,
+            std::sync::Arc::clone(&self.costly).acquire_owned(),
+        )
+        .await
+        .map_err(|_| StoreError::TimedOut)?
+        .map_err(|_| StoreError::Closed)?;
+        Ok(Some(turn))
     }
 }
 
@@ -85,6 +113,10 @@ impl Exec for PostgresTransaction {
             .as_ref()
             .map(Client::Transaction)
             .ok_or(StoreError::Closed)
+    }
+
+    async fn costly_turn(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, StoreError> {
+        Ok(None)
     }
 }
 
@@ -202,6 +234,7 @@ impl<E: Exec> TodoStatements for Postgres<E> {
             && filter.order.is_empty()
             && filter.limit.is_none()
             && filter.skip == 0;
+        let _turn = turn_for(&self.0, filter.condition.as_ref()).await?;
         let client = self.0.client().await?;
         let rows = if plain {
             // The common case, without building a statement.
@@ -233,6 +266,7 @@ impl<E: Exec> TodoStatements for Postgres<E> {
         let (sql, values) =
             todo_sql::count(owner, where_, Dialect::Postgres).build(PostgresQueryBuilder);
         let values = bind(values);
+        let _turn = turn_for(&self.0, where_).await?;
         let client = self.0.client().await?;
         let statement = prepare_bounded(&client, &sql).await?;
         let count: i64 = client
@@ -251,6 +285,7 @@ impl<E: Exec> TodoStatements for Postgres<E> {
         let (sql, values) =
             todo_sql::update(owner, where_, changes, Dialect::Postgres).build(PostgresQueryBuilder);
         let values = bind(values);
+        let _turn = turn_for(&self.0, where_).await?;
         let client = self.0.client().await?;
         let statement = prepare_bounded(&client, &sql).await?;
         Ok(client.execute(&statement, &parameters(&values)).await?)
