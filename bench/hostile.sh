@@ -11,6 +11,9 @@
 # filters (a `regexp` and a `like` over those titles) without pause. Prints the victim's
 # requests/s, p50, p99, the attackers' answers, and the server's RSS before, during, after.
 # Then 600 connections stall ~1 MB bodies (bench/stalled_bodies.py): RSS before, during, after.
+# Last, the other rows of issue 10 one by one (bench/hostile_rows.py, about two minutes): long
+# `or`/`order` lists, NUL characters, odd regexps, raw malformed requests, huge forms and bodies,
+# lists read slowly or not at all, minted tokens, data-directory modes, request ids.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -108,3 +111,8 @@ echo
 echo "600 connections that each send all but the last byte of a ~1 MB body, then stall:"
 ulimit -n 4096 2>/dev/null || true
 python3 bench/stalled_bodies.py "$PORT" "${STALLED:-600}" "$server" 12
+
+echo
+echo "Rows of issue 10, one by one:"
+${DATABASE_URL:+env TODO_JWT_DATABASE_URL=$DATABASE_URL} \
+  python3 bench/hostile_rows.py "$base" "$server" "$work/data" "${BACKEND:-sqlite}"

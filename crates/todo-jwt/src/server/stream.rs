@@ -6,7 +6,11 @@
 //!   (400 malformed, 414 URI too long, 431 head too large) with an empty body and none of our
 //!   headers. Those responses are recognised as they are written (every response of ours
 //!   carries `X-Content-Type-Options`, hyper's own never do) and rewritten: same status and
-//!   `Date`, a LoopBack error envelope, `nosniff`, and `Connection: close`.
+//!   `Date`, a LoopBack error envelope, `nosniff`, and `Connection: close`;
+//! - a **lingering close**: when the server ends a connection whose client is still sending
+//!   (a 408 or 413 before the whole body arrived), what the client sends is read and dropped
+//!   for a moment after our side is shut, so that the kernel does not answer it with a reset,
+//!   which would destroy the error response before the client reads it.
 
 use std::{
     future::Future,
@@ -30,7 +34,13 @@ pub struct GuardedStream<S> {
     stalled: Option<Pin<Box<Sleep>>>,
     /// A rewritten response still to be written, and how much of it has been.
     replacement: Option<(Vec<u8>, usize)>,
+    /// After our side is shut: until when, and how many more bytes, the client's are drained.
+    lingering: Option<(Pin<Box<Sleep>>, usize)>,
 }
+
+/// How long, and how much, a closing connection's incoming bytes are read and dropped.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 2 * 1024 * 1024;
 
 impl<S> GuardedStream<S> {
     pub fn new(inner: S, send_timeout: Duration) -> Self {
@@ -39,6 +49,7 @@ impl<S> GuardedStream<S> {
             send_timeout,
             stalled: None,
             replacement: None,
+            lingering: None,
         }
     }
 }
@@ -140,9 +151,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GuardedStream<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        ready!(this.poll_replacement(cx))?;
-        let poll = Pin::new(&mut this.inner).poll_shutdown(cx);
-        this.bounded(cx, poll)
+        if this.lingering.is_none() {
+            ready!(this.poll_replacement(cx))?;
+            let poll = Pin::new(&mut this.inner).poll_shutdown(cx);
+            ready!(this.bounded(cx, poll))?;
+            this.lingering = Some((Box::pin(tokio::time::sleep(LINGER)), LINGER_BYTES));
+        }
+        // Our side is shut (the client has our response); drain what it still sends.
+        let mut scratch = [0u8; 8 * 1024];
+        loop {
+            let Some((deadline, left)) = this.lingering.as_mut() else {
+                return Poll::Ready(Ok(()));
+            };
+            if *left == 0 || deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(()));
+            }
+            let mut buffer = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut buffer) {
+                Poll::Pending => return Poll::Pending,
+                // The client closed too, or the connection failed: done either way.
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) if buffer.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => *left = left.saturating_sub(buffer.filled().len()),
+            }
+        }
     }
 }
 

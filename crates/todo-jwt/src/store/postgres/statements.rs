@@ -4,6 +4,7 @@
 use std::{future::Future, ops::Deref, sync::LazyLock};
 
 use deadpool_postgres::{ClientWrapper, Object};
+use futures_util::TryStreamExt;
 use sea_query::{PostgresQueryBuilder, Value as SqlValue, Values};
 use tokio_postgres::{Row, Statement, types::ToSql};
 
@@ -236,18 +237,21 @@ impl<E: Exec> TodoStatements for Postgres<E> {
             && filter.skip == 0;
         let _turn = turn_for(&self.0, filter.condition.as_ref()).await?;
         let client = self.0.client().await?;
+        // Rows are visited as they arrive, never collected: a list of megabytes is not held
+        // twice (as rows, then as the response).
         let rows = if plain {
             // The common case, without building a statement.
             let statement = prepare_bounded(&client, &STATEMENTS.list_todos).await?;
-            client.query(&statement, &[&owner]).await?
+            client.query_raw(&statement, [owner]).await?
         } else {
             let (sql, values) =
                 todo_sql::select(owner, filter, Dialect::Postgres).build(PostgresQueryBuilder);
             let values = bind(values);
             let statement = prepare_bounded(&client, &sql).await?;
-            client.query(&statement, &parameters(&values)).await?
+            client.query_raw(&statement, parameters(&values)).await?
         };
-        for row in rows {
+        let mut rows = std::pin::pin!(rows);
+        while let Some(row) = rows.try_next().await? {
             visit(TodoRef {
                 id: row.get(0),
                 title: row.get(1),
