@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Stalled request bodies: opens N connections that each send all but the last byte of a
 ~1 MB body, then stall; prints the server's RSS before, while they are open, after WAIT
-seconds, and after they close, and whether another client is served meanwhile.
+seconds, after they close, and after some light traffic (the allocator gives freed memory back
+when it next works), and whether another client is served meanwhile.
 
     python3 bench/stalled_bodies.py PORT N SERVER_PID [WAIT [BODY_BYTES [PATH]]]
 
@@ -44,3 +45,16 @@ for s in socks:
     s.close()
 time.sleep(3)
 print(f"after they closed: RSS {rss()} MiB")
+# The allocator keeps freed memory until it next works; any traffic gives it back.
+t0 = time.time()
+for _ in range(2000):
+    if time.time() - t0 > 10:
+        break
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    while c.recv(65536):
+        pass
+    c.close()
+time.sleep(1)
+print(f"after 2,000 light requests: RSS {rss()} MiB")
+
