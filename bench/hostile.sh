@@ -86,6 +86,7 @@ victim_run() {
   wrk -t1 -c4 -d"${DURATION}s" --latency -H "Authorization: Bearer $victim" "$base/todos" >"$work/$1.txt"
   awk -v name="$1" '/Requests\/sec/ {rps=$2} $1 == "50%" {p50=$2} $1 == "99%" {p99=$2}
     END {printf "%-28s %10s req/s  p50 %9s  p99 %9s\n", "victim GET /todos, " name, rps, p50, p99}' "$work/$1.txt"
+  if [ -n "${VERBOSE:-}" ]; then cat "$work/$1.txt"; fi
 }
 attack() {
   wrk -t1 -c1 -d"${DURATION}s" -H "Authorization: Bearer $attacker" "$base/todos/count?where=$1" >"$work/attack-$2.txt"
@@ -93,15 +94,16 @@ attack() {
 
 echo "server: $SERVER_BIN; backend: ${BACKEND:-sqlite}; RSS idle after seeding: ${idle} MiB"
 victim_run alone
-attack "$regexp" regexp &
-a1=$!
-attack "$like" like &
-a2=$!
+attackers=()
+for kind in ${ATTACKS:-regexp like}; do
+  attack "${!kind}" "$kind" &
+  attackers+=($!)
+done
 sleep "$((DURATION / 2))"
 during=$(rss)
 victim_run "under attack"
-wait "$a1" "$a2"
-for kind in regexp like; do
+wait "${attackers[@]}"
+for kind in ${ATTACKS:-regexp like}; do
   awk -v kind="$kind" '/requests in/ {n=$1} /Non-2xx/ {bad=$5} END {printf "attacker (%s): %s requests, %s non-2xx\n", kind, n, bad+0}' "$work/attack-$kind.txt"
 done
 sleep 2

@@ -58,8 +58,9 @@ pub struct Limits {
     /// SQLite checks the clock every few thousand steps of its virtual machine; PostgreSQL
     /// enforces it as `statement_timeout`.
     pub query_timeout: Duration,
-    /// How many costly reads run at once (SQLite: on threads of their own, never on the
-    /// request threads, so that pattern matches over long texts cannot stall other requests).
+    /// How many costly statements run at once (SQLite: on threads of their own, never on the
+    /// request threads; PostgreSQL: turns on the pool), so that pattern matches over long
+    /// texts cannot stall other requests.
     pub costly_reads: usize,
 }
 

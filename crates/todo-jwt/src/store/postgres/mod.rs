@@ -58,8 +58,9 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 /// The PostgreSQL engine.
 pub struct PostgresEngine {
     pool: Pool,
-    /// Turns for costly statements (pattern matches): half the pool, so that they can never
-    /// hold every connection while cheap requests wait.
+    /// Turns for costly statements (pattern matches): as many as SQLite's costly-read threads
+    /// (half the cores, at least one; never more than the pool), so that they can neither hold
+    /// every connection nor every core of a database server on the same machine.
     costly: Arc<tokio::sync::Semaphore>,
     limits: Limits,
 }
@@ -112,7 +113,9 @@ impl PostgresEngine {
             .map_err(|error| StoreError::Url(Box::new(error)))?;
         let engine = Self {
             pool,
-            costly: Arc::new(tokio::sync::Semaphore::new((pool_size / 2).max(1))),
+            costly: Arc::new(tokio::sync::Semaphore::new(
+                limits.costly_reads.clamp(1, pool_size.max(1)),
+            )),
             limits,
         };
         engine.migrate().await.map_err(|error| match error {
