@@ -45,8 +45,11 @@ curl -sf "$base/signup" -H 'Content-Type: application/json' \
 token=$(curl -sf "$base/users/login" -H 'Content-Type: application/json' \
   -d '{"email":"schemathesis@example.com","password":"schemathesis"}' |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+# Logout and logout-all are left out: they would end the token's session, and every later
+# case would test only the 401 (both are covered by the HTTP suite).
 "$venv/bin/schemathesis" run "$base/openapi.json" \
   --header "Authorization: Bearer $token" \
+  --exclude-path-regex '^/users/logout' \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-50}" --seed "${SCHEMATHESIS_SEED:-1}" \
   --report junit --report-junit-path "$artifacts/schemathesis.xml" | tee "$artifacts/schemathesis.txt"

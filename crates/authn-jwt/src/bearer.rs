@@ -22,13 +22,13 @@ pub trait UserDirectory: Send + Sync + 'static {
     async fn find_user(&self, token: &VerifiedToken) -> Result<Option<UserProfile>, AuthError>;
 }
 
-/// A [`UserDirectory`] that remembers answers for a short time, by user id.
+/// A [`UserDirectory`] that remembers answers for a short time, by session (the token's `sid`)
+/// or, for a token without one, by user id.
 ///
 /// Asking the store on every request costs a database round trip, often more than the rest of
 /// the request. With this cache a deleted user's tokens are refused within `ttl` (on every
 /// instance, since each forgets on its own), and the store sees one lookup per user per `ttl`.
-/// Answers are per user, so an inner directory whose answer depends on more of the token than
-/// its user (a session's state) needs a cache keyed by that instead.
+/// An ended session's tokens are refused within `ttl` the same way.
 pub struct CachedUserDirectory {
     inner: Arc<dyn UserDirectory>,
     ttl: Duration,
@@ -47,10 +47,10 @@ impl CachedUserDirectory {
         }
     }
 
-    fn cached(&self, id: &str) -> Option<Option<UserProfile>> {
+    fn cached(&self, key: &str) -> Option<Option<UserProfile>> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries
-            .get(id)
+            .get(key)
             .filter(|(at, _)| at.elapsed() < self.ttl)
             .map(|(_, user)| user.clone())
     }
@@ -59,8 +59,12 @@ impl CachedUserDirectory {
 #[async_trait::async_trait]
 impl UserDirectory for CachedUserDirectory {
     async fn find_user(&self, token: &VerifiedToken) -> Result<Option<UserProfile>, AuthError> {
-        let id = token.user.id.as_str();
-        if let Some(user) = self.cached(id) {
+        // A session id is a UUID of its own: it never names a user. A cached answer is used
+        // only for the user it was given for.
+        let key = token.user.session.as_deref().unwrap_or(&token.user.id);
+        if let Some(user) = self.cached(key)
+            && user.as_ref().is_none_or(|user| user.id == token.user.id)
+        {
             return Ok(user);
         }
         let user = self.inner.find_user(token).await?;
@@ -72,7 +76,7 @@ impl UserDirectory for CachedUserDirectory {
                 entries.clear();
             }
         }
-        entries.insert(id.to_owned(), (Instant::now(), user.clone()));
+        entries.insert(key.to_owned(), (Instant::now(), user.clone()));
         Ok(user)
     }
 }
@@ -557,6 +561,30 @@ mod tests {
             "deleted user seen after the ttl"
         );
         assert_eq!(inner.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    /// Answers depend on the token's session: a cached answer for one session never serves
+    /// another session of the same user, nor the same session id presented for another user.
+    #[tokio::test]
+    async fn the_cached_directory_keys_by_session() {
+        let inner = Arc::new(Counting {
+            calls: 0.into(),
+            user: Mutex::new(Some(UserProfile::new("u1"))),
+        });
+        let cached = CachedUserDirectory::new(inner.clone(), Duration::from_secs(60), 10);
+        let in_session = |user: &str, session: &str| {
+            let mut token = token_for(user);
+            token.user.session = Some(session.into());
+            token
+        };
+        let calls = || inner.calls.load(std::sync::atomic::Ordering::SeqCst);
+        cached.find_user(&in_session("u1", "s1")).await.expect("ok");
+        cached.find_user(&in_session("u1", "s1")).await.expect("ok");
+        assert_eq!(calls(), 1, "one lookup per session and ttl");
+        cached.find_user(&in_session("u1", "s2")).await.expect("ok");
+        assert_eq!(calls(), 2, "another session is looked up");
+        cached.find_user(&in_session("u2", "s1")).await.expect("ok");
+        assert_eq!(calls(), 3, "another user's claim to s1 is looked up");
     }
 
     #[tokio::test]

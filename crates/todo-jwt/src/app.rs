@@ -91,7 +91,12 @@ impl Application {
         let store = Store::open_with(&config.database(), config.store_limits()).await?;
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         let accounts = Accounts::new(store.clone(), Passwords::new(cores)?);
-        let sessions = Sessions::new(accounts.clone(), jwt.clone());
+        let sessions = Sessions::new(
+            accounts.clone(),
+            store.clone(),
+            jwt.clone(),
+            std::time::Duration::from_secs(config.session_lifetime),
+        );
         // Deleted users' tokens are refused within a second, without a lookup per request.
         let directory = CachedUserDirectory::new(
             Arc::new(StoreDirectory(store.clone())),
@@ -148,6 +153,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
     let require_jwt = strategies.require([BearerJwtStrategy::NAME])?;
     // `route_layer`: the protected routes authenticate after routing, so unknown paths are 404.
     let protected = accounts::protected_router()
+        .merge(sessions::protected_router())
         .merge(todos::router())
         .route_layer(require_jwt);
     let (api, operations) = OpenApiRouter::new()
@@ -195,6 +201,7 @@ pub fn with_middleware(
         ))
         .layer(CatchPanicLayer::custom(|_| internal_error()))
         .layer(cors())
+        .map_request(without_trailing_slash)
         .service(router)
 }
 
@@ -223,6 +230,30 @@ fn plain_request_id(mut request: Request<Body>) -> Request<Body> {
     };
     if !keep {
         request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+/// LoopBack's router ignores a trailing slash (its own tests call `POST /refresh/`): every
+/// route answers the same with and without one. The explorer keeps its own (`/explorer/` is
+/// its page, and `/explorer` redirects there).
+fn without_trailing_slash(mut request: Request<Body>) -> Request<Body> {
+    let path = request.uri().path();
+    if path.len() <= 1 || !path.ends_with('/') || path.starts_with("/explorer") {
+        return request;
+    }
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let path_and_query = match request.uri().query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_owned(),
+    };
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(path_and_query) = path_and_query.parse() {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
     }
     request
 }

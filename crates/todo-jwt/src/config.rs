@@ -62,6 +62,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub query_timeout_ms: u64,
 
+    /// Seconds a session (a login) lives at most; logout ends it sooner.
+    #[arg(long, global = true, env = "TODO_JWT_SESSION_LIFETIME", default_value_t = 2_592_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_lifetime: u64,
+
     /// Connections open at once; more are closed as soon as they are accepted.
     #[arg(long, global = true, env = "TODO_JWT_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -191,6 +196,7 @@ impl Config {
             database_url: None,
             db_pool_size: 16,
             query_timeout_ms: 2_000,
+            session_lifetime: 2_592_000,
             max_connections: 1024,
             header_timeout: 10,
             body_timeout: 10,

@@ -23,6 +23,11 @@ use tower::{Service, ServiceExt};
 
 mod stream;
 
+/// The address of the connection's peer, on every request's extensions (for the session
+/// list; the rate limits will read it too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// Bounds on connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -66,9 +71,9 @@ where
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, say: wait a little rather than spin.
                     tracing::warn!(%error, "cannot accept a connection");
@@ -90,7 +95,11 @@ where
         let _ = stream.set_nodelay(true);
         let service = service
             .clone()
-            .map_request(|request: Request<Incoming>| request.map(Body::new));
+            .map_request(move |request: Request<Incoming>| {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(PeerAddr(peer));
+                request
+            });
         let connection = graceful.watch(builder.serve_connection(
             TokioIo::new(stream::GuardedStream::new(stream, limits.send_timeout)),
             TowerToHyperService::new(service),

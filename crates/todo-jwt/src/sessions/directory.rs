@@ -3,21 +3,31 @@
 use authn::{AuthError, UserProfile};
 use authn_jwt::{UserDirectory, VerifiedToken};
 
-use super::service::profile;
+use super::service::{now, profile};
 use crate::store::Store;
 
-/// Answers whether a verified token's user still exists, with the stored profile.
+/// Answers whether a verified token still speaks for someone: its session is live (tokens
+/// with a `sid`), or its user exists (tokens from before sessions, which have none), with the
+/// stored profile.
 pub struct StoreDirectory(pub Store);
 
 #[async_trait::async_trait]
 impl UserDirectory for StoreDirectory {
     async fn find_user(&self, token: &VerifiedToken) -> Result<Option<UserProfile>, AuthError> {
-        let user = self
-            .0
-            .users()
-            .find(&token.user.id)
-            .await
-            .map_err(AuthError::internal)?;
+        let user = match token.user.session.as_deref() {
+            Some(session) => self
+                .0
+                .sessions()
+                .find_user(session, &token.user.id, now())
+                .await
+                .map_err(AuthError::internal)?,
+            None => self
+                .0
+                .users()
+                .find(&token.user.id)
+                .await
+                .map_err(AuthError::internal)?,
+        };
         Ok(user.map(profile))
     }
 }

@@ -1,11 +1,16 @@
 //! Thin handlers: extract, call [`Sessions`], shape the answer.
 
-use axum::{Json, extract::State};
+use authn::CurrentUser;
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::Sessions;
-use crate::{accounts::Credentials, body::JsonBody, error::Result};
+use super::{ClientInfo, Sessions};
+use crate::{accounts::Credentials, body::JsonBody, error::Result, store::Session};
 
 /// `POST /users/login`'s answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -23,8 +28,115 @@ pub struct TokenBody {
 )]
 pub async fn log_in(
     State(sessions): State<Sessions>,
+    client: ClientInfo,
     JsonBody(credentials): JsonBody<Credentials>,
 ) -> Result<Json<TokenBody>> {
-    let token = sessions.log_in(credentials).await?;
+    let token = sessions.log_in(credentials, client).await?;
     Ok(Json(TokenBody { token }))
+}
+
+/// Logs out: ends the caller's session, so its tokens are refused (within a second on every
+/// instance).
+#[utoipa::path(
+    post, path = "/users/logout", tag = "UserController",
+    security(("jwt" = []), ("password" = [])),
+    responses((status = 204, description = "The session has ended")),
+)]
+pub async fn log_out(
+    State(sessions): State<Sessions>,
+    CurrentUser(caller): CurrentUser,
+) -> Result<StatusCode> {
+    sessions.log_out(&caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Logs out everywhere: ends every session of the caller.
+#[utoipa::path(
+    post, path = "/users/logout-all", tag = "UserController",
+    security(("jwt" = []), ("password" = [])),
+    responses((status = 204, description = "Every session of the caller has ended")),
+)]
+pub async fn log_out_everywhere(
+    State(sessions): State<Sessions>,
+    CurrentUser(caller): CurrentUser,
+) -> Result<StatusCode> {
+    sessions.log_out_everywhere(&caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One of the caller's sessions.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Session)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionBody {
+    /// The session's id (the `sid` of its access tokens).
+    pub id: String,
+    /// When it started (RFC 3339).
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// When it last got a token (RFC 3339).
+    #[schema(format = DateTime)]
+    pub last_used_at: String,
+    /// The client's `User-Agent` at login.
+    pub user_agent: Option<String>,
+    /// The client's address at login.
+    pub ip: Option<String>,
+    /// Whether this is the session of the token that asks.
+    pub current: bool,
+}
+
+fn rfc3339(seconds: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds.max(0).unsigned_abs());
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+impl SessionBody {
+    fn of(session: Session, current: Option<&str>) -> Self {
+        Self {
+            current: current == Some(session.id.as_str()),
+            id: session.id,
+            created_at: rfc3339(session.created_at),
+            last_used_at: rfc3339(session.last_used_at),
+            user_agent: session.user_agent,
+            ip: session.ip,
+        }
+    }
+}
+
+/// The caller's live sessions, newest first.
+#[utoipa::path(
+    get, path = "/users/me/sessions", tag = "UserController",
+    security(("jwt" = []), ("password" = [])),
+    responses((status = 200, description = "The caller's sessions", body = Vec<SessionBody>)),
+)]
+pub async fn list_sessions(
+    State(sessions): State<Sessions>,
+    CurrentUser(caller): CurrentUser,
+) -> Result<Json<Vec<SessionBody>>> {
+    let current = caller.session.as_deref();
+    let list = sessions.list(&caller).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|session| SessionBody::of(session, current))
+            .collect(),
+    ))
+}
+
+/// Ends one of the caller's sessions (404 for an unknown id or another user's session).
+#[utoipa::path(
+    delete, path = "/users/me/sessions/{id}", tag = "UserController",
+    security(("jwt" = []), ("password" = [])),
+    params(("id" = String, Path, description = "The session's id")),
+    responses(
+        (status = 204, description = "The session has ended"),
+        (status = 404, description = "The caller has no such session"),
+    ),
+)]
+pub async fn end_session(
+    State(sessions): State<Sessions>,
+    CurrentUser(caller): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    sessions.end(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

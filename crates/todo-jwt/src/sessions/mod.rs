@@ -1,12 +1,15 @@
-//! Sessions: logging in (`/users/login`, and the OAuth 2.0 token endpoint `/users/token`), and
-//! the directory the bearer strategy asks whether a verified token still speaks for someone.
-//! (Refresh tokens, logout and the session list belong here too.)
+//! Sessions: logging in (`/users/login`, and the OAuth 2.0 token endpoint `/users/token`) starts
+//! one; logging out ends it; the caller's sessions can be listed and ended one by one. And the
+//! directory the bearer strategy asks whether a verified token still speaks for someone.
+//! (Refresh tokens belong here too.)
 
+mod client;
 mod directory;
 mod handlers;
 mod service;
 mod token;
 
+pub use client::ClientInfo;
 pub use directory::StoreDirectory;
 pub use service::Sessions;
 
@@ -23,4 +26,17 @@ where
     OpenApiRouter::new()
         .routes(routes!(handlers::log_in))
         .routes(routes!(token::issue_token))
+}
+
+/// The session routes that need an authenticated caller.
+pub fn protected_router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Sessions: FromRef<S>,
+{
+    OpenApiRouter::new()
+        .routes(routes!(handlers::log_out))
+        .routes(routes!(handlers::log_out_everywhere))
+        .routes(routes!(handlers::list_sessions))
+        .routes(routes!(handlers::end_session))
 }

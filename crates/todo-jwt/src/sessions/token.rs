@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::Sessions;
+use super::{ClientInfo, Sessions};
 use crate::{
     accounts::Credentials,
     body::{BodyLimits, BodySchema, read_body, validate},
@@ -115,6 +115,7 @@ pub async fn issue_token(
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
+    let client = ClientInfo::of(&headers, request.extensions());
     let received = match read_body(&bodies, request).await {
         Ok(received) => received,
         Err(error) => return error.into_response(),
@@ -158,7 +159,7 @@ pub async fn issue_token(
         email,
         password: SecretString::from(password),
     };
-    match sessions.log_in(credentials).await {
+    match sessions.log_in(credentials, client).await {
         Ok(token) => {
             let body = TokenResponse {
                 access_token: token,

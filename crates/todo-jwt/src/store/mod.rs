@@ -24,6 +24,7 @@
 mod model;
 mod postgres;
 pub mod schema;
+mod sessions;
 mod sqlite;
 
 pub mod todo_sql;
@@ -33,6 +34,7 @@ mod users;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
+pub use sessions::{Session, SessionStatements, SessionStore};
 pub use todos::{TodoStatements, Todos, Visitor};
 pub use users::{UserStatements, Users};
 
@@ -139,7 +141,7 @@ pub enum StoreError {
 
 /// What an engine offers: its statements, transactions and a health check.
 #[async_trait::async_trait]
-trait Engine: UserStatements + TodoStatements + 'static {
+trait Engine: UserStatements + TodoStatements + SessionStatements + 'static {
     /// Starts a transaction.
     async fn begin(&self) -> Result<Box<dyn TransactionEngine>, StoreError>;
     /// Whether the database answers.
@@ -153,7 +155,7 @@ trait Engine: UserStatements + TodoStatements + 'static {
 
 /// An open transaction of an engine: the same statements, then commit.
 #[async_trait::async_trait]
-trait TransactionEngine: UserStatements + TodoStatements {
+trait TransactionEngine: UserStatements + TodoStatements + SessionStatements {
     /// Makes the transaction's writes durable and visible.
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
@@ -196,6 +198,11 @@ impl Store {
     /// Todos.
     pub fn todos(&self) -> Todos<'_> {
         Todos(&*self.engine)
+    }
+
+    /// Sessions.
+    pub fn sessions(&self) -> SessionStore<'_> {
+        SessionStore(&*self.engine)
     }
 
     /// Starts a unit of work (see [`Transaction`]).
@@ -247,6 +254,11 @@ impl Transaction {
     /// Todos, inside the transaction.
     pub fn todos(&self) -> Todos<'_> {
         Todos(&*self.engine)
+    }
+
+    /// Sessions, inside the transaction.
+    pub fn sessions(&self) -> SessionStore<'_> {
+        SessionStore(&*self.engine)
     }
 
     /// Commits; [`StoreError::Aborted`] (and nothing is kept) when one of its statements

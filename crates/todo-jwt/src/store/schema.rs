@@ -46,6 +46,26 @@ pub mod todos {
     pub const TODO: [&str; 4] = [ID, TITLE, DESCRIPTION, IS_COMPLETE];
 }
 
+/// The `sessions` table: one row per login, until logout or expiry.
+pub mod sessions {
+    /// The table.
+    pub const TABLE: &str = "sessions";
+    /// UUID v4, as text: the access tokens' `sid`.
+    pub const ID: &str = "id";
+    /// The user it belongs to.
+    pub const USER_ID: &str = "user_id";
+    /// When it started (Unix seconds).
+    pub const CREATED_AT: &str = "created_at";
+    /// When it was last used to get a token (Unix seconds).
+    pub const LAST_USED_AT: &str = "last_used_at";
+    /// When it ends at the latest (Unix seconds).
+    pub const EXPIRES_AT: &str = "expires_at";
+    /// The client's `User-Agent` at login, if any.
+    pub const USER_AGENT: &str = "user_agent";
+    /// The client's address at login.
+    pub const IP: &str = "ip";
+}
+
 /// The column a filter field is stored in: the only way a client's property name reaches SQL.
 pub fn todo_column(field: Field) -> &'static str {
     match field {

@@ -268,13 +268,23 @@ pub struct FixedStatements {
     pub find_user: String,
     /// A user and password hash by email key.
     pub find_user_by_email_key: String,
+    /// `INSERT` a session (id, user_id, created_at, last_used_at, expires_at, user_agent, ip).
+    pub insert_session: String,
+    /// The user of a session (session id, user id, now): only while it has not expired.
+    pub find_session_user: String,
+    /// A user's sessions (user id, now), newest first, in [`schema::sessions`]' column order.
+    pub list_sessions: String,
+    /// `DELETE` one session of a user (user id, session id).
+    pub delete_session: String,
+    /// `DELETE` every session of a user (user id).
+    pub delete_user_sessions: String,
 }
 
 impl FixedStatements {
     /// The statements in `dialect`'s spelling (`?` or `$n` placeholders, numbered in the order
     /// the parameters are listed above).
     pub fn for_dialect(dialect: Dialect) -> Self {
-        use schema::users;
+        use schema::{sessions, users};
         // A placeholder: the value is discarded, only its position counts.
         let parameter = || Expr::val("");
         // Inserted only while the owner has fewer todos than the limit: the check and the
@@ -342,7 +352,54 @@ impl FixedStatements {
             .column(users::PASSWORD_HASH)
             .from(users::TABLE)
             .and_where(Expr::col(users::EMAIL_KEY).eq(parameter()));
+        let session_columns = [
+            sessions::ID,
+            sessions::USER_ID,
+            sessions::CREATED_AT,
+            sessions::LAST_USED_AT,
+            sessions::EXPIRES_AT,
+            sessions::USER_AGENT,
+            sessions::IP,
+        ];
+        let mut insert_session = Query::insert();
+        insert_session
+            .into_table(sessions::TABLE)
+            .columns(session_columns)
+            .values_panic(vec![parameter(); session_columns.len()]);
+        let mut find_session_user = Query::select();
+        find_session_user
+            .columns(users::USER.map(|column| (users::TABLE, column)))
+            .from(sessions::TABLE)
+            .inner_join(
+                users::TABLE,
+                Expr::col((users::TABLE, users::ID)).equals((sessions::TABLE, sessions::USER_ID)),
+            )
+            .and_where(Expr::col((sessions::TABLE, sessions::ID)).eq(parameter()))
+            .and_where(Expr::col((sessions::TABLE, sessions::USER_ID)).eq(parameter()))
+            .and_where(Expr::col((sessions::TABLE, sessions::EXPIRES_AT)).gt(parameter()));
+        let mut list_sessions = Query::select();
+        list_sessions
+            .columns(session_columns)
+            .from(sessions::TABLE)
+            .and_where(Expr::col(sessions::USER_ID).eq(parameter()))
+            .and_where(Expr::col(sessions::EXPIRES_AT).gt(parameter()))
+            .order_by(sessions::CREATED_AT, SqlOrder::Desc)
+            .order_by(sessions::ID, SqlOrder::Asc);
+        let mut delete_session = Query::delete();
+        delete_session
+            .from_table(sessions::TABLE)
+            .and_where(Expr::col(sessions::USER_ID).eq(parameter()))
+            .and_where(Expr::col(sessions::ID).eq(parameter()));
+        let mut delete_user_sessions = Query::delete();
+        delete_user_sessions
+            .from_table(sessions::TABLE)
+            .and_where(Expr::col(sessions::USER_ID).eq(parameter()));
         Self {
+            insert_session: text(&insert_session, dialect),
+            find_session_user: text(&find_session_user, dialect),
+            list_sessions: text(&list_sessions, dialect),
+            delete_session: text(&delete_session, dialect),
+            delete_user_sessions: text(&delete_user_sessions, dialect),
             insert_todo: text(&insert_todo, dialect),
             list_todos: text(&list_todos, dialect),
             delete_todo: text(&delete_todo, dialect),

@@ -296,3 +296,61 @@ async fn passwords_are_stored_as_argon2id_hashes() {
     );
     assert!(!hash.contains("password123"));
 }
+
+/// LoopBack's router ignores a trailing slash (its acceptance test refreshes with
+/// `POST /refresh/`): every route answers the same with and without one, query included; the
+/// explorer keeps its own redirect to `/explorer/`.
+#[tokio::test]
+async fn routes_answer_the_same_with_a_trailing_slash() {
+    let app = crate::helpers::spawn_app().await;
+    let response = app
+        .post_json(
+            "/signup/",
+            &serde_json::json!({"email": "slash@example.com", "password": "password123"}),
+        )
+        .await;
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let response = app
+        .post_json(
+            "/users/login/",
+            &serde_json::json!({"email": "slash@example.com", "password": "password123"}),
+        )
+        .await;
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    let token = body["token"].as_str().expect("token").to_owned();
+    let created = app
+        .create_todo(&token, serde_json::json!({"title": "slashed"}))
+        .await;
+    let id = created["id"].as_i64().expect("id");
+    for path in [
+        "/whoAmI/".to_owned(),
+        "/todos/".to_owned(),
+        "/todos/count/".to_owned(),
+        format!("/todos/{id}/"),
+        "/todos//?filter[limit]=1".to_owned(),
+    ] {
+        let response = app.call(reqwest::Method::GET, &path, &token, None).await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "{path}");
+    }
+    assert_eq!(
+        app.get_json("/todos/?filter[limit]=1", &token).await[0]["title"],
+        "slashed"
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let explorer = client
+        .get(app.url("/explorer"))
+        .send()
+        .await
+        .expect("explorer");
+    assert_eq!(explorer.status(), reqwest::StatusCode::MOVED_PERMANENTLY);
+    let page = client
+        .get(app.url("/explorer/"))
+        .send()
+        .await
+        .expect("explorer page");
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+}

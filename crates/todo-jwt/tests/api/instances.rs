@@ -221,5 +221,24 @@ async fn two_instances_share_accounts_tokens_and_todos() {
         a.call(Method::GET, &path, &token, None).await.status(),
         StatusCode::NOT_FOUND
     );
+
+    // Logging out on one ends the session on the other within a second.
+    assert_eq!(b.who_am_i(&token).await.status(), StatusCode::OK);
+    let response = a.call(Method::POST, "/users/logout", &token, None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let ended = Instant::now();
+    let mut refused_after = None;
+    while ended.elapsed() < Duration::from_secs(3) {
+        if b.who_am_i(&token).await.status() == StatusCode::UNAUTHORIZED {
+            refused_after = Some(ended.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused_after = refused_after.expect("the other instance still accepts the token");
+    assert!(
+        refused_after <= Duration::from_millis(1_300),
+        "{refused_after:?}"
+    );
     drop((one, two));
 }

@@ -9,6 +9,7 @@ mod helpers;
 mod hostile;
 mod instances;
 mod openapi;
+mod sessions;
 mod store;
 mod todos;
 mod tokens;

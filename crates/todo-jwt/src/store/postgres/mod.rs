@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_todos.sql"),
     include_str!("migrations/0003_todos_index_without_texts.sql"),
     include_str!("migrations/0004_todo_count.sql"),
+    include_str!("migrations/0005_sessions.sql"),
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations between instances.

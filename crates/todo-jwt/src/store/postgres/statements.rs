@@ -12,8 +12,8 @@ use super::{PostgresEngine, PostgresTransaction};
 use crate::{
     filter::{Condition, Filter},
     store::{
-        StoreError, Todo, TodoChanges, TodoFields, TodoRef, TodoStatements, User, UserRecord,
-        UserStatements, Visitor,
+        Session, SessionStatements, StoreError, Todo, TodoChanges, TodoFields, TodoRef,
+        TodoStatements, User, UserRecord, UserStatements, Visitor,
         todo_sql::{self, Dialect, FixedStatements},
     },
 };
@@ -202,6 +202,72 @@ impl<E: Exec> UserStatements for Postgres<E> {
             user: user_from_row(&row),
             password_hash: row.get(4),
         }))
+    }
+}
+
+fn session_from_row(row: &Row) -> Session {
+    Session {
+        id: row.get(0),
+        user_id: row.get(1),
+        created_at: row.get(2),
+        last_used_at: row.get(3),
+        expires_at: row.get(4),
+        user_agent: row.get(5),
+        ip: row.get(6),
+    }
+}
+
+#[async_trait::async_trait]
+impl<E: Exec> SessionStatements for Postgres<E> {
+    async fn insert_session(&self, session: Session) -> Result<(), StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.insert_session).await?;
+        client
+            .execute(
+                &statement,
+                &[
+                    &session.id,
+                    &session.user_id,
+                    &session.created_at,
+                    &session.last_used_at,
+                    &session.expires_at,
+                    &session.user_agent,
+                    &session.ip,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn find_session_user(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<User>, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.find_session_user).await?;
+        let row = client.query_opt(&statement, &[&id, &user_id, &now]).await?;
+        Ok(row.as_ref().map(user_from_row))
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<Session>, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.list_sessions).await?;
+        let rows = client.query(&statement, &[&user_id, &now]).await?;
+        Ok(rows.iter().map(session_from_row).collect())
+    }
+
+    async fn delete_session(&self, user_id: &str, id: &str) -> Result<u64, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.delete_session).await?;
+        Ok(client.execute(&statement, &[&user_id, &id]).await?)
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.delete_user_sessions).await?;
+        Ok(client.execute(&statement, &[&user_id]).await?)
     }
 }
 

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_users.sql"),
     include_str!("migrations/0002_todos.sql"),
     include_str!("migrations/0003_todo_count.sql"),
+    include_str!("migrations/0004_sessions.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {

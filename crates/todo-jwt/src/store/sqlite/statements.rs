@@ -13,8 +13,8 @@ use super::{SqliteEngine, SqliteTransaction};
 use crate::{
     filter::{Condition, Filter},
     store::{
-        StoreError, Todo, TodoChanges, TodoFields, TodoRef, TodoStatements, User, UserRecord,
-        UserStatements, Visitor,
+        Session, SessionStatements, StoreError, Todo, TodoChanges, TodoFields, TodoRef,
+        TodoStatements, User, UserRecord, UserStatements, Visitor,
         todo_sql::{self, Dialect, FixedStatements},
     },
 };
@@ -187,6 +187,87 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         username: row.get(2)?,
         realm: row.get(3)?,
     })
+}
+
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        created_at: row.get(2)?,
+        last_used_at: row.get(3)?,
+        expires_at: row.get(4)?,
+        user_agent: row.get(5)?,
+        ip: row.get(6)?,
+    })
+}
+
+#[async_trait::async_trait]
+impl<E: Exec> SessionStatements for Sqlite<E> {
+    async fn insert_session(&self, session: Session) -> Result<(), StoreError> {
+        self.0
+            .write(move |connection| {
+                connection
+                    .prepare_cached(&STATEMENTS.insert_session)?
+                    .execute(params![
+                        session.id,
+                        session.user_id,
+                        session.created_at,
+                        session.last_used_at,
+                        session.expires_at,
+                        session.user_agent,
+                        session.ip
+                    ])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn find_session_user(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<User>, StoreError> {
+        self.0.read(|connection| {
+            connection
+                .prepare_cached(&STATEMENTS.find_session_user)?
+                .query_row(params![id, user_id, now], user_from_row)
+                .optional()
+        })
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<Session>, StoreError> {
+        self.0.read(|connection| {
+            connection
+                .prepare_cached(&STATEMENTS.list_sessions)?
+                .query_map(params![user_id, now], session_from_row)?
+                .collect()
+        })
+    }
+
+    async fn delete_session(&self, user_id: &str, id: &str) -> Result<u64, StoreError> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.0
+            .write(move |connection| {
+                let deleted = connection
+                    .prepare_cached(&STATEMENTS.delete_session)?
+                    .execute(params![user_id, id])?;
+                Ok(deleted as u64)
+            })
+            .await
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        let user_id = user_id.to_owned();
+        self.0
+            .write(move |connection| {
+                let deleted = connection
+                    .prepare_cached(&STATEMENTS.delete_user_sessions)?
+                    .execute([user_id])?;
+                Ok(deleted as u64)
+            })
+            .await
+    }
 }
 
 #[async_trait::async_trait]

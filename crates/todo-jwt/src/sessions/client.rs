@@ -1,0 +1,43 @@
+//! Who is logging in: the client's `User-Agent` and address, kept on the session so that a
+//! user can tell their sessions apart.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{Extensions, HeaderMap, header, request::Parts},
+};
+
+use crate::server::PeerAddr;
+
+/// The longest `User-Agent` kept, in characters.
+const MAX_USER_AGENT: usize = 256;
+
+/// The client of a login.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The `User-Agent` header, if it is text, cut to 256 characters.
+    pub user_agent: Option<String>,
+    /// The peer's IP address.
+    pub ip: Option<String>,
+}
+
+impl ClientInfo {
+    /// From a request's headers and extensions.
+    pub fn of(headers: &HeaderMap, extensions: &Extensions) -> Self {
+        let user_agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
+        let ip = extensions
+            .get::<PeerAddr>()
+            .map(|PeerAddr(address)| address.ip().to_string());
+        Self { user_agent, ip }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(&parts.headers, &parts.extensions))
+    }
+}

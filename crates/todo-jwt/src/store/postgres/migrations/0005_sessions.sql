@@ -1,0 +1,13 @@
+-- Sessions: every login starts one; access tokens carry its id (`sid`), and a token whose
+-- session is gone (logout, logout-all, an ended account) is refused. Times are Unix seconds.
+CREATE TABLE sessions (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at   BIGINT NOT NULL,
+    last_used_at BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL,
+    user_agent   TEXT,
+    ip           TEXT
+);
+
+CREATE INDEX sessions_user_id ON sessions (user_id);

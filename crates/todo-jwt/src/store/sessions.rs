@@ -1,0 +1,79 @@
+//! The sessions repository: one row per login, until it is ended (logout, logout-all) or
+//! expires. Access tokens carry the session's id; a token whose session is gone is refused.
+
+use super::{StoreError, User};
+
+/// A session as stored. Times are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// UUID v4: the access tokens' `sid`.
+    pub id: String,
+    /// The user it belongs to.
+    pub user_id: String,
+    /// When it started.
+    pub created_at: i64,
+    /// When it was last used to get a token.
+    pub last_used_at: i64,
+    /// When it ends at the latest.
+    pub expires_at: i64,
+    /// The client's `User-Agent` at login.
+    pub user_agent: Option<String>,
+    /// The client's address at login.
+    pub ip: Option<String>,
+}
+
+/// The statements each engine implements for [`SessionStore`].
+#[async_trait::async_trait]
+pub trait SessionStatements: Send + Sync {
+    /// Stores a new session.
+    async fn insert_session(&self, session: Session) -> Result<(), StoreError>;
+    /// The user of session `id`, if it belongs to `user_id` and has not expired at `now`.
+    async fn find_session_user(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<User>, StoreError>;
+    /// The user's sessions that have not expired at `now`, newest first.
+    async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<Session>, StoreError>;
+    /// Deletes the user's session `id`; how many rows went (0 or 1).
+    async fn delete_session(&self, user_id: &str, id: &str) -> Result<u64, StoreError>;
+    /// Deletes every session of the user; how many went.
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError>;
+}
+
+/// Sessions, on the store or inside a transaction.
+#[derive(Clone, Copy)]
+pub struct SessionStore<'a>(pub(super) &'a dyn SessionStatements);
+
+impl SessionStore<'_> {
+    /// Stores a new session.
+    pub async fn start(&self, session: Session) -> Result<(), StoreError> {
+        self.0.insert_session(session).await
+    }
+
+    /// The user a live session `id` of `user_id` speaks for; `None` once it has ended or expired.
+    pub async fn find_user(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<User>, StoreError> {
+        self.0.find_session_user(id, user_id, now).await
+    }
+
+    /// The user's live sessions, newest first.
+    pub async fn list(&self, user_id: &str, now: i64) -> Result<Vec<Session>, StoreError> {
+        self.0.list_sessions(user_id, now).await
+    }
+
+    /// Ends the user's session `id`; whether there was one.
+    pub async fn end(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
+        Ok(self.0.delete_session(user_id, id).await? > 0)
+    }
+
+    /// Ends every session of the user; how many there were.
+    pub async fn end_all(&self, user_id: &str) -> Result<u64, StoreError> {
+        self.0.delete_user_sessions(user_id).await
+    }
+}

@@ -1,0 +1,206 @@
+//! Sessions (issue 11, first part): every login starts one, access tokens carry its id in
+//! `sid`, and logout, logout-all and ending a session by id refuse its tokens within a second.
+
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header, get_current_timestamp};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TEST_SECRET, TestApp, spawn_app};
+
+/// The claims of a token (its signature is the server's business; here only the content).
+fn claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("json claims")
+}
+
+/// Whether `token` is refused (401) within two seconds: the staleness every instance allows
+/// itself is one second.
+async fn refused_soon(app: &TestApp, token: &str) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        if app.who_am_i(token).await.status() == StatusCode::UNAUTHORIZED {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+async fn log_in_as(app: &TestApp, email: &str, agent: &str) -> String {
+    let response = app
+        .client
+        .post(app.url("/users/login"))
+        .header("user-agent", agent)
+        .json(&json!({"email": email, "password": "password123"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    body["token"].as_str().expect("token").to_owned()
+}
+
+async fn sign_up(app: &TestApp, email: &str) {
+    let response = app.sign_up(email, "password123").await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_login_is_a_session_and_logout_ends_it() {
+    let app = spawn_app().await;
+    sign_up(&app, "session@example.com").await;
+    let token = log_in_as(&app, "session@example.com", "test-agent/1").await;
+    let other = log_in_as(&app, "session@example.com", "test-agent/2").await;
+    let sid = claims(&token)["sid"]
+        .as_str()
+        .expect("a sid claim")
+        .to_owned();
+    assert_ne!(
+        Some(sid.as_str()),
+        claims(&other)["sid"].as_str(),
+        "one session per login"
+    );
+    assert_eq!(app.who_am_i(&token).await.status(), StatusCode::OK);
+    let response = app.call(Method::POST, "/users/logout", &token, None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(
+        refused_soon(&app, &token).await,
+        "the ended session's token still works"
+    );
+    // The other session is untouched, and logging out again is refused like any bad token.
+    assert_eq!(app.who_am_i(&other).await.status(), StatusCode::OK);
+    let again = app.call(Method::POST, "/users/logout", &token, None).await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_starts_a_session_too() {
+    let app = spawn_app().await;
+    sign_up(&app, "form@example.com").await;
+    let response = app
+        .client
+        .post(app.url("/users/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "form@example.com"),
+            ("password", "password123"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    let token = body["access_token"].as_str().expect("access_token");
+    assert!(claims(token)["sid"].is_string(), "{}", claims(token));
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_ended_one_by_one_by_their_owner_only() {
+    let app = spawn_app().await;
+    sign_up(&app, "lister@example.com").await;
+    sign_up(&app, "intruder@example.com").await;
+    let first = log_in_as(&app, "lister@example.com", "browser/1").await;
+    let second = log_in_as(&app, "lister@example.com", "phone/2").await;
+    let intruder = log_in_as(&app, "intruder@example.com", "evil/1").await;
+    let list = app.get_json("/users/me/sessions", &first).await;
+    let list = list.as_array().expect("a list");
+    assert_eq!(list.len(), 2, "{list:?}");
+    let current: Vec<&Value> = list.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1, "{list:?}");
+    assert_eq!(current[0]["id"], claims(&first)["sid"]);
+    assert_eq!(current[0]["userAgent"], "browser/1");
+    assert_eq!(current[0]["ip"], "127.0.0.1");
+    for field in ["createdAt", "lastUsedAt"] {
+        let at = current[0][field].as_str().expect(field);
+        assert!(at.ends_with('Z') && at.contains('T'), "{field}: {at}");
+    }
+    let second_id = claims(&second)["sid"].as_str().expect("sid").to_owned();
+    // Another user cannot end it, nor learn that it exists.
+    let response = app
+        .call(
+            Method::DELETE,
+            &format!("/users/me/sessions/{second_id}"),
+            &intruder,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.who_am_i(&second).await.status(), StatusCode::OK);
+    let response = app
+        .call(
+            Method::DELETE,
+            "/users/me/sessions/no-such-session",
+            &first,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = app
+        .call(
+            Method::DELETE,
+            &format!("/users/me/sessions/{second_id}"),
+            &first,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(refused_soon(&app, &second).await);
+    assert_eq!(app.who_am_i(&first).await.status(), StatusCode::OK);
+    let list = app.get_json("/users/me/sessions", &first).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn logout_all_ends_every_session_of_the_caller_only() {
+    let app = spawn_app().await;
+    sign_up(&app, "everywhere@example.com").await;
+    sign_up(&app, "bystander@example.com").await;
+    let tokens = [
+        log_in_as(&app, "everywhere@example.com", "a").await,
+        log_in_as(&app, "everywhere@example.com", "b").await,
+        log_in_as(&app, "everywhere@example.com", "c").await,
+    ];
+    let bystander = log_in_as(&app, "bystander@example.com", "d").await;
+    let response = app
+        .call(Method::POST, "/users/logout-all", &tokens[1], None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    for token in &tokens {
+        assert!(refused_soon(&app, token).await);
+    }
+    assert_eq!(app.who_am_i(&bystander).await.status(), StatusCode::OK);
+    // A new login works as before.
+    let fresh = log_in_as(&app, "everywhere@example.com", "e").await;
+    assert_eq!(app.who_am_i(&fresh).await.status(), StatusCode::OK);
+}
+
+/// Tokens signed before sessions existed (no `sid`) keep working until they expire; logging
+/// out with one ends nothing and says so by succeeding quietly.
+#[tokio::test]
+async fn tokens_from_before_sessions_keep_working() {
+    let app = spawn_app().await;
+    sign_up(&app, "legacy@example.com").await;
+    let token = log_in_as(&app, "legacy@example.com", "x").await;
+    let mut old = claims(&token);
+    old.as_object_mut().expect("claims").remove("sid");
+    let now = get_current_timestamp();
+    old["iat"] = json!(now);
+    old["exp"] = json!(now + 600);
+    let legacy = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &old,
+        &EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+    )
+    .expect("signed");
+    assert_eq!(app.who_am_i(&legacy).await.status(), StatusCode::OK);
+    let response = app.call(Method::POST, "/users/logout", &legacy, None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.who_am_i(&legacy).await.status(), StatusCode::OK);
+    assert_eq!(app.who_am_i(&token).await.status(), StatusCode::OK);
+}
