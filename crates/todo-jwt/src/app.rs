@@ -30,7 +30,7 @@ use crate::{
     openapi,
     server::{self, ConnectionLimits},
     sessions,
-    sessions::{Sessions, StoreDirectory},
+    sessions::{RefreshPolicy, Sessions, StoreDirectory},
     state::{AppState, Parts},
     store::{Store, StoreError},
     telemetry, todos,
@@ -96,6 +96,11 @@ impl Application {
             store.clone(),
             jwt.clone(),
             std::time::Duration::from_secs(config.session_lifetime),
+            RefreshPolicy {
+                key: config.refresh_key()?,
+                rotation: config.refresh_rotation,
+                reuse_interval: std::time::Duration::from_secs(config.refresh_reuse_interval),
+            },
         );
         // Deleted users' tokens are refused within a second, without a lookup per request.
         let directory = CachedUserDirectory::new(

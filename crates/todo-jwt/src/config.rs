@@ -67,6 +67,24 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub session_lifetime: u64,
 
+    /// Whether `/refresh` rotates refresh tokens (a new one each time, the old one spent, a
+    /// spent one presented again after the reuse interval ends the session). `false` is
+    /// LoopBack's behaviour: a refresh token stays valid until its session ends, and
+    /// `/refresh` answers only `{"accessToken"}`.
+    #[arg(long, global = true, env = "TODO_JWT_REFRESH_ROTATION", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub refresh_rotation: bool,
+
+    /// Seconds a spent refresh token may still be presented (a lost response, two tabs) and
+    /// get the session's current one; after that, presenting it ends the session.
+    #[arg(
+        long,
+        global = true,
+        env = "TODO_JWT_REFRESH_REUSE_INTERVAL",
+        default_value_t = 10
+    )]
+    pub refresh_reuse_interval: u64,
+
     /// Connections open at once; more are closed as soon as they are accepted.
     #[arg(long, global = true, env = "TODO_JWT_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -197,6 +215,8 @@ impl Config {
             db_pool_size: 16,
             query_timeout_ms: 2_000,
             session_lifetime: 2_592_000,
+            refresh_rotation: true,
+            refresh_reuse_interval: 10,
             max_connections: 1024,
             header_timeout: 10,
             body_timeout: 10,
@@ -297,15 +317,27 @@ impl Config {
             })
     }
 
+    /// The secret: configured, or stored in (or generated into) the data directory.
+    fn resolve_secret(&self) -> Result<(SecretString, SecretSource), ConfigError> {
+        match &self.secret {
+            Some(secret) => Ok((secret.clone(), SecretSource::Configured)),
+            None if matches!(self.database(), Database::Postgres { .. }) => {
+                Err(ConfigError::SharedSecretRequired)
+            }
+            None => load_or_generate_secret(&self.data_dir.join("jwt-secret")),
+        }
+    }
+
+    /// The key refresh tokens are derived with: from the same secret, so every instance
+    /// derives the same (call after [`Config::jwt`], which creates a generated secret).
+    pub fn refresh_key(&self) -> Result<crate::sessions::RefreshKey, ConfigError> {
+        let (secret, _) = self.resolve_secret()?;
+        Ok(crate::sessions::RefreshKey::from_secret(&secret))
+    }
+
     /// The token configuration, resolving the secret (see [`Config::secret`]) into the key.
     pub fn jwt(&self) -> Result<(JwtConfig, SecretSource), ConfigError> {
-        let (secret, source) = match &self.secret {
-            Some(secret) => (secret.clone(), SecretSource::Configured),
-            None if matches!(self.database(), Database::Postgres { .. }) => {
-                return Err(ConfigError::SharedSecretRequired);
-            }
-            None => load_or_generate_secret(&self.data_dir.join("jwt-secret"))?,
-        };
+        let (secret, source) = self.resolve_secret()?;
         let key = Key::hs256(&secret).map_err(|error| match error {
             JwtError::SecretTooShort(length) => ConfigError::SecretTooShort(length),
             JwtError::SecretTooSimple(distinct) => ConfigError::SecretTooSimple(distinct),

@@ -82,6 +82,9 @@ pub enum ApiError {
          list with `limit` and `skip`."
     )]
     ResponsesBusy,
+    /// 503: the database gave up on the request's transaction because of concurrent ones.
+    #[error("The request collided with concurrent ones; retry it.")]
+    Contention,
     /// 503: the request's database work ran out of its time budget (a filter too costly for
     /// the data, or a server too busy to give it a turn); retry later or narrow the filter.
     #[error("The query took longer than the server allows; narrow the filter, or retry later.")]
@@ -118,7 +121,7 @@ impl ApiError {
             Self::EntityNotFound { .. } | Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::QueryTimeout | Self::Busy | Self::ResponsesBusy => {
+            Self::QueryTimeout | Self::Busy | Self::ResponsesBusy | Self::Contention => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -138,7 +141,9 @@ impl ApiError {
             Self::EndpointNotFound(..) => "NotFoundError",
             Self::MethodNotAllowed(..) => "MethodNotAllowedError",
             Self::Conflict(_) => "ConflictError",
-            Self::QueryTimeout | Self::Busy | Self::ResponsesBusy => "ServiceUnavailableError",
+            Self::QueryTimeout | Self::Busy | Self::ResponsesBusy | Self::Contention => {
+                "ServiceUnavailableError"
+            }
             Self::RequestTimeout => "RequestTimeoutError",
             Self::Internal(_) => "InternalServerError",
         }
@@ -153,6 +158,7 @@ impl ApiError {
             Self::EntityNotFound { .. } => Some("ENTITY_NOT_FOUND"),
             Self::QueryTimeout => Some("QUERY_TIMEOUT"),
             Self::Busy | Self::ResponsesBusy => Some("BUSY"),
+            Self::Contention => Some("CONTENTION"),
             _ => None,
         }
     }
@@ -228,7 +234,7 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
         }
-        if let Self::QueryTimeout | Self::Busy | Self::ResponsesBusy = self {
+        if let Self::QueryTimeout | Self::Busy | Self::ResponsesBusy | Self::Contention = self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -249,6 +255,7 @@ impl From<StoreError> for ApiError {
                 Self::Conflict("The request conflicts with a stored record.".into())
             }
             StoreError::TimedOut => Self::QueryTimeout,
+            StoreError::Contention => Self::Contention,
             StoreError::PatternTooComplex => Self::bad_request(
                 "INVALID_PARAMETER_VALUE",
                 "The regular expression is too complex to run; simplify it.",

@@ -6,11 +6,17 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{ClientInfo, Sessions};
-use crate::{accounts::Credentials, body::JsonBody, error::Result, store::Session};
+use crate::{
+    accounts::Credentials,
+    body::{JsonBody, json_body_schema},
+    error::Result,
+    store::Session,
+};
 
 /// `POST /users/login`'s answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -33,6 +39,74 @@ pub async fn log_in(
 ) -> Result<Json<TokenBody>> {
     let token = sessions.log_in(credentials, client).await?;
     Ok(Json(TokenBody { token }))
+}
+
+/// A new access token and refresh token (LoopBack's `TokenObject`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshedTokens {
+    /// An access token (a JWT with the session's `sid`).
+    pub access_token: String,
+    /// The refresh token to present next time (absent when rotation is off: the one presented
+    /// stays valid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// Logs in with a refresh token as well: LoopBack's `POST /users/refresh-login`.
+#[utoipa::path(
+    post, path = "/users/refresh-login", tag = "UserController",
+    request_body = Credentials,
+    responses((status = 200, description = "An access token and a refresh token", body = RefreshedTokens)),
+)]
+pub async fn refresh_login(
+    State(sessions): State<Sessions>,
+    client: ClientInfo,
+    JsonBody(credentials): JsonBody<Credentials>,
+) -> Result<Json<RefreshedTokens>> {
+    let tokens = sessions.log_in_with_refresh(credentials, client).await?;
+    Ok(Json(RefreshedTokens {
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+    }))
+}
+
+/// `POST /refresh`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshGrant {
+    refresh_token: String,
+}
+
+json_body_schema!(
+    RefreshGrant,
+    json!({
+        "type": "object",
+        "required": ["refreshToken"],
+        "additionalProperties": false,
+        "properties": {
+            "refreshToken": {"type": "string", "minLength": 1, "maxLength": 512},
+        },
+    })
+);
+
+/// Exchanges a refresh token: a new access token and, with rotation (the default), the
+/// session's next refresh token; the one presented is spent. LoopBack mode
+/// (`TODO_JWT_REFRESH_ROTATION=false`) answers `{"accessToken"}` only.
+#[utoipa::path(
+    post, path = "/refresh", tag = "UserController",
+    request_body = RefreshGrant,
+    responses((status = 200, description = "New tokens", body = RefreshedTokens)),
+)]
+pub async fn refresh(
+    State(sessions): State<Sessions>,
+    JsonBody(grant): JsonBody<RefreshGrant>,
+) -> Result<Json<RefreshedTokens>> {
+    let tokens = sessions.refresh(&grant.refresh_token).await?;
+    Ok(Json(RefreshedTokens {
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+    }))
 }
 
 /// Logs out: ends the caller's session, so its tokens are refused (within a second on every

@@ -1,17 +1,20 @@
 //! Sessions: logging in (`/users/login`, and the OAuth 2.0 token endpoint `/users/token`) starts
 //! one; logging out ends it; the caller's sessions can be listed and ended one by one. And the
 //! directory the bearer strategy asks whether a verified token still speaks for someone.
-//! (Refresh tokens belong here too.)
+//! Refresh tokens rotate, with reuse detection (`refresh.rs`).
 
 mod client;
 mod directory;
+mod events;
 mod handlers;
+mod refresh;
 mod service;
 mod token;
 
 pub use client::ClientInfo;
 pub use directory::StoreDirectory;
-pub use service::Sessions;
+pub use refresh::RefreshKey;
+pub use service::{RefreshPolicy, Sessions, Tokens};
 
 use axum::extract::FromRef;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -25,6 +28,8 @@ where
 {
     OpenApiRouter::new()
         .routes(routes!(handlers::log_in))
+        .routes(routes!(handlers::refresh_login))
+        .routes(routes!(handlers::refresh))
         .routes(routes!(token::issue_token))
 }
 

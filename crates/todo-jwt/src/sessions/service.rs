@@ -1,5 +1,6 @@
 //! The session service: a checked password starts a session, and access tokens are signed for
-//! it; sessions end by logout, logout-all, or expiry.
+//! it; refresh tokens renew them (rotating, with reuse detection); sessions end by logout,
+//! logout-all, or expiry. Every session event goes through [`events::record`].
 
 use std::{
     sync::Arc,
@@ -9,12 +10,36 @@ use std::{
 use authn::UserProfile;
 use authn_jwt::JwtService;
 
-use super::ClientInfo;
+use super::{
+    ClientInfo,
+    events::{self, SessionEvent},
+    refresh::{RefreshKey, random_token, token_hash},
+};
 use crate::{
     accounts::{Accounts, Credentials},
     error::{ApiError, Result},
     store::{Session, Store, User},
 };
+
+/// How refresh tokens behave.
+#[derive(Clone, Debug)]
+pub struct RefreshPolicy {
+    /// The key the next token is derived with.
+    pub key: RefreshKey,
+    /// Whether a refresh spends the token and hands out the next (LoopBack's do not rotate).
+    pub rotation: bool,
+    /// How long a spent token may come back and get the session's current one.
+    pub reuse_interval: Duration,
+}
+
+/// What a login or a refresh hands out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokens {
+    /// The access token (a JWT with the session's `sid`).
+    pub access_token: String,
+    /// The refresh token, if one was issued (not with rotation off on `/refresh`).
+    pub refresh_token: Option<String>,
+}
 
 /// Login, sessions and tokens, over the account service, the store and the token service.
 #[derive(Clone, Debug)]
@@ -24,16 +49,27 @@ pub struct Sessions {
     jwt: Arc<JwtService>,
     /// How long a session lives at most.
     lifetime: Duration,
+    refresh: RefreshPolicy,
 }
+
+/// How many rotations a spent token's chain is followed to the session's current token.
+const MAX_CHAIN: usize = 16;
 
 impl Sessions {
     /// The service over its parts; sessions live at most `lifetime`.
-    pub fn new(accounts: Accounts, store: Store, jwt: Arc<JwtService>, lifetime: Duration) -> Self {
+    pub fn new(
+        accounts: Accounts,
+        store: Store,
+        jwt: Arc<JwtService>,
+        lifetime: Duration,
+        refresh: RefreshPolicy,
+    ) -> Self {
         Self {
             accounts,
             store,
             jwt,
             lifetime,
+            refresh,
         }
     }
 
@@ -42,25 +78,166 @@ impl Sessions {
         self.jwt.lifetime()
     }
 
+    /// Whether refresh tokens rotate.
+    pub fn rotates(&self) -> bool {
+        self.refresh.rotation
+    }
+
     /// For valid credentials, a new session and an access token for it (401 otherwise, the
     /// same for an unknown email and a wrong password).
     pub async fn log_in(&self, credentials: Credentials, client: ClientInfo) -> Result<String> {
+        Ok(self.start(credentials, client, false).await?.access_token)
+    }
+
+    /// As [`Sessions::log_in`], with a refresh token for the session as well.
+    pub async fn log_in_with_refresh(
+        &self,
+        credentials: Credentials,
+        client: ClientInfo,
+    ) -> Result<Tokens> {
+        self.start(credentials, client, true).await
+    }
+
+    async fn start(
+        &self,
+        credentials: Credentials,
+        client: ClientInfo,
+        with_refresh: bool,
+    ) -> Result<Tokens> {
         let user = self.accounts.check_password(credentials).await?;
         let now = now();
+        let lifetime = i64::try_from(self.lifetime.as_secs()).unwrap_or(i64::MAX);
         let session = Session {
             id: uuid::Uuid::new_v4().to_string(),
             user_id: user.id.clone(),
             created_at: now,
             last_used_at: now,
-            expires_at: now
-                .saturating_add(i64::try_from(self.lifetime.as_secs()).unwrap_or(i64::MAX)),
+            expires_at: now.saturating_add(lifetime),
             user_agent: client.user_agent,
             ip: client.ip,
         };
         let id = session.id.clone();
-        self.store.sessions().start(session).await?;
+        let refresh_token = if with_refresh {
+            let token = random_token();
+            let transaction = self.store.transaction().await?;
+            transaction.sessions().start(session).await?;
+            transaction
+                .sessions()
+                .add_refresh_token(&token_hash(&token), &id, now)
+                .await?;
+            transaction.commit().await?;
+            Some(token)
+        } else {
+            self.store.sessions().start(session).await?;
+            None
+        };
+        events::record(SessionEvent::LoggedIn {
+            user: &user.id,
+            session: &id,
+        });
+        Ok(Tokens {
+            access_token: self.sign(user, &id)?,
+            refresh_token,
+        })
+    }
+
+    /// Exchanges a refresh token for a new access token (and, with rotation, the session's
+    /// next refresh token). 401 for an unknown, expired or ended one; a spent one is answered
+    /// with the session's current token within the reuse interval, and ends the session after.
+    pub async fn refresh(&self, presented: &str) -> Result<Tokens> {
+        let now = now();
+        let transaction = self.store.transaction().await?;
+        let sessions = transaction.sessions();
+        let Some(found) = sessions
+            .find_refresh_token(&token_hash(presented), now)
+            .await?
+        else {
+            return Err(invalid_refresh_token());
+        };
+        let session = found.session_id.clone();
+        if !self.refresh.rotation {
+            sessions.touch(&session, now).await?;
+            transaction.commit().await?;
+            events::record(SessionEvent::Refreshed {
+                user: &found.user.id,
+                session: &session,
+            });
+            return Ok(Tokens {
+                access_token: self.sign(found.user, &session)?,
+                refresh_token: None,
+            });
+        }
+        let current = match found.spent_at {
+            None => {
+                // The current token: spend it and add the next. On PostgreSQL the session's row
+                // is locked (by the lookup) until this commits, so concurrent refreshes (and a
+                // logout) wait for it, and then find the token spent (or the session gone).
+                let next = self.refresh.key.next(presented);
+                sessions
+                    .spend_refresh_token(&token_hash(presented), now)
+                    .await?;
+                sessions
+                    .add_refresh_token(&token_hash(&next), &session, now)
+                    .await?;
+                Some(next)
+            }
+            Some(spent_at) if now.saturating_sub(spent_at) <= self.reuse_interval() => {
+                self.current_after(&sessions, presented, now).await?
+            }
+            Some(_) => None,
+        };
+        let Some(current) = current else {
+            // Reuse after the interval (or a chain that does not lead to a current token): the
+            // token may be in someone else's hands; the whole session ends.
+            sessions.end(&found.user.id, &session).await?;
+            transaction.commit().await?;
+            events::record(SessionEvent::ReuseDetected {
+                user: &found.user.id,
+                session: &session,
+            });
+            return Err(invalid_refresh_token());
+        };
+        sessions.touch(&session, now).await?;
+        transaction.commit().await?;
+        events::record(SessionEvent::Refreshed {
+            user: &found.user.id,
+            session: &session,
+        });
+        Ok(Tokens {
+            access_token: self.sign(found.user, &session)?,
+            refresh_token: Some(current),
+        })
+    }
+
+    /// The session's current token, found by deriving the tokens that followed `spent`.
+    async fn current_after(
+        &self,
+        sessions: &crate::store::SessionStore<'_>,
+        spent: &str,
+        now: i64,
+    ) -> Result<Option<String>> {
+        let mut token = spent.to_owned();
+        for _ in 0..MAX_CHAIN {
+            token = self.refresh.key.next(&token);
+            match sessions
+                .find_refresh_token(&token_hash(&token), now)
+                .await?
+            {
+                Some(found) if found.spent_at.is_none() => return Ok(Some(token)),
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    fn reuse_interval(&self) -> i64 {
+        i64::try_from(self.refresh.reuse_interval.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    fn sign(&self, user: User, session: &str) -> Result<String> {
         let mut profile = profile(user);
-        profile.session = Some(id);
+        profile.session = Some(session.to_owned());
         self.jwt.sign(&profile).map_err(ApiError::internal)
     }
 
@@ -68,13 +245,21 @@ impl Sessions {
     pub async fn log_out(&self, caller: &UserProfile) -> Result<()> {
         if let Some(session) = &caller.session {
             self.store.sessions().end(&caller.id, session).await?;
+            events::record(SessionEvent::LoggedOut {
+                user: &caller.id,
+                session,
+            });
         }
         Ok(())
     }
 
     /// Ends every session of the caller.
     pub async fn log_out_everywhere(&self, caller: &UserProfile) -> Result<()> {
-        self.store.sessions().end_all(&caller.id).await?;
+        let count = self.store.sessions().end_all(&caller.id).await?;
+        events::record(SessionEvent::LoggedOutEverywhere {
+            user: &caller.id,
+            count,
+        });
         Ok(())
     }
 
@@ -86,6 +271,10 @@ impl Sessions {
     /// Ends the caller's session `id`; 404 when the caller has no such session.
     pub async fn end(&self, caller: &UserProfile, id: &str) -> Result<()> {
         if self.store.sessions().end(&caller.id, id).await? {
+            events::record(SessionEvent::SessionEnded {
+                user: &caller.id,
+                session: id,
+            });
             Ok(())
         } else {
             Err(ApiError::EntityNotFound {
@@ -94,6 +283,11 @@ impl Sessions {
             })
         }
     }
+}
+
+/// The 401 for a refresh token that does not (or no longer) open a session.
+fn invalid_refresh_token() -> ApiError {
+    ApiError::Unauthorized("Error verifying token : invalid refresh token".into())
 }
 
 /// Now, in Unix seconds.

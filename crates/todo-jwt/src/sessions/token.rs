@@ -24,15 +24,17 @@ use crate::{
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "documents the form `issue_token` parses")]
 pub struct TokenRequest {
-    /// Must be `password`.
-    #[schema(example = "password", pattern = "^password$")]
+    /// `password` (with `username` and `password`) or `refresh_token` (with `refresh_token`).
+    #[schema(example = "password", pattern = "^(password|refresh_token)$")]
     grant_type: String,
-    /// The account's email.
+    /// The account's email (password grant).
     #[schema(example = "ann@example.com")]
-    username: String,
-    /// The account's password.
+    username: Option<String>,
+    /// The account's password (password grant).
     #[schema(format = Password)]
-    password: String,
+    password: Option<String>,
+    /// A refresh token (refresh grant).
+    refresh_token: Option<String>,
 }
 
 /// A successful token response (RFC 6749, section 5.1).
@@ -44,6 +46,10 @@ pub struct TokenResponse {
     token_type: &'static str,
     /// Seconds until the token expires.
     expires_in: u64,
+    /// The session's refresh token, for `grant_type=refresh_token` (absent when rotation is
+    /// off and a refresh token was presented: it stays valid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
 }
 
 /// An error response (RFC 6749, section 5.2).
@@ -131,12 +137,13 @@ pub async fn issue_token(
     if !form {
         return refuse("invalid_request", format!("the body must be {FORM}"));
     }
-    let (mut grant_type, mut username, mut password) = (None, None, None);
+    let (mut grant_type, mut username, mut password, mut refresh_token) = (None, None, None, None);
     for (key, value) in form_urlencoded::parse(body) {
         let slot = match key.as_ref() {
             "grant_type" => &mut grant_type,
             "username" => &mut username,
             "password" => &mut password,
+            "refresh_token" => &mut refresh_token,
             _ => continue,
         };
         if slot.replace(value.into_owned()).is_some() {
@@ -145,7 +152,24 @@ pub async fn issue_token(
     }
     match grant_type.as_deref() {
         Some("password") => {}
-        Some(_) => return refuse("unsupported_grant_type", "only `password` is supported"),
+        // RFC 6749, section 6.
+        Some("refresh_token") => {
+            let Some(presented) = refresh_token.filter(|token| (1..=512).contains(&token.len()))
+            else {
+                return refuse("invalid_request", "`refresh_token` is required");
+            };
+            return match sessions.refresh(&presented).await {
+                Ok(tokens) => answer(&sessions, tokens),
+                Err(ApiError::Unauthorized(message)) => refuse("invalid_grant", message),
+                Err(other) => other.into_response(),
+            };
+        }
+        Some(_) => {
+            return refuse(
+                "unsupported_grant_type",
+                "only `password` and `refresh_token` are supported",
+            );
+        }
         None => return refuse("invalid_request", "`grant_type` is required"),
     }
     let (Some(email), Some(password)) = (username, password) else {
@@ -159,16 +183,20 @@ pub async fn issue_token(
         email,
         password: SecretString::from(password),
     };
-    match sessions.log_in(credentials, client).await {
-        Ok(token) => {
-            let body = TokenResponse {
-                access_token: token,
-                token_type: "bearer",
-                expires_in: sessions.token_lifetime().as_secs(),
-            };
-            with_no_store(Json(body).into_response())
-        }
+    match sessions.log_in_with_refresh(credentials, client).await {
+        Ok(tokens) => answer(&sessions, tokens),
         Err(ApiError::Unauthorized(message)) => refuse("invalid_grant", message),
         Err(other) => other.into_response(),
     }
+}
+
+/// A successful token response.
+fn answer(sessions: &Sessions, tokens: super::Tokens) -> Response {
+    let body = TokenResponse {
+        access_token: tokens.access_token,
+        token_type: "bearer",
+        expires_in: sessions.token_lifetime().as_secs(),
+        refresh_token: tokens.refresh_token,
+    };
+    with_no_store(Json(body).into_response())
 }

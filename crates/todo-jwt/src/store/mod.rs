@@ -34,7 +34,7 @@ mod users;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
-pub use sessions::{Session, SessionStatements, SessionStore};
+pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
 pub use todos::{TodoStatements, Todos, Visitor};
 pub use users::{UserStatements, Users};
 
@@ -104,6 +104,9 @@ pub enum StoreError {
     /// can, for some the validator lets through).
     #[error("the regular expression is too complex for the database")]
     PatternTooComplex,
+    /// Concurrent transactions collided (a deadlock or serialization failure); retrying works.
+    #[error("the database gave up on a transaction because of concurrent ones")]
+    Contention,
     /// A statement of the transaction failed, so it can only roll back: it is not committed.
     #[error("the transaction was not committed: one of its statements failed")]
     Aborted,

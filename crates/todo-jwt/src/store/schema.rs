@@ -66,6 +66,20 @@ pub mod sessions {
     pub const IP: &str = "ip";
 }
 
+/// The `refresh_tokens` table: each session's refresh tokens, by hash.
+pub mod refresh_tokens {
+    /// The table.
+    pub const TABLE: &str = "refresh_tokens";
+    /// The token's SHA-256, hex.
+    pub const HASH: &str = "hash";
+    /// The session it belongs to.
+    pub const SESSION_ID: &str = "session_id";
+    /// When it was issued (Unix seconds).
+    pub const CREATED_AT: &str = "created_at";
+    /// When it was spent by a rotation (Unix seconds); null while it is the current one.
+    pub const SPENT_AT: &str = "spent_at";
+}
+
 /// The column a filter field is stored in: the only way a client's property name reaches SQL.
 pub fn todo_column(field: Field) -> &'static str {
     match field {

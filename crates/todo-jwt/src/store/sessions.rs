@@ -22,6 +22,17 @@ pub struct Session {
     pub ip: Option<String>,
 }
 
+/// A refresh token as found: its session, whether (and when) it was spent, and the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    /// The session it belongs to.
+    pub session_id: String,
+    /// When a rotation spent it; `None` while it is the session's current token.
+    pub spent_at: Option<i64>,
+    /// The session's user.
+    pub user: User,
+}
+
 /// The statements each engine implements for [`SessionStore`].
 #[async_trait::async_trait]
 pub trait SessionStatements: Send + Sync {
@@ -40,6 +51,24 @@ pub trait SessionStatements: Send + Sync {
     async fn delete_session(&self, user_id: &str, id: &str) -> Result<u64, StoreError>;
     /// Deletes every session of the user; how many went.
     async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError>;
+    /// Sets the session's `last_used_at`.
+    async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// Stores a refresh token's hash for the session.
+    async fn insert_refresh_token(
+        &self,
+        hash: &str,
+        session_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The refresh token with this hash, if its session is live at `now` (locked until the
+    /// transaction ends, on PostgreSQL).
+    async fn find_refresh_token(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<RefreshRecord>, StoreError>;
+    /// Marks the token spent at `now` unless it already is; whether it was current.
+    async fn spend_refresh_token(&self, hash: &str, now: i64) -> Result<bool, StoreError>;
 }
 
 /// Sessions, on the store or inside a transaction.
@@ -75,5 +104,35 @@ impl SessionStore<'_> {
     /// Ends every session of the user; how many there were.
     pub async fn end_all(&self, user_id: &str) -> Result<u64, StoreError> {
         self.0.delete_user_sessions(user_id).await
+    }
+
+    /// Notes that the session was used (a refresh) at `now`.
+    pub async fn touch(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        self.0.touch_session(id, now).await
+    }
+
+    /// Adds a refresh token (by its hash) to the session.
+    pub async fn add_refresh_token(
+        &self,
+        hash: &str,
+        session_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.0.insert_refresh_token(hash, session_id, now).await
+    }
+
+    /// The refresh token with this hash, if its session is live; inside a transaction on
+    /// PostgreSQL, concurrent callers for the same token wait for each other here.
+    pub async fn find_refresh_token(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        self.0.find_refresh_token(hash, now).await
+    }
+
+    /// Spends the token; whether it was still current.
+    pub async fn spend_refresh_token(&self, hash: &str, now: i64) -> Result<bool, StoreError> {
+        self.0.spend_refresh_token(hash, now).await
     }
 }

@@ -278,13 +278,25 @@ pub struct FixedStatements {
     pub delete_session: String,
     /// `DELETE` every session of a user (user id).
     pub delete_user_sessions: String,
+    /// `UPDATE` a session's `last_used_at` (now, session id).
+    pub touch_session: String,
+    /// `INSERT` a refresh token (hash, session id, created_at).
+    pub insert_refresh_token: String,
+    /// A refresh token of a live session (hash, now): session id, spent_at, then the user's
+    /// columns.
+    pub find_refresh_token: String,
+    /// Locks the session a refresh token belongs to (hash), for the transaction (PostgreSQL;
+    /// SQLite's single writer serialises already).
+    pub lock_token_session: String,
+    /// Marks a refresh token spent, if it is not yet (spent_at, hash).
+    pub spend_refresh_token: String,
 }
 
 impl FixedStatements {
     /// The statements in `dialect`'s spelling (`?` or `$n` placeholders, numbered in the order
     /// the parameters are listed above).
     pub fn for_dialect(dialect: Dialect) -> Self {
-        use schema::{sessions, users};
+        use schema::{refresh_tokens, sessions, users};
         // A placeholder: the value is discarded, only its position counts.
         let parameter = || Expr::val("");
         // Inserted only while the owner has fewer todos than the limit: the check and the
@@ -394,7 +406,64 @@ impl FixedStatements {
         delete_user_sessions
             .from_table(sessions::TABLE)
             .and_where(Expr::col(sessions::USER_ID).eq(parameter()));
+        let mut touch_session = Query::update();
+        touch_session
+            .table(sessions::TABLE)
+            .value(sessions::LAST_USED_AT, parameter())
+            .and_where(Expr::col(sessions::ID).eq(parameter()));
+        let mut insert_refresh_token = Query::insert();
+        insert_refresh_token
+            .into_table(refresh_tokens::TABLE)
+            .columns([
+                refresh_tokens::HASH,
+                refresh_tokens::SESSION_ID,
+                refresh_tokens::CREATED_AT,
+            ])
+            .values_panic([parameter(), parameter(), parameter()]);
+        let mut find_refresh_token = Query::select();
+        find_refresh_token
+            .column((refresh_tokens::TABLE, refresh_tokens::SESSION_ID))
+            .column((refresh_tokens::TABLE, refresh_tokens::SPENT_AT))
+            .columns(users::USER.map(|column| (users::TABLE, column)))
+            .from(refresh_tokens::TABLE)
+            .inner_join(
+                sessions::TABLE,
+                Expr::col((sessions::TABLE, sessions::ID))
+                    .equals((refresh_tokens::TABLE, refresh_tokens::SESSION_ID)),
+            )
+            .inner_join(
+                users::TABLE,
+                Expr::col((users::TABLE, users::ID)).equals((sessions::TABLE, sessions::USER_ID)),
+            )
+            .and_where(Expr::col((refresh_tokens::TABLE, refresh_tokens::HASH)).eq(parameter()))
+            .and_where(Expr::col((sessions::TABLE, sessions::EXPIRES_AT)).gt(parameter()));
+        // The session's row, taken before the token is read (PostgreSQL): a logout deletes
+        // the session (and, by cascade, its tokens), so both take the session first and cannot
+        // deadlock; and the token read after it is the latest committed one, so concurrent
+        // refreshes of one token find it spent.
+        let mut token_session = Query::select();
+        token_session
+            .column(refresh_tokens::SESSION_ID)
+            .from(refresh_tokens::TABLE)
+            .and_where(Expr::col(refresh_tokens::HASH).eq(parameter()));
+        let mut lock_token_session = Query::select();
+        lock_token_session
+            .column(sessions::ID)
+            .from(sessions::TABLE)
+            .and_where(Expr::col(sessions::ID).in_subquery(token_session))
+            .lock(LockType::Update);
+        let mut spend_refresh_token = Query::update();
+        spend_refresh_token
+            .table(refresh_tokens::TABLE)
+            .value(refresh_tokens::SPENT_AT, parameter())
+            .and_where(Expr::col(refresh_tokens::HASH).eq(parameter()))
+            .and_where(Expr::col(refresh_tokens::SPENT_AT).is_null());
         Self {
+            touch_session: text(&touch_session, dialect),
+            insert_refresh_token: text(&insert_refresh_token, dialect),
+            find_refresh_token: text(&find_refresh_token, dialect),
+            lock_token_session: text(&lock_token_session, dialect),
+            spend_refresh_token: text(&spend_refresh_token, dialect),
             insert_session: text(&insert_session, dialect),
             find_session_user: text(&find_session_user, dialect),
             list_sessions: text(&list_sessions, dialect),

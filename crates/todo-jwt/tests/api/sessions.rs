@@ -204,3 +204,232 @@ async fn tokens_from_before_sessions_keep_working() {
     assert_eq!(app.who_am_i(&legacy).await.status(), StatusCode::OK);
     assert_eq!(app.who_am_i(&token).await.status(), StatusCode::OK);
 }
+
+async fn refresh_login(app: &TestApp, email: &str) -> (String, String) {
+    let response = app
+        .post_json(
+            "/users/refresh-login",
+            &json!({"email": email, "password": "password123"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    (
+        body["accessToken"]
+            .as_str()
+            .expect("accessToken")
+            .to_owned(),
+        body["refreshToken"]
+            .as_str()
+            .expect("refreshToken")
+            .to_owned(),
+    )
+}
+
+/// `POST /refresh` (with a trailing slash, as LoopBack's own test calls it).
+async fn refresh(app: &TestApp, token: &str) -> (StatusCode, Value) {
+    let response = app
+        .post_json("/refresh/", &json!({"refreshToken": token}))
+        .await;
+    let status = response.status();
+    (status, response.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_spent_one_gets_the_current_one_within_the_interval() {
+    let app = spawn_app().await;
+    sign_up(&app, "rotate@example.com").await;
+    let (access, first) = refresh_login(&app, "rotate@example.com").await;
+    assert!(first.len() >= 43, "256 bits: {first}");
+    assert_eq!(app.who_am_i(&access).await.status(), StatusCode::OK);
+    let (status, body) = refresh(&app, &first).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second = body["refreshToken"]
+        .as_str()
+        .expect("refreshToken")
+        .to_owned();
+    assert_ne!(second, first);
+    let renewed = body["accessToken"].as_str().expect("accessToken");
+    assert_eq!(
+        claims(renewed)["sid"],
+        claims(&access)["sid"],
+        "the same session"
+    );
+    assert_eq!(app.who_am_i(renewed).await.status(), StatusCode::OK);
+    // The spent one again, at once (a lost response): the current one, not a third.
+    let (status, body) = refresh(&app, &first).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["refreshToken"], second.as_str());
+    // The current one rotates on.
+    let (status, body) = refresh(&app, &second).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_ne!(body["refreshToken"], second.as_str());
+    // Stored only as hashes.
+    let stored = app
+        .sql(&format!(
+            "SELECT count(*) FROM refresh_tokens WHERE hash = '{first}' OR hash = '{second}'"
+        ))
+        .await;
+    assert_eq!(stored.as_deref(), Some("0"));
+    let (status, body) = refresh(&app, "not-a-refresh-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["statusCode"], 401);
+}
+
+#[tokio::test]
+async fn a_spent_refresh_token_after_the_interval_ends_the_whole_session() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        config.refresh_reuse_interval = 1;
+    })
+    .await;
+    sign_up(&app, "stolen@example.com").await;
+    let (access, first) = refresh_login(&app, "stolen@example.com").await;
+    let (status, body) = refresh(&app, &first).await;
+    assert_eq!(status, StatusCode::OK);
+    let current = body["refreshToken"]
+        .as_str()
+        .expect("refreshToken")
+        .to_owned();
+    let renewed = body["accessToken"]
+        .as_str()
+        .expect("accessToken")
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let (status, _) = refresh(&app, &first).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "reuse after the interval");
+    let (status, _) = refresh(&app, &current).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the session's current token is gone too"
+    );
+    assert!(refused_soon(&app, &access).await);
+    assert!(refused_soon(&app, &renewed).await);
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_of_one_token_all_get_the_one_current_token() {
+    let app = spawn_app().await;
+    sign_up(&app, "tabs@example.com").await;
+    let (_, first) = refresh_login(&app, "tabs@example.com").await;
+    let (client, base, _) = app.parts("");
+    let calls = (0..20).map(|_| {
+        let (client, base, first) = (client.clone(), base.clone(), first.clone());
+        tokio::spawn(async move {
+            let response = client
+                .post(format!("{base}/refresh"))
+                .json(&json!({"refreshToken": first}))
+                .send()
+                .await
+                .expect("refresh");
+            let status = response.status();
+            let body: Value = response.json().await.expect("json");
+            (status, body["refreshToken"].as_str().map(str::to_owned))
+        })
+    });
+    let mut tokens = Vec::new();
+    for call in calls.collect::<Vec<_>>() {
+        let (status, token) = call.await.expect("task");
+        assert_eq!(status, StatusCode::OK);
+        tokens.push(token.expect("a refresh token"));
+    }
+    tokens.dedup();
+    assert_eq!(
+        tokens.len(),
+        1,
+        "every 200 carries the same token: {tokens:?}"
+    );
+    let (_, body) = refresh(&app, &tokens[0]).await;
+    let access = body["accessToken"].as_str().expect("accessToken");
+    let session = claims(access)["sid"].as_str().expect("sid").to_owned();
+    let live = app
+        .sql(&format!(
+            "SELECT count(*) FROM refresh_tokens WHERE session_id = '{session}' AND spent_at IS NULL"
+        ))
+        .await;
+    assert_eq!(live.as_deref(), Some("1"), "one live refresh token");
+}
+
+#[tokio::test]
+async fn a_refresh_racing_a_logout_never_fails_with_a_server_error() {
+    let app = spawn_app().await;
+    sign_up(&app, "race@example.com").await;
+    for _ in 0..5 {
+        let (access, token) = refresh_login(&app, "race@example.com").await;
+        let (refreshed, logged_out) = tokio::join!(
+            refresh(&app, &token),
+            app.call(Method::POST, "/users/logout", &access, None)
+        );
+        assert!(
+            [StatusCode::OK, StatusCode::UNAUTHORIZED].contains(&refreshed.0),
+            "{refreshed:?}"
+        );
+        assert_eq!(logged_out.status(), StatusCode::NO_CONTENT);
+        let (status, _) = refresh(&app, &token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "after the logout");
+    }
+}
+
+#[tokio::test]
+async fn with_rotation_off_refresh_is_loopbacks() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        config.refresh_rotation = false;
+    })
+    .await;
+    sign_up(&app, "loopback@example.com").await;
+    let (access, token) = refresh_login(&app, "loopback@example.com").await;
+    for _ in 0..3 {
+        let (status, body) = refresh(&app, &token).await;
+        assert_eq!(status, StatusCode::OK);
+        let keys: Vec<&String> = body.as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["accessToken"], "exactly LoopBack's answer");
+    }
+    let response = app.call(Method::POST, "/users/logout", &access, None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(refresh(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_takes_the_refresh_grant() {
+    let app = spawn_app().await;
+    sign_up(&app, "oauth@example.com").await;
+    let form = |pairs: Vec<(&'static str, String)>| {
+        let client = app.client.clone();
+        let url = app.url("/users/token");
+        async move {
+            let response = client.post(url).form(&pairs).send().await.expect("token");
+            let status = response.status();
+            (status, response.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, body) = form(vec![
+        ("grant_type", "password".into()),
+        ("username", "oauth@example.com".into()),
+        ("password", "password123".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let refresh_token = body["refresh_token"]
+        .as_str()
+        .expect("refresh_token")
+        .to_owned();
+    let (status, body) = form(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", refresh_token.clone()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["access_token"].is_string());
+    assert_ne!(body["refresh_token"], refresh_token.as_str());
+    let (status, body) = form(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", "unknown".into()),
+    ])
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}

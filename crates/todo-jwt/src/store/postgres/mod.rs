@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_todos_index_without_texts.sql"),
     include_str!("migrations/0004_todo_count.sql"),
     include_str!("migrations/0005_sessions.sql"),
+    include_str!("migrations/0006_refresh_tokens.sql"),
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations between instances.
@@ -39,6 +40,9 @@ impl From<tokio_postgres::Error> for StoreError {
             Some(&SqlState::QUERY_CANCELED) => Self::TimedOut,
             // "invalid regular expression: regular expression is too complex", say.
             Some(&SqlState::INVALID_REGULAR_EXPRESSION) => Self::PatternTooComplex,
+            Some(&SqlState::T_R_DEADLOCK_DETECTED | &SqlState::T_R_SERIALIZATION_FAILURE) => {
+                Self::Contention
+            }
             _ => Self::Postgres(error),
         }
     }

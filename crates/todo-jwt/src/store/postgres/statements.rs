@@ -12,8 +12,8 @@ use super::{PostgresEngine, PostgresTransaction};
 use crate::{
     filter::{Condition, Filter},
     store::{
-        Session, SessionStatements, StoreError, Todo, TodoChanges, TodoFields, TodoRef,
-        TodoStatements, User, UserRecord, UserStatements, Visitor,
+        RefreshRecord, Session, SessionStatements, StoreError, Todo, TodoChanges, TodoFields,
+        TodoRef, TodoStatements, User, UserRecord, UserStatements, Visitor,
         todo_sql::{self, Dialect, FixedStatements},
     },
 };
@@ -268,6 +268,55 @@ impl<E: Exec> SessionStatements for Postgres<E> {
         let client = self.0.client().await?;
         let statement = prepare_bounded(&client, &STATEMENTS.delete_user_sessions).await?;
         Ok(client.execute(&statement, &[&user_id]).await?)
+    }
+
+    async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.touch_session).await?;
+        client.execute(&statement, &[&now, &id]).await?;
+        Ok(())
+    }
+
+    async fn insert_refresh_token(
+        &self,
+        hash: &str,
+        session_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.insert_refresh_token).await?;
+        client
+            .execute(&statement, &[&hash, &session_id, &now])
+            .await?;
+        Ok(())
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        let client = self.0.client().await?;
+        let lock = prepare_bounded(&client, &STATEMENTS.lock_token_session).await?;
+        client.query(&lock, &[&hash]).await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.find_refresh_token).await?;
+        let row = client.query_opt(&statement, &[&hash, &now]).await?;
+        Ok(row.map(|row| RefreshRecord {
+            session_id: row.get(0),
+            spent_at: row.get(1),
+            user: User {
+                id: row.get(2),
+                email: row.get(3),
+                username: row.get(4),
+                realm: row.get(5),
+            },
+        }))
+    }
+
+    async fn spend_refresh_token(&self, hash: &str, now: i64) -> Result<bool, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.spend_refresh_token).await?;
+        Ok(client.execute(&statement, &[&now, &hash]).await? > 0)
     }
 }
 

@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_todos.sql"),
     include_str!("migrations/0003_todo_count.sql"),
     include_str!("migrations/0004_sessions.sql"),
+    include_str!("migrations/0005_refresh_tokens.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {

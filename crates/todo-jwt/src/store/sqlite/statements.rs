@@ -13,8 +13,8 @@ use super::{SqliteEngine, SqliteTransaction};
 use crate::{
     filter::{Condition, Filter},
     store::{
-        Session, SessionStatements, StoreError, Todo, TodoChanges, TodoFields, TodoRef,
-        TodoStatements, User, UserRecord, UserStatements, Visitor,
+        RefreshRecord, Session, SessionStatements, StoreError, Todo, TodoChanges, TodoFields,
+        TodoRef, TodoStatements, User, UserRecord, UserStatements, Visitor,
         todo_sql::{self, Dialect, FixedStatements},
     },
 };
@@ -265,6 +265,76 @@ impl<E: Exec> SessionStatements for Sqlite<E> {
                     .prepare_cached(&STATEMENTS.delete_user_sessions)?
                     .execute([user_id])?;
                 Ok(deleted as u64)
+            })
+            .await
+    }
+
+    async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.0
+            .write(move |connection| {
+                connection
+                    .prepare_cached(&STATEMENTS.touch_session)?
+                    .execute(params![now, id])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn insert_refresh_token(
+        &self,
+        hash: &str,
+        session_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (hash, session_id) = (hash.to_owned(), session_id.to_owned());
+        self.0
+            .write(move |connection| {
+                connection
+                    .prepare_cached(&STATEMENTS.insert_refresh_token)?
+                    .execute(params![hash, session_id, now])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        // Through the writer: inside a transaction this is its connection, so the read and
+        // the rotation that follows cannot interleave with another refresh.
+        let hash = hash.to_owned();
+        self.0
+            .write(move |connection| {
+                connection
+                    .prepare_cached(&STATEMENTS.find_refresh_token)?
+                    .query_row(params![hash, now], |row| {
+                        Ok(RefreshRecord {
+                            session_id: row.get(0)?,
+                            spent_at: row.get(1)?,
+                            user: User {
+                                id: row.get(2)?,
+                                email: row.get(3)?,
+                                username: row.get(4)?,
+                                realm: row.get(5)?,
+                            },
+                        })
+                    })
+                    .optional()
+            })
+            .await
+    }
+
+    async fn spend_refresh_token(&self, hash: &str, now: i64) -> Result<bool, StoreError> {
+        let hash = hash.to_owned();
+        self.0
+            .write(move |connection| {
+                let spent = connection
+                    .prepare_cached(&STATEMENTS.spend_refresh_token)?
+                    .execute(params![now, hash])?;
+                Ok(spent > 0)
             })
             .await
     }

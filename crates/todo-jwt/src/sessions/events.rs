@@ -1,0 +1,46 @@
+//! Session events, through one place: the audit log and the metrics will read them here. For
+//! now each is a log line (never with a token or a password).
+
+/// Something that happened to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEvent<'a> {
+    /// A login started a session.
+    LoggedIn { user: &'a str, session: &'a str },
+    /// A refresh token was exchanged (rotated, or reused within the interval).
+    Refreshed { user: &'a str, session: &'a str },
+    /// A spent refresh token came back after the reuse interval: the session was ended.
+    ReuseDetected { user: &'a str, session: &'a str },
+    /// The caller ended their session.
+    LoggedOut { user: &'a str, session: &'a str },
+    /// The caller ended every one of their sessions (`count` of them).
+    LoggedOutEverywhere { user: &'a str, count: u64 },
+    /// A session was ended from the session list.
+    SessionEnded { user: &'a str, session: &'a str },
+}
+
+/// Records `event`.
+pub fn record(event: SessionEvent<'_>) {
+    match event {
+        SessionEvent::LoggedIn { user, session } => {
+            tracing::info!(event = "login", %user, %session, "session started");
+        }
+        SessionEvent::Refreshed { user, session } => {
+            tracing::info!(event = "refresh", %user, %session, "session refreshed");
+        }
+        SessionEvent::ReuseDetected { user, session } => {
+            tracing::warn!(
+                event = "reuse_detected", %user, %session,
+                "a spent refresh token was presented again: the session is ended"
+            );
+        }
+        SessionEvent::LoggedOut { user, session } => {
+            tracing::info!(event = "logout", %user, %session, "session ended");
+        }
+        SessionEvent::LoggedOutEverywhere { user, count } => {
+            tracing::info!(event = "logout_all", %user, count, "every session ended");
+        }
+        SessionEvent::SessionEnded { user, session } => {
+            tracing::info!(event = "session_ended", %user, %session, "session ended by id");
+        }
+    }
+}
