@@ -68,7 +68,11 @@ pub struct Application {
     router: Router,
     address: SocketAddr,
     limits: ConnectionLimits,
+    sessions: Sessions,
 }
+
+/// How often expired sessions are removed.
+const SESSION_CLEANUP: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Application {
     /// Opens the store, resolves the secret, builds the router and binds the listener.
@@ -115,7 +119,7 @@ impl Application {
         let state = AppState::new(Parts {
             store,
             accounts,
-            sessions,
+            sessions: sessions.clone(),
             bodies: config.body_limits(),
             todo_limits: config.todo_limits(),
             responses: config.response_memory(),
@@ -134,6 +138,7 @@ impl Application {
             router,
             address,
             limits: config.connection_limits(),
+            sessions,
         })
     }
 
@@ -144,8 +149,11 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run(self) -> std::io::Result<()> {
+        let cleanup = self.sessions.spawn_cleanup(SESSION_CLEANUP);
         let service = with_middleware(self.router);
-        server::serve(self.listener, service, self.limits, shutdown_signal()).await
+        let served = server::serve(self.listener, service, self.limits, shutdown_signal()).await;
+        cleanup.abort();
+        served
     }
 }
 

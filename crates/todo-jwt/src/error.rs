@@ -58,6 +58,9 @@ pub enum ApiError {
     /// 401 (or 500) from the authentication layer.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// 403: the caller is known but may not do this (a wrong current password).
+    #[error("{0}")]
+    Forbidden(String),
     /// 404 for a record that does not exist (or belongs to someone else).
     #[error("Entity not found: {model} with id {id}")]
     EntityNotFound { model: &'static str, id: String },
@@ -117,6 +120,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Auth(error) => error.status(),
             Self::EntityNotFound { .. } | Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
@@ -137,6 +141,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "UnsupportedMediaTypeError",
             Self::PayloadTooLarge => "PayloadTooLargeError",
             Self::Unauthorized(_) | Self::Auth(_) => "UnauthorizedError",
+            Self::Forbidden(_) => "ForbiddenError",
             Self::EntityNotFound { .. } => "Error",
             Self::EndpointNotFound(..) => "NotFoundError",
             Self::MethodNotAllowed(..) => "MethodNotAllowedError",

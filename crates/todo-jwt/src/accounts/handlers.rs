@@ -1,11 +1,11 @@
 //! Thin handlers: extract, call [`Accounts`], shape the answer.
 
 use authn::CurrentUser;
-use axum::{Json, extract::State};
+use axum::{Json, extract::State, http::StatusCode};
 
 use super::{
     Accounts,
-    model::{NewUser, UserBody},
+    model::{AccountDeletion, NewUser, PasswordChange, UserBody},
 };
 use crate::{body::JsonBody, error::Result};
 
@@ -31,4 +31,44 @@ pub async fn sign_up(
 )]
 pub async fn who_am_i(CurrentUser(user): CurrentUser) -> String {
     user.id
+}
+
+/// Changes the caller's password; every other session of the caller ends (this one stays).
+#[utoipa::path(
+    put, path = "/users/me/password", tag = "UserController",
+    security(("jwt" = []), ("password" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; the caller's other sessions have ended"),
+        (status = 403, description = "The current password is wrong"),
+    ),
+)]
+pub async fn change_password(
+    State(accounts): State<Accounts>,
+    CurrentUser(caller): CurrentUser,
+    JsonBody(change): JsonBody<PasswordChange>,
+) -> Result<StatusCode> {
+    accounts
+        .change_password(&caller, change.current_password, change.new_password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the caller's account with its todos and sessions; the email can sign up again.
+#[utoipa::path(
+    delete, path = "/users/me", tag = "UserController",
+    security(("jwt" = []), ("password" = [])),
+    request_body = AccountDeletion,
+    responses(
+        (status = 204, description = "The account and everything in it are gone"),
+        (status = 403, description = "The password is wrong"),
+    ),
+)]
+pub async fn delete_account(
+    State(accounts): State<Accounts>,
+    CurrentUser(caller): CurrentUser,
+    JsonBody(deletion): JsonBody<AccountDeletion>,
+) -> Result<StatusCode> {
+    accounts.delete_account(&caller, deletion.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

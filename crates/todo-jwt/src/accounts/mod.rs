@@ -1,5 +1,5 @@
 //! Accounts: signup and whoAmI; the account service and password hashing behind them.
-//! (Password change and account deletion belong here too.)
+//! Password change and account deletion (`/users/me/password`, `/users/me`).
 
 mod handlers;
 mod model;
@@ -27,6 +27,11 @@ where
 pub fn protected_router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
+    Accounts: FromRef<S>,
+    crate::body::BodyLimits: FromRef<S>,
 {
-    OpenApiRouter::new().routes(routes!(handlers::who_am_i))
+    OpenApiRouter::new()
+        .routes(routes!(handlers::who_am_i))
+        .routes(routes!(handlers::change_password))
+        .routes(routes!(handlers::delete_account))
 }

@@ -56,6 +56,46 @@ json_body_schema!(
     })
 );
 
+/// `PUT /users/me/password`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChange {
+    pub current_password: SecretString,
+    pub new_password: SecretString,
+}
+
+json_body_schema!(
+    PasswordChange,
+    json!({
+        "type": "object",
+        "required": ["currentPassword", "newPassword"],
+        "additionalProperties": false,
+        "properties": {
+            "currentPassword": {"type": "string", "minLength": 1, "maxLength": 256},
+            // Signup's rule.
+            "newPassword": credential_properties()["password"].clone(),
+        },
+    })
+);
+
+/// `DELETE /users/me`.
+#[derive(Debug, Deserialize)]
+pub struct AccountDeletion {
+    pub password: SecretString,
+}
+
+json_body_schema!(
+    AccountDeletion,
+    json!({
+        "type": "object",
+        "required": ["password"],
+        "additionalProperties": false,
+        "properties": {
+            "password": {"type": "string", "minLength": 1, "maxLength": 256},
+        },
+    })
+);
+
 /// A user as the API shows it: never with a password.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = User)]

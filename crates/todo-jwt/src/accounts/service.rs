@@ -1,11 +1,15 @@
 //! The account service: what signing up and checking a password mean, independent of HTTP.
 
+use authn::UserProfile;
+use secrecy::SecretString;
+
 use super::{
     Passwords,
     model::{Credentials, NewUser},
 };
 use crate::{
     error::{ApiError, Result},
+    sessions::events::{self, SessionEvent},
     store::{Store, StoreError, User, UserRecord},
 };
 
@@ -53,6 +57,61 @@ impl Accounts {
                 }
                 other => other.into(),
             })
+    }
+
+    /// Replaces the caller's password (403 if `current` is wrong); every other session of the
+    /// caller ends, theirs stays.
+    pub async fn change_password(
+        &self,
+        caller: &UserProfile,
+        current: SecretString,
+        new: SecretString,
+    ) -> Result<()> {
+        self.confirm(caller, current).await?;
+        let hash = self.passwords.hash(new).await?;
+        let transaction = self.store.transaction().await?;
+        if !transaction
+            .users()
+            .set_password_hash(&caller.id, hash)
+            .await?
+        {
+            return Err(ApiError::Unauthorized(INVALID_CREDENTIALS.to_owned()));
+        }
+        let ended = match &caller.session {
+            Some(session) => {
+                transaction
+                    .sessions()
+                    .end_others(&caller.id, session)
+                    .await?
+            }
+            None => transaction.sessions().end_all(&caller.id).await?,
+        };
+        transaction.commit().await?;
+        events::record(SessionEvent::PasswordChanged {
+            user: &caller.id,
+            ended,
+        });
+        Ok(())
+    }
+
+    /// Deletes the caller's account, todos and sessions (403 if the password is wrong); the
+    /// email can sign up again.
+    pub async fn delete_account(&self, caller: &UserProfile, password: SecretString) -> Result<()> {
+        self.confirm(caller, password).await?;
+        self.store.users().delete(&caller.id).await?;
+        events::record(SessionEvent::AccountDeleted { user: &caller.id });
+        Ok(())
+    }
+
+    /// Checks the caller's own password: 403 when it is wrong (the caller is known).
+    async fn confirm(&self, caller: &UserProfile, password: SecretString) -> Result<User> {
+        let wrong = || ApiError::Forbidden("The password is wrong.".to_owned());
+        let email = caller.email.clone().ok_or_else(wrong)?;
+        match self.check_password(Credentials { email, password }).await {
+            Ok(user) if user.id == caller.id => Ok(user),
+            Ok(_) | Err(ApiError::Unauthorized(_)) => Err(wrong()),
+            Err(other) => Err(other),
+        }
     }
 
     /// The user whose email and password these are; an unknown email and a wrong password give

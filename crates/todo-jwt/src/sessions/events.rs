@@ -16,6 +16,10 @@ pub enum SessionEvent<'a> {
     LoggedOutEverywhere { user: &'a str, count: u64 },
     /// A session was ended from the session list.
     SessionEnded { user: &'a str, session: &'a str },
+    /// The user changed their password; their other sessions (`ended` of them) ended.
+    PasswordChanged { user: &'a str, ended: u64 },
+    /// The user deleted their account, with its todos and sessions.
+    AccountDeleted { user: &'a str },
 }
 
 /// Records `event`.
@@ -41,6 +45,12 @@ pub fn record(event: SessionEvent<'_>) {
         }
         SessionEvent::SessionEnded { user, session } => {
             tracing::info!(event = "session_ended", %user, %session, "session ended by id");
+        }
+        SessionEvent::PasswordChanged { user, ended } => {
+            tracing::info!(event = "password_changed", %user, ended, "password changed");
+        }
+        SessionEvent::AccountDeleted { user } => {
+            tracing::info!(event = "account_deleted", %user, "account deleted");
         }
     }
 }

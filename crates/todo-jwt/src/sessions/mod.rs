@@ -5,7 +5,7 @@
 
 mod client;
 mod directory;
-mod events;
+pub(crate) mod events;
 mod handlers;
 mod refresh;
 mod service;

@@ -241,6 +241,25 @@ impl Sessions {
         self.jwt.sign(&profile).map_err(ApiError::internal)
     }
 
+    /// Removes expired sessions every `every`, for as long as the service runs (they are
+    /// refused once expired; this takes their rows away).
+    pub fn spawn_cleanup(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            loop {
+                ticks.tick().await;
+                match store.sessions().remove_expired(now()).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(removed, "expired sessions removed"),
+                    Err(error) => {
+                        tracing::warn!(cause = %crate::error::chain(&error), "cannot remove expired sessions");
+                    }
+                }
+            }
+        })
+    }
+
     /// Ends the caller's session (nothing for a token from before sessions, which has none).
     pub async fn log_out(&self, caller: &UserProfile) -> Result<()> {
         if let Some(session) = &caller.session {

@@ -51,6 +51,10 @@ pub trait SessionStatements: Send + Sync {
     async fn delete_session(&self, user_id: &str, id: &str) -> Result<u64, StoreError>;
     /// Deletes every session of the user; how many went.
     async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError>;
+    /// Deletes every session expired at `now`; how many went.
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError>;
+    /// Deletes the user's sessions except `keep`; how many went.
+    async fn delete_other_sessions(&self, user_id: &str, keep: &str) -> Result<u64, StoreError>;
     /// Sets the session's `last_used_at`.
     async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// Stores a refresh token's hash for the session.
@@ -104,6 +108,16 @@ impl SessionStore<'_> {
     /// Ends every session of the user; how many there were.
     pub async fn end_all(&self, user_id: &str) -> Result<u64, StoreError> {
         self.0.delete_user_sessions(user_id).await
+    }
+
+    /// Removes the sessions (and their refresh tokens) expired at `now`; how many there were.
+    pub async fn remove_expired(&self, now: i64) -> Result<u64, StoreError> {
+        self.0.delete_expired_sessions(now).await
+    }
+
+    /// Ends every session of the user but `keep`; how many there were.
+    pub async fn end_others(&self, user_id: &str, keep: &str) -> Result<u64, StoreError> {
+        self.0.delete_other_sessions(user_id, keep).await
     }
 
     /// Notes that the session was used (a refresh) at `now`.

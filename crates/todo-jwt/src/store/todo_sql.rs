@@ -278,6 +278,14 @@ pub struct FixedStatements {
     pub delete_session: String,
     /// `DELETE` every session of a user (user id).
     pub delete_user_sessions: String,
+    /// `UPDATE` a user's password hash (hash, user id).
+    pub update_password_hash: String,
+    /// `DELETE` a user (user id); their todos, sessions and tokens go with them.
+    pub delete_user: String,
+    /// `DELETE` the sessions expired at a time (now).
+    pub delete_expired_sessions: String,
+    /// `DELETE` a user's sessions but one (user id, the session kept).
+    pub delete_other_sessions: String,
     /// `UPDATE` a session's `last_used_at` (now, session id).
     pub touch_session: String,
     /// `INSERT` a refresh token (hash, session id, created_at).
@@ -406,6 +414,24 @@ impl FixedStatements {
         delete_user_sessions
             .from_table(sessions::TABLE)
             .and_where(Expr::col(sessions::USER_ID).eq(parameter()));
+        let mut update_password_hash = Query::update();
+        update_password_hash
+            .table(users::TABLE)
+            .value(users::PASSWORD_HASH, parameter())
+            .and_where(Expr::col(users::ID).eq(parameter()));
+        let mut delete_user = Query::delete();
+        delete_user
+            .from_table(users::TABLE)
+            .and_where(Expr::col(users::ID).eq(parameter()));
+        let mut delete_expired_sessions = Query::delete();
+        delete_expired_sessions
+            .from_table(sessions::TABLE)
+            .and_where(Expr::col(sessions::EXPIRES_AT).lte(parameter()));
+        let mut delete_other_sessions = Query::delete();
+        delete_other_sessions
+            .from_table(sessions::TABLE)
+            .and_where(Expr::col(sessions::USER_ID).eq(parameter()))
+            .and_where(Expr::col(sessions::ID).ne(parameter()));
         let mut touch_session = Query::update();
         touch_session
             .table(sessions::TABLE)
@@ -459,6 +485,10 @@ impl FixedStatements {
             .and_where(Expr::col(refresh_tokens::HASH).eq(parameter()))
             .and_where(Expr::col(refresh_tokens::SPENT_AT).is_null());
         Self {
+            update_password_hash: text(&update_password_hash, dialect),
+            delete_user: text(&delete_user, dialect),
+            delete_other_sessions: text(&delete_other_sessions, dialect),
+            delete_expired_sessions: text(&delete_expired_sessions, dialect),
             touch_session: text(&touch_session, dialect),
             insert_refresh_token: text(&insert_refresh_token, dialect),
             find_refresh_token: text(&find_refresh_token, dialect),

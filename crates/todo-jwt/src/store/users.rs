@@ -14,6 +14,11 @@ pub trait UserStatements: Send + Sync {
         &self,
         email_key: &str,
     ) -> Result<Option<UserRecord>, StoreError>;
+    /// Replaces the user's password hash; whether the user exists.
+    async fn update_password_hash(&self, id: &str, hash: String) -> Result<bool, StoreError>;
+    /// Deletes the user (and, by cascade, their todos, sessions and refresh tokens); whether
+    /// there was one.
+    async fn delete_user(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 /// Accounts, on the store or inside a transaction.
@@ -30,6 +35,16 @@ impl Users<'_> {
     /// The user with this id.
     pub async fn find(&self, id: &str) -> Result<Option<User>, StoreError> {
         self.0.find_user(id).await
+    }
+
+    /// Replaces the user's password hash; whether the user exists.
+    pub async fn set_password_hash(&self, id: &str, hash: String) -> Result<bool, StoreError> {
+        self.0.update_password_hash(id, hash).await
+    }
+
+    /// Deletes the user with everything that is theirs; whether there was one.
+    pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        self.0.delete_user(id).await
     }
 
     /// The user with this email, compared case-insensitively, with the password hash.

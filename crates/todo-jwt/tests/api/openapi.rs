@@ -34,7 +34,7 @@ async fn every_route_is_documented_with_an_id_a_tag_and_error_responses() {
     let doc = document(&app).await;
     assert_eq!(doc["openapi"], "3.1.0");
     let found = operations(&doc);
-    assert_eq!(found.len(), 18, "{found:?}");
+    assert_eq!(found.len(), 20, "{found:?}");
     for (method, path, operation) in &found {
         assert!(operation["operationId"].is_string(), "{method} {path}");
         assert!(operation["tags"][0].is_string(), "{method} {path}");

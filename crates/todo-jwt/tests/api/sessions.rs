@@ -433,3 +433,109 @@ async fn the_token_endpoint_takes_the_refresh_grant() {
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
 }
+
+#[tokio::test]
+async fn a_password_change_ends_every_other_session_and_keeps_the_callers() {
+    let app = spawn_app().await;
+    sign_up(&app, "changer@example.com").await;
+    let mine = log_in_as(&app, "changer@example.com", "mine").await;
+    let other = log_in_as(&app, "changer@example.com", "other").await;
+    let (_, other_refresh) = refresh_login(&app, "changer@example.com").await;
+    let change = |current: &str, new: &str| json!({"currentPassword": current, "newPassword": new});
+    // A wrong current password is 403; a new one signup would refuse is 422.
+    let response = app
+        .call(
+            Method::PUT,
+            "/users/me/password",
+            &mine,
+            Some(&change("wrong-password", "new-password-1")),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = app
+        .call(
+            Method::PUT,
+            "/users/me/password",
+            &mine,
+            Some(&change("password123", "short")),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.who_am_i(&other).await.status(),
+        StatusCode::OK,
+        "nothing changed yet"
+    );
+    let response = app
+        .call(
+            Method::PUT,
+            "/users/me/password",
+            &mine,
+            Some(&change("password123", "new-password-1")),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(
+        refused_soon(&app, &other).await,
+        "another session survived the change"
+    );
+    assert_eq!(
+        refresh(&app, &other_refresh).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.who_am_i(&mine).await.status(),
+        StatusCode::OK,
+        "the caller's stays"
+    );
+    assert_eq!(
+        app.log_in("changer@example.com", "password123")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.log_in("changer@example.com", "new-password-1")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_account_removes_everything_and_frees_the_email() {
+    let app = spawn_app().await;
+    sign_up(&app, "leaver@example.com").await;
+    let token = log_in_as(&app, "leaver@example.com", "x").await;
+    let (_, refresh_token) = refresh_login(&app, "leaver@example.com").await;
+    app.create_todo(&token, json!({"title": "mine"})).await;
+    let response = app
+        .call(
+            Method::DELETE,
+            "/users/me",
+            &token,
+            Some(&json!({"password": "wrong-password"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.who_am_i(&token).await.status(), StatusCode::OK);
+    let response = app
+        .call(
+            Method::DELETE,
+            "/users/me",
+            &token,
+            Some(&json!({"password": "password123"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(refused_soon(&app, &token).await);
+    assert_eq!(
+        refresh(&app, &refresh_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    for table in ["users", "todos", "sessions", "refresh_tokens"] {
+        let left = app.sql(&format!("SELECT count(*) FROM {table}")).await;
+        assert_eq!(left.as_deref(), Some("0"), "{table}");
+    }
+    sign_up(&app, "leaver@example.com").await;
+}

@@ -372,3 +372,76 @@ async fn postgres_connections_use_tls_as_the_url_says() {
         .await
         .expect("ping");
 }
+
+/// Expired sessions are refused, and removed (with their refresh tokens) by the cleanup.
+#[tokio::test]
+async fn expired_sessions_are_refused_and_removed() {
+    let Fixture { store, .. } = &fixture().await;
+    let user = store
+        .users()
+        .insert(record("expiring@example.com"))
+        .await
+        .expect("insert");
+    let session = |id: &str, expires_at: i64| todo_jwt::store::Session {
+        id: id.to_owned(),
+        user_id: user.id.clone(),
+        created_at: 0,
+        last_used_at: 0,
+        expires_at,
+        user_agent: None,
+        ip: None,
+    };
+    let now = 1_000_000;
+    store
+        .sessions()
+        .start(session("old", now - 1))
+        .await
+        .expect("old");
+    store
+        .sessions()
+        .start(session("live", now + 60))
+        .await
+        .expect("live");
+    store
+        .sessions()
+        .add_refresh_token("hash-of-old", "old", 0)
+        .await
+        .expect("token");
+    assert!(
+        store
+            .sessions()
+            .find_user("old", &user.id, now)
+            .await
+            .expect("find")
+            .is_none()
+    );
+    assert!(
+        store
+            .sessions()
+            .find_user("live", &user.id, now)
+            .await
+            .expect("find")
+            .is_some()
+    );
+    assert_eq!(
+        store.sessions().remove_expired(now).await.expect("cleanup"),
+        1
+    );
+    assert_eq!(
+        store
+            .sessions()
+            .list(&user.id, 0)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .sessions()
+            .find_refresh_token("hash-of-old", 0)
+            .await
+            .expect("token")
+            .is_none()
+    );
+}

@@ -181,6 +181,18 @@ impl<E: Exec> UserStatements for Postgres<E> {
         Ok(user)
     }
 
+    async fn update_password_hash(&self, id: &str, hash: String) -> Result<bool, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.update_password_hash).await?;
+        Ok(client.execute(&statement, &[&hash, &id]).await? > 0)
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.delete_user).await?;
+        Ok(client.execute(&statement, &[&id]).await? > 0)
+    }
+
     async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
         let client = self.0.client().await?;
         let statement = prepare_bounded(&client, &STATEMENTS.find_user).await?;
@@ -268,6 +280,18 @@ impl<E: Exec> SessionStatements for Postgres<E> {
         let client = self.0.client().await?;
         let statement = prepare_bounded(&client, &STATEMENTS.delete_user_sessions).await?;
         Ok(client.execute(&statement, &[&user_id]).await?)
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.delete_expired_sessions).await?;
+        Ok(client.execute(&statement, &[&now]).await?)
+    }
+
+    async fn delete_other_sessions(&self, user_id: &str, keep: &str) -> Result<u64, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.delete_other_sessions).await?;
+        Ok(client.execute(&statement, &[&user_id, &keep]).await?)
     }
 
     async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {

@@ -269,6 +269,29 @@ impl<E: Exec> SessionStatements for Sqlite<E> {
             .await
     }
 
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        self.0
+            .write(move |connection| {
+                let deleted = connection
+                    .prepare_cached(&STATEMENTS.delete_expired_sessions)?
+                    .execute([now])?;
+                Ok(deleted as u64)
+            })
+            .await
+    }
+
+    async fn delete_other_sessions(&self, user_id: &str, keep: &str) -> Result<u64, StoreError> {
+        let (user_id, keep) = (user_id.to_owned(), keep.to_owned());
+        self.0
+            .write(move |connection| {
+                let deleted = connection
+                    .prepare_cached(&STATEMENTS.delete_other_sessions)?
+                    .execute(params![user_id, keep])?;
+                Ok(deleted as u64)
+            })
+            .await
+    }
+
     async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
         let id = id.to_owned();
         self.0
@@ -360,6 +383,30 @@ impl<E: Exec> UserStatements for Sqlite<E> {
                         password_hash
                     ])?;
                 Ok(user)
+            })
+            .await
+    }
+
+    async fn update_password_hash(&self, id: &str, hash: String) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.0
+            .write(move |connection| {
+                let updated = connection
+                    .prepare_cached(&STATEMENTS.update_password_hash)?
+                    .execute(params![hash, id])?;
+                Ok(updated > 0)
+            })
+            .await
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.0
+            .write(move |connection| {
+                let deleted = connection
+                    .prepare_cached(&STATEMENTS.delete_user)?
+                    .execute([id])?;
+                Ok(deleted > 0)
             })
             .await
     }
