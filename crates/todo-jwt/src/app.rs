@@ -252,7 +252,8 @@ fn plain_request_id(mut request: Request<Body>) -> Request<Body> {
 /// its page, and `/explorer` redirects there).
 fn without_trailing_slash(mut request: Request<Body>) -> Request<Body> {
     let path = request.uri().path();
-    if path.len() <= 1 || !path.ends_with('/') || path.starts_with("/explorer") {
+    let explorer = path == "/explorer" || path.starts_with("/explorer/");
+    if path.len() <= 1 || !path.ends_with('/') || explorer {
         return request;
     }
     let trimmed = path.trim_end_matches('/');

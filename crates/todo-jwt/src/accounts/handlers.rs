@@ -40,7 +40,7 @@ pub async fn who_am_i(CurrentUser(user): CurrentUser) -> String {
     request_body = PasswordChange,
     responses(
         (status = 204, description = "Changed; the caller's other sessions have ended"),
-        (status = 403, description = "The current password is wrong"),
+        (status = 403, description = "The current password is wrong", body = crate::openapi::ErrorEnvelope),
     ),
 )]
 pub async fn change_password(
@@ -61,7 +61,7 @@ pub async fn change_password(
     request_body = AccountDeletion,
     responses(
         (status = 204, description = "The account and everything in it are gone"),
-        (status = 403, description = "The password is wrong"),
+        (status = 403, description = "The password is wrong", body = crate::openapi::ErrorEnvelope),
     ),
 )]
 pub async fn delete_account(

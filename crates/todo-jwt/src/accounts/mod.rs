@@ -8,7 +8,7 @@ mod service;
 
 pub use model::{Credentials, NewUser, UserBody};
 pub use passwords::{Passwords, PasswordsError};
-pub use service::Accounts;
+pub use service::{Accounts, INVALID_CREDENTIALS};
 
 use axum::extract::FromRef;
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -117,14 +117,23 @@ impl Accounts {
     /// The user whose email and password these are; an unknown email and a wrong password give
     /// the same 401 after the same work.
     pub async fn check_password(&self, credentials: Credentials) -> Result<User> {
+        Ok(self.check_password_hash(credentials).await?.0)
+    }
+
+    /// [`Accounts::check_password`], with the hash the password was checked against (a session
+    /// is started only while the user still has it).
+    pub async fn check_password_hash(&self, credentials: Credentials) -> Result<(User, String)> {
         let found = self.store.users().find_by_email(&credentials.email).await?;
         let (user, hash) = match found {
             Some(found) => (Some(found.user), Some(found.password_hash)),
             None => (None, None),
         };
-        let valid = self.passwords.verify(credentials.password, hash).await?;
-        match user {
-            Some(user) if valid => Ok(user),
+        let valid = self
+            .passwords
+            .verify(credentials.password, hash.clone())
+            .await?;
+        match (user, hash) {
+            (Some(user), Some(hash)) if valid => Ok((user, hash)),
             _ => Err(ApiError::Unauthorized(INVALID_CREDENTIALS.to_owned())),
         }
     }

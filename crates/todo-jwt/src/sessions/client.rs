@@ -29,7 +29,7 @@ impl ClientInfo {
             .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
         let ip = extensions
             .get::<PeerAddr>()
-            .map(|PeerAddr(address)| address.ip().to_string());
+            .map(|PeerAddr(address)| address.ip().to_canonical().to_string());
         Self { user_agent, ip }
     }
 }

@@ -4,7 +4,8 @@ use authn::CurrentUser;
 use axum::{
     Json,
     extract::{Path, State},
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -63,12 +64,24 @@ pub async fn refresh_login(
     State(sessions): State<Sessions>,
     client: ClientInfo,
     JsonBody(credentials): JsonBody<Credentials>,
-) -> Result<Json<RefreshedTokens>> {
+) -> Result<Response> {
     let tokens = sessions.log_in_with_refresh(credentials, client).await?;
-    Ok(Json(RefreshedTokens {
+    Ok(no_store(Json(RefreshedTokens {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,
-    }))
+    })))
+}
+
+/// Token responses must not be cached by anything between server and client (RFC 6749, 5.1).
+fn no_store(body: impl IntoResponse) -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// `POST /refresh`'s body.
@@ -101,12 +114,12 @@ json_body_schema!(
 pub async fn refresh(
     State(sessions): State<Sessions>,
     JsonBody(grant): JsonBody<RefreshGrant>,
-) -> Result<Json<RefreshedTokens>> {
+) -> Result<Response> {
     let tokens = sessions.refresh(&grant.refresh_token).await?;
-    Ok(Json(RefreshedTokens {
+    Ok(no_store(Json(RefreshedTokens {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,
-    }))
+    })))
 }
 
 /// Logs out: ends the caller's session, so its tokens are refused (within a second on every
@@ -203,7 +216,7 @@ pub async fn list_sessions(
     params(("id" = String, Path, description = "The session's id")),
     responses(
         (status = 204, description = "The session has ended"),
-        (status = 404, description = "The caller has no such session"),
+        (status = 404, description = "The caller has no such session", body = crate::openapi::ErrorEnvelope),
     ),
 )]
 pub async fn end_session(

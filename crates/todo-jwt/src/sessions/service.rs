@@ -104,9 +104,16 @@ impl Sessions {
         client: ClientInfo,
         with_refresh: bool,
     ) -> Result<Tokens> {
-        let user = self.accounts.check_password(credentials).await?;
+        let (user, checked_hash) = self.accounts.check_password_hash(credentials).await?;
         let now = now();
-        let lifetime = i64::try_from(self.lifetime.as_secs()).unwrap_or(i64::MAX);
+        // Without a refresh token, nothing can renew the session once its access token has
+        // expired: it lives as long as that token.
+        let lifetime = if with_refresh {
+            self.lifetime
+        } else {
+            self.jwt.lifetime().min(self.lifetime)
+        };
+        let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
         let session = Session {
             id: uuid::Uuid::new_v4().to_string(),
             user_id: user.id.clone(),
@@ -117,10 +124,15 @@ impl Sessions {
             ip: client.ip,
         };
         let id = session.id.clone();
+        // The password may have changed (or the account gone) since it was checked: then no
+        // session starts, and the answer is the same 401 as for a wrong password.
+        let refused = || ApiError::Unauthorized(crate::accounts::INVALID_CREDENTIALS.to_owned());
         let refresh_token = if with_refresh {
             let token = random_token();
             let transaction = self.store.transaction().await?;
-            transaction.sessions().start(session).await?;
+            if !transaction.sessions().start(session, &checked_hash).await? {
+                return Err(refused());
+            }
             transaction
                 .sessions()
                 .add_refresh_token(&token_hash(&token), &id, now)
@@ -128,7 +140,9 @@ impl Sessions {
             transaction.commit().await?;
             Some(token)
         } else {
-            self.store.sessions().start(session).await?;
+            if !self.store.sessions().start(session, &checked_hash).await? {
+                return Err(refused());
+            }
             None
         };
         events::record(SessionEvent::LoggedIn {
@@ -155,7 +169,7 @@ impl Sessions {
             return Err(invalid_refresh_token());
         };
         let session = found.session_id.clone();
-        if !self.refresh.rotation {
+        if !self.refresh.rotation && found.spent_at.is_none() {
             sessions.touch(&session, now).await?;
             transaction.commit().await?;
             events::record(SessionEvent::Refreshed {
@@ -173,17 +187,32 @@ impl Sessions {
                 // is locked (by the lookup) until this commits, so concurrent refreshes (and a
                 // logout) wait for it, and then find the token spent (or the session gone).
                 let next = self.refresh.key.next(presented);
-                sessions
+                if !sessions
                     .spend_refresh_token(&token_hash(presented), now)
-                    .await?;
+                    .await?
+                {
+                    // Cannot happen while the session's row is held; refused rather than
+                    // handing out a second live token if it ever does.
+                    return Err(invalid_refresh_token());
+                }
                 sessions
                     .add_refresh_token(&token_hash(&next), &session, now)
                     .await?;
                 Some(next)
             }
-            Some(spent_at) if now.saturating_sub(spent_at) <= self.reuse_interval() => {
-                self.current_after(&sessions, presented, now).await?
+            Some(spent_at)
+                if self.refresh.rotation
+                    && now.saturating_sub(spent_at) <= self.reuse_interval() =>
+            {
+                match self.current_after(&sessions, presented, now).await? {
+                    Some(current) => Some(current),
+                    // More rotations within the interval than the chain is followed for (or a
+                    // changed secret): refused, but not taken for theft.
+                    None => return Err(invalid_refresh_token()),
+                }
             }
+            // Spent before the interval, or spent at all while rotation is off (tokens from a
+            // time it was on): reuse.
             Some(_) => None,
         };
         let Some(current) = current else {

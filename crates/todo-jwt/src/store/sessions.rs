@@ -36,8 +36,13 @@ pub struct RefreshRecord {
 /// The statements each engine implements for [`SessionStore`].
 #[async_trait::async_trait]
 pub trait SessionStatements: Send + Sync {
-    /// Stores a new session.
-    async fn insert_session(&self, session: Session) -> Result<(), StoreError>;
+    /// Stores a new session if its user's password hash is still `password_hash`; whether it
+    /// was stored.
+    async fn insert_session(
+        &self,
+        session: Session,
+        password_hash: &str,
+    ) -> Result<bool, StoreError>;
     /// The user of session `id`, if it belongs to `user_id` and has not expired at `now`.
     async fn find_session_user(
         &self,
@@ -80,9 +85,11 @@ pub trait SessionStatements: Send + Sync {
 pub struct SessionStore<'a>(pub(super) &'a dyn SessionStatements);
 
 impl SessionStore<'_> {
-    /// Stores a new session.
-    pub async fn start(&self, session: Session) -> Result<(), StoreError> {
-        self.0.insert_session(session).await
+    /// Stores a new session for a login that checked `password_hash`: only if the user still
+    /// has it (a password change or an account deletion since the check starts nothing).
+    /// Whether it was stored.
+    pub async fn start(&self, session: Session, password_hash: &str) -> Result<bool, StoreError> {
+        self.0.insert_session(session, password_hash).await
     }
 
     /// The user a live session `id` of `user_id` speaks for; `None` once it has ended or expired.

@@ -268,7 +268,10 @@ pub struct FixedStatements {
     pub find_user: String,
     /// A user and password hash by email key.
     pub find_user_by_email_key: String,
-    /// `INSERT` a session (id, user_id, created_at, last_used_at, expires_at, user_agent, ip).
+    /// `INSERT` a session (id, created_at, last_used_at, expires_at, user_agent, ip, then the
+    /// user's id and the password hash the login checked): only while the user still has that
+    /// hash, so a login racing a password change or an account deletion starts nothing (on
+    /// PostgreSQL the user's row is share-locked, so the change waits and then ends it).
     pub insert_session: String,
     /// The user of a session (session id, user id, now): only while it has not expired.
     pub find_session_user: String,
@@ -381,11 +384,27 @@ impl FixedStatements {
             sessions::USER_AGENT,
             sessions::IP,
         ];
+        let mut checked_user = Query::select();
+        checked_user
+            .expr(parameter())
+            .column(users::ID)
+            .exprs([
+                parameter(),
+                parameter(),
+                parameter(),
+                parameter(),
+                parameter(),
+            ])
+            .from(users::TABLE)
+            .and_where(Expr::col(users::ID).eq(parameter()))
+            .and_where(Expr::col(users::PASSWORD_HASH).eq(parameter()))
+            .lock(LockType::Share);
         let mut insert_session = Query::insert();
         insert_session
             .into_table(sessions::TABLE)
             .columns(session_columns)
-            .values_panic(vec![parameter(); session_columns.len()]);
+            .select_from(checked_user)
+            .expect("seven values for seven columns");
         let mut find_session_user = Query::select();
         find_session_user
             .columns(users::USER.map(|column| (users::TABLE, column)))

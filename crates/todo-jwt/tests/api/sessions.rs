@@ -271,6 +271,20 @@ async fn refresh_tokens_rotate_and_a_spent_one_gets_the_current_one_within_the_i
         ))
         .await;
     assert_eq!(stored.as_deref(), Some("0"));
+    // Tokens are never cacheable.
+    let third = body["refreshToken"].as_str().expect("refreshToken");
+    let response = app
+        .post_json("/refresh", &json!({"refreshToken": third}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let response = app
+        .post_json(
+            "/users/refresh-login",
+            &json!({"email": "rotate@example.com", "password": "password123"}),
+        )
+        .await;
+    assert_eq!(response.headers()["cache-control"], "no-store");
     let (status, body) = refresh(&app, "not-a-refresh-token").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"]["statusCode"], 401);

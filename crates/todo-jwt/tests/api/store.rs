@@ -392,16 +392,23 @@ async fn expired_sessions_are_refused_and_removed() {
         ip: None,
     };
     let now = 1_000_000;
-    store
-        .sessions()
-        .start(session("old", now - 1))
-        .await
-        .expect("old");
-    store
-        .sessions()
-        .start(session("live", now + 60))
-        .await
-        .expect("live");
+    let hash = "not a real hash";
+    let sessions = store.sessions();
+    assert!(
+        sessions
+            .start(session("old", now - 1), hash)
+            .await
+            .expect("old")
+    );
+    assert!(
+        sessions
+            .start(session("live", now + 60), hash)
+            .await
+            .expect("live")
+    );
+    // A login that checked a hash the user no longer has starts nothing.
+    let stale = sessions.start(session("stale", now + 60), "an older hash");
+    assert!(!stale.await.expect("stale"));
     store
         .sessions()
         .add_refresh_token("hash-of-old", "old", 0)

@@ -40,9 +40,12 @@ impl From<tokio_postgres::Error> for StoreError {
             Some(&SqlState::QUERY_CANCELED) => Self::TimedOut,
             // "invalid regular expression: regular expression is too complex", say.
             Some(&SqlState::INVALID_REGULAR_EXPRESSION) => Self::PatternTooComplex,
-            Some(&SqlState::T_R_DEADLOCK_DETECTED | &SqlState::T_R_SERIALIZATION_FAILURE) => {
-                Self::Contention
-            }
+            // A deadlock, a serialization failure, or a lock not had within `lock_timeout`.
+            Some(
+                &SqlState::T_R_DEADLOCK_DETECTED
+                | &SqlState::T_R_SERIALIZATION_FAILURE
+                | &SqlState::LOCK_NOT_AVAILABLE,
+            ) => Self::Contention,
             _ => Self::Postgres(error),
         }
     }

@@ -231,24 +231,29 @@ fn session_from_row(row: &Row) -> Session {
 
 #[async_trait::async_trait]
 impl<E: Exec> SessionStatements for Postgres<E> {
-    async fn insert_session(&self, session: Session) -> Result<(), StoreError> {
+    async fn insert_session(
+        &self,
+        session: Session,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
         let client = self.0.client().await?;
         let statement = prepare_bounded(&client, &STATEMENTS.insert_session).await?;
-        client
+        let inserted = client
             .execute(
                 &statement,
                 &[
                     &session.id,
-                    &session.user_id,
                     &session.created_at,
                     &session.last_used_at,
                     &session.expires_at,
                     &session.user_agent,
                     &session.ip,
+                    &session.user_id,
+                    &password_hash,
                 ],
             )
             .await?;
-        Ok(())
+        Ok(inserted > 0)
     }
 
     async fn find_session_user(
@@ -321,6 +326,11 @@ impl<E: Exec> SessionStatements for Postgres<E> {
         now: i64,
     ) -> Result<Option<RefreshRecord>, StoreError> {
         let client = self.0.client().await?;
+        // One session's refreshes wait for each other on its row; a client that sends many at
+        // once gets 503s after a moment rather than holding the whole pool in that queue.
+        client
+            .batch_execute("SET LOCAL lock_timeout = '1s'")
+            .await?;
         let lock = prepare_bounded(&client, &STATEMENTS.lock_token_session).await?;
         client.query(&lock, &[&hash]).await?;
         let statement = prepare_bounded(&client, &STATEMENTS.find_refresh_token).await?;

@@ -203,21 +203,27 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
 
 #[async_trait::async_trait]
 impl<E: Exec> SessionStatements for Sqlite<E> {
-    async fn insert_session(&self, session: Session) -> Result<(), StoreError> {
+    async fn insert_session(
+        &self,
+        session: Session,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let password_hash = password_hash.to_owned();
         self.0
             .write(move |connection| {
-                connection
+                let inserted = connection
                     .prepare_cached(&STATEMENTS.insert_session)?
                     .execute(params![
                         session.id,
-                        session.user_id,
                         session.created_at,
                         session.last_used_at,
                         session.expires_at,
                         session.user_agent,
-                        session.ip
+                        session.ip,
+                        session.user_id,
+                        password_hash
                     ])?;
-                Ok(())
+                Ok(inserted > 0)
             })
             .await
     }

@@ -11,3 +11,5 @@ CREATE TABLE sessions (
 ) STRICT;
 
 CREATE INDEX sessions_user_id ON sessions (user_id);
+-- The cleanup of expired sessions.
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
