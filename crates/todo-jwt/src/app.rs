@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
 use tower_http::{
     catch_panic::CatchPanicLayer,
-    cors::{Any, CorsLayer},
+    cors::{AllowOrigin, Any, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
@@ -69,6 +69,7 @@ pub struct Application {
     address: SocketAddr,
     limits: ConnectionLimits,
     sessions: Sessions,
+    cors_origins: Vec<HeaderValue>,
 }
 
 /// How often expired sessions are removed.
@@ -139,6 +140,7 @@ impl Application {
             address,
             limits: config.connection_limits(),
             sessions,
+            cors_origins: config.cors_origins()?,
         })
     }
 
@@ -150,7 +152,7 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run(self) -> std::io::Result<()> {
         let cleanup = self.sessions.spawn_cleanup(SESSION_CLEANUP);
-        let service = with_middleware(self.router);
+        let service = with_middleware(self.router, cors(&self.cors_origins));
         let served = server::serve(self.listener, service, self.limits, shutdown_signal()).await;
         cleanup.abort();
         served
@@ -193,6 +195,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
 /// boxed route service.
 pub fn with_middleware(
     router: Router,
+    cors: CorsLayer,
 ) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
 + Clone
 + Send
@@ -213,7 +216,7 @@ pub fn with_middleware(
             HeaderValue::from_static("nosniff"),
         ))
         .layer(CatchPanicLayer::custom(|_| internal_error()))
-        .layer(cors())
+        .layer(cors)
         .map_request(without_trailing_slash)
         .service(router)
 }
@@ -277,10 +280,31 @@ fn internal_error() -> Response {
 }
 
 /// LoopBack's CORS defaults: any origin, the API's methods, preflight cached for a day.
-fn cors() -> CorsLayer {
-    CorsLayer::new()
-        .allow_origin(Any)
-        .allow_headers(Any)
+/// CORS: the origins allowed (`*` by default, as LoopBack), with `Authorization` and
+/// `Content-Type` allowed by name. (`Access-Control-Allow-Headers: *` does not cover
+/// `Authorization` in the Fetch standard, so a browser app on another origin could not send
+/// its token.)
+pub fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    let layer = if origins.is_empty() {
+        // Every CORS header is the same whatever the request's origin and preflight headers,
+        // so no response varies by them: no `Vary` (tower-http adds three by default).
+        CorsLayer::new().allow_origin(Any).vary([])
+    } else {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .vary([header::ORIGIN])
+    };
+    layer
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static(REQUEST_ID),
+        ])
+        .expose_headers([
+            HeaderName::from_static(REQUEST_ID),
+            header::RETRY_AFTER,
+            header::WWW_AUTHENTICATE,
+        ])
         .allow_methods([
             Method::GET,
             Method::HEAD,
@@ -290,9 +314,6 @@ fn cors() -> CorsLayer {
             Method::DELETE,
         ])
         .max_age(std::time::Duration::from_secs(86_400))
-        // Every CORS header is the same whatever the request's origin and preflight headers,
-        // so no response varies by them: no `Vary` (tower-http adds three by default).
-        .vary([])
 }
 
 async fn shutdown_signal() {

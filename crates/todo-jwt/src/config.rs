@@ -85,6 +85,16 @@ pub struct Config {
     )]
     pub refresh_reuse_interval: u64,
 
+    /// Origins a browser app may call the API from, comma-separated
+    /// (`https://app.example.com,http://localhost:5173`), or `*` for any (LoopBack's default).
+    #[arg(
+        long,
+        global = true,
+        env = "TODO_JWT_CORS_ORIGINS",
+        default_value = "*"
+    )]
+    pub cors_origins: String,
+
     /// Connections open at once; more are closed as soon as they are accepted.
     #[arg(long, global = true, env = "TODO_JWT_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -148,6 +158,12 @@ fn parse_secret(value: &str) -> Result<SecretString, String> {
 /// Why the service cannot start with this configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A CORS origin that is not `scheme://host[:port]`.
+    #[error(
+        "TODO_JWT_CORS_ORIGINS: {0:?} is not an origin; write scheme://host[:port] (for \
+         example https://app.example.com), comma-separated, or * for any"
+    )]
+    CorsOrigin(String),
     /// PostgreSQL means several instances, which must share one configured secret.
     #[error(
         "with PostgreSQL every instance must use the same token secret, so one must be \
@@ -217,6 +233,7 @@ impl Config {
             session_lifetime: 2_592_000,
             refresh_rotation: true,
             refresh_reuse_interval: 10,
+            cors_origins: "*".to_owned(),
             max_connections: 1024,
             header_timeout: 10,
             body_timeout: 10,
@@ -263,6 +280,31 @@ impl Config {
             query_timeout: Duration::from_millis(self.query_timeout_ms),
             costly_reads: (cores / 2).max(1),
         }
+    }
+
+    /// The allowed CORS origins; empty for any (`*`).
+    pub fn cors_origins(&self) -> Result<Vec<axum::http::HeaderValue>, ConfigError> {
+        let list = self.cors_origins.trim();
+        if list == "*" {
+            return Ok(Vec::new());
+        }
+        list.split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(|origin| {
+                // An origin is a scheme and a host (and port), nothing after: what browsers
+                // send in `Origin`, compared byte for byte.
+                let shaped = origin.split_once("://").is_some_and(|(scheme, rest)| {
+                    matches!(scheme, "http" | "https")
+                        && !rest.is_empty()
+                        && !rest.contains(['/', ' '])
+                });
+                match axum::http::HeaderValue::from_str(origin) {
+                    Ok(value) if shaped => Ok(value),
+                    _ => Err(ConfigError::CorsOrigin(origin.to_owned())),
+                }
+            })
+            .collect()
     }
 
     /// The bounds on connections.

@@ -37,9 +37,9 @@ pub async fn log_in(
     State(sessions): State<Sessions>,
     client: ClientInfo,
     JsonBody(credentials): JsonBody<Credentials>,
-) -> Result<Json<TokenBody>> {
+) -> Result<Response> {
     let token = sessions.log_in(credentials, client).await?;
-    Ok(Json(TokenBody { token }))
+    Ok(no_store(Json(TokenBody { token })))
 }
 
 /// A new access token and refresh token (LoopBack's `TokenObject`).

@@ -221,3 +221,93 @@ async fn a_long_or_odd_request_id_is_replaced_by_a_fresh_one() {
         assert!(uuid::Uuid::parse_str(id).is_ok(), "replaced: {id:.80}");
     }
 }
+
+/// Issue 12 (CORS): preflights allow `Authorization` and `Content-Type` by name (`*` does not
+/// cover `Authorization` in the Fetch standard); origins are any by default, or the configured
+/// list, and an origin not on it gets no CORS headers.
+#[tokio::test]
+async fn cors_allows_the_token_header_and_only_the_configured_origins() {
+    let preflight = |app: &crate::helpers::TestApp, origin: &str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/todos"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let app = crate::helpers::spawn_app().await;
+    let response = preflight(&app, "http://elsewhere.example")
+        .await
+        .expect("preflight");
+    assert!(response.status().is_success(), "{}", response.status());
+    let headers = response.headers();
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let allowed = headers["access-control-allow-headers"]
+        .to_str()
+        .expect("text")
+        .to_ascii_lowercase();
+    for name in ["authorization", "content-type"] {
+        assert!(allowed.contains(name), "{allowed}");
+    }
+    assert!(!allowed.contains('*'), "{allowed}");
+
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.secret = Some(secrecy::SecretString::from(crate::helpers::TEST_SECRET));
+        config.cors_origins = "http://good.example, http://localhost:5173".to_owned();
+    })
+    .await;
+    let response = preflight(&app, "http://good.example")
+        .await
+        .expect("preflight");
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://good.example"
+    );
+    let response = preflight(&app, "http://evil.example")
+        .await
+        .expect("preflight");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "{:?}",
+        response.headers()
+    );
+    let token = app.token_for("cors@example.com").await;
+    let response = app
+        .client
+        .get(app.url("/todos"))
+        .header("origin", "http://localhost:5173")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .expect("text")
+        .to_ascii_lowercase();
+    assert!(exposed.contains("x-request-id"), "{exposed}");
+    // A list that is not origins is refused at start.
+    let mut config = todo_jwt::Config::for_data_dir(app.data_dir.path());
+    config.cors_origins = "https://app.example.com/path".to_owned();
+    assert!(config.cors_origins().is_err());
+}
+
+/// Issue 12: the login's token is never cached on the way.
+#[tokio::test]
+async fn the_login_token_is_not_cacheable() {
+    let app = crate::helpers::spawn_app().await;
+    app.sign_up("nostore@example.com", "password123").await;
+    let response = app.log_in("nostore@example.com", "password123").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+}
