@@ -40,6 +40,7 @@ base=http://127.0.0.1:$PORT
 measure() { # NAME ROTATION
   rm -rf "$work/data"
   env RUST_LOG=error TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" TODO_JWT_REFRESH_ROTATION="$2" \
+    TODO_JWT_AUTH_RATE_LIMIT=0 \
     ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} "$SERVER_BIN" >"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do curl -s -o /dev/null "$base/" && break; sleep 0.1; done

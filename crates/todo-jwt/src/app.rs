@@ -33,7 +33,9 @@ use crate::{
     sessions::{RefreshPolicy, Sessions, StoreDirectory},
     state::{AppState, Parts},
     store::{Store, StoreError},
-    telemetry, todos,
+    telemetry,
+    throttle::Throttles,
+    todos,
 };
 
 /// How long an instance trusts that a token's user still exists.
@@ -69,6 +71,7 @@ pub struct Application {
     address: SocketAddr,
     limits: ConnectionLimits,
     sessions: Sessions,
+    throttles: Throttles,
     cors_origins: Vec<HeaderValue>,
 }
 
@@ -95,7 +98,8 @@ impl Application {
         let jwt = Arc::new(JwtService::new(jwt_config));
         let store = Store::open_with(&config.database(), config.store_limits()).await?;
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
-        let accounts = Accounts::new(store.clone(), Passwords::new(cores)?);
+        let throttles = Throttles::new(store.clone(), config.throttle_limits()?);
+        let accounts = Accounts::new(store.clone(), Passwords::new(cores)?, throttles.clone());
         let sessions = Sessions::new(
             accounts.clone(),
             store.clone(),
@@ -124,6 +128,7 @@ impl Application {
             bodies: config.body_limits(),
             todo_limits: config.todo_limits(),
             responses: config.response_memory(),
+            throttles: throttles.clone(),
         });
         let router = router(state, &strategies)?;
 
@@ -140,6 +145,7 @@ impl Application {
             address,
             limits: config.connection_limits(),
             sessions,
+            throttles,
             cors_origins: config.cors_origins()?,
         })
     }
@@ -152,9 +158,20 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run(self) -> std::io::Result<()> {
         let cleanup = self.sessions.spawn_cleanup(SESSION_CLEANUP);
+        let throttles = self.throttles.clone();
+        let counters = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(SESSION_CLEANUP);
+            loop {
+                ticks.tick().await;
+                if let Err(error) = throttles.remove_expired().await {
+                    tracing::warn!(cause = %error::chain(&error), "cannot remove old throttle counters");
+                }
+            }
+        });
         let service = with_middleware(self.router, cors(&self.cors_origins));
         let served = server::serve(self.listener, service, self.limits, shutdown_signal()).await;
         cleanup.abort();
+        counters.abort();
         served
     }
 }

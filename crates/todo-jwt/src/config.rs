@@ -85,6 +85,40 @@ pub struct Config {
     )]
     pub refresh_reuse_interval: u64,
 
+    /// Failed password checks for one email within the failure window before every attempt
+    /// for it is 429 until the window ends (0: no limit).
+    #[arg(
+        long,
+        global = true,
+        env = "TODO_JWT_LOGIN_MAX_FAILURES",
+        default_value_t = 10
+    )]
+    pub login_max_failures: u64,
+
+    /// Seconds failed password checks are counted over, and an account stays locked.
+    #[arg(long, global = true, env = "TODO_JWT_LOGIN_FAILURE_WINDOW", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub login_failure_window: u64,
+
+    /// Requests a minute per client address to the credential endpoints and `/signup`
+    /// (0: no limit).
+    #[arg(
+        long,
+        global = true,
+        env = "TODO_JWT_AUTH_RATE_LIMIT",
+        default_value_t = 60
+    )]
+    pub auth_rate_limit: u64,
+
+    /// Proxies (addresses or CIDRs, comma-separated) whose `X-Forwarded-For` names the client.
+    #[arg(
+        long,
+        global = true,
+        env = "TODO_JWT_TRUSTED_PROXIES",
+        default_value = ""
+    )]
+    pub trusted_proxies: String,
+
     /// Origins a browser app may call the API from, comma-separated
     /// (`https://app.example.com,http://localhost:5173`), or `*` for any (LoopBack's default).
     #[arg(
@@ -158,6 +192,9 @@ fn parse_secret(value: &str) -> Result<SecretString, String> {
 /// Why the service cannot start with this configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A trusted proxy that is neither an address nor a CIDR.
+    #[error("TODO_JWT_TRUSTED_PROXIES: {0:?} is not an address or a CIDR (10.0.0.0/8, ::1)")]
+    TrustedProxy(String),
     /// A CORS origin that is not `scheme://host[:port]`.
     #[error(
         "TODO_JWT_CORS_ORIGINS: {0:?} is not an origin; write scheme://host[:port] (for \
@@ -234,6 +271,10 @@ impl Config {
             refresh_rotation: true,
             refresh_reuse_interval: 10,
             cors_origins: "*".to_owned(),
+            login_max_failures: 10,
+            login_failure_window: 900,
+            auth_rate_limit: 60,
+            trusted_proxies: String::new(),
             max_connections: 1024,
             header_timeout: 10,
             body_timeout: 10,
@@ -280,6 +321,28 @@ impl Config {
             query_timeout: Duration::from_millis(self.query_timeout_ms),
             costly_reads: (cores / 2).max(1),
         }
+    }
+
+    /// The rate limits of the credential endpoints.
+    pub fn throttle_limits(&self) -> Result<crate::throttle::ThrottleLimits, ConfigError> {
+        let trusted_proxies = self
+            .trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|proxy| !proxy.is_empty())
+            .map(|proxy| {
+                proxy
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| proxy.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| ConfigError::TrustedProxy(proxy.to_owned()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(crate::throttle::ThrottleLimits {
+            max_failures: self.login_max_failures,
+            failure_window: self.login_failure_window,
+            per_minute: self.auth_rate_limit,
+            trusted_proxies,
+        })
     }
 
     /// The allowed CORS origins; empty for any (`*`).

@@ -61,6 +61,9 @@ pub enum ApiError {
     /// 403: the caller is known but may not do this (a wrong current password).
     #[error("{0}")]
     Forbidden(String),
+    /// 429: a rate limit; retry after `retry_after` seconds.
+    #[error("{message}")]
+    TooManyRequests { retry_after: u64, message: String },
     /// 404 for a record that does not exist (or belongs to someone else).
     #[error("Entity not found: {model} with id {id}")]
     EntityNotFound { model: &'static str, id: String },
@@ -121,6 +124,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Auth(error) => error.status(),
             Self::EntityNotFound { .. } | Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
@@ -142,6 +146,7 @@ impl ApiError {
             Self::PayloadTooLarge => "PayloadTooLargeError",
             Self::Unauthorized(_) | Self::Auth(_) => "UnauthorizedError",
             Self::Forbidden(_) => "ForbiddenError",
+            Self::TooManyRequests { .. } => "TooManyRequestsError",
             Self::EntityNotFound { .. } => "Error",
             Self::EndpointNotFound(..) => "NotFoundError",
             Self::MethodNotAllowed(..) => "MethodNotAllowedError",
@@ -164,6 +169,7 @@ impl ApiError {
             Self::QueryTimeout => Some("QUERY_TIMEOUT"),
             Self::Busy | Self::ResponsesBusy => Some("BUSY"),
             Self::Contention => Some("CONTENTION"),
+            Self::TooManyRequests { .. } => Some("TOO_MANY_REQUESTS"),
             _ => None,
         }
     }
@@ -238,6 +244,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
+        }
+        if let Self::TooManyRequests { retry_after, .. } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         if let Self::QueryTimeout | Self::Busy | Self::ResponsesBusy | Self::Contention = self {
             response

@@ -22,6 +22,7 @@ pub mod sessions;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
 pub mod todos;
 
 pub use app::Application;

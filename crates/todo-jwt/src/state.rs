@@ -8,7 +8,7 @@ use axum::extract::FromRef;
 
 use crate::{
     accounts::Accounts, body::BodyLimits, response::ResponseMemory, sessions::Sessions,
-    store::Store, todos::TodoLimits,
+    store::Store, throttle::Throttles, todos::TodoLimits,
 };
 
 /// The application's state. axum clones it for every request before a handler takes its part,
@@ -31,6 +31,8 @@ pub struct Parts {
     pub todo_limits: TodoLimits,
     /// The memory large responses may hold.
     pub responses: ResponseMemory,
+    /// The rate limits of the credential endpoints.
+    pub throttles: Throttles,
 }
 
 impl AppState {
@@ -67,6 +69,12 @@ impl FromRef<AppState> for BodyLimits {
 impl FromRef<AppState> for ResponseMemory {
     fn from_ref(state: &AppState) -> Self {
         state.0.responses.clone()
+    }
+}
+
+impl FromRef<AppState> for Throttles {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.throttles.clone()
     }
 }
 

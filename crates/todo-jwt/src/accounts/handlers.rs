@@ -7,7 +7,7 @@ use super::{
     Accounts,
     model::{AccountDeletion, NewUser, PasswordChange, UserBody},
 };
-use crate::{body::JsonBody, error::Result};
+use crate::{body::JsonBody, error::Result, throttle::AddressLimited};
 
 /// Creates an account; 409 when the email is taken (in any letter case).
 #[utoipa::path(
@@ -16,6 +16,7 @@ use crate::{body::JsonBody, error::Result};
     responses((status = 200, description = "The new user, without its password", body = UserBody)),
 )]
 pub async fn sign_up(
+    _: AddressLimited,
     State(accounts): State<Accounts>,
     JsonBody(new_user): JsonBody<NewUser>,
 ) -> Result<Json<UserBody>> {
@@ -44,6 +45,7 @@ pub async fn who_am_i(CurrentUser(user): CurrentUser) -> String {
     ),
 )]
 pub async fn change_password(
+    _: AddressLimited,
     State(accounts): State<Accounts>,
     CurrentUser(caller): CurrentUser,
     JsonBody(change): JsonBody<PasswordChange>,
@@ -65,6 +67,7 @@ pub async fn change_password(
     ),
 )]
 pub async fn delete_account(
+    _: AddressLimited,
     State(accounts): State<Accounts>,
     CurrentUser(caller): CurrentUser,
     JsonBody(deletion): JsonBody<AccountDeletion>,

@@ -19,6 +19,7 @@ where
     S: Clone + Send + Sync + 'static,
     Accounts: FromRef<S>,
     crate::body::BodyLimits: FromRef<S>,
+    crate::throttle::Throttles: FromRef<S>,
 {
     OpenApiRouter::new().routes(routes!(handlers::sign_up))
 }
@@ -29,6 +30,7 @@ where
     S: Clone + Send + Sync + 'static,
     Accounts: FromRef<S>,
     crate::body::BodyLimits: FromRef<S>,
+    crate::throttle::Throttles: FromRef<S>,
 {
     OpenApiRouter::new()
         .routes(routes!(handlers::who_am_i))

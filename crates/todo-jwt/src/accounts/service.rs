@@ -11,6 +11,7 @@ use crate::{
     error::{ApiError, Result},
     sessions::events::{self, SessionEvent},
     store::{Store, StoreError, User, UserRecord},
+    throttle::Throttles,
 };
 
 /// What a failed password check says, whichever part was wrong.
@@ -21,12 +22,17 @@ pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
 pub struct Accounts {
     store: Store,
     passwords: Passwords,
+    throttles: Throttles,
 }
 
 impl Accounts {
     /// The service over its parts.
-    pub fn new(store: Store, passwords: Passwords) -> Self {
-        Self { store, passwords }
+    pub fn new(store: Store, passwords: Passwords, throttles: Throttles) -> Self {
+        Self {
+            store,
+            passwords,
+            throttles,
+        }
     }
 
     /// Creates the account with a fresh UUID v4 and an argon2id hash of the password.
@@ -123,6 +129,8 @@ impl Accounts {
     /// [`Accounts::check_password`], with the hash the password was checked against (a session
     /// is started only while the user still has it).
     pub async fn check_password_hash(&self, credentials: Credentials) -> Result<(User, String)> {
+        // A locked account is refused before any hashing, the right password included.
+        self.throttles.check_account(&credentials.email).await?;
         let found = self.store.users().find_by_email(&credentials.email).await?;
         let (user, hash) = match found {
             Some(found) => (Some(found.user), Some(found.password_hash)),
@@ -133,8 +141,14 @@ impl Accounts {
             .verify(credentials.password, hash.clone())
             .await?;
         match (user, hash) {
-            (Some(user), Some(hash)) if valid => Ok((user, hash)),
-            _ => Err(ApiError::Unauthorized(INVALID_CREDENTIALS.to_owned())),
+            (Some(user), Some(hash)) if valid => {
+                self.throttles.succeeded(&credentials.email).await?;
+                Ok((user, hash))
+            }
+            _ => {
+                self.throttles.failed(&credentials.email).await?;
+                Err(ApiError::Unauthorized(INVALID_CREDENTIALS.to_owned()))
+            }
         }
     }
 }

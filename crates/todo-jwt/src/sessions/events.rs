@@ -20,6 +20,8 @@ pub enum SessionEvent<'a> {
     PasswordChanged { user: &'a str, ended: u64 },
     /// The user deleted their account, with its todos and sessions.
     AccountDeleted { user: &'a str },
+    /// An attempt was refused by a rate limit (`account` or `address`).
+    Throttled { reason: &'a str },
 }
 
 /// Records `event`.
@@ -51,6 +53,13 @@ pub fn record(event: SessionEvent<'_>) {
         }
         SessionEvent::AccountDeleted { user } => {
             tracing::info!(event = "account_deleted", %user, "account deleted");
+        }
+        SessionEvent::Throttled { reason } => {
+            tracing::warn!(
+                event = "throttled",
+                reason,
+                "an attempt was refused by a rate limit"
+            );
         }
     }
 }

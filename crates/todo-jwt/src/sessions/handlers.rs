@@ -17,6 +17,7 @@ use crate::{
     body::{JsonBody, json_body_schema},
     error::Result,
     store::Session,
+    throttle::AddressLimited,
 };
 
 /// `POST /users/login`'s answer.
@@ -34,6 +35,7 @@ pub struct TokenBody {
     responses((status = 200, description = "An access token", body = TokenBody)),
 )]
 pub async fn log_in(
+    _: AddressLimited,
     State(sessions): State<Sessions>,
     client: ClientInfo,
     JsonBody(credentials): JsonBody<Credentials>,
@@ -61,6 +63,7 @@ pub struct RefreshedTokens {
     responses((status = 200, description = "An access token and a refresh token", body = RefreshedTokens)),
 )]
 pub async fn refresh_login(
+    _: AddressLimited,
     State(sessions): State<Sessions>,
     client: ClientInfo,
     JsonBody(credentials): JsonBody<Credentials>,
@@ -112,6 +115,7 @@ json_body_schema!(
     responses((status = 200, description = "New tokens", body = RefreshedTokens)),
 )]
 pub async fn refresh(
+    _: AddressLimited,
     State(sessions): State<Sessions>,
     JsonBody(grant): JsonBody<RefreshGrant>,
 ) -> Result<Response> {

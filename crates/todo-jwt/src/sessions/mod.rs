@@ -14,6 +14,7 @@ mod token;
 pub use client::ClientInfo;
 pub use directory::StoreDirectory;
 pub use refresh::RefreshKey;
+pub(crate) use service::now;
 pub use service::{RefreshPolicy, Sessions, Tokens};
 
 use axum::extract::FromRef;
@@ -25,6 +26,7 @@ where
     S: Clone + Send + Sync + 'static,
     Sessions: FromRef<S>,
     crate::body::BodyLimits: FromRef<S>,
+    crate::throttle::Throttles: FromRef<S>,
 {
     OpenApiRouter::new()
         .routes(routes!(handlers::log_in))

@@ -17,6 +17,7 @@ use crate::{
     accounts::Credentials,
     body::{BodyLimits, BodySchema, read_body, validate},
     error::ApiError,
+    throttle::Throttles,
 };
 
 /// The form `POST /users/token` takes (documentation only: the handler reads the form itself
@@ -118,10 +119,15 @@ fn with_no_store(mut response: Response) -> Response {
 pub async fn issue_token(
     State(sessions): State<Sessions>,
     State(bodies): State<BodyLimits>,
+    State(throttles): State<Throttles>,
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
     let client = ClientInfo::of(&headers, request.extensions());
+    let address = throttles.client_address(&headers, request.extensions());
+    if let Err(error) = throttles.hit_address(address).await {
+        return error.into_response();
+    }
     let received = match read_body(&bodies, request).await {
         Ok(received) => received,
         Err(error) => return error.into_response(),

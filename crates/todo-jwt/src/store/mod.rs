@@ -26,6 +26,7 @@ mod postgres;
 pub mod schema;
 mod sessions;
 mod sqlite;
+mod throttle;
 
 pub mod todo_sql;
 mod todos;
@@ -35,6 +36,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
 pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
+pub use throttle::{Counter, Throttle, ThrottleStatements};
 pub use todos::{TodoStatements, Todos, Visitor};
 pub use users::{UserStatements, Users};
 
@@ -144,7 +146,9 @@ pub enum StoreError {
 
 /// What an engine offers: its statements, transactions and a health check.
 #[async_trait::async_trait]
-trait Engine: UserStatements + TodoStatements + SessionStatements + 'static {
+trait Engine:
+    UserStatements + TodoStatements + SessionStatements + ThrottleStatements + 'static
+{
     /// Starts a transaction.
     async fn begin(&self) -> Result<Box<dyn TransactionEngine>, StoreError>;
     /// Whether the database answers.
@@ -206,6 +210,11 @@ impl Store {
     /// Sessions.
     pub fn sessions(&self) -> SessionStore<'_> {
         SessionStore(&*self.engine)
+    }
+
+    /// Throttle counters.
+    pub fn throttle(&self) -> Throttle<'_> {
+        Throttle(&*self.engine)
     }
 
     /// Starts a unit of work (see [`Transaction`]).

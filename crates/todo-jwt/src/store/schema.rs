@@ -80,6 +80,20 @@ pub mod refresh_tokens {
     pub const SPENT_AT: &str = "spent_at";
 }
 
+/// The `throttle` table: rate-limit counters shared by every instance.
+pub mod throttle {
+    /// The table.
+    pub const TABLE: &str = "throttle";
+    /// What is counted (`login:<email key>`, `ip:<address>`).
+    pub const KEY: &str = "key";
+    /// When the current window began (Unix seconds).
+    pub const WINDOW_START: &str = "window_start";
+    /// Hits within the window.
+    pub const COUNT: &str = "count";
+    /// When the window ends (Unix seconds).
+    pub const EXPIRES_AT: &str = "expires_at";
+}
+
 /// The column a filter field is stored in: the only way a client's property name reaches SQL.
 pub fn todo_column(field: Field) -> &'static str {
     match field {

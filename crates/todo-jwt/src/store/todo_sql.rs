@@ -7,8 +7,8 @@
 
 use sea_query::{
     Asterisk, Cond, Condition as SqlCondition, Expr, ExprTrait, Func, LockType, NullOrdering,
-    Order as SqlOrder, PostgresQueryBuilder, Query, QueryStatementBuilder, SelectStatement,
-    SqliteQueryBuilder, UpdateStatement, Value as SqlValue,
+    OnConflict, Order as SqlOrder, PostgresQueryBuilder, Query, QueryStatementBuilder,
+    SelectStatement, SqliteQueryBuilder, UpdateStatement, Value as SqlValue,
 };
 
 use super::{
@@ -281,6 +281,15 @@ pub struct FixedStatements {
     pub delete_session: String,
     /// `DELETE` every session of a user (user id).
     pub delete_user_sessions: String,
+    /// Counts a hit (key, now, window end): a new window when there is none or it has ended;
+    /// `RETURNING` the count and the window's end.
+    pub throttle_hit: String,
+    /// A counter (key): count and window end.
+    pub throttle_get: String,
+    /// `DELETE` a counter (key).
+    pub throttle_clear: String,
+    /// `DELETE` the counters whose window ended (now).
+    pub throttle_expired: String,
     /// `UPDATE` a user's password hash (hash, user id).
     pub update_password_hash: String,
     /// `DELETE` a user (user id); their todos, sessions and tokens go with them.
@@ -307,7 +316,7 @@ impl FixedStatements {
     /// The statements in `dialect`'s spelling (`?` or `$n` placeholders, numbered in the order
     /// the parameters are listed above).
     pub fn for_dialect(dialect: Dialect) -> Self {
-        use schema::{refresh_tokens, sessions, users};
+        use schema::{refresh_tokens, sessions, throttle, users};
         // A placeholder: the value is discarded, only its position counts.
         let parameter = || Expr::val("");
         // Inserted only while the owner has fewer todos than the limit: the check and the
@@ -433,6 +442,64 @@ impl FixedStatements {
         delete_user_sessions
             .from_table(sessions::TABLE)
             .and_where(Expr::col(sessions::USER_ID).eq(parameter()));
+        let restart = format!(
+            "\"{table}\".\"{expires}\" <= excluded.\"{start}\"",
+            table = throttle::TABLE,
+            expires = throttle::EXPIRES_AT,
+            start = throttle::WINDOW_START
+        );
+        let mut throttle_hit = Query::insert();
+        throttle_hit
+            .into_table(throttle::TABLE)
+            .columns([
+                throttle::KEY,
+                throttle::WINDOW_START,
+                throttle::COUNT,
+                throttle::EXPIRES_AT,
+            ])
+            .values_panic([parameter(), parameter(), Expr::cust("1"), parameter()])
+            .on_conflict(
+                OnConflict::column(throttle::KEY)
+                    .value(
+                        throttle::COUNT,
+                        Expr::cust(format!(
+                            "CASE WHEN {restart} THEN 1 ELSE \"{table}\".\"{count}\" + 1 END",
+                            table = throttle::TABLE,
+                            count = throttle::COUNT
+                        )),
+                    )
+                    .value(
+                        throttle::WINDOW_START,
+                        Expr::cust(format!(
+                            "CASE WHEN {restart} THEN excluded.\"{start}\" ELSE \"{table}\".\"{start}\" END",
+                            table = throttle::TABLE,
+                            start = throttle::WINDOW_START
+                        )),
+                    )
+                    .value(
+                        throttle::EXPIRES_AT,
+                        Expr::cust(format!(
+                            "CASE WHEN {restart} THEN excluded.\"{expires}\" ELSE \"{table}\".\"{expires}\" END",
+                            table = throttle::TABLE,
+                            expires = throttle::EXPIRES_AT
+                        )),
+                    )
+                    .to_owned(),
+            )
+            .returning(Query::returning().columns([throttle::COUNT, throttle::EXPIRES_AT]));
+        let mut throttle_get = Query::select();
+        throttle_get
+            .columns([throttle::COUNT, throttle::EXPIRES_AT])
+            .from(throttle::TABLE)
+            .and_where(Expr::col(throttle::KEY).eq(parameter()));
+        let mut throttle_clear = Query::delete();
+        throttle_clear
+            .from_table(throttle::TABLE)
+            .and_where(Expr::col(throttle::KEY).eq(parameter()));
+        let mut throttle_expired = Query::delete();
+        throttle_expired
+            .from_table(throttle::TABLE)
+            .and_where(Expr::col(throttle::EXPIRES_AT).lte(parameter()));
         let mut update_password_hash = Query::update();
         update_password_hash
             .table(users::TABLE)
@@ -504,6 +571,10 @@ impl FixedStatements {
             .and_where(Expr::col(refresh_tokens::HASH).eq(parameter()))
             .and_where(Expr::col(refresh_tokens::SPENT_AT).is_null());
         Self {
+            throttle_hit: text(&throttle_hit, dialect),
+            throttle_get: text(&throttle_get, dialect),
+            throttle_clear: text(&throttle_clear, dialect),
+            throttle_expired: text(&throttle_expired, dialect),
             update_password_hash: text(&update_password_hash, dialect),
             delete_user: text(&delete_user, dialect),
             delete_other_sessions: text(&delete_other_sessions, dialect),

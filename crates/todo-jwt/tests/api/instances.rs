@@ -240,5 +240,22 @@ async fn two_instances_share_accounts_tokens_and_todos() {
         refused_after <= Duration::from_millis(1_300),
         "{refused_after:?}"
     );
+
+    // Failed logins split across the instances add up to one limit (10 by default).
+    for attempt in 0..10 {
+        let instance = if attempt % 2 == 0 { a } else { b };
+        let response = instance
+            .log_in("shared@example.com", "wrong-password")
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
+    }
+    for instance in [a, b] {
+        let response = instance.log_in("shared@example.com", "password123").await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
     drop((one, two));
 }

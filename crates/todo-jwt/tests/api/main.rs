@@ -11,5 +11,6 @@ mod instances;
 mod openapi;
 mod sessions;
 mod store;
+mod throttle;
 mod todos;
 mod tokens;

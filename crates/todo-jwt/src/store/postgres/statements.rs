@@ -12,8 +12,9 @@ use super::{PostgresEngine, PostgresTransaction};
 use crate::{
     filter::{Condition, Filter},
     store::{
-        RefreshRecord, Session, SessionStatements, StoreError, Todo, TodoChanges, TodoFields,
-        TodoRef, TodoStatements, User, UserRecord, UserStatements, Visitor,
+        Counter, RefreshRecord, Session, SessionStatements, StoreError, ThrottleStatements, Todo,
+        TodoChanges, TodoFields, TodoRef, TodoStatements, User, UserRecord, UserStatements,
+        Visitor,
         todo_sql::{self, Dialect, FixedStatements},
     },
 };
@@ -226,6 +227,49 @@ fn session_from_row(row: &Row) -> Session {
         expires_at: row.get(4),
         user_agent: row.get(5),
         ip: row.get(6),
+    }
+}
+
+#[async_trait::async_trait]
+impl<E: Exec> ThrottleStatements for Postgres<E> {
+    async fn throttle_hit(
+        &self,
+        key: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Counter, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.throttle_hit).await?;
+        let row = client
+            .query_one(&statement, &[&key, &now, &expires_at])
+            .await?;
+        Ok(Counter {
+            count: row.get(0),
+            expires_at: row.get(1),
+        })
+    }
+
+    async fn throttle_get(&self, key: &str) -> Result<Option<Counter>, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.throttle_get).await?;
+        let row = client.query_opt(&statement, &[&key]).await?;
+        Ok(row.map(|row| Counter {
+            count: row.get(0),
+            expires_at: row.get(1),
+        }))
+    }
+
+    async fn throttle_clear(&self, key: &str) -> Result<(), StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.throttle_clear).await?;
+        client.execute(&statement, &[&key]).await?;
+        Ok(())
+    }
+
+    async fn throttle_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.throttle_expired).await?;
+        Ok(client.execute(&statement, &[&now]).await?)
     }
 }
 

@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_todo_count.sql"),
     include_str!("migrations/0004_sessions.sql"),
     include_str!("migrations/0005_refresh_tokens.sql"),
+    include_str!("migrations/0006_throttle.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {

@@ -13,8 +13,9 @@ use super::{SqliteEngine, SqliteTransaction};
 use crate::{
     filter::{Condition, Filter},
     store::{
-        RefreshRecord, Session, SessionStatements, StoreError, Todo, TodoChanges, TodoFields,
-        TodoRef, TodoStatements, User, UserRecord, UserStatements, Visitor,
+        Counter, RefreshRecord, Session, SessionStatements, StoreError, ThrottleStatements, Todo,
+        TodoChanges, TodoFields, TodoRef, TodoStatements, User, UserRecord, UserStatements,
+        Visitor,
         todo_sql::{self, Dialect, FixedStatements},
     },
 };
@@ -199,6 +200,67 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
         user_agent: row.get(5)?,
         ip: row.get(6)?,
     })
+}
+
+#[async_trait::async_trait]
+impl<E: Exec> ThrottleStatements for Sqlite<E> {
+    async fn throttle_hit(
+        &self,
+        key: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Counter, StoreError> {
+        let key = key.to_owned();
+        self.0
+            .write(move |connection| {
+                connection
+                    .prepare_cached(&STATEMENTS.throttle_hit)?
+                    .query_row(params![key, now, expires_at], |row| {
+                        Ok(Counter {
+                            count: row.get(0)?,
+                            expires_at: row.get(1)?,
+                        })
+                    })
+            })
+            .await
+    }
+
+    async fn throttle_get(&self, key: &str) -> Result<Option<Counter>, StoreError> {
+        self.0.read(|connection| {
+            connection
+                .prepare_cached(&STATEMENTS.throttle_get)?
+                .query_row([key], |row| {
+                    Ok(Counter {
+                        count: row.get(0)?,
+                        expires_at: row.get(1)?,
+                    })
+                })
+                .optional()
+        })
+    }
+
+    async fn throttle_clear(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.0
+            .write(move |connection| {
+                connection
+                    .prepare_cached(&STATEMENTS.throttle_clear)?
+                    .execute([key])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn throttle_expired(&self, now: i64) -> Result<u64, StoreError> {
+        self.0
+            .write(move |connection| {
+                let deleted = connection
+                    .prepare_cached(&STATEMENTS.throttle_expired)?
+                    .execute([now])?;
+                Ok(deleted as u64)
+            })
+            .await
+    }
 }
 
 #[async_trait::async_trait]

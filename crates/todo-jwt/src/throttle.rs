@@ -1,0 +1,198 @@
+//! Abuse protection for the credential endpoints, with counters in the database so every
+//! instance enforces one limit:
+//!
+//! - **per account**: after `max_failures` failed password checks for one email within
+//!   `window`, every attempt for it (the right password too) is 429 until the window ends; a
+//!   success forgets the failures;
+//! - **per client address**: at most `per_minute` requests a minute to the credential
+//!   endpoints and `/signup`; the address is the socket's peer, or, when the peer is a trusted
+//!   proxy, the first untrusted address of `X-Forwarded-For` read from the right.
+
+use std::{net::IpAddr, sync::Arc};
+
+use axum::{
+    extract::{FromRef, FromRequestParts},
+    http::{Extensions, HeaderMap, request::Parts},
+};
+use ipnet::IpNet;
+
+use crate::{
+    error::ApiError,
+    server::PeerAddr,
+    sessions::{
+        events::{self, SessionEvent},
+        now,
+    },
+    store::Store,
+};
+
+/// The limits, and where their counters live.
+#[derive(Clone, Debug)]
+pub struct Throttles(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    max_failures: i64,
+    window: i64,
+    per_minute: i64,
+    trusted: Vec<IpNet>,
+}
+
+/// The limits as configured (0 turns one off).
+#[derive(Clone, Debug, Default)]
+pub struct ThrottleLimits {
+    /// Failed password checks for one email within `failure_window` before it is locked.
+    pub max_failures: u64,
+    /// Seconds the failures are counted over (and an account stays locked).
+    pub failure_window: u64,
+    /// Credential requests per minute per client address.
+    pub per_minute: u64,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+fn too_many(retry_after: i64, what: &str) -> ApiError {
+    ApiError::TooManyRequests {
+        retry_after: u64::try_from(retry_after.max(1)).unwrap_or(1),
+        message: what.to_owned(),
+    }
+}
+
+impl Throttles {
+    /// The limits over `store`.
+    pub fn new(store: Store, limits: ThrottleLimits) -> Self {
+        let signed = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        Self(Arc::new(Inner {
+            store,
+            max_failures: signed(limits.max_failures),
+            window: signed(limits.failure_window.max(1)),
+            per_minute: signed(limits.per_minute),
+            trusted: limits.trusted_proxies,
+        }))
+    }
+
+    fn account_key(email: &str) -> String {
+        format!("login:{}", email.trim().to_lowercase())
+    }
+
+    /// 429 while `email`'s account is locked by failed attempts.
+    pub async fn check_account(&self, email: &str) -> Result<(), ApiError> {
+        if self.0.max_failures == 0 {
+            return Ok(());
+        }
+        let now = now();
+        let key = Self::account_key(email);
+        if let Some(counter) = self.0.store.throttle().current(&key, now).await?
+            && counter.count >= self.0.max_failures
+        {
+            events::record(SessionEvent::Throttled { reason: "account" });
+            return Err(too_many(
+                counter.expires_at - now,
+                "Too many failed logins for this account; try again later.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts a failed password check for `email`.
+    pub async fn failed(&self, email: &str) -> Result<(), ApiError> {
+        if self.0.max_failures > 0 {
+            let key = Self::account_key(email);
+            self.0
+                .store
+                .throttle()
+                .hit(&key, now(), self.0.window)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets `email`'s failures after a successful check.
+    pub async fn succeeded(&self, email: &str) -> Result<(), ApiError> {
+        if self.0.max_failures > 0 {
+            self.0
+                .store
+                .throttle()
+                .clear(&Self::account_key(email))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Counts a credential request from `address`; 429 beyond the per-minute limit.
+    pub async fn hit_address(&self, address: Option<IpAddr>) -> Result<(), ApiError> {
+        let (Some(address), true) = (address, self.0.per_minute > 0) else {
+            return Ok(());
+        };
+        let now = now();
+        let key = format!("ip:{address}");
+        let counter = self.0.store.throttle().hit(&key, now, 60).await?;
+        if counter.count > self.0.per_minute {
+            events::record(SessionEvent::Throttled { reason: "address" });
+            return Err(too_many(
+                counter.expires_at - now,
+                "Too many requests from this address; try again later.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes the counters whose windows have ended.
+    pub async fn remove_expired(&self) -> Result<u64, ApiError> {
+        Ok(self.0.store.throttle().remove_expired(now()).await?)
+    }
+
+    /// The client's address: the peer, or through trusted proxies, `X-Forwarded-For`'s
+    /// first untrusted hop from the right.
+    pub fn client_address(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr> {
+        let peer = extensions
+            .get::<PeerAddr>()
+            .map(|PeerAddr(address)| address.ip().to_canonical())?;
+        let trusted = |address: &IpAddr| self.0.trusted.iter().any(|net| net.contains(address));
+        if !trusted(&peer) {
+            return Some(peer);
+        }
+        let mut hops = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .collect::<Vec<_>>();
+        hops.reverse();
+        let mut client = peer;
+        for hop in hops {
+            match hop.parse::<IpAddr>() {
+                Ok(address) => {
+                    client = address.to_canonical();
+                    if !trusted(&client) {
+                        break;
+                    }
+                }
+                // Garbage in the header: the last address that made sense.
+                Err(_) => break,
+            }
+        }
+        Some(client)
+    }
+}
+
+/// Extractor for the credential routes: counts the request against its client address's
+/// limit (429 beyond it) before the handler runs.
+pub struct AddressLimited;
+
+impl<S> FromRequestParts<S> for AddressLimited
+where
+    S: Send + Sync,
+    Throttles: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let throttles = Throttles::from_ref(state);
+        let address = throttles.client_address(&parts.headers, &parts.extensions);
+        throttles.hit_address(address).await?;
+        Ok(Self)
+    }
+}

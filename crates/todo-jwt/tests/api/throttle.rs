@@ -1,0 +1,181 @@
+//! Abuse protection (issue 12): failed logins per account and credential requests per client
+//! address are counted in the database, so every instance enforces one limit.
+
+use reqwest::{StatusCode, header};
+use serde_json::json;
+
+use crate::helpers::{TEST_SECRET, TestApp, error_body, spawn_app_with};
+
+async fn app_with(configure: impl FnOnce(&mut todo_jwt::Config)) -> TestApp {
+    spawn_app_with(|config| {
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        configure(config);
+    })
+    .await
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()[header::RETRY_AFTER]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds")
+}
+
+#[tokio::test]
+async fn an_account_is_locked_after_too_many_failures_on_every_password_endpoint() {
+    let app = app_with(|config| {
+        config.login_max_failures = 3;
+        config.login_failure_window = 60;
+    })
+    .await;
+    assert_eq!(
+        app.sign_up("locked@example.com", "password123")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // A success resets the count.
+    for _ in 0..2 {
+        let response = app.log_in("locked@example.com", "wrong-password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        app.log_in("locked@example.com", "password123")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    for _ in 0..3 {
+        // Spelled in another letter case: the same account.
+        let response = app.log_in("LOCKED@example.com", "wrong-password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Now every attempt, the right password included, on every endpoint that checks one.
+    let response = app.log_in("locked@example.com", "password123").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait = retry_after(&response);
+    assert!((1..=60).contains(&wait), "{wait}");
+    let error = error_body(response, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(error["code"], "TOO_MANY_REQUESTS", "{error}");
+    let response = app
+        .post_json(
+            "/users/refresh-login",
+            &json!({"email": "locked@example.com", "password": "password123"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let response = app
+        .client
+        .post(app.url("/users/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "locked@example.com"),
+            ("password", "password123"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another account is not affected.
+    app.sign_up("free@example.com", "password123").await;
+    assert_eq!(
+        app.log_in("free@example.com", "password123").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_client_address_gets_a_limited_number_of_credential_requests_a_minute() {
+    let app = app_with(|config| {
+        config.auth_rate_limit = 5;
+        config.login_max_failures = 0;
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for index in 0..7 {
+        let response = app
+            .sign_up(&format!("burst{index}@example.com"), "password123")
+            .await;
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(retry_after(&response) <= 60);
+        }
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    // Logins count against the same limit; other routes do not.
+    assert_eq!(
+        app.log_in("burst0@example.com", "password123")
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/"))
+            .send()
+            .await
+            .expect("home")
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+    let signup = |app: &TestApp, index: usize, forwarded: &str| {
+        app.client
+            .post(app.url("/signup"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"email": format!("fwd{index}@example.com"), "password": "password123"}))
+            .send()
+    };
+    // Not trusted: the header is ignored, every request is the peer's.
+    let app = app_with(|config| config.auth_rate_limit = 2).await;
+    let mut last = StatusCode::OK;
+    for index in 0..3 {
+        last = signup(&app, index, &format!("203.0.113.{index}"))
+            .await
+            .expect("signup")
+            .status();
+    }
+    assert_eq!(
+        last,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a spoofed header escaped the limit"
+    );
+    // Trusted (the test client is 127.0.0.1): each forwarded client has its own count, read
+    // from the right, skipping trusted hops.
+    let app = app_with(|config| {
+        config.auth_rate_limit = 2;
+        config.trusted_proxies = "127.0.0.1/32, 10.0.0.0/8".to_owned();
+    })
+    .await;
+    for index in 0..4 {
+        let forwarded = format!("198.51.100.7, 203.0.113.{index}, 10.1.2.3");
+        let status = signup(&app, index, &forwarded)
+            .await
+            .expect("signup")
+            .status();
+        assert_eq!(status, StatusCode::OK, "client {index}");
+    }
+    let mut last = StatusCode::OK;
+    for index in 10..13 {
+        last = signup(&app, index, "203.0.113.99")
+            .await
+            .expect("signup")
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
