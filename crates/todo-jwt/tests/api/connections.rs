@@ -182,8 +182,15 @@ async fn bodies_beyond_the_memory_budget_wait_for_it() {
         waited >= Duration::from_millis(2700),
         "answered after {waited:?}, before the hog's 3 s ran out"
     );
+    // The hog is cut off when its 3 s run out: 408 if all its parts got memory in time, 503
+    // `BUSY` if the last of them was still waiting for memory (which happens when the early
+    // request's share is given back late, on a loaded machine). Either way, in the envelope.
     let (answer, _) = read_until_closed(&mut hog, Duration::from_secs(10)).await;
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(
+        answer.starts_with("HTTP/1.1 408") || answer.starts_with("HTTP/1.1 503"),
+        "{answer:?}"
+    );
+    assert!(answer.contains("\"statusCode\":"), "{answer:?}");
 }
 
 /// Row 7: the responses hyper writes by itself (a request it cannot parse, a request line or
