@@ -99,7 +99,14 @@ impl Application {
         let store = Store::open_with(&config.database(), config.store_limits()).await?;
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         let throttles = Throttles::new(store.clone(), config.throttle_limits()?);
-        let accounts = Accounts::new(store.clone(), Passwords::new(cores)?, throttles.clone());
+        let accounts = Accounts::new(
+            store.clone(),
+            Passwords::new(
+                cores,
+                std::time::Duration::from_millis(config.max_hash_wait_ms),
+            )?,
+            throttles.clone(),
+        );
         let sessions = Sessions::new(
             accounts.clone(),
             store.clone(),

@@ -119,6 +119,16 @@ pub struct Config {
     )]
     pub trusted_proxies: String,
 
+    /// Milliseconds a password check may be expected to wait for a hashing thread; a login
+    /// that would wait longer is 503 at once (0: never refused).
+    #[arg(
+        long,
+        global = true,
+        env = "TODO_JWT_MAX_HASH_WAIT_MS",
+        default_value_t = 1_000
+    )]
+    pub max_hash_wait_ms: u64,
+
     /// Origins a browser app may call the API from, comma-separated
     /// (`https://app.example.com,http://localhost:5173`), or `*` for any (LoopBack's default).
     #[arg(
@@ -271,6 +281,7 @@ impl Config {
             refresh_rotation: true,
             refresh_reuse_interval: 10,
             cors_origins: "*".to_owned(),
+            max_hash_wait_ms: 1_000,
             login_max_failures: 10,
             login_failure_window: 900,
             auth_rate_limit: 60,

@@ -88,6 +88,9 @@ pub enum ApiError {
          list with `limit` and `skip`."
     )]
     ResponsesBusy,
+    /// 503: password checks are queued longer than the configured wait; retry shortly.
+    #[error("The server is checking too many passwords at once; retry shortly.")]
+    HashingBusy,
     /// 503: the database gave up on the request's transaction because of concurrent ones.
     #[error("The request collided with concurrent ones; retry it.")]
     Contention,
@@ -129,9 +132,11 @@ impl ApiError {
             Self::EntityNotFound { .. } | Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::QueryTimeout | Self::Busy | Self::ResponsesBusy | Self::Contention => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::QueryTimeout
+            | Self::Busy
+            | Self::ResponsesBusy
+            | Self::Contention
+            | Self::HashingBusy => StatusCode::SERVICE_UNAVAILABLE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -151,9 +156,11 @@ impl ApiError {
             Self::EndpointNotFound(..) => "NotFoundError",
             Self::MethodNotAllowed(..) => "MethodNotAllowedError",
             Self::Conflict(_) => "ConflictError",
-            Self::QueryTimeout | Self::Busy | Self::ResponsesBusy | Self::Contention => {
-                "ServiceUnavailableError"
-            }
+            Self::QueryTimeout
+            | Self::Busy
+            | Self::ResponsesBusy
+            | Self::Contention
+            | Self::HashingBusy => "ServiceUnavailableError",
             Self::RequestTimeout => "RequestTimeoutError",
             Self::Internal(_) => "InternalServerError",
         }
@@ -169,6 +176,7 @@ impl ApiError {
             Self::QueryTimeout => Some("QUERY_TIMEOUT"),
             Self::Busy | Self::ResponsesBusy => Some("BUSY"),
             Self::Contention => Some("CONTENTION"),
+            Self::HashingBusy => Some("OVERLOADED"),
             Self::TooManyRequests { .. } => Some("TOO_MANY_REQUESTS"),
             _ => None,
         }
@@ -250,7 +258,12 @@ impl IntoResponse for ApiError {
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
-        if let Self::QueryTimeout | Self::Busy | Self::ResponsesBusy | Self::Contention = self {
+        if let Self::QueryTimeout
+        | Self::Busy
+        | Self::ResponsesBusy
+        | Self::Contention
+        | Self::HashingBusy = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

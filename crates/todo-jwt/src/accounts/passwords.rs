@@ -7,7 +7,14 @@
 //! login load). So hashing runs on a dedicated pool of `concurrency` threads: at most that many
 //! hashes at once, on threads whose memory is reused from one hash to the next.
 
-use std::{cell::RefCell, sync::Arc};
+use std::{
+    cell::RefCell,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use argon2::{
     Algorithm, Argon2, Block, Params, Version,
@@ -35,21 +42,54 @@ pub struct Passwords {
     workers: Arc<rayon::ThreadPool>,
     /// Checked when the email is unknown, so both login failures cost the same time.
     dummy_hash: Arc<str>,
+    queue: Arc<Queue>,
+}
+
+/// The hashing queue's state, for load shedding: a job that would wait longer than `max_wait`
+/// is refused at once (503) instead of queueing behind a flood.
+#[derive(Debug)]
+struct Queue {
+    /// Jobs queued or running.
+    jobs: AtomicUsize,
+    /// Threads.
+    concurrency: usize,
+    /// A moving average of how long a job takes, in microseconds.
+    average_micros: AtomicU64,
+    /// The longest expected wait accepted; zero: no shedding.
+    max_wait: Duration,
+}
+
+/// Gives a job's place in the queue back when dropped (run, skipped or refused).
+struct Place(Arc<Queue>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.jobs.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Passwords {
-    /// A hasher allowing `concurrency` hashes at once (about the core count); fails when its
-    /// threads cannot be started.
-    pub fn new(concurrency: usize) -> Result<Self, PasswordsError> {
+    /// A hasher allowing `concurrency` hashes at once (about the core count), refusing work
+    /// that would wait longer than `max_wait` (zero: never); fails when its threads cannot be
+    /// started.
+    pub fn new(concurrency: usize, max_wait: Duration) -> Result<Self, PasswordsError> {
         let workers = rayon::ThreadPoolBuilder::new()
             .num_threads(concurrency.max(1))
             .thread_name(|index| format!("password-{index}"))
             .build()?;
         let dummy = SecretString::from(uuid::Uuid::new_v4().to_string());
+        let started = Instant::now();
         let dummy_hash = hash_now(&dummy).map_err(PasswordsError::Hash)?;
+        let first = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         Ok(Self {
             workers: Arc::new(workers),
             dummy_hash: dummy_hash.into(),
+            queue: Arc::new(Queue {
+                jobs: AtomicUsize::new(0),
+                concurrency: concurrency.max(1),
+                average_micros: AtomicU64::new(first.max(1)),
+                max_wait,
+            }),
         })
     }
 
@@ -69,14 +109,47 @@ impl Passwords {
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let queue = Arc::clone(&self.queue);
+        let ahead = queue.jobs.fetch_add(1, Ordering::AcqRel);
+        let place = Place(Arc::clone(&queue));
+        if !queue.max_wait.is_zero() {
+            // Rounds of `concurrency` jobs ahead, each about the average job's time.
+            let rounds = u64::try_from(ahead / queue.concurrency).unwrap_or(u64::MAX);
+            let expected = Duration::from_micros(
+                rounds.saturating_mul(queue.average_micros.load(Ordering::Relaxed)),
+            );
+            if expected > queue.max_wait {
+                return Err(ApiError::HashingBusy);
+            }
+        }
         let (sender, receiver) = oneshot::channel();
         self.workers.spawn(move || {
-            // The receiver is gone only if the client went away; nothing to do then.
-            let _ = sender.send(work());
+            // The client went away while this waited: nobody wants the answer.
+            if sender.is_closed() {
+                return;
+            }
+            let started = Instant::now();
+            let result = work();
+            let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            // An exponential moving average (1/8 weight to the newest), racy but monotone.
+            let average = queue.average_micros.load(Ordering::Relaxed);
+            let updated = average - average / 8 + took / 8;
+            queue
+                .average_micros
+                .store(updated.max(1), Ordering::Relaxed);
+            // The place is given back before the answer, so whoever gets it sees the queue
+            // without this job.
+            drop(place);
+            let _ = sender.send(result);
         });
         receiver
             .await
             .map_err(|_| ApiError::internal("a password thread failed"))
+    }
+
+    /// Jobs queued or running now.
+    pub fn queued(&self) -> usize {
+        self.queue.jobs.load(Ordering::Acquire)
     }
 }
 
@@ -168,9 +241,40 @@ mod tests {
         SecretString::from(value.to_owned())
     }
 
+    /// Load shedding: with one thread and a wait bound shorter than one hash, a burst gets
+    /// some answers and some immediate 503s, never anything else, and leaves the queue empty.
+    #[tokio::test]
+    async fn a_burst_beyond_the_wait_bound_is_refused_at_once() {
+        let passwords = Passwords::new(1, Duration::from_millis(1)).expect("threads");
+        let hash = passwords.hash(secret("correct horse")).await.expect("hash");
+        let checks = (0..8).map(|_| {
+            let (passwords, hash) = (passwords.clone(), hash.clone());
+            tokio::spawn(async move { passwords.verify(secret("correct horse"), Some(hash)).await })
+        });
+        let (mut answered, mut refused) = (0, 0);
+        for check in checks.collect::<Vec<_>>() {
+            match check.await.expect("task") {
+                Ok(true) => answered += 1,
+                Err(ApiError::HashingBusy) => refused += 1,
+                other => panic!("unexpected: {other:?}"),
+            }
+        }
+        assert!(
+            answered >= 1 && refused >= 1,
+            "{answered} answered, {refused} refused"
+        );
+        assert_eq!(passwords.queued(), 0);
+        let unbounded = Passwords::new(1, Duration::ZERO).expect("threads");
+        let hash = unbounded.hash(secret("x")).await.expect("hash");
+        let all = (0..4).map(|_| unbounded.verify(secret("x"), Some(hash.clone())));
+        for check in all {
+            assert!(check.await.expect("no shedding without a bound"));
+        }
+    }
+
     #[tokio::test]
     async fn a_hash_is_argon2id_and_verifies_only_its_password() {
-        let passwords = Passwords::new(2).expect("threads");
+        let passwords = Passwords::new(2, Duration::ZERO).expect("threads");
         let hash = passwords.hash(secret("correct horse")).await.expect("hash");
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         assert!(
@@ -194,7 +298,7 @@ mod tests {
         let reference = Argon2::default()
             .hash_password(b"hunter42 hunter42", &salt)
             .expect("hash");
-        let passwords = Passwords::new(1).expect("threads");
+        let passwords = Passwords::new(1, Duration::ZERO).expect("threads");
         let stored = Some(reference.to_string());
         assert!(
             passwords
@@ -223,7 +327,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_user_never_verifies_even_with_the_dummy_password() {
-        let passwords = Passwords::new(1).expect("threads");
+        let passwords = Passwords::new(1, Duration::ZERO).expect("threads");
         assert!(passwords.dummy_hash.starts_with("$argon2id$"));
         assert!(
             !passwords
