@@ -4,14 +4,14 @@ use authn::CurrentUser;
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderValue, StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{ClientInfo, Sessions};
+use super::{ClientInfo, Sessions, Tokens, token::with_no_store};
 use crate::{
     accounts::Credentials,
     body::{JsonBody, json_body_schema},
@@ -41,7 +41,7 @@ pub async fn log_in(
     JsonBody(credentials): JsonBody<Credentials>,
 ) -> Result<Response> {
     let token = sessions.log_in(credentials, client).await?;
-    Ok(no_store(Json(TokenBody { token })))
+    Ok(with_no_store(Json(TokenBody { token }).into_response()))
 }
 
 /// A new access token and refresh token (LoopBack's `TokenObject`).
@@ -69,22 +69,18 @@ pub async fn refresh_login(
     JsonBody(credentials): JsonBody<Credentials>,
 ) -> Result<Response> {
     let tokens = sessions.log_in_with_refresh(credentials, client).await?;
-    Ok(no_store(Json(RefreshedTokens {
-        access_token: tokens.access_token,
-        refresh_token: tokens.refresh_token,
-    })))
+    Ok(with_no_store(
+        Json(RefreshedTokens::from(tokens)).into_response(),
+    ))
 }
 
-/// Token responses must not be cached by anything between server and client (RFC 6749, 5.1).
-fn no_store(body: impl IntoResponse) -> Response {
-    (
-        [
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (header::PRAGMA, HeaderValue::from_static("no-cache")),
-        ],
-        body,
-    )
-        .into_response()
+impl From<Tokens> for RefreshedTokens {
+    fn from(tokens: Tokens) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+        }
+    }
 }
 
 /// `POST /refresh`'s body.
@@ -120,10 +116,9 @@ pub async fn refresh(
     JsonBody(grant): JsonBody<RefreshGrant>,
 ) -> Result<Response> {
     let tokens = sessions.refresh(&grant.refresh_token).await?;
-    Ok(no_store(Json(RefreshedTokens {
-        access_token: tokens.access_token,
-        refresh_token: tokens.refresh_token,
-    })))
+    Ok(with_no_store(
+        Json(RefreshedTokens::from(tokens)).into_response(),
+    ))
 }
 
 /// Logs out: ends the caller's session, so its tokens are refused (within a second on every

@@ -100,7 +100,7 @@ fn check_credentials(email: &str, password: &str) -> Result<(), String> {
 }
 
 /// Tokens must not be cached by anything between server and client (RFC 6749, 5.1).
-fn with_no_store(mut response: Response) -> Response {
+pub(super) fn with_no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
