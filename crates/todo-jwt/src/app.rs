@@ -72,11 +72,16 @@ pub struct Application {
     limits: ConnectionLimits,
     sessions: Sessions,
     throttles: Throttles,
+    passwords: Passwords,
     cors_origins: Vec<HeaderValue>,
 }
 
 /// How often expired sessions are removed.
 const SESSION_CLEANUP: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// How long the password threads stay idle before giving their memory back (and how often
+/// that is checked): RSS is back near its fresh level 5-10 s after the last login.
+const PASSWORD_MEMORY_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Application {
     /// Opens the store, resolves the secret, builds the router and binds the listener.
@@ -99,14 +104,11 @@ impl Application {
         let store = Store::open_with(&config.database(), config.store_limits()).await?;
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         let throttles = Throttles::new(store.clone(), config.throttle_limits()?);
-        let accounts = Accounts::new(
-            store.clone(),
-            Passwords::new(
-                cores,
-                std::time::Duration::from_millis(config.max_hash_wait_ms),
-            )?,
-            throttles.clone(),
-        );
+        let passwords = Passwords::new(
+            cores,
+            std::time::Duration::from_millis(config.max_hash_wait_ms),
+        )?;
+        let accounts = Accounts::new(store.clone(), passwords.clone(), throttles.clone());
         let sessions = Sessions::new(
             accounts.clone(),
             store.clone(),
@@ -153,6 +155,7 @@ impl Application {
             limits: config.connection_limits(),
             sessions,
             throttles,
+            passwords,
             cors_origins: config.cors_origins()?,
         })
     }
@@ -176,9 +179,11 @@ impl Application {
             }
         });
         let service = with_middleware(self.router, cors(&self.cors_origins));
+        let release = self.passwords.spawn_idle_release(PASSWORD_MEMORY_IDLE);
         let served = server::serve(self.listener, service, self.limits, shutdown_signal()).await;
         cleanup.abort();
         counters.abort();
+        release.abort();
         served
     }
 }

@@ -5,7 +5,12 @@
 //! 9 GB RSS). Even bounded by a semaphore on tokio's blocking pool, the hashes wander over many
 //! threads and each thread's malloc arena keeps its own 19 MiB (measured: 480 MB RSS under a
 //! login load). So hashing runs on a dedicated pool of `concurrency` threads: at most that many
-//! hashes at once, on threads whose memory is reused from one hash to the next.
+//! hashes at once, on threads whose memory is reused from one hash to the next, and given back
+//! once no hash has run for a while ([`Passwords::release_idle_memory`]).
+//!
+//! The threads run at a lower scheduling priority ([`NICENESS`]): during a login flood the
+//! hashes take the CPU that requests leave, instead of an equal share of it (measured with
+//! `bench/login_flood.sh`: reads kept 47% of their throughput at equal priority).
 
 use std::{
     cell::RefCell,
@@ -15,6 +20,8 @@ use std::{
     },
     time::{Duration, Instant},
 };
+
+use std::sync::atomic::AtomicBool;
 
 use argon2::{
     Algorithm, Argon2, Block, Params, Version,
@@ -35,6 +42,11 @@ pub enum PasswordsError {
     #[error("argon2 failed")]
     Hash(#[source] password_hash::Error),
 }
+
+/// The password threads' nice value (0 is normal, 19 the lowest priority). At 10 a thread gets
+/// about a tenth of the CPU share of a normal one when both want it: the hashes slow down
+/// during a flood of other requests, and the time they wait is bounded by load shedding.
+pub const NICENESS: i32 = 10;
 
 /// Hashes and verifies passwords.
 #[derive(Clone, Debug)]
@@ -57,6 +69,19 @@ struct Queue {
     average_micros: AtomicU64,
     /// The longest expected wait accepted; zero: no shedding.
     max_wait: Duration,
+    /// When the last job ended, in microseconds since `epoch`.
+    last_active: AtomicU64,
+    epoch: Instant,
+    /// Whether some thread may hold argon2 memory.
+    holding: AtomicBool,
+    /// Whether memory was released and the allocator not yet nudged to give it to the system.
+    purge_pending: AtomicBool,
+}
+
+impl Queue {
+    fn micros_since_epoch(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
 }
 
 /// Gives a job's place in the queue back when dropped (run, skipped or refused).
@@ -76,10 +101,14 @@ impl Passwords {
         let workers = rayon::ThreadPoolBuilder::new()
             .num_threads(concurrency.max(1))
             .thread_name(|index| format!("password-{index}"))
+            .start_handler(|_| lower_priority())
             .build()?;
         let dummy = SecretString::from(uuid::Uuid::new_v4().to_string());
         let started = Instant::now();
-        let dummy_hash = hash_now(&dummy).map_err(PasswordsError::Hash)?;
+        // On a password thread, whose memory is given back with the others'.
+        let dummy_hash = workers
+            .install(|| hash_now(&dummy))
+            .map_err(PasswordsError::Hash)?;
         let first = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         Ok(Self {
             workers: Arc::new(workers),
@@ -89,6 +118,10 @@ impl Passwords {
                 concurrency: concurrency.max(1),
                 average_micros: AtomicU64::new(first.max(1)),
                 max_wait,
+                last_active: AtomicU64::new(0),
+                epoch: Instant::now(),
+                holding: AtomicBool::new(true),
+                purge_pending: AtomicBool::new(false),
             }),
         })
     }
@@ -137,6 +170,10 @@ impl Passwords {
             queue
                 .average_micros
                 .store(updated.max(1), Ordering::Relaxed);
+            queue
+                .last_active
+                .store(queue.micros_since_epoch(), Ordering::Relaxed);
+            queue.holding.store(true, Ordering::Release);
             // The place is given back before the answer, so whoever gets it sees the queue
             // without this job.
             drop(place);
@@ -151,12 +188,75 @@ impl Passwords {
     pub fn queued(&self) -> usize {
         self.queue.jobs.load(Ordering::Acquire)
     }
+
+    /// When no job has run for `idle`, makes every password thread give its argon2 memory
+    /// back (19 MiB each with the default parameters); the next hash allocates it again, which
+    /// costs a few milliseconds. Returns whether it did. Called periodically by the service.
+    pub fn release_idle_memory(&self, idle: Duration) -> bool {
+        let queue = &self.queue;
+        let since = queue
+            .micros_since_epoch()
+            .saturating_sub(queue.last_active.load(Ordering::Relaxed));
+        let idle_micros = u64::try_from(idle.as_micros()).unwrap_or(u64::MAX);
+        if queue.jobs.load(Ordering::Acquire) != 0
+            || since < idle_micros
+            || !queue.holding.swap(false, Ordering::AcqRel)
+        {
+            return false;
+        }
+        // Queued behind any job that started since: that job keeps its memory until the
+        // next call.
+        self.workers.spawn_broadcast(|_| release_memory());
+        queue.purge_pending.store(true, Ordering::Release);
+        true
+    }
+
+    /// Runs `release_idle_memory(every)` every `every`, for as long as the service runs, and
+    /// on the tick after a release, [`nudge_allocator`].
+    pub fn spawn_idle_release(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let passwords = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            loop {
+                ticks.tick().await;
+                if passwords.release_idle_memory(every) {
+                    tracing::debug!("password threads gave their memory back");
+                } else if passwords.queue.purge_pending.swap(false, Ordering::AcqRel) {
+                    nudge_allocator();
+                }
+            }
+        })
+    }
+}
+
+/// Makes the allocator give freed memory back to the system now. mimalloc (the service's
+/// allocator) returns freed memory lazily: at the next page free after a delay (1 s), so an idle
+/// process keeps what its password threads freed (measured: 58 MiB after a login burst, for
+/// good). An allocation larger than mimalloc's arenas take (32 MiB) is mapped on its own, and
+/// freeing it is such a page free; it is never written, so it never becomes resident. Measured
+/// with `bench/login_memory.sh`: RSS back from 58 to 20 MiB 12 s after the last login. Under
+/// another allocator this costs one map and unmap.
+fn nudge_allocator() {
+    drop(Vec::<u8>::with_capacity(40 << 20));
+}
+
+/// Lowers the calling thread's scheduling priority to [`NICENESS`] (on Linux the nice value is
+/// per thread). Failing only costs fairness, so it is logged, not fatal.
+fn lower_priority() {
+    if let Err(error) = rustix::process::setpriority_process(None, NICENESS) {
+        tracing::warn!(%error, "cannot lower the password threads' priority");
+    }
 }
 
 thread_local! {
     /// Each password thread keeps its argon2 working memory from one hash to the next: with a
     /// fresh 19 MiB allocation per hash, malloc kept up to 190 MB under a login load (measured).
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Frees this thread's argon2 memory.
+fn release_memory() {
+    MEMORY.take();
 }
 
 /// Runs `work` with this thread's argon2 memory sized to `blocks`.
@@ -270,6 +370,43 @@ mod tests {
         for check in all {
             assert!(check.await.expect("no shedding without a bound"));
         }
+    }
+
+    /// Idle memory is given back only when no job has run for the idle time, once, and hashing
+    /// works after it; the threads run at the lowered priority.
+    #[tokio::test]
+    async fn idle_threads_give_their_memory_back_and_run_at_low_priority() {
+        let passwords = Passwords::new(2, Duration::ZERO).expect("threads");
+        let hash = passwords.hash(secret("correct horse")).await.expect("hash");
+        assert!(
+            !passwords.release_idle_memory(Duration::from_secs(3600)),
+            "not idle yet"
+        );
+        assert!(passwords.release_idle_memory(Duration::ZERO));
+        assert!(
+            !passwords.release_idle_memory(Duration::ZERO),
+            "nothing held any more"
+        );
+        assert!(
+            passwords
+                .verify(secret("correct horse"), Some(hash))
+                .await
+                .expect("ok")
+        );
+        let held = passwords
+            .workers
+            .broadcast(|_| MEMORY.with_borrow(Vec::len));
+        assert!(held.iter().any(|&blocks| blocks > 0), "{held:?}");
+        assert!(passwords.release_idle_memory(Duration::ZERO));
+        // The broadcast runs after the release queued before it on every thread.
+        let held = passwords
+            .workers
+            .broadcast(|_| MEMORY.with_borrow(Vec::len));
+        assert_eq!(held, vec![0, 0]);
+        let niceness = passwords
+            .workers
+            .broadcast(|_| rustix::process::getpriority_process(None).expect("priority"));
+        assert_eq!(niceness, vec![NICENESS, NICENESS]);
     }
 
     #[tokio::test]
