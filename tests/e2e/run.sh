@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end checks against the real server: the OpenAPI document is valid OpenAPI 3.1, the
-# explorer works in headless Chromium (token pasted, and the password flow), and schemathesis
+# explorer works in headless Chromium (token pasted, and the password flow), pages on other
+# origins call the API from Chromium as CORS allows (and not when it does not), and schemathesis
 # finds no 5xx and no response that breaks the document.
 #
 # Installs what it needs: Debian's chromium and chromium-driver, and a Python virtualenv (in
@@ -25,11 +26,15 @@ fi
 
 cargo build -q -p todo-jwt
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+port=$(free_port)
 base=http://127.0.0.1:$port
 TODO_JWT_PORT=$port TODO_JWT_DATA_DIR=$work/data target/debug/todo-jwt >"$artifacts/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+pids+=($!)
 for _ in $(seq 100); do curl -s -o /dev/null "$base/" && break; sleep 0.1; done
 
 echo "== e2e: the document is valid OpenAPI 3.1"
@@ -38,6 +43,24 @@ curl -sf "$base/openapi.json" -o "$artifacts/openapi.json"
 
 echo "== e2e: the explorer in headless Chromium"
 "$venv/bin/python" tests/e2e/explorer_test.py "$base" "$PWD/$artifacts/explorer.png"
+
+echo "== e2e: CORS from pages on other origins, in headless Chromium"
+mkdir -p "$work/pages"
+allowed_page=http://127.0.0.1:$(free_port)
+other_page=http://127.0.0.1:$(free_port)
+for page in "$allowed_page" "$other_page"; do
+  python3 -m http.server --bind 127.0.0.1 --directory "$work/pages" "${page##*:}" >/dev/null 2>&1 &
+  pids+=($!)
+done
+listed_port=$(free_port)
+listed=http://127.0.0.1:$listed_port
+TODO_JWT_PORT=$listed_port TODO_JWT_DATA_DIR=$work/listed TODO_JWT_CORS_ORIGINS=$allowed_page \
+  target/debug/todo-jwt >"$artifacts/server-listed.log" 2>&1 &
+pids+=($!)
+for url in "$listed/" "$allowed_page/" "$other_page/"; do
+  for _ in $(seq 100); do curl -s -o /dev/null "$url" && break; sleep 0.1; done
+done
+"$venv/bin/python" tests/e2e/cors_test.py "$base" "$listed" "$allowed_page" "$other_page"
 
 echo "== e2e: schemathesis against the live server, with a valid token"
 curl -sf "$base/signup" -H 'Content-Type: application/json' \

@@ -9,6 +9,7 @@
 //! bodies arrive through [`body::JsonBody`].
 
 pub mod accounts;
+pub mod allocator;
 pub mod app;
 pub mod body;
 pub mod config;

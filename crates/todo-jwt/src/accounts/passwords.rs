@@ -74,8 +74,6 @@ struct Queue {
     epoch: Instant,
     /// Whether some thread may hold argon2 memory.
     holding: AtomicBool,
-    /// Whether memory was released and the allocator not yet nudged to give it to the system.
-    purge_pending: AtomicBool,
 }
 
 impl Queue {
@@ -121,7 +119,6 @@ impl Passwords {
                 last_active: AtomicU64::new(0),
                 epoch: Instant::now(),
                 holding: AtomicBool::new(true),
-                purge_pending: AtomicBool::new(false),
             }),
         })
     }
@@ -191,7 +188,8 @@ impl Passwords {
 
     /// When no job has run for `idle`, makes every password thread give its argon2 memory
     /// back (19 MiB each with the default parameters); the next hash allocates it again, which
-    /// costs a few milliseconds. Returns whether it did. Called periodically by the service.
+    /// costs a few milliseconds. Returns whether it did. Called periodically by the service,
+    /// which then has the allocator return it to the system ([`crate::allocator`]).
     pub fn release_idle_memory(&self, idle: Duration) -> bool {
         let queue = &self.queue;
         let since = queue
@@ -207,37 +205,8 @@ impl Passwords {
         // Queued behind any job that started since: that job keeps its memory until the
         // next call.
         self.workers.spawn_broadcast(|_| release_memory());
-        queue.purge_pending.store(true, Ordering::Release);
         true
     }
-
-    /// Runs `release_idle_memory(every)` every `every`, for as long as the service runs, and
-    /// on the tick after a release, [`nudge_allocator`].
-    pub fn spawn_idle_release(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let passwords = self.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            loop {
-                ticks.tick().await;
-                if passwords.release_idle_memory(every) {
-                    tracing::debug!("password threads gave their memory back");
-                } else if passwords.queue.purge_pending.swap(false, Ordering::AcqRel) {
-                    nudge_allocator();
-                }
-            }
-        })
-    }
-}
-
-/// Makes the allocator give freed memory back to the system now. mimalloc (the service's
-/// allocator) returns freed memory lazily: at the next page free after a delay (1 s), so an idle
-/// process keeps what its password threads freed (measured: 58 MiB after a login burst, for
-/// good). An allocation larger than mimalloc's arenas take (32 MiB) is mapped on its own, and
-/// freeing it is such a page free; it is never written, so it never becomes resident. Measured
-/// with `bench/login_memory.sh`: RSS back from 58 to 20 MiB 12 s after the last login. Under
-/// another allocator this costs one map and unmap.
-fn nudge_allocator() {
-    drop(Vec::<u8>::with_capacity(40 << 20));
 }
 
 /// Lowers the calling thread's scheduling priority to [`NICENESS`] (on Linux the nice value is

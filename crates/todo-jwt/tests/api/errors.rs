@@ -167,12 +167,19 @@ async fn cors_preflight_allows_any_origin_and_the_api_methods() {
     );
 }
 
-/// Every response, routed or not, carries the request id, `nosniff` and the CORS origin; no
-/// `Vary`, since no CORS header depends on the request.
+/// Every response, routed or not, carries the request id, the CORS origin and the security
+/// headers (issue 12: OWASP's REST list, see the README); no `Vary`, since no CORS header
+/// depends on the request.
 #[tokio::test]
 async fn every_response_has_the_common_headers() {
     let app = spawn_app().await;
-    for (path, status) in [("/", StatusCode::OK), ("/nowhere", StatusCode::NOT_FOUND)] {
+    for (path, status) in [
+        ("/", StatusCode::OK),
+        ("/nowhere", StatusCode::NOT_FOUND),
+        ("/todos", StatusCode::UNAUTHORIZED),
+        ("/explorer/", StatusCode::OK),
+        ("/openapi.json", StatusCode::OK),
+    ] {
         let response = app
             .client
             .get(app.url(path))
@@ -184,6 +191,13 @@ async fn every_response_has_the_common_headers() {
         let headers = response.headers();
         assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*", "{path}");
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store", "{path}");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        assert_eq!(
+            headers[header::CONTENT_SECURITY_POLICY],
+            "frame-ancestors 'none'",
+            "{path}"
+        );
         assert!(headers.get(header::VARY).is_none(), "{path}");
         let id = headers["x-request-id"].to_str().expect("ascii");
         assert!(uuid::Uuid::parse_str(id).is_ok(), "{path}: {id}");
