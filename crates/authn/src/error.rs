@@ -22,6 +22,10 @@ pub enum AuthError {
     /// a 500, whose cause is for the operator's log, never for the client.
     #[error("authentication could not complete")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The strategy could not decide because something it depends on is unavailable for now
+    /// (its user store's database is down, say): a 503, worth retrying. Not a verdict either.
+    #[error("authentication is unavailable for now")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl AuthError {
@@ -46,11 +50,17 @@ impl AuthError {
         Self::Internal(cause.into())
     }
 
+    /// A temporary failure caused by `cause` (kept as the error's `source()`).
+    pub fn unavailable(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Unavailable(cause.into())
+    }
+
     /// The HTTP status this error stands for.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::UnknownStrategy(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

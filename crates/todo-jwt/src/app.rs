@@ -26,6 +26,7 @@ use crate::{
     body,
     config::{Config, ConfigError, SecretSource},
     error::{self, ApiError},
+    health::{self, Draining, Health},
     openapi,
     server::{self, ConnectionLimits},
     sessions,
@@ -72,6 +73,7 @@ pub struct Application {
     sessions: Sessions,
     throttles: Throttles,
     passwords: Passwords,
+    draining: Draining,
     cors_origins: Vec<HeaderValue>,
 }
 
@@ -130,7 +132,13 @@ impl Application {
             .with(BearerJwtStrategy::new(jwt).with_user_directory(Arc::new(directory)))
             .render_with(error::render_auth_error)
             .observe(telemetry::log_auth_outcome);
+        let draining = Draining::default();
+        let health = Health {
+            store: store.clone(),
+            draining: draining.clone(),
+        };
         let state = AppState::new(Parts {
+            health,
             store,
             accounts,
             sessions: sessions.clone(),
@@ -156,6 +164,7 @@ impl Application {
             sessions,
             throttles,
             passwords,
+            draining,
             cors_origins: config.cors_origins()?,
         })
     }
@@ -190,7 +199,12 @@ impl Application {
                 crate::allocator::return_freed_memory();
             }
         });
-        let served = server::serve(self.listener, service, self.limits, shutdown_signal()).await;
+        let draining = self.draining.clone();
+        let shutdown = async move {
+            shutdown_signal().await;
+            draining.start();
+        };
+        let served = server::serve(self.listener, service, self.limits, shutdown).await;
         cleanup.abort();
         counters.abort();
         memory.abort();
@@ -213,6 +227,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
     let (api, operations) = OpenApiRouter::new()
         .merge(accounts::public_router())
         .merge(sessions::public_router())
+        .merge(health::router())
         .merge(protected)
         .split_for_parts();
     let doc = openapi::document(operations);

@@ -57,7 +57,7 @@ pub enum ApiError {
     Unauthorized(String),
     /// 401 (or 500) from the authentication layer.
     #[error(transparent)]
-    Auth(#[from] AuthError),
+    Auth(AuthError),
     /// 403: the caller is known but may not do this (a wrong current password).
     #[error("{0}")]
     Forbidden(String),
@@ -98,6 +98,13 @@ pub enum ApiError {
     /// the data, or a server too busy to give it a turn); retry later or narrow the filter.
     #[error("The query took longer than the server allows; narrow the filter, or retry later.")]
     QueryTimeout,
+    /// 503: the database cannot be reached (an outage or a restart); the cause goes to the
+    /// log. Answered at once, with `Retry-After`.
+    #[error("The database is unavailable; retry shortly.")]
+    DatabaseUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 503 from readiness: the service is shutting down.
+    #[error("The service is shutting down.")]
+    ShuttingDown,
     /// 500: a fault of ours. The cause (kept as the `source()`) goes to the log; the client
     /// sees a generic message.
     #[error("internal error")]
@@ -108,6 +115,13 @@ impl ApiError {
     /// A 500 caused by `cause`.
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(cause.into())
+    }
+
+    /// A 503 because the database could not be reached, caused by `cause`.
+    pub fn database_unavailable(
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::DatabaseUnavailable(cause.into())
     }
 
     /// A 400 with a LoopBack error code.
@@ -136,7 +150,9 @@ impl ApiError {
             | Self::Busy
             | Self::ResponsesBusy
             | Self::Contention
-            | Self::HashingBusy => StatusCode::SERVICE_UNAVAILABLE,
+            | Self::HashingBusy
+            | Self::DatabaseUnavailable(_)
+            | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -160,7 +176,9 @@ impl ApiError {
             | Self::Busy
             | Self::ResponsesBusy
             | Self::Contention
-            | Self::HashingBusy => "ServiceUnavailableError",
+            | Self::HashingBusy
+            | Self::DatabaseUnavailable(_)
+            | Self::ShuttingDown => "ServiceUnavailableError",
             Self::RequestTimeout => "RequestTimeoutError",
             Self::Internal(_) => "InternalServerError",
         }
@@ -177,6 +195,8 @@ impl ApiError {
             Self::Busy | Self::ResponsesBusy => Some("BUSY"),
             Self::Contention => Some("CONTENTION"),
             Self::HashingBusy => Some("OVERLOADED"),
+            Self::DatabaseUnavailable(_) => Some("DATABASE_UNAVAILABLE"),
+            Self::ShuttingDown => Some("SHUTTING_DOWN"),
             Self::TooManyRequests { .. } => Some("TOO_MANY_REQUESTS"),
             _ => None,
         }
@@ -226,6 +246,9 @@ impl IntoResponse for ApiError {
                 json!({"error": {"statusCode": status.as_u16(), "message": "Internal Server Error"}}),
             );
         }
+        if let Self::DatabaseUnavailable(_) = &self {
+            tracing::warn!(cause = %chain(&self), "database unavailable");
+        }
         let mut error = json!({
             "statusCode": status.as_u16(),
             "name": self.name(),
@@ -262,11 +285,18 @@ impl IntoResponse for ApiError {
         | Self::Busy
         | Self::ResponsesBusy
         | Self::Contention
-        | Self::HashingBusy = self
+        | Self::HashingBusy
+        | Self::ShuttingDown = self
         {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Self::DatabaseUnavailable(_) = self {
+            // A database restart takes a few seconds.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         }
         response
     }
@@ -274,7 +304,17 @@ impl IntoResponse for ApiError {
 
 /// How the `authn` layer's refusals look: LoopBack's envelope, with the strategy's challenge.
 pub fn render_auth_error(error: AuthError) -> Response {
-    ApiError::Auth(error).into_response()
+    ApiError::from(error).into_response()
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            // The same 503 as any request's when the database is down.
+            AuthError::Unavailable(cause) => Self::DatabaseUnavailable(cause),
+            other => Self::Auth(other),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -285,6 +325,9 @@ impl From<StoreError> for ApiError {
             }
             StoreError::TimedOut => Self::QueryTimeout,
             StoreError::Contention => Self::Contention,
+            error @ (StoreError::NoConnection(_) | StoreError::Unavailable(_)) => {
+                Self::database_unavailable(error)
+            }
             StoreError::PatternTooComplex => Self::bad_request(
                 "INVALID_PARAMETER_VALUE",
                 "The regular expression is too complex to run; simplify it.",

@@ -15,6 +15,7 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod filter;
+pub mod health;
 pub mod json;
 pub mod openapi;
 pub mod response;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::{
-    accounts::Accounts, body::BodyLimits, response::ResponseMemory, sessions::Sessions,
-    store::Store, throttle::Throttles, todos::TodoLimits,
+    accounts::Accounts, body::BodyLimits, health::Health, response::ResponseMemory,
+    sessions::Sessions, store::Store, throttle::Throttles, todos::TodoLimits,
 };
 
 /// The application's state. axum clones it for every request before a handler takes its part,
@@ -33,6 +33,8 @@ pub struct Parts {
     pub responses: ResponseMemory,
     /// The rate limits of the credential endpoints.
     pub throttles: Throttles,
+    /// What readiness checks.
+    pub health: Health,
 }
 
 impl AppState {
@@ -81,5 +83,11 @@ impl FromRef<AppState> for Throttles {
 impl FromRef<AppState> for TodoLimits {
     fn from_ref(state: &AppState) -> Self {
         state.0.todo_limits
+    }
+}
+
+impl FromRef<AppState> for Health {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.health.clone()
     }
 }

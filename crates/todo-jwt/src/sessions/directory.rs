@@ -4,7 +4,7 @@ use authn::{AuthError, UserProfile};
 use authn_jwt::{UserDirectory, VerifiedToken};
 
 use super::service::{now, profile};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Answers whether a verified token still speaks for someone: its session is live (tokens
 /// with a `sid`), or its user exists (tokens from before sessions, which have none), with the
@@ -20,14 +20,26 @@ impl UserDirectory for StoreDirectory {
                 .sessions()
                 .find_user(session, &token.user.id, now())
                 .await
-                .map_err(AuthError::internal)?,
+                .map_err(auth_error)?,
             None => self
                 .0
                 .users()
                 .find(&token.user.id)
                 .await
-                .map_err(AuthError::internal)?,
+                .map_err(auth_error)?,
         };
         Ok(user.map(profile))
+    }
+}
+
+/// A store failure as the strategy's: temporary ones (the database unreachable, out of time,
+/// contended) are 503s worth retrying, anything else a 500.
+fn auth_error(error: StoreError) -> AuthError {
+    match error {
+        StoreError::Unavailable(_)
+        | StoreError::NoConnection(_)
+        | StoreError::TimedOut
+        | StoreError::Contention => AuthError::unavailable(error),
+        other => AuthError::internal(other),
     }
 }

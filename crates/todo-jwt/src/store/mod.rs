@@ -92,6 +92,10 @@ pub enum StoreError {
     /// No PostgreSQL connection could be had.
     #[error("no PostgreSQL connection")]
     NoConnection(#[source] deadpool_postgres::PoolError),
+    /// The database cannot be reached: the connection was lost or refused, or the server is
+    /// shutting down or starting up. Retrying later works.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// What the work needed is gone: the SQLite writer thread (the store is shutting down),
     /// or a transaction's connection.
     #[error("the database connection is closed")]

@@ -5,6 +5,7 @@ mod connections;
 mod errors;
 mod filter_property;
 mod filters;
+mod health;
 mod helpers;
 mod hostile;
 mod instances;

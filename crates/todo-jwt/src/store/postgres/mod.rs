@@ -47,9 +47,33 @@ impl From<tokio_postgres::Error> for StoreError {
                 | &SqlState::T_R_SERIALIZATION_FAILURE
                 | &SqlState::LOCK_NOT_AVAILABLE,
             ) => Self::Contention,
+            // The server is going away or not there yet (shutdown, crash, start-up), or the
+            // connection failed.
+            Some(
+                &SqlState::ADMIN_SHUTDOWN
+                | &SqlState::CRASH_SHUTDOWN
+                | &SqlState::CANNOT_CONNECT_NOW
+                | &SqlState::CONNECTION_EXCEPTION
+                | &SqlState::CONNECTION_FAILURE
+                | &SqlState::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+            ) => Self::Unavailable(Box::new(error)),
+            // No SQLSTATE: the connection itself broke (closed, reset, I/O).
+            None if error.is_closed() || io_cause(&error) => Self::Unavailable(Box::new(error)),
             _ => Self::Postgres(error),
         }
     }
+}
+
+/// Whether an I/O error is among `error`'s causes (a reset or refused connection).
+fn io_cause(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        if inner.is::<std::io::Error>() {
+            return true;
+        }
+        cause = inner.source();
+    }
+    false
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
@@ -59,6 +83,9 @@ impl From<deadpool_postgres::PoolError> for StoreError {
             deadpool_postgres::PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => {
                 Self::TimedOut
             }
+            // A connection could not be made (refused, timed out, the server not ready).
+            other @ (deadpool_postgres::PoolError::Backend(_)
+            | deadpool_postgres::PoolError::Timeout(_)) => Self::Unavailable(Box::new(other)),
             other => Self::NoConnection(other),
         }
     }
@@ -117,6 +144,9 @@ impl PostgresEngine {
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .wait_timeout(Some(limits.query_timeout))
+            // A server that does not answer (not one that refuses: that fails at once) costs a
+            // request at most the budget too, then 503.
+            .create_timeout(Some(limits.query_timeout))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|error| StoreError::Url(Box::new(error)))?;
@@ -128,7 +158,7 @@ impl PostgresEngine {
             limits,
         };
         engine.migrate().await.map_err(|error| match error {
-            StoreError::NoConnection(_) => StoreError::Unreachable {
+            StoreError::NoConnection(_) | StoreError::Unavailable(_) => StoreError::Unreachable {
                 host: host.clone(),
                 source: Box::new(error),
             },
