@@ -34,7 +34,7 @@ async fn every_route_is_documented_with_an_id_a_tag_and_error_responses() {
     let doc = document(&app).await;
     assert_eq!(doc["openapi"], "3.1.0");
     let found = operations(&doc);
-    assert_eq!(found.len(), 20, "{found:?}");
+    assert_eq!(found.len(), 22, "{found:?}");
     for (method, path, operation) in &found {
         assert!(operation["operationId"].is_string(), "{method} {path}");
         assert!(operation["tags"][0].is_string(), "{method} {path}");
@@ -56,6 +56,8 @@ async fn only_protected_operations_require_security() {
         "POST /users/token",
         "POST /users/refresh-login",
         "POST /refresh",
+        "GET /healthz",
+        "GET /readyz",
     ];
     for (method, path, operation) in operations(&doc) {
         let name = format!("{method} {path}");
