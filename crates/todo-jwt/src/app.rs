@@ -86,8 +86,13 @@ const SESSION_CLEANUP: std::time::Duration = std::time::Duration::from_secs(600)
 const MEMORY_RETURN: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Application {
-    /// Opens the store, resolves the secret, builds the router and binds the listener.
+    /// Binds the listener, opens the store, resolves the secret and builds the router. The
+    /// port is taken first: a port in use fails before anything is created on disk.
     pub async fn build(config: Config) -> Result<Self, StartError> {
+        let address = config.address();
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartError::Bind { address, source })?;
         config.ensure_data_dir()?;
         let (jwt_config, secret_source) = config.jwt()?;
         match secret_source {
@@ -149,10 +154,6 @@ impl Application {
         });
         let router = router(state, &strategies)?;
 
-        let address = config.address();
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| StartError::Bind { address, source })?;
         let address = listener
             .local_addr()
             .map_err(|source| StartError::Bind { address, source })?;
@@ -234,6 +235,8 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
 
     Ok(api
         .merge(openapi::router(doc))
+        // After routing, so the route's template is known (the middleware is outside).
+        .route_layer(axum::middleware::map_request(telemetry::record_route))
         .fallback(error::endpoint_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(body::BODY_LIMIT))
@@ -260,10 +263,14 @@ pub fn with_middleware(
         .map_response(IntoResponse::into_response)
         .map_request(plain_request_id)
         .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
-            let id = request.headers().get(REQUEST_ID).and_then(|id| id.to_str().ok());
-            tracing::info_span!("request", method = %request.method(), path = request.uri().path(), id)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(telemetry::request_span)
+                .on_request(())
+                .on_response(telemetry::log_response)
+                // A 5xx is in the request's line already (and a 500's cause where rendered).
+                .on_failure(()),
+        )
         .layer(PropagateRequestIdLayer::new(request_id))
         .map_response(security_headers)
         .layer(CatchPanicLayer::custom(|_| internal_error()))
@@ -292,7 +299,7 @@ fn security_headers<B>(mut response: http::Response<B>) -> http::Response<B> {
 }
 
 /// The header that carries a request's id, kept from the client or made here.
-const REQUEST_ID: &str = "x-request-id";
+pub const REQUEST_ID: &str = "x-request-id";
 
 /// The longest client-chosen request id kept.
 const MAX_REQUEST_ID: usize = 64;

@@ -17,15 +17,29 @@ pub use crate::store::Database;
 /// The `iss` and `aud` of this service's tokens.
 pub const TOKEN_ISSUER: &str = "todo-jwt";
 
+/// The log lines' format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, coloured only when stderr is a terminal.
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
 /// How the service runs. Every field has a flag and an environment variable; `--help` lists them.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
+    /// How log lines are written to stderr: `text` (colours only on a terminal) or `json`
+    /// (one object a line). `RUST_LOG` sets the level (default `info`: a line per request).
+    #[arg(long, global = true, env = "TODO_JWT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Address to listen on.
-    #[arg(long, global = true, env = "TODO_JWT_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    #[arg(long, env = "TODO_JWT_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     pub host: IpAddr,
 
     /// Port to listen on (0 picks a free one).
-    #[arg(long, global = true, env = "TODO_JWT_PORT", default_value_t = 3000)]
+    #[arg(long, env = "TODO_JWT_PORT", default_value_t = 3000)]
     pub port: u16,
 
     /// Directory for the SQLite database and the generated secret; created if missing.
@@ -33,7 +47,7 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Lifetime of access tokens, in seconds.
-    #[arg(long, global = true, env = "TODO_JWT_TOKEN_LIFETIME", default_value_t = 21_600,
+    #[arg(long, env = "TODO_JWT_TOKEN_LIFETIME", default_value_t = 21_600,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub token_lifetime: u64,
 
@@ -63,7 +77,7 @@ pub struct Config {
     pub query_timeout_ms: u64,
 
     /// Seconds a session (a login) lives at most; logout ends it sooner.
-    #[arg(long, global = true, env = "TODO_JWT_SESSION_LIFETIME", default_value_t = 2_592_000,
+    #[arg(long, env = "TODO_JWT_SESSION_LIFETIME", default_value_t = 2_592_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub session_lifetime: u64,
 
@@ -71,127 +85,97 @@ pub struct Config {
     /// spent one presented again after the reuse interval ends the session). `false` is
     /// LoopBack's behaviour: a refresh token stays valid until its session ends, and
     /// `/refresh` answers only `{"accessToken"}`.
-    #[arg(long, global = true, env = "TODO_JWT_REFRESH_ROTATION", default_value_t = true,
+    #[arg(long, env = "TODO_JWT_REFRESH_ROTATION", default_value_t = true,
           action = clap::ArgAction::Set)]
     pub refresh_rotation: bool,
 
     /// Seconds a spent refresh token may still be presented (a lost response, two tabs) and
     /// get the session's current one; after that, presenting it ends the session.
-    #[arg(
-        long,
-        global = true,
-        env = "TODO_JWT_REFRESH_REUSE_INTERVAL",
-        default_value_t = 10
-    )]
+    #[arg(long, env = "TODO_JWT_REFRESH_REUSE_INTERVAL", default_value_t = 10)]
     pub refresh_reuse_interval: u64,
 
     /// Failed password checks for one email within the failure window before every attempt
     /// for it is 429 until the window ends (0: no limit).
-    #[arg(
-        long,
-        global = true,
-        env = "TODO_JWT_LOGIN_MAX_FAILURES",
-        default_value_t = 10
-    )]
+    #[arg(long, env = "TODO_JWT_LOGIN_MAX_FAILURES", default_value_t = 10)]
     pub login_max_failures: u64,
 
     /// Seconds failed password checks are counted over, and an account stays locked.
-    #[arg(long, global = true, env = "TODO_JWT_LOGIN_FAILURE_WINDOW", default_value_t = 900,
+    #[arg(long, env = "TODO_JWT_LOGIN_FAILURE_WINDOW", default_value_t = 900,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub login_failure_window: u64,
 
     /// Requests a minute per client address to the credential endpoints and `/signup`
     /// (0: no limit).
-    #[arg(
-        long,
-        global = true,
-        env = "TODO_JWT_AUTH_RATE_LIMIT",
-        default_value_t = 60
-    )]
+    #[arg(long, env = "TODO_JWT_AUTH_RATE_LIMIT", default_value_t = 60)]
     pub auth_rate_limit: u64,
 
     /// Proxies (addresses or CIDRs, comma-separated) whose `X-Forwarded-For` names the client.
-    #[arg(
-        long,
-        global = true,
-        env = "TODO_JWT_TRUSTED_PROXIES",
-        default_value = ""
-    )]
+    #[arg(long, env = "TODO_JWT_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
 
     /// Milliseconds a password check may be expected to wait for a hashing thread; a login
     /// that would wait longer is 503 at once (0: never refused).
-    #[arg(
-        long,
-        global = true,
-        env = "TODO_JWT_MAX_HASH_WAIT_MS",
-        default_value_t = 1_000
-    )]
+    #[arg(long, env = "TODO_JWT_MAX_HASH_WAIT_MS", default_value_t = 1_000)]
     pub max_hash_wait_ms: u64,
 
     /// Origins a browser app may call the API from, comma-separated
     /// (`https://app.example.com,http://localhost:5173`), or `*` for any (LoopBack's default).
-    #[arg(
-        long,
-        global = true,
-        env = "TODO_JWT_CORS_ORIGINS",
-        default_value = "*"
-    )]
+    #[arg(long, env = "TODO_JWT_CORS_ORIGINS", default_value = "*")]
     pub cors_origins: String,
 
     /// Connections open at once; more are closed as soon as they are accepted.
-    #[arg(long, global = true, env = "TODO_JWT_MAX_CONNECTIONS", default_value_t = 1024,
+    #[arg(long, env = "TODO_JWT_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
 
     /// Seconds a request's head (request line and headers) may take to arrive; also how long
     /// an idle keep-alive connection stays open.
-    #[arg(long, global = true, env = "TODO_JWT_HEADER_TIMEOUT", default_value_t = 10,
+    #[arg(long, env = "TODO_JWT_HEADER_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout: u64,
 
     /// Seconds a request's body may take to arrive (408 after that).
-    #[arg(long, global = true, env = "TODO_JWT_BODY_TIMEOUT", default_value_t = 10,
+    #[arg(long, env = "TODO_JWT_BODY_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub body_timeout: u64,
 
     /// Seconds a response may wait for a client that does not read it; then the connection
     /// closes (a client that stops reading would otherwise hold the response's memory).
-    #[arg(long, global = true, env = "TODO_JWT_SEND_TIMEOUT", default_value_t = 30,
+    #[arg(long, env = "TODO_JWT_SEND_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub send_timeout: u64,
 
     /// MiB of request bodies buffered at once, over all requests (at least 1); a body that
     /// cannot get its share within the body timeout is 503.
-    #[arg(long, global = true, env = "TODO_JWT_BODY_MEMORY_MB", default_value_t = 64,
+    #[arg(long, env = "TODO_JWT_BODY_MEMORY_MB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub body_memory_mb: u64,
 
     /// MiB of list responses held at once, over all requests (at least 1): a client that does
     /// not read holds its list until the send timeout; beyond the budget a list is 503.
-    #[arg(long, global = true, env = "TODO_JWT_RESPONSE_MEMORY_MB", default_value_t = 128,
+    #[arg(long, env = "TODO_JWT_RESPONSE_MEMORY_MB", default_value_t = 128,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub response_memory_mb: u64,
 
     /// The longest todo title, in characters (LoopBack has no limit).
-    #[arg(long, global = true, env = "TODO_JWT_MAX_TITLE_LENGTH", default_value_t = 2_000,
+    #[arg(long, env = "TODO_JWT_MAX_TITLE_LENGTH", default_value_t = 2_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_title_length: u64,
 
     /// The longest todo description, in characters (LoopBack has no limit).
-    #[arg(long, global = true, env = "TODO_JWT_MAX_DESC_LENGTH", default_value_t = 20_000,
+    #[arg(long, env = "TODO_JWT_MAX_DESC_LENGTH", default_value_t = 20_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_desc_length: u64,
 
     /// The most todos one user may have (LoopBack has no limit).
-    #[arg(long, global = true, env = "TODO_JWT_MAX_TODOS_PER_USER", default_value_t = 10_000,
+    #[arg(long, env = "TODO_JWT_MAX_TODOS_PER_USER", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_todos_per_user: u64,
 
     /// HMAC secret for access tokens, at least 32 bytes. Prefer the environment variable over the
     /// flag (flags show in `ps`). When unset, a random secret is generated once and kept in
     /// `<data-dir>/jwt-secret` (mode 0600).
-    #[arg(long, global = true, env = "TODO_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    #[arg(long, env = "TODO_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub secret: Option<SecretString>,
 }
 
@@ -270,6 +254,7 @@ impl Config {
     /// The configuration with defaults, for tests and embedding: a data directory and port 0.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
         Self {
+            log_format: LogFormat::Text,
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             data_dir: data_dir.into(),

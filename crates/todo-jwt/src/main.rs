@@ -30,7 +30,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init();
+    telemetry::init_with(cli.config.log_format);
     if let Some(Command::Migrate) = cli.command {
         let opened = match cli.config.ensure_data_dir() {
             Ok(()) => Store::open(&cli.config.database())
@@ -52,9 +52,8 @@ async fn main() -> ExitCode {
     let app = match Application::build(cli.config).await {
         Ok(app) => app,
         Err(error) => {
-            let error = chain(&error);
-            tracing::error!("cannot start: {error}");
-            eprintln!("todo-jwt: cannot start: {error}");
+            // Once, on stderr, whatever the log level.
+            eprintln!("todo-jwt: cannot start: {}", chain(&error));
             return ExitCode::FAILURE;
         }
     };

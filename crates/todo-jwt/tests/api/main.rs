@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod instances;
+mod logs;
 mod openapi;
 mod sessions;
 mod store;

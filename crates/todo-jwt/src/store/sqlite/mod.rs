@@ -152,7 +152,11 @@ impl SqliteEngine {
         let mut connection = connections
             .open()
             .and_then(|connection| {
+                // Another process holding the file is reported at once, not after the busy
+                // timeout (5 s) that waits for a lock any other time.
+                connection.busy_timeout(Duration::ZERO)?;
                 connection.pragma_update(None, "journal_mode", "WAL")?;
+                connection.busy_timeout(BUSY_TIMEOUT)?;
                 Ok(connection)
             })
             .map_err(|error| match error.sqlite_error_code() {
@@ -460,6 +464,9 @@ struct Connections {
     path: PathBuf,
 }
 
+/// How long a statement waits for a lock held by another connection of this process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The VFS that owns the database file for the process.
 const EXCLUSIVE_VFS: &str = "unix-excl";
 
@@ -467,14 +474,16 @@ impl Connections {
     fn open(&self) -> rusqlite::Result<Connection> {
         let connection =
             Connection::open_with_flags_and_vfs(&self.path, OpenFlags::default(), EXCLUSIVE_VFS)?;
+        // rusqlite waits 5 s on a lock by default; setting up must not (see `SqliteEngine::open`).
+        connection.busy_timeout(Duration::ZERO)?;
         // `case_sensitive_like`: LIKE is case-sensitive, as in PostgreSQL; `ilike` exists
         // for the other kind.
         connection.execute_batch(
             "PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 5000;
              PRAGMA case_sensitive_like = ON;",
         )?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
         add_regexp_function(&connection)?;
         connection.progress_handler(PROGRESS_STEPS, Some(past_deadline))?;
         connection.set_prepared_statement_cache_capacity(64);

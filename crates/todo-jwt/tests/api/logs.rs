@@ -1,0 +1,149 @@
+//! Issue 13: the log, as an operator reads it from the real binary's stderr.
+
+use std::{
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::instances::{command, start_with};
+
+/// At `info` in JSON: one `served` line per request with its method, route template, status,
+/// latency and request id, and the user once a token is accepted; never a password, a token
+/// or the `Authorization` header; no colour codes when stderr is not a terminal.
+#[tokio::test]
+async fn one_json_line_per_request_without_secrets() {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut server = command(data_dir.path());
+    server
+        .env("TODO_JWT_LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug")
+        .stderr(Stdio::piped());
+    let mut instance = start_with(server, data_dir);
+    let app = &instance.app;
+    let password = "a-password-to-find";
+    assert_eq!(
+        app.sign_up("logs@example.com", password).await.status(),
+        StatusCode::OK
+    );
+    let login = app.log_in("logs@example.com", password).await;
+    let token = login.json::<Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let response = app
+        .client
+        .post(app.url("/todos"))
+        .bearer_auth(&token)
+        .header("x-request-id", "logged-request")
+        .json(&json!({"title": "logged"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(response.status(), StatusCode::OK);
+    let id = response.json::<Value>().await.expect("json")["id"].clone();
+    let read = app
+        .get_authorized(
+            &format!("/todos/{id}?filter=%7B%7D"),
+            Some(&format!("Bearer {token}")),
+        )
+        .await;
+    assert_eq!(read.status(), StatusCode::OK);
+    let refused = app
+        .get_authorized("/todos", Some("Bearer not.a.token"))
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let unknown = app.get_authorized("/not/a/route?secret=x", None).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    let _ = instance.child.kill();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(
+        &mut instance.child.stderr.take().expect("stderr"),
+        &mut stderr,
+    )
+    .expect("stderr");
+    let _ = instance.child.wait();
+
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in a pipe: {stderr}"
+    );
+    for secret in [
+        password,
+        token.as_str(),
+        "not.a.token",
+        "Bearer",
+        "secret=x",
+    ] {
+        assert!(
+            !stderr.contains(secret),
+            "{secret:?} is in the log:\n{stderr}"
+        );
+    }
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let served: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "served")
+        .collect();
+    let summary: Vec<(String, String, u64)> = served
+        .iter()
+        .map(|line| {
+            (
+                line["span"]["method"].as_str().unwrap_or("?").to_owned(),
+                line["span"]["route"].as_str().unwrap_or("-").to_owned(),
+                line["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let expected = [
+        ("POST", "/signup", 200),
+        ("POST", "/users/login", 200),
+        ("POST", "/todos", 200),
+        ("GET", "/todos/{id}", 200),
+        ("GET", "/todos", 401),
+        ("GET", "-", 404),
+    ]
+    .map(|(method, route, status)| (method.to_owned(), route.to_owned(), status));
+    assert_eq!(summary, expected);
+    for line in &served {
+        assert!(line["latency_ms"].is_string(), "{line}");
+        assert!(line["span"]["id"].is_string(), "{line}");
+    }
+    let create = served[2];
+    assert_eq!(create["span"]["id"], "logged-request");
+    assert!(create["span"]["user"].is_string(), "{create}");
+    assert!(
+        served[4]["span"].get("user").is_none(),
+        "a refused token names nobody"
+    );
+}
+
+/// A port already in use fails at once, before anything is created on disk, with the error
+/// said once.
+#[tokio::test]
+async fn a_port_in_use_fails_before_touching_the_data_directory() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port();
+    let parent = tempfile::tempdir().expect("tempdir");
+    let data_dir = parent.path().join("data");
+    let started = Instant::now();
+    let output = command(&data_dir)
+        .env("TODO_JWT_PORT", port.to_string())
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.matches("Address already in use").count(),
+        1,
+        "said once: {stderr}"
+    );
+    assert!(!data_dir.exists(), "the data directory was created");
+}
