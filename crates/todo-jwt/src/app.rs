@@ -27,6 +27,7 @@ use crate::{
     config::{Config, ConfigError, SecretSource},
     error::{self, ApiError},
     health::{self, Draining, Health},
+    metrics::{self, Metrics},
     openapi,
     server::{self, ConnectionLimits},
     sessions,
@@ -74,6 +75,7 @@ pub struct Application {
     throttles: Throttles,
     passwords: Passwords,
     draining: Draining,
+    metrics: Metrics,
     cors_origins: Vec<HeaderValue>,
 }
 
@@ -142,8 +144,14 @@ impl Application {
             store: store.clone(),
             draining: draining.clone(),
         };
+        let metrics = Metrics::new(
+            metrics::Access::new(config.metrics, config.metrics_token.as_ref()),
+            passwords.clone(),
+            store.clone(),
+        );
         let state = AppState::new(Parts {
             health,
+            metrics: metrics.clone(),
             store,
             accounts,
             sessions: sessions.clone(),
@@ -166,6 +174,7 @@ impl Application {
             throttles,
             passwords,
             draining,
+            metrics,
             cors_origins: config.cors_origins()?,
         })
     }
@@ -188,8 +197,13 @@ impl Application {
                 }
             }
         });
-        let service = with_middleware(self.router, cors(&self.cors_origins));
+        let service = with_middleware(
+            self.router,
+            cors(&self.cors_origins),
+            self.metrics.enabled(),
+        );
         let passwords = self.passwords.clone();
+        let metrics = self.metrics.clone();
         let memory = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(MEMORY_RETURN);
             loop {
@@ -197,6 +211,7 @@ impl Application {
                 if passwords.release_idle_memory(MEMORY_RETURN) {
                     tracing::debug!("password threads gave their memory back");
                 }
+                metrics.upkeep();
                 crate::allocator::return_freed_memory();
             }
         });
@@ -235,8 +250,9 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
 
     Ok(api
         .merge(openapi::router(doc))
+        .route("/metrics", axum::routing::get(metrics::render))
         // After routing, so the route's template is known (the middleware is outside).
-        .route_layer(axum::middleware::map_request(telemetry::record_route))
+        .route_layer(axum::middleware::from_fn(metrics::mark_route))
         .fallback(error::endpoint_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(body::BODY_LIMIT))
@@ -253,6 +269,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
 pub fn with_middleware(
     router: Router,
     cors: CorsLayer,
+    metrics: bool,
 ) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
 + Clone
 + Send
@@ -275,6 +292,8 @@ pub fn with_middleware(
         .map_response(security_headers)
         .layer(CatchPanicLayer::custom(|_| internal_error()))
         .layer(cors)
+        // Next to the router (preflights, which CORS answers, are not counted).
+        .option_layer(metrics.then(|| axum::middleware::from_fn(metrics::track)))
         .map_request(without_trailing_slash)
         .service(router)
 }

@@ -172,6 +172,17 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_todos_per_user: u64,
 
+    /// Serve `GET /metrics` (Prometheus' text format). `false`: the route answers 404 and
+    /// nothing is recorded.
+    #[arg(long, env = "TODO_JWT_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub metrics: bool,
+
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this token>` (401 without).
+    /// Without it the metrics are public: set it, or keep the route from the internet at the
+    /// proxy, wherever the service is reachable by others.
+    #[arg(long, env = "TODO_JWT_METRICS_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub metrics_token: Option<SecretString>,
+
     /// HMAC secret for access tokens, at least 32 bytes. Prefer the environment variable over the
     /// flag (flags show in `ps`). When unset, a random secret is generated once and kept in
     /// `<data-dir>/jwt-secret` (mode 0600).
@@ -280,6 +291,8 @@ impl Config {
             max_title_length: 2_000,
             max_desc_length: 20_000,
             max_todos_per_user: 10_000,
+            metrics: true,
+            metrics_token: None,
             secret: None,
         }
     }

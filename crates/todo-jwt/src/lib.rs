@@ -17,6 +17,7 @@ pub mod error;
 pub mod filter;
 pub mod health;
 pub mod json;
+pub mod metrics;
 pub mod openapi;
 pub mod response;
 pub mod server;

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::{
-    accounts::Accounts, body::BodyLimits, health::Health, response::ResponseMemory,
-    sessions::Sessions, store::Store, throttle::Throttles, todos::TodoLimits,
+    accounts::Accounts, body::BodyLimits, health::Health, metrics::Metrics,
+    response::ResponseMemory, sessions::Sessions, store::Store, throttle::Throttles,
+    todos::TodoLimits,
 };
 
 /// The application's state. axum clones it for every request before a handler takes its part,
@@ -35,6 +36,8 @@ pub struct Parts {
     pub throttles: Throttles,
     /// What readiness checks.
     pub health: Health,
+    /// The metrics endpoint.
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -89,5 +92,11 @@ impl FromRef<AppState> for TodoLimits {
 impl FromRef<AppState> for Health {
     fn from_ref(state: &AppState) -> Self {
         state.0.health.clone()
+    }
+}
+
+impl FromRef<AppState> for Metrics {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.metrics.clone()
     }
 }

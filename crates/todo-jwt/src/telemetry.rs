@@ -6,10 +6,7 @@
 
 use std::{io::IsTerminal, time::Duration};
 
-use axum::{
-    extract::{MatchedPath, Request},
-    http::Response,
-};
+use axum::http::Response;
 use tracing::Span;
 use tracing_subscriber::{EnvFilter, fmt};
 
@@ -42,7 +39,7 @@ pub fn init_with(format: LogFormat) {
 }
 
 /// The span every request runs in: its method and id now; its route and user when known
-/// ([`record_route`], [`log_auth_outcome`]).
+/// ([`crate::metrics::mark_route`], [`log_auth_outcome`]).
 pub fn request_span<B>(request: &axum::http::Request<B>) -> Span {
     let id = request
         .headers()
@@ -55,15 +52,6 @@ pub fn request_span<B>(request: &axum::http::Request<B>) -> Span {
         id,
         user = tracing::field::Empty,
     )
-}
-
-/// Records the matched route's template (`/todos/{id}`) in the request's span; an unmatched
-/// request keeps none, so no client-chosen path reaches the log.
-pub async fn record_route(request: Request) -> Request {
-    if let Some(route) = request.extensions().get::<MatchedPath>() {
-        Span::current().record("route", route.as_str());
-    }
-    request
 }
 
 /// The request's log line, at `info`, in its span.
@@ -86,6 +74,7 @@ pub fn log_auth_outcome(request: &axum::http::request::Parts, outcome: authn::Au
             tracing::debug!(strategy, "authenticated");
         }
         authn::AuthOutcome::Refused(error) if error.is_unauthorized() => {
+            crate::metrics::auth_failure(&error.to_string());
             tracing::debug!(path = request.uri.path(), reason = %error, "authentication refused");
         }
         authn::AuthOutcome::Refused(_) | authn::AuthOutcome::Anonymous(_) => {}

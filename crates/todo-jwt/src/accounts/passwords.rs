@@ -149,16 +149,19 @@ impl Passwords {
                 rounds.saturating_mul(queue.average_micros.load(Ordering::Relaxed)),
             );
             if expected > queue.max_wait {
+                crate::metrics::login("shed");
                 return Err(ApiError::HashingBusy);
             }
         }
         let (sender, receiver) = oneshot::channel();
+        let queued_at = Instant::now();
         self.workers.spawn(move || {
             // The client went away while this waited: nobody wants the answer.
             if sender.is_closed() {
                 return;
             }
             let started = Instant::now();
+            crate::metrics::hash_wait(started - queued_at);
             let result = work();
             let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             // An exponential moving average (1/8 weight to the newest), racy but monotone.

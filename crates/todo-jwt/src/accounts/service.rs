@@ -146,6 +146,7 @@ impl Accounts {
                 Ok((user, hash))
             }
             _ => {
+                events::record(SessionEvent::LoginFailed);
                 self.throttles.failed(&credentials.email).await?;
                 Err(ApiError::Unauthorized(INVALID_CREDENTIALS.to_owned()))
             }

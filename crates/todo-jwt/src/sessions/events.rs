@@ -1,5 +1,7 @@
-//! Session events, through one place: the audit log and the metrics will read them here. For
-//! now each is a log line (never with a token or a password).
+//! Session events, through one place: each is a log line (never with a token or a password)
+//! and a metric; the audit log will read them here too.
+
+use crate::metrics;
 
 /// Something that happened to a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,18 +24,23 @@ pub enum SessionEvent<'a> {
     AccountDeleted { user: &'a str },
     /// An attempt was refused by a rate limit (`account` or `address`).
     Throttled { reason: &'a str },
+    /// A password check failed (an unknown email, or a wrong password).
+    LoginFailed,
 }
 
 /// Records `event`.
 pub fn record(event: SessionEvent<'_>) {
     match event {
         SessionEvent::LoggedIn { user, session } => {
+            metrics::login("success");
             tracing::info!(event = "login", %user, %session, "session started");
         }
         SessionEvent::Refreshed { user, session } => {
+            metrics::refresh("success");
             tracing::info!(event = "refresh", %user, %session, "session refreshed");
         }
         SessionEvent::ReuseDetected { user, session } => {
+            metrics::refresh("reuse_detected");
             tracing::warn!(
                 event = "reuse_detected", %user, %session,
                 "a spent refresh token was presented again: the session is ended"
@@ -55,11 +62,16 @@ pub fn record(event: SessionEvent<'_>) {
             tracing::info!(event = "account_deleted", %user, "account deleted");
         }
         SessionEvent::Throttled { reason } => {
+            metrics::login("throttled");
             tracing::warn!(
                 event = "throttled",
                 reason,
                 "an attempt was refused by a rate limit"
             );
+        }
+        SessionEvent::LoginFailed => {
+            metrics::login("bad_credentials");
+            tracing::info!(event = "login_failed", "a password check failed");
         }
     }
 }

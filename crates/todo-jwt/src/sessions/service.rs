@@ -159,6 +159,15 @@ impl Sessions {
     /// next refresh token). 401 for an unknown, expired or ended one; a spent one is answered
     /// with the session's current token within the reuse interval, and ends the session after.
     pub async fn refresh(&self, presented: &str) -> Result<Tokens> {
+        let exchanged = self.exchange(presented).await;
+        if let Err(ApiError::Unauthorized(_)) = &exchanged {
+            crate::metrics::refresh("refused");
+        }
+        exchanged
+    }
+
+    /// [`Sessions::refresh`], before its refusals are counted.
+    async fn exchange(&self, presented: &str) -> Result<Tokens> {
         let now = now();
         let transaction = self.store.transaction().await?;
         let sessions = transaction.sessions();

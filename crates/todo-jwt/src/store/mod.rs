@@ -162,6 +162,21 @@ trait Engine:
     async fn cached_statements(&self) -> usize {
         0
     }
+    /// The connection pool's state (PostgreSQL; SQLite has no pool).
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+}
+
+/// How a connection pool's connections are used now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Lent to requests.
+    pub in_use: usize,
+    /// Open and waiting.
+    pub idle: usize,
+    /// The most the pool opens.
+    pub max: usize,
 }
 
 /// An open transaction of an engine: the same statements, then commit.
@@ -231,6 +246,11 @@ impl Store {
     /// Whether the database answers a trivial query (for readiness checks).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.engine.ping().await
+    }
+
+    /// The connection pool's state (PostgreSQL; `None` on SQLite).
+    pub fn pool_status(&self) -> Option<PoolStatus> {
+        self.engine.pool_status()
     }
 
     /// How many statements the next connection of the pool keeps prepared (PostgreSQL; 0 on

@@ -10,6 +10,7 @@ mod helpers;
 mod hostile;
 mod instances;
 mod logs;
+mod metrics;
 mod openapi;
 mod sessions;
 mod store;

@@ -15,7 +15,7 @@ use statements::{Exec, Postgres};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, error::SqlState};
 
-use super::{Engine, Limits, StoreError, TransactionEngine};
+use super::{Engine, Limits, PoolStatus, StoreError, TransactionEngine};
 
 /// Schema changes in order; `schema_migrations` records the applied ones.
 const MIGRATIONS: &[&str] = &[
@@ -281,6 +281,15 @@ impl Engine for Postgres<PostgresEngine> {
             Ok(client) => client.statement_cache.size(),
             Err(_) => 0,
         }
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let status = self.0.pool.status();
+        Some(PoolStatus {
+            in_use: status.size.saturating_sub(status.available),
+            idle: status.available,
+            max: status.max_size,
+        })
     }
 }
 

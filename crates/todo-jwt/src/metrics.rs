@@ -1,0 +1,308 @@
+//! Metrics in Prometheus' text format at `GET /metrics`.
+//!
+//! Recorded through the `metrics` facade wherever they happen (a login's outcome in the
+//! session service, a refusal in the authentication observer), without a handle passed
+//! around; rendered by `metrics-exporter-prometheus`. Gauges that describe a state (the
+//! password queue, the database pool, process memory and CPU) are read when scraped.
+//!
+//! Series names and labels are bounded: routes are templates (`/todos/{id}`) or `unmatched`,
+//! methods outside the standard ones are `other`, reasons and outcomes are fixed words.
+
+use std::{
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::{HeaderMap, HeaderValue, Method, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::{accounts::Passwords, error::ApiError, store::Store};
+
+/// The request latency histogram's buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The password queue's wait histogram's buckets, in seconds.
+const WAIT_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// The process-wide recorder, installed by the first service that enables metrics (a process
+/// has one `metrics` recorder; the tests run many services in one).
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".into()),
+                    &LATENCY_BUCKETS,
+                )
+                .and_then(|builder| {
+                    builder.set_buckets_for_metric(
+                        Matcher::Full("password_hash_wait_seconds".into()),
+                        &WAIT_BUCKETS,
+                    )
+                });
+            match builder.and_then(PrometheusBuilder::install_recorder) {
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "metrics are off: cannot install the recorder");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        "http_requests_total",
+        "HTTP requests answered, by method, route template and status"
+    );
+    metrics::describe_histogram!(
+        "http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request (to its response head), by method and route template"
+    );
+    metrics::describe_counter!(
+        "auth_failures_total",
+        "Bearer tokens refused, by reason (missing, malformed, expired, not_active, \
+         bad_signature, invalid, revoked, other)"
+    );
+    metrics::describe_counter!(
+        "logins_total",
+        "Password checks at login, by outcome (success, bad_credentials, throttled, shed)"
+    );
+    metrics::describe_counter!(
+        "refreshes_total",
+        "Refresh token exchanges, by outcome (success, refused, reuse_detected)"
+    );
+    metrics::describe_gauge!(
+        "password_hash_queue_length",
+        "Password hashes queued or running"
+    );
+    metrics::describe_histogram!(
+        "password_hash_wait_seconds",
+        metrics::Unit::Seconds,
+        "Time a password hash waited for a thread"
+    );
+    metrics::describe_gauge!(
+        "db_pool_connections",
+        "PostgreSQL connections of this instance, by state (in_use, idle, max)"
+    );
+}
+
+/// Who may read `GET /metrics`.
+#[derive(Clone, Debug)]
+pub enum Access {
+    /// Nobody: the route answers 404 and nothing is recorded.
+    Off,
+    /// Anyone who can reach the service.
+    Public,
+    /// Callers sending `Authorization: Bearer <token>` with this token (its SHA-256 is kept).
+    Token([u8; 32]),
+}
+
+impl Access {
+    /// From the settings: off, or public unless a token is given.
+    pub fn new(enabled: bool, token: Option<&SecretString>) -> Self {
+        match (enabled, token) {
+            (false, _) => Self::Off,
+            (true, None) => Self::Public,
+            (true, Some(token)) => {
+                Self::Token(Sha256::digest(token.expose_secret().as_bytes()).into())
+            }
+        }
+    }
+
+    /// Whether `headers` may read the metrics. Digests are compared, so the time taken says
+    /// nothing about the token.
+    fn allows(&self, headers: &HeaderMap) -> bool {
+        match self {
+            Self::Off => false,
+            Self::Public => true,
+            Self::Token(expected) => headers
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .is_some_and(|given| Sha256::digest(given.as_bytes())[..] == expected[..]),
+        }
+    }
+}
+
+/// The metrics endpoint's state.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    access: Access,
+    handle: Option<PrometheusHandle>,
+    process: std::sync::Arc<metrics_process::Collector>,
+    passwords: Passwords,
+    store: Store,
+}
+
+impl Metrics {
+    /// Installs the recorder (once per process) unless `access` is off.
+    pub fn new(access: Access, passwords: Passwords, store: Store) -> Self {
+        let handle = match access {
+            Access::Off => None,
+            _ => install(),
+        };
+        let process = metrics_process::Collector::default();
+        if handle.is_some() {
+            process.describe();
+        }
+        Self {
+            access,
+            handle,
+            process: std::sync::Arc::new(process),
+            passwords,
+            store,
+        }
+    }
+
+    /// Whether metrics are recorded and served.
+    pub fn enabled(&self) -> bool {
+        self.handle.is_some()
+    }
+
+    /// Drains what histograms buffer; called every few seconds by the service.
+    pub fn upkeep(&self) {
+        if let Some(handle) = &self.handle {
+            handle.run_upkeep();
+        }
+    }
+}
+
+/// `GET /metrics`: every series in Prometheus' text format (version 0.0.4). 404 when metrics
+/// are off; 401 without the configured token.
+pub async fn render(State(metrics): State<Metrics>, headers: HeaderMap) -> Response {
+    let Some(handle) = &metrics.handle else {
+        return ApiError::EndpointNotFound(Method::GET, "/metrics".to_owned()).into_response();
+    };
+    if !metrics.access.allows(&headers) {
+        return ApiError::Unauthorized("A valid metrics token is required.".to_owned())
+            .into_response();
+    }
+    metrics.process.collect();
+    #[allow(clippy::cast_precision_loss)] // queue lengths and pool sizes are small
+    {
+        metrics::gauge!("password_hash_queue_length").set(metrics.passwords.queued() as f64);
+        if let Some(pool) = metrics.store.pool_status() {
+            metrics::gauge!("db_pool_connections", "state" => "in_use").set(pool.in_use as f64);
+            metrics::gauge!("db_pool_connections", "state" => "idle").set(pool.idle as f64);
+            metrics::gauge!("db_pool_connections", "state" => "max").set(pool.max as f64);
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        handle.render(),
+    )
+        .into_response()
+}
+
+/// Records the matched route's template on the response, for [`track`] (which runs outside
+/// the router, where the route is not known yet), and in the request's log span.
+pub async fn mark_route(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    if let Some(route) = &route {
+        tracing::Span::current().record("route", route.as_str());
+    }
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
+}
+
+/// Counts every request by method, route template and status, and times it.
+pub async fn track(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = method_label(request.method());
+    let response = next.run(request).await;
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(
+        "http_requests_total",
+        "method" => method,
+        "route" => route.clone(),
+        "status" => status
+    )
+    .increment(1);
+    metrics::histogram!(
+        "http_request_duration_seconds",
+        "method" => method,
+        "route" => route
+    )
+    .record(started.elapsed());
+    response
+}
+
+/// The method as a label: the standard ones by name, any other as `other` (a client choosing
+/// methods must not choose series).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Counts a refused bearer token by reason (a fixed word, from the strategy's message).
+pub fn auth_failure(message: &str) {
+    let reason = if message.contains("not found.") || message.contains("header") {
+        "missing"
+    } else if message.ends_with("jwt malformed") {
+        "malformed"
+    } else if message.ends_with("jwt expired") {
+        "expired"
+    } else if message.ends_with("jwt not active") {
+        "not_active"
+    } else if message.ends_with("invalid signature") {
+        "bad_signature"
+    } else if message.ends_with("user not found") {
+        "revoked"
+    } else if message.ends_with("invalid token") {
+        "invalid"
+    } else {
+        "other"
+    };
+    metrics::counter!("auth_failures_total", "reason" => reason).increment(1);
+}
+
+/// A login's outcome.
+pub fn login(outcome: &'static str) {
+    metrics::counter!("logins_total", "outcome" => outcome).increment(1);
+}
+
+/// A refresh's outcome.
+pub fn refresh(outcome: &'static str) {
+    metrics::counter!("refreshes_total", "outcome" => outcome).increment(1);
+}
+
+/// How long a password hash waited for a thread.
+pub fn hash_wait(waited: Duration) {
+    metrics::histogram!("password_hash_wait_seconds").record(waited);
+}
