@@ -120,8 +120,21 @@ pub fn document(routes: openapi::OpenApi) -> openapi::OpenApi {
 pub fn router<S: Clone + Send + Sync + 'static>(doc: openapi::OpenApi) -> Router<S> {
     // The redirect fix-up wraps the explorer's routes only, not every request.
     Router::from(SwaggerUi::new("/explorer").url("/openapi.json", doc))
+        .route(
+            "/explorer/swagger-initializer.js",
+            get(explorer_initializer),
+        )
         .layer(axum::middleware::from_fn(explorer_redirect))
         .route("/", get(home))
+}
+
+/// Swagger UI's start-up with the plugin that keeps `filter` and `where` text boxes (see the
+/// file's comment).
+async fn explorer_initializer() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("explorer.js"),
+    )
 }
 
 /// LoopBack answers `GET /explorer` with a 301 to `./explorer/` (Swagger UI's own is a 303).

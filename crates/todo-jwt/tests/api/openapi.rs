@@ -438,7 +438,12 @@ async fn the_explorer_is_served_from_the_binary() {
         .await
         .expect("request");
     assert_eq!(config.status(), StatusCode::OK);
-    assert!(config.text().await.expect("js").contains("/openapi.json"));
+    let config = config.text().await.expect("js");
+    assert!(config.contains("/openapi.json"), "{config}");
+    assert!(
+        config.contains("plugins: [SwaggerUIBundle.plugins.DownloadUrl, JsonStringParameters]"),
+        "filter and where stay text boxes: {config}"
+    );
     let bundle = client
         .get(app.url("/explorer/swagger-ui-bundle.js"))
         .send()
