@@ -2,7 +2,8 @@
 
 A user created through the API authorizes in Swagger UI's Authorize dialog, first by pasting a
 token (the `jwt` scheme), then by email and password (the `password` OAuth2 scheme), and each
-time executes GET /todos from the page and sees a 200 rendered. A screenshot of that state is
+time executes GET /todos from the page and sees a 200 rendered, with every one of the user's
+todos: the `filter` box is empty, not pre-filled with an example that selects some of them. A screenshot of that state is
 written to the path given as the second argument.
 
     python explorer_test.py http://127.0.0.1:3000 screenshot.png
@@ -21,6 +22,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 BASE, SCREENSHOT = sys.argv[1], sys.argv[2]
 WAIT = 20
+TODOS = [("seen from the explorer", False), ("also seen, though done", True)]
+# Swagger UI's DOM id for an operation: tag and operationId, with the id's `.` escaped.
+LIST_TODOS = "operations-TodoController-TodoController\\.find"
 
 
 def post_json(path, body):
@@ -36,8 +40,9 @@ def make_user():
     password = "explorer-password"
     post_json("/signup", {"email": email, "password": password})
     token = post_json("/users/login", {"email": email, "password": password})["token"]
-    # Not complete, so the filter example the explorer pre-fills selects it.
-    post_json_auth("/todos", {"title": "seen from the explorer", "isComplete": False}, token)
+    # One done, one not: a filter pre-filled from an example would likely hide one of them.
+    for title, done in TODOS:
+        post_json_auth("/todos", {"title": title, "isComplete": done}, token)
     return email, password, token
 
 
@@ -90,13 +95,25 @@ def close_dialog(driver):
     driver.find_element(By.CSS_SELECTOR, ".modal-ux button.btn-done").click()
 
 
-def execute_list_todos(driver, wait):
-    block = driver.find_element(By.CSS_SELECTOR, "#operations-TodoController-list_todos")
+def execute_list_todos(driver, wait, filter_text=None):
+    # XPath: the id holds a backslash, which a CSS selector would read as an escape.
+    block = driver.find_element(By.XPATH, f"//*[@id='{LIST_TODOS}']")
     if "is-open" not in block.get_attribute("class"):
         block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
     try_out = wait.until(lambda d: block.find_element(By.CSS_SELECTOR, ".try-out__btn"))
     if "cancel" not in try_out.get_attribute("class"):
         try_out.click()
+    # A text box (Swagger UI would show a file picker for a string with a contentMediaType,
+    # but for explorer.js), and empty: no example pre-fills it.
+    box = wait.until(
+        lambda d: block.find_element(By.CSS_SELECTOR, "tr[data-param-name='filter'] input")
+    )
+    assert box.get_attribute("type") == "text", f"the filter box is a {box.get_attribute('type')} input"
+    if filter_text is None:
+        assert box.get_attribute("value") == "", f"the filter box is pre-filled: {box.get_attribute('value')!r}"
+    else:
+        box.clear()
+        box.send_keys(filter_text)
     wait.until(lambda d: block.find_element(By.CSS_SELECTOR, "button.execute")).click()
     row = ".live-responses-table tr.response"
     status = wait.until(lambda d: block.find_element(By.CSS_SELECTOR, f"{row} .response-col_status"))
@@ -120,8 +137,16 @@ def main():
         close_dialog(driver)
         status, body, _ = execute_list_todos(driver, wait)
         assert status == "200", f"GET /todos with a pasted token answered {status}: {body}"
-        assert "seen from the explorer" in body, body
-        print("explorer: pasted token -> GET /todos 200")
+        assert all(title in body for title, _ in TODOS), body
+        print("explorer: pasted token -> GET /todos 200, every todo")
+        status, body, block = execute_list_todos(driver, wait, '{"where":{"isComplete":true}}')
+        assert status == "200", f"GET /todos with a typed filter answered {status}: {body}"
+        # Waits for the new response to replace the previous one.
+        def selected(d):
+            shown = block.find_element(By.CSS_SELECTOR, ".live-responses-table .highlight-code pre").text
+            return [title for title, _ in TODOS if title in shown]
+        wait.until(lambda d: selected(d) == ["also seen, though done"])
+        print("explorer: a typed filter -> GET /todos 200, the todos it selects")
 
         # 2. Log in by password through the OAuth2 password flow.
         wait = open_explorer(driver)
@@ -133,7 +158,7 @@ def main():
         close_dialog(driver)
         status, body, block = execute_list_todos(driver, wait)
         assert status == "200", f"GET /todos after the password flow answered {status}: {body}"
-        assert "seen from the explorer" in body, body
+        assert all(title in body for title, _ in TODOS), body
         driver.execute_script("arguments[0].scrollIntoView()", block)
         driver.save_screenshot(SCREENSHOT)
         print("explorer: password flow -> GET /todos 200")

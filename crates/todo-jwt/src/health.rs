@@ -17,6 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     error::{ApiError, Result},
+    openapi::ServiceUnavailable,
     store::Store,
 };
 
@@ -58,7 +59,7 @@ pub struct Status {
 
 /// Alive: the process answers HTTP. Depends on nothing else.
 #[utoipa::path(
-    get, path = "/healthz", tag = "HealthController",
+    get, path = "/healthz", tag = "HealthController", operation_id = "HealthController.live",
     responses((status = 200, description = "The process is alive", body = Status)),
 )]
 pub async fn live() -> Json<Status> {
@@ -68,10 +69,10 @@ pub async fn live() -> Json<Status> {
 /// Ready: the database answers within a second and the service is not shutting down; else
 /// 503 in the envelope (`SHUTTING_DOWN` or `DATABASE_UNAVAILABLE`), with `Retry-After`.
 #[utoipa::path(
-    get, path = "/readyz", tag = "HealthController",
+    get, path = "/readyz", tag = "HealthController", operation_id = "HealthController.ready",
     responses(
         (status = 200, description = "Ready to serve", body = Status),
-        (status = 503, description = "Shutting down, or the database does not answer"),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 pub async fn ready(State(health): State<Health>) -> Result<Json<Status>> {

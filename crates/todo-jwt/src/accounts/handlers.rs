@@ -7,13 +7,25 @@ use super::{
     Accounts,
     model::{AccountDeletion, NewUser, PasswordChange, UserBody},
 };
-use crate::{body::JsonBody, error::Result, throttle::AddressLimited};
+use crate::{
+    body::JsonBody,
+    error::Result,
+    openapi::{
+        Conflict, Forbidden, JsonBodyErrors, ServiceUnavailable, TooManyRequests, Unauthorized,
+    },
+    throttle::AddressLimited,
+};
 
 /// Creates an account; 409 when the email is taken (in any letter case).
 #[utoipa::path(
-    post, path = "/signup", tag = "UserController",
+    post, path = "/signup", tag = "UserController", operation_id = "UserController.signUp",
     request_body = NewUser,
-    responses((status = 200, description = "The new user, without its password", body = UserBody)),
+    responses(
+        (status = 200, description = "The new user, without its password", body = UserBody),
+        (status = 409, response = Conflict),
+        (status = 429, response = TooManyRequests),
+        JsonBodyErrors,
+    ),
 )]
 pub async fn sign_up(
     _: AddressLimited,
@@ -26,9 +38,13 @@ pub async fn sign_up(
 
 /// The caller's user id, as plain text.
 #[utoipa::path(
-    get, path = "/whoAmI", tag = "UserController",
+    get, path = "/whoAmI", tag = "UserController", operation_id = "UserController.whoAmI",
     security(("jwt" = []), ("password" = [])),
-    responses((status = 200, description = "The user id", body = String, content_type = "text/plain")),
+    responses(
+        (status = 200, description = "The user id", body = String, content_type = "text/plain"),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = ServiceUnavailable),
+    ),
 )]
 pub async fn who_am_i(CurrentUser(user): CurrentUser) -> String {
     user.id
@@ -37,11 +53,15 @@ pub async fn who_am_i(CurrentUser(user): CurrentUser) -> String {
 /// Changes the caller's password; every other session of the caller ends (this one stays).
 #[utoipa::path(
     put, path = "/users/me/password", tag = "UserController",
+    operation_id = "UserController.changePassword",
     security(("jwt" = []), ("password" = [])),
     request_body = PasswordChange,
     responses(
         (status = 204, description = "Changed; the caller's other sessions have ended"),
-        (status = 403, description = "The current password is wrong", body = crate::openapi::ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        JsonBodyErrors,
     ),
 )]
 pub async fn change_password(
@@ -59,11 +79,15 @@ pub async fn change_password(
 /// Deletes the caller's account with its todos and sessions; the email can sign up again.
 #[utoipa::path(
     delete, path = "/users/me", tag = "UserController",
+    operation_id = "UserController.deleteAccount",
     security(("jwt" = []), ("password" = [])),
     request_body = AccountDeletion,
     responses(
         (status = 204, description = "The account and everything in it are gone"),
-        (status = 403, description = "The password is wrong", body = crate::openapi::ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        JsonBodyErrors,
     ),
 )]
 pub async fn delete_account(

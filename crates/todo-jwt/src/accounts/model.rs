@@ -106,8 +106,10 @@ pub struct UserBody {
     #[schema(format = Email)]
     pub email: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub realm: Option<String>,
 }
 

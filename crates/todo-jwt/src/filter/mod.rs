@@ -20,6 +20,7 @@
 pub mod parse;
 pub mod query;
 pub mod regexp;
+pub mod schema;
 
 /// The filter language's reference semantics, for tests (the SQL must agree with it).
 pub mod eval;

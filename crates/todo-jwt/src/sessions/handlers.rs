@@ -16,6 +16,7 @@ use crate::{
     accounts::Credentials,
     body::{JsonBody, json_body_schema},
     error::Result,
+    openapi::{JsonBodyErrors, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized},
     store::Session,
     throttle::AddressLimited,
 };
@@ -30,9 +31,14 @@ pub struct TokenBody {
 
 /// Logs in: an access token for valid credentials.
 #[utoipa::path(
-    post, path = "/users/login", tag = "UserController",
+    post, path = "/users/login", tag = "UserController", operation_id = "UserController.login",
     request_body = Credentials,
-    responses((status = 200, description = "An access token", body = TokenBody)),
+    responses(
+        (status = 200, description = "An access token", body = TokenBody),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        JsonBodyErrors,
+    ),
 )]
 pub async fn log_in(
     _: AddressLimited,
@@ -53,14 +59,21 @@ pub struct RefreshedTokens {
     /// The refresh token to present next time (absent when rotation is off: the one presented
     /// stays valid).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub refresh_token: Option<String>,
 }
 
 /// Logs in with a refresh token as well: LoopBack's `POST /users/refresh-login`.
 #[utoipa::path(
     post, path = "/users/refresh-login", tag = "UserController",
+    operation_id = "UserController.refreshLogin",
     request_body = Credentials,
-    responses((status = 200, description = "An access token and a refresh token", body = RefreshedTokens)),
+    responses(
+        (status = 200, description = "An access token and a refresh token", body = RefreshedTokens),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        JsonBodyErrors,
+    ),
 )]
 pub async fn refresh_login(
     _: AddressLimited,
@@ -106,9 +119,14 @@ json_body_schema!(
 /// session's next refresh token; the one presented is spent. LoopBack mode
 /// (`TODO_JWT_REFRESH_ROTATION=false`) answers `{"accessToken"}` only.
 #[utoipa::path(
-    post, path = "/refresh", tag = "UserController",
+    post, path = "/refresh", tag = "UserController", operation_id = "UserController.refresh",
     request_body = RefreshGrant,
-    responses((status = 200, description = "New tokens", body = RefreshedTokens)),
+    responses(
+        (status = 200, description = "New tokens", body = RefreshedTokens),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        JsonBodyErrors,
+    ),
 )]
 pub async fn refresh(
     _: AddressLimited,
@@ -124,9 +142,13 @@ pub async fn refresh(
 /// Logs out: ends the caller's session, so its tokens are refused (within a second on every
 /// instance).
 #[utoipa::path(
-    post, path = "/users/logout", tag = "UserController",
+    post, path = "/users/logout", tag = "UserController", operation_id = "UserController.logout",
     security(("jwt" = []), ("password" = [])),
-    responses((status = 204, description = "The session has ended")),
+    responses(
+        (status = 204, description = "The session has ended"),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = ServiceUnavailable),
+    ),
 )]
 pub async fn log_out(
     State(sessions): State<Sessions>,
@@ -139,8 +161,13 @@ pub async fn log_out(
 /// Logs out everywhere: ends every session of the caller.
 #[utoipa::path(
     post, path = "/users/logout-all", tag = "UserController",
+    operation_id = "UserController.logoutAll",
     security(("jwt" = []), ("password" = [])),
-    responses((status = 204, description = "Every session of the caller has ended")),
+    responses(
+        (status = 204, description = "Every session of the caller has ended"),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = ServiceUnavailable),
+    ),
 )]
 pub async fn log_out_everywhere(
     State(sessions): State<Sessions>,
@@ -192,8 +219,13 @@ impl SessionBody {
 /// The caller's live sessions, newest first.
 #[utoipa::path(
     get, path = "/users/me/sessions", tag = "UserController",
+    operation_id = "UserController.findSessions",
     security(("jwt" = []), ("password" = [])),
-    responses((status = 200, description = "The caller's sessions", body = Vec<SessionBody>)),
+    responses(
+        (status = 200, description = "The caller's sessions", body = Vec<SessionBody>),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = ServiceUnavailable),
+    ),
 )]
 pub async fn list_sessions(
     State(sessions): State<Sessions>,
@@ -211,11 +243,14 @@ pub async fn list_sessions(
 /// Ends one of the caller's sessions (404 for an unknown id or another user's session).
 #[utoipa::path(
     delete, path = "/users/me/sessions/{id}", tag = "UserController",
+    operation_id = "UserController.deleteSessionById",
     security(("jwt" = []), ("password" = [])),
     params(("id" = String, Path, description = "The session's id")),
     responses(
         (status = 204, description = "The session has ended"),
-        (status = 404, description = "The caller has no such session", body = crate::openapi::ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 pub async fn end_session(

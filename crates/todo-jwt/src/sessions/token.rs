@@ -17,6 +17,7 @@ use crate::{
     accounts::Credentials,
     body::{BodyLimits, BodySchema, read_body, validate},
     error::ApiError,
+    openapi::{PayloadTooLarge, RequestTimeout, ServiceUnavailable, TooManyRequests},
     throttle::Throttles,
 };
 
@@ -50,6 +51,7 @@ pub struct TokenResponse {
     /// The session's refresh token, for `grant_type=refresh_token` (absent when rotation is
     /// off and a refresh token was presented: it stays valid).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     refresh_token: Option<String>,
 }
 
@@ -110,10 +112,15 @@ pub(super) fn with_no_store(mut response: Response) -> Response {
 /// Issues an access token for an email (`username`) and password, OAuth 2.0 style.
 #[utoipa::path(
     post, path = "/users/token", tag = "UserController",
+    operation_id = "UserController.issueToken",
     request_body(content_type = "application/x-www-form-urlencoded", content = TokenRequest),
     responses(
         (status = 200, description = "An access token", body = TokenResponse),
         (status = 400, description = "Refused (RFC 6749, 5.2)", body = OAuthError),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 pub async fn issue_token(

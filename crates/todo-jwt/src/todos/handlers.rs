@@ -9,13 +9,17 @@ use axum::{
 };
 
 use super::{
-    model::{Count, NewTodo, Shown, TodoLimits, TodoPatch, TodoReplacement, TodoSchema},
+    model::{
+        BulkTodoPatch, Count, NewTodo, PartialTodo, Shown, TodoLimits, TodoPatch, TodoReplacement,
+        TodoSchema,
+    },
     params::{ListFilter, OneFilter, TodoId, Where},
 };
 use crate::{
     body::JsonBody,
     error::{ApiError, Result},
     filter::{Condition, Filter},
+    openapi::{BadRequest, JsonBodyErrors, NotFound, ServiceUnavailable, Unauthorized},
     response::ResponseMemory,
     store::{Store, StoreError, TodoChanges},
 };
@@ -64,11 +68,13 @@ fn not_found(id: i64) -> ApiError {
 
 /// Creates a todo for the caller (200 with its new id).
 #[utoipa::path(
-    post, path = "/todos", tag = "TodoController",
+    post, path = "/todos", tag = "TodoController", operation_id = "TodoController.create",
     security(("jwt" = []), ("password" = [])),
     request_body = NewTodo,
     responses(
         (status = 200, description = "The stored todo, with its id", body = TodoSchema),
+        (status = 401, response = Unauthorized),
+        JsonBodyErrors,
     ),
 )]
 pub async fn create_todo(
@@ -91,13 +97,14 @@ pub async fn create_todo(
 
 /// Lists the caller's todos, by id unless ordered; `filter` selects.
 #[utoipa::path(
-    get, path = "/todos", tag = "TodoController",
+    get, path = "/todos", tag = "TodoController", operation_id = "TodoController.find",
     security(("jwt" = []), ("password" = [])),
-    params(
-        ("filter" = Option<String>, Query, description = "LoopBack filter: URL-encoded JSON, or bracket form (`filter[where][isComplete]=false&filter[limit]=2`). Keys: `where`, `fields`, `order`, `limit`, `skip`, `offset`.", example = r#"{"where":{"isComplete":false},"order":"title ASC","limit":10}"#),
-    ),
+    params(ListFilter),
     responses(
-        (status = 200, description = "The caller's todos", body = Vec<TodoSchema>),
+        (status = 200, description = "The caller's todos", body = Vec<PartialTodo>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 pub async fn list_todos(
@@ -133,13 +140,14 @@ pub async fn list_todos(
 
 /// Counts the caller's todos that match `where`.
 #[utoipa::path(
-    get, path = "/todos/count", tag = "TodoController",
+    get, path = "/todos/count", tag = "TodoController", operation_id = "TodoController.count",
     security(("jwt" = []), ("password" = [])),
-    params(
-        ("where" = Option<String>, Query, description = "LoopBack where clause: URL-encoded JSON or bracket form (`where[isComplete]=true`). Operators: eq, neq, gt, gte, lt, lte, between, inq, nin, like, nlike, ilike, nilike, regexp; and, or.", example = r#"{"isComplete":false}"#),
-    ),
+    params(Where),
     responses(
         (status = 200, description = "How many of the caller's todos match", body = Count),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 pub async fn count_todos(
@@ -153,14 +161,18 @@ pub async fn count_todos(
 
 /// One of the caller's todos, or 404.
 #[utoipa::path(
-    get, path = "/todos/{id}", tag = "TodoController",
+    get, path = "/todos/{id}", tag = "TodoController", operation_id = "TodoController.findById",
     security(("jwt" = []), ("password" = [])),
     params(
         ("id" = i64, Path, description = "The todo id"),
-        ("filter" = Option<String>, Query, description = "LoopBack filter without `where`: `fields` selects properties.", example = r#"{"fields":{"title":true,"isComplete":true}}"#),
+        OneFilter,
     ),
     responses(
-        (status = 200, description = "The todo", body = TodoSchema),
+        (status = 200, description = "The todo", body = PartialTodo),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 pub async fn get_todo(
@@ -189,7 +201,7 @@ pub async fn get_todo(
 
 /// Replaces a todo: omitted optional properties are removed (204).
 #[utoipa::path(
-    put, path = "/todos/{id}", tag = "TodoController",
+    put, path = "/todos/{id}", tag = "TodoController", operation_id = "TodoController.replaceById",
     security(("jwt" = []), ("password" = [])),
     params(
         ("id" = i64, Path, description = "The todo id"),
@@ -197,6 +209,9 @@ pub async fn get_todo(
     request_body = TodoReplacement,
     responses(
         (status = 204, description = "Replaced; omitted properties are removed"),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        JsonBodyErrors,
     ),
 )]
 pub async fn replace_todo(
@@ -213,7 +228,7 @@ pub async fn replace_todo(
 
 /// Changes some properties of a todo (204).
 #[utoipa::path(
-    patch, path = "/todos/{id}", tag = "TodoController",
+    patch, path = "/todos/{id}", tag = "TodoController", operation_id = "TodoController.updateById",
     security(("jwt" = []), ("password" = [])),
     params(
         ("id" = i64, Path, description = "The todo id"),
@@ -221,6 +236,9 @@ pub async fn replace_todo(
     request_body = TodoPatch,
     responses(
         (status = 204, description = "Updated"),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        JsonBodyErrors,
     ),
 )]
 pub async fn patch_todo(
@@ -230,20 +248,24 @@ pub async fn patch_todo(
     TodoId(id): TodoId,
     JsonBody(patch): JsonBody<TodoPatch>,
 ) -> Result<StatusCode> {
-    let changes = patch.into_changes(Some(id))?;
+    let changes = patch.into_changes(id)?;
     limits.check_changes(&changes)?;
     update_one(&store, &user.id, id, changes).await
 }
 
 /// Deletes a todo (204).
 #[utoipa::path(
-    delete, path = "/todos/{id}", tag = "TodoController",
+    delete, path = "/todos/{id}", tag = "TodoController", operation_id = "TodoController.deleteById",
     security(("jwt" = []), ("password" = [])),
     params(
         ("id" = i64, Path, description = "The todo id"),
     ),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 503, response = ServiceUnavailable),
     ),
 )]
 pub async fn delete_todo(
@@ -260,14 +282,14 @@ pub async fn delete_todo(
 
 /// Changes the caller's todos that match `where` (all of them without it); 200 with the count.
 #[utoipa::path(
-    patch, path = "/todos", tag = "TodoController",
+    patch, path = "/todos", tag = "TodoController", operation_id = "TodoController.updateAll",
     security(("jwt" = []), ("password" = [])),
-    params(
-        ("where" = Option<String>, Query, description = "LoopBack where clause: URL-encoded JSON or bracket form (`where[isComplete]=true`). Operators: eq, neq, gt, gte, lt, lte, between, inq, nin, like, nlike, ilike, nilike, regexp; and, or.", example = r#"{"isComplete":false}"#),
-    ),
-    request_body = TodoPatch,
+    params(Where),
+    request_body = BulkTodoPatch,
     responses(
         (status = 200, description = "How many todos matched", body = Count),
+        (status = 401, response = Unauthorized),
+        JsonBodyErrors,
     ),
 )]
 pub async fn patch_todos(
@@ -275,9 +297,9 @@ pub async fn patch_todos(
     State(store): State<Store>,
     State(limits): State<TodoLimits>,
     Where(where_): Where,
-    JsonBody(patch): JsonBody<TodoPatch>,
+    JsonBody(patch): JsonBody<BulkTodoPatch>,
 ) -> Result<Json<Count>> {
-    let changes = patch.into_changes(None)?;
+    let changes = patch.into_changes()?;
     limits.check_changes(&changes)?;
     let count = store
         .todos()

@@ -5,6 +5,7 @@ mod model;
 mod params;
 
 pub use model::TodoLimits;
+pub use params::{OneTodoFilter, TodoFilter, TodoWhere};
 
 use axum::extract::FromRef;
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -163,7 +163,16 @@ impl TodoReplacement {
     }
 }
 
-/// `PATCH /todos/{id}` and `PATCH /todos`: some properties.
+/// A patch's schema: some properties, at least one. `{}` is refused by the handler with
+/// LoopBack's 400 (`INVALID_BODY_DEFINITION`), not by the validator's 422, so
+/// `minProperties` is documented but left out of validation.
+fn patch_schema(with_id: bool) -> Value {
+    let mut schema = schema(&[], with_id, json!({"isComplete": true}));
+    schema["minProperties"] = json!(1);
+    schema
+}
+
+/// `PATCH /todos/{id}`: some properties; a body `id` must be the path's.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TodoPatch {
@@ -173,35 +182,53 @@ pub struct TodoPatch {
     pub is_complete: Option<bool>,
 }
 
-json_body_schema!(TodoPatch, schema(&[], true, json!({"isComplete": true})));
+json_body_schema!(TodoPatch, patch_schema(true), documented_only: "minProperties");
 
 impl TodoPatch {
-    /// The changes for todo `id` (or for many todos, with `id = None`, where a body `id` would
-    /// rewrite every matched id and is refused). An empty patch is refused, as in LoopBack.
-    pub fn into_changes(self, id: Option<i64>) -> Result<TodoChanges> {
-        match id {
-            Some(id) => check_same_id(self.id, id)?,
-            None if self.id.is_some() => {
-                return Err(ApiError::bad_request(
-                    "INVALID_BODY_DEFINITION",
-                    "id property cannot be updated",
-                ));
-            }
-            None => {}
-        }
-        let changes = TodoChanges {
-            title: self.title,
-            desc: self.desc.map(Some),
-            is_complete: self.is_complete.map(Some),
-        };
-        if changes.is_empty() {
-            return Err(ApiError::bad_request(
-                "INVALID_BODY_DEFINITION",
-                "Data is required for the patch request",
-            ));
-        }
-        Ok(changes)
+    /// The changes for todo `id`. An empty patch is refused, as in LoopBack.
+    pub fn into_changes(self, id: i64) -> Result<TodoChanges> {
+        check_same_id(self.id, id)?;
+        changes(self.title, self.desc, self.is_complete)
     }
+}
+
+/// `PATCH /todos`: some properties, for every todo `where` matches. No `id`: it would rewrite
+/// every matched id (422, as any property the schema does not list).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkTodoPatch {
+    pub title: Option<String>,
+    pub desc: Option<String>,
+    pub is_complete: Option<bool>,
+}
+
+json_body_schema!(BulkTodoPatch, patch_schema(false), documented_only: "minProperties");
+
+impl BulkTodoPatch {
+    /// The changes for the matched todos. An empty patch is refused, as in LoopBack.
+    pub fn into_changes(self) -> Result<TodoChanges> {
+        changes(self.title, self.desc, self.is_complete)
+    }
+}
+
+/// A patch's changes, or LoopBack's 400 when it changes nothing.
+fn changes(
+    title: Option<String>,
+    desc: Option<String>,
+    is_complete: Option<bool>,
+) -> Result<TodoChanges> {
+    let changes = TodoChanges {
+        title,
+        desc: desc.map(Some),
+        is_complete: is_complete.map(Some),
+    };
+    if changes.is_empty() {
+        return Err(ApiError::bad_request(
+            "INVALID_BODY_DEFINITION",
+            "Data is required for the patch request",
+        ));
+    }
+    Ok(changes)
 }
 
 fn check_same_id(body: Option<i64>, path: i64) -> Result<()> {
@@ -296,16 +323,33 @@ fn write_json_str(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-/// A todo as `GET` shows it: the properties `fields` selected (all by default); `desc` and
-/// `isComplete` only when set.
+/// A whole todo, as `POST /todos` answers it: `desc` and `isComplete` only when set.
 #[derive(ToSchema)]
 #[schema(as = Todo)]
 #[expect(dead_code, reason = "documents the JSON that `Shown` writes")]
 pub struct TodoSchema {
-    /// Increasing, never reused (present unless `fields` leaves it out).
+    /// Increasing, never reused.
+    #[schema(format = Int64)]
+    id: i64,
+    /// Never empty.
+    #[schema(min_length = 1)]
+    title: String,
+    #[schema(nullable = false)]
+    desc: Option<String>,
+    #[schema(nullable = false)]
+    #[serde(rename = "isComplete")]
+    is_complete: Option<bool>,
+}
+
+/// A todo as `GET` shows it: the properties `fields` selects. Without `fields`, every
+/// property, so `id` and `title` are there; `desc` and `isComplete` only when set.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "documents the JSON that `Shown` writes")]
+pub struct PartialTodo {
+    /// Increasing, never reused.
     #[schema(format = Int64, nullable = false)]
     id: Option<i64>,
-    /// Never empty (present unless `fields` leaves it out).
+    /// Never empty.
     #[schema(min_length = 1, nullable = false)]
     title: Option<String>,
     #[schema(nullable = false)]

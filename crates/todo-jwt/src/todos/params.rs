@@ -1,16 +1,28 @@
 //! Extractors for the todo routes' path and query parameters.
 
+use std::borrow::Cow;
+
 use axum::{
     extract::{FromRequestParts, Path},
     http::request::Parts,
 };
+use utoipa::{
+    IntoParams, PartialSchema, ToSchema,
+    openapi::{
+        Ref, RefOr, Required, Type,
+        path::{Parameter, ParameterBuilder, ParameterIn},
+        schema::{ObjectBuilder, Schema},
+    },
+};
 
 use crate::{
+    body,
     error::ApiError,
     filter::{
         Condition, Filter,
         parse::{self, Scope},
         query::parameter_tree,
+        schema::{filter_schema, where_schema},
     },
 };
 
@@ -81,3 +93,99 @@ impl<S: Send + Sync> FromRequestParts<S> for Where {
         }
     }
 }
+
+/// The query parameter `name`: a string holding JSON that `content` describes. A string, not
+/// an object: client generators drop or flatten object-valued query parameters.
+fn json_parameter(name: &str, content: &str, description: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .content_media_type("application/json")
+                .content_schema(Some(Ref::from_schema_name(content))),
+        ))
+        .build()
+}
+
+// No parameter has an `example`: the explorer would pre-fill it, and a newcomer who runs
+// "Try it out" would see only the todos it selects.
+
+impl IntoParams for ListFilter {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![json_parameter(
+            "filter",
+            TodoFilter::NAME,
+            "LoopBack's filter (`TodoFilter`): URL-encoded JSON such as \
+             `{\"where\":{\"isComplete\":false},\"order\":\"title DESC\",\"limit\":10}`, or \
+             bracket form (`filter[where][isComplete]=false&filter[limit]=10`). Keys: `where`, \
+             `fields`, `order`, `limit`, `skip`, `offset`. Without it, every todo of the caller.",
+        )]
+    }
+}
+
+impl IntoParams for OneFilter {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![json_parameter(
+            "filter",
+            OneTodoFilter::NAME,
+            "LoopBack's filter without `where` (`OneTodoFilter`): `fields` selects properties, \
+             e.g. `{\"fields\":{\"title\":true}}` or `filter[fields][title]=true`.",
+        )]
+    }
+}
+
+impl IntoParams for Where {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![json_parameter(
+            "where",
+            TodoWhere::NAME,
+            "LoopBack's where clause (`TodoWhere`): URL-encoded JSON such as \
+             `{\"isComplete\":false}`, or bracket form (`where[isComplete]=false`). Without it, \
+             every todo of the caller.",
+        )]
+    }
+}
+
+/// Declares a component schema written as JSON: the content of a `filter` or `where`.
+macro_rules! content_schema {
+    ($(#[$meta:meta])* $name:ident, $schema:expr) => {
+        $(#[$meta])*
+        pub struct $name;
+
+        impl $name {
+            const NAME: &str = stringify!($name);
+        }
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                body::document(&$schema)
+            }
+        }
+
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(Self::NAME)
+            }
+        }
+    };
+}
+
+content_schema!(
+    /// `filter` on `GET /todos`.
+    TodoFilter,
+    filter_schema(true)
+);
+content_schema!(
+    /// `filter` on `GET /todos/{id}`: no `where`.
+    OneTodoFilter,
+    filter_schema(false)
+);
+content_schema!(
+    /// `where`, alone or in a filter.
+    TodoWhere,
+    where_schema()
+);

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use reqwest::{StatusCode, header, redirect::Policy};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, error_body, spawn_app};
 
 async fn document(app: &TestApp) -> Value {
     let response = app
@@ -28,26 +28,197 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
     found
 }
 
+/// The operations whose ids are LoopBack's (`@loopback/authentication-jwt`'s for refresh), and
+/// ours for the routes LoopBack does not have, in the same `Controller.method` form.
+const OPERATION_IDS: [(&str, &str); 22] = [
+    ("POST /signup", "UserController.signUp"),
+    ("POST /users/login", "UserController.login"),
+    ("GET /whoAmI", "UserController.whoAmI"),
+    ("POST /users/refresh-login", "UserController.refreshLogin"),
+    ("POST /refresh", "UserController.refresh"),
+    ("POST /users/token", "UserController.issueToken"),
+    ("POST /users/logout", "UserController.logout"),
+    ("POST /users/logout-all", "UserController.logoutAll"),
+    ("GET /users/me/sessions", "UserController.findSessions"),
+    (
+        "DELETE /users/me/sessions/{id}",
+        "UserController.deleteSessionById",
+    ),
+    ("PUT /users/me/password", "UserController.changePassword"),
+    ("DELETE /users/me", "UserController.deleteAccount"),
+    ("POST /todos", "TodoController.create"),
+    ("GET /todos", "TodoController.find"),
+    ("GET /todos/count", "TodoController.count"),
+    ("GET /todos/{id}", "TodoController.findById"),
+    ("PUT /todos/{id}", "TodoController.replaceById"),
+    ("PATCH /todos/{id}", "TodoController.updateById"),
+    ("DELETE /todos/{id}", "TodoController.deleteById"),
+    ("PATCH /todos", "TodoController.updateAll"),
+    ("GET /healthz", "HealthController.live"),
+    ("GET /readyz", "HealthController.ready"),
+];
+
 #[tokio::test]
-async fn every_route_is_documented_with_an_id_a_tag_and_error_responses() {
+async fn every_route_is_documented_with_loopbacks_operation_id_and_a_tag() {
     let app = spawn_app().await;
     let doc = document(&app).await;
     assert_eq!(doc["openapi"], "3.1.0");
     let found = operations(&doc);
-    assert_eq!(found.len(), 22, "{found:?}");
+    assert_eq!(found.len(), OPERATION_IDS.len(), "{found:?}");
     for (method, path, operation) in &found {
-        assert!(operation["operationId"].is_string(), "{method} {path}");
-        assert!(operation["tags"][0].is_string(), "{method} {path}");
-        let responses = operation["responses"].as_object().expect("responses");
-        assert!(
-            responses.contains_key("default"),
-            "{method} {path} documents its errors"
-        );
+        let name = format!("{method} {path}");
+        let expected = OPERATION_IDS
+            .iter()
+            .find(|(route, _)| *route == name)
+            .map(|(_, id)| *id);
+        assert_eq!(operation["operationId"].as_str(), expected, "{name}");
+        let controller = expected.and_then(|id| id.split('.').next());
+        assert_eq!(operation["tags"][0].as_str(), controller, "{name}");
+    }
+}
+
+/// `#/components/...` is where every `$ref` points, and something is there.
+fn unresolved_refs(doc: &Value, node: &Value, found: &mut Vec<String>) {
+    match node {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get("$ref") {
+                let pointer = target.strip_prefix('#').unwrap_or(target);
+                if doc.pointer(pointer).is_none() {
+                    found.push(target.clone());
+                }
+            }
+            map.values()
+                .for_each(|value| unresolved_refs(doc, value, found));
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|value| unresolved_refs(doc, value, found)),
+        _ => {}
     }
 }
 
 #[tokio::test]
-async fn only_protected_operations_require_security() {
+async fn every_reference_resolves_and_there_is_a_server() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let mut unresolved = Vec::new();
+    unresolved_refs(&doc, &doc, &mut unresolved);
+    assert!(unresolved.is_empty(), "{unresolved:?}");
+    assert_eq!(doc["servers"][0]["url"], "/");
+}
+
+/// What each operation answers besides success, as the handlers and extractors do.
+#[tokio::test]
+async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let body = ["400", "408", "413", "415", "422", "503"];
+    let expected = |name: &str| -> Vec<&str> {
+        let mut statuses: Vec<&str> = match name {
+            "POST /signup" => [&body[..], &["409", "429"]].concat(),
+            "POST /users/login" | "POST /users/refresh-login" | "POST /refresh" => {
+                [&body[..], &["401", "429"]].concat()
+            }
+            "POST /users/token" => vec!["400", "408", "413", "429", "503"],
+            "GET /whoAmI" => vec!["401", "503"],
+            "GET /healthz" => vec![],
+            "GET /readyz" => vec!["503"],
+            "PUT /users/me/password" | "DELETE /users/me" => {
+                [&body[..], &["401", "403", "429"]].concat()
+            }
+            "POST /users/logout" | "POST /users/logout-all" | "GET /users/me/sessions" => {
+                vec!["401", "503"]
+            }
+            "DELETE /users/me/sessions/{id}" => vec!["401", "404", "503"],
+            "POST /todos" | "PATCH /todos" => [&body[..], &["401"]].concat(),
+            "PUT /todos/{id}" | "PATCH /todos/{id}" => [&body[..], &["401", "404"]].concat(),
+            "GET /todos" | "GET /todos/count" => vec!["400", "401", "503"],
+            "GET /todos/{id}" | "DELETE /todos/{id}" => vec!["400", "401", "404", "503"],
+            other => panic!("{other} is not in this list"),
+        };
+        statuses.sort_unstable();
+        statuses
+    };
+    for (method, path, operation) in operations(&doc) {
+        let name = format!("{method} {path}");
+        let responses = operation["responses"].as_object().expect("responses");
+        let errors: Vec<&str> = responses
+            .keys()
+            .map(String::as_str)
+            .filter(|status| status.starts_with('4') || status.starts_with('5'))
+            .collect();
+        assert_eq!(errors, expected(&name), "{name}");
+        for status in errors.iter().chain(&["default"]) {
+            let response = &responses[*status];
+            let schema = match response["$ref"].as_str() {
+                Some(target) => {
+                    let named = &doc
+                        .pointer(target.strip_prefix('#').expect("local"))
+                        .expect("resolves");
+                    named["content"]["application/json"]["schema"]["$ref"].clone()
+                }
+                None => response["content"]["application/json"]["schema"]["$ref"].clone(),
+            };
+            let envelope = if name == "POST /users/token" && *status == "400" {
+                "#/components/schemas/OAuthError"
+            } else {
+                "#/components/schemas/ErrorEnvelope"
+            };
+            assert_eq!(schema, envelope, "{name} {status}");
+        }
+    }
+    let named = &doc["components"]["responses"];
+    assert!(named["Unauthorized"]["headers"]["WWW-Authenticate"].is_object());
+    assert!(named["ServiceUnavailable"]["headers"]["Retry-After"].is_object());
+    assert!(named["TooManyRequests"]["headers"]["Retry-After"].is_object());
+}
+
+/// `details` entries are objects: `path` and `message` always (the filter parser's), `code`
+/// and `info` for bodies (AJV's shape), as a 422 and a 400 show.
+#[tokio::test]
+async fn the_error_details_are_typed_as_the_objects_they_are() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["ErrorBody"]["properties"]["details"]["items"]["$ref"],
+        "#/components/schemas/ErrorDetail"
+    );
+    let detail = &schemas["ErrorDetail"];
+    assert_eq!(detail["required"], json!(["path", "message"]));
+    assert_eq!(detail["properties"]["code"]["type"], "string");
+    assert_eq!(detail["properties"]["info"]["type"], "object");
+    let token = app.token_for("details@example.com").await;
+    let response = app
+        .call(
+            reqwest::Method::POST,
+            "/todos",
+            &token,
+            Some(&json!({"title": 1})),
+        )
+        .await;
+    let validation = error_body(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let response = app
+        .call(reqwest::Method::GET, "/todos?filter[limit]=0", &token, None)
+        .await;
+    let filter = error_body(response, StatusCode::BAD_REQUEST).await;
+    for entry in [&validation["details"][0], &filter["details"][0]] {
+        let entry = entry.as_object().expect("an object");
+        let documented = detail["properties"].as_object().expect("properties");
+        assert!(
+            entry.keys().all(|key| documented.contains_key(key)),
+            "{entry:?}"
+        );
+        assert!(
+            entry["path"].is_string() && entry["message"].is_string(),
+            "{entry:?}"
+        );
+    }
+    assert!(validation["details"][0]["info"].is_object());
+}
+
+#[tokio::test]
+async fn public_operations_say_so_and_protected_ones_require_a_token() {
     let app = spawn_app().await;
     let doc = document(&app).await;
     let public = [
@@ -62,7 +233,7 @@ async fn only_protected_operations_require_security() {
     for (method, path, operation) in operations(&doc) {
         let name = format!("{method} {path}");
         if public.contains(&name.as_str()) {
-            assert!(operation.get("security").is_none(), "{name} is public");
+            assert_eq!(operation["security"], json!([]), "{name} is public");
         } else {
             let security = operation["security"].as_array().expect("security");
             assert!(security.iter().any(|s| s.get("jwt").is_some()), "{name}");
@@ -85,11 +256,140 @@ async fn request_schemas_are_the_enforced_ones() {
     let doc = document(&app).await;
     let new_todo = &doc["components"]["schemas"]["NewTodo"];
     assert_eq!(new_todo["additionalProperties"], false);
-    assert_eq!(new_todo["required"], serde_json::json!(["title"]));
+    assert_eq!(new_todo["required"], json!(["title"]));
     assert_eq!(new_todo["properties"]["title"]["minLength"], 1);
     let new_user = &doc["components"]["schemas"]["NewUser"];
     assert_eq!(new_user["properties"]["password"]["minLength"], 8);
     assert_eq!(new_user["properties"]["email"]["format"], "email");
+}
+
+/// `PATCH /todos/{id}` may repeat the path's id, `PATCH /todos` may not name one; both need
+/// one property at least (`{}` is 400, see `todos::bulk_patch_refuses_an_id_and_an_empty_body`).
+#[tokio::test]
+async fn the_two_patches_have_their_own_schemas() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let body_ref = |path: &str| {
+        doc["paths"][path]["patch"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .clone()
+    };
+    assert_eq!(body_ref("/todos/{id}"), "#/components/schemas/TodoPatch");
+    assert_eq!(body_ref("/todos"), "#/components/schemas/BulkTodoPatch");
+    let schemas = &doc["components"]["schemas"];
+    for (name, has_id) in [("TodoPatch", true), ("BulkTodoPatch", false)] {
+        let schema = &schemas[name];
+        assert_eq!(schema["minProperties"], 1, "{name}");
+        assert_eq!(schema["additionalProperties"], false, "{name}");
+        assert_eq!(schema["properties"].get("id").is_some(), has_id, "{name}");
+        assert!(schema["properties"]["title"].is_object(), "{name}");
+    }
+}
+
+/// Responses that always carry `id` and `title` require them; `GET` answers only what `fields`
+/// selects. Optional properties are omitted, never `null`, so none is nullable.
+#[tokio::test]
+async fn response_schemas_require_what_is_always_there_and_nothing_is_null() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["Todo"]["required"], json!(["id", "title"]));
+    assert_eq!(
+        doc["paths"]["/todos"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/Todo"
+    );
+    assert!(schemas["PartialTodo"].get("required").is_none());
+    assert_eq!(schemas["User"]["required"], json!(["id", "email"]));
+    for (schema, property, kind) in [
+        ("User", "username", "string"),
+        ("User", "realm", "string"),
+        ("Todo", "desc", "string"),
+        ("Todo", "isComplete", "boolean"),
+        ("RefreshedTokens", "refreshToken", "string"),
+        ("TokenResponse", "refresh_token", "string"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][property]["type"], kind,
+            "{schema}.{property} is omitted when absent, never null"
+        );
+    }
+}
+
+/// `filter` and `where` stay strings (generators drop or flatten object query parameters) whose
+/// content is JSON that named schemas describe; none is pre-filled with an example.
+#[tokio::test]
+async fn filter_and_where_describe_their_json_content() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let cases = [
+        ("/todos", "get", "filter", "TodoFilter"),
+        ("/todos/{id}", "get", "filter", "OneTodoFilter"),
+        ("/todos/count", "get", "where", "TodoWhere"),
+        ("/todos", "patch", "where", "TodoWhere"),
+    ];
+    for (path, method, name, content) in cases {
+        let parameters = doc["paths"][path][method]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let parameter = parameters
+            .iter()
+            .find(|parameter| parameter["name"] == name)
+            .expect("the parameter");
+        assert_eq!(parameter["in"], "query");
+        assert!(
+            parameter.get("example").is_none(),
+            "{path} {name} is not pre-filled"
+        );
+        assert!(
+            parameter.get("examples").is_none(),
+            "{path} {name} is not pre-filled"
+        );
+        let schema = &parameter["schema"];
+        assert_eq!(schema["type"], "string", "{path} {name}");
+        assert!(
+            schema.get("example").is_none(),
+            "{path} {name} is not pre-filled"
+        );
+        assert_eq!(schema["contentMediaType"], "application/json");
+        assert_eq!(
+            schema["contentSchema"]["$ref"],
+            format!("#/components/schemas/{content}")
+        );
+    }
+    let schemas = &doc["components"]["schemas"];
+    let keys = |name: &str| -> Vec<String> {
+        let mut keys: Vec<String> = schemas[name]["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        keys("TodoFilter"),
+        ["fields", "limit", "offset", "order", "skip", "where"]
+    );
+    assert_eq!(
+        keys("OneTodoFilter"),
+        ["fields", "limit", "offset", "order", "skip"]
+    );
+    assert_eq!(
+        keys("TodoWhere"),
+        ["and", "desc", "id", "isComplete", "or", "title"]
+    );
+    let title = &schemas["TodoWhere"]["properties"]["title"]["anyOf"][1]["properties"];
+    let mut operators: Vec<&String> = title.as_object().expect("operators").keys().collect();
+    operators.sort();
+    assert_eq!(
+        operators,
+        [
+            "between", "eq", "gt", "gte", "ilike", "inq", "like", "lt", "lte", "neq", "nilike",
+            "nin", "nlike", "regexp"
+        ]
+    );
+    assert_eq!(schemas["TodoFilter"]["properties"]["limit"]["minimum"], 1);
 }
 
 /// The document is reviewed like code: a change to it shows up as a change to this file.
@@ -144,7 +444,12 @@ async fn the_explorer_is_served_from_the_binary() {
         .await
         .expect("request");
     assert_eq!(config.status(), StatusCode::OK);
-    assert!(config.text().await.expect("js").contains("/openapi.json"));
+    let config = config.text().await.expect("js");
+    assert!(config.contains("/openapi.json"), "{config}");
+    assert!(
+        config.contains("plugins: [SwaggerUIBundle.plugins.DownloadUrl, JsonStringParameters]"),
+        "filter and where stay text boxes: {config}"
+    );
     let bundle = client
         .get(app.url("/explorer/swagger-ui-bundle.js"))
         .send()

@@ -315,6 +315,28 @@ async fn delete_removes_the_todo_and_ids_are_never_reused() {
     );
 }
 
+/// As the document says: the bulk patch has no `id` (422, as any unlisted property), and an
+/// empty patch is LoopBack's 400 on both patch routes (`minProperties: 1`).
+#[tokio::test]
+async fn bulk_patch_refuses_an_id_and_an_empty_body() {
+    let app = spawn_app().await;
+    let token = app.token_for("a@example.com").await;
+    let todo = app.create_todo(&token, json!({"title": "t"})).await;
+    let response = app
+        .call(Method::PATCH, "/todos", &token, Some(&json!({"id": 7})))
+        .await;
+    let error = error_body(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(error["details"][0]["code"], "additionalProperties");
+    assert_eq!(error["details"][0]["info"]["additionalProperty"], "id");
+    let response = app
+        .call(Method::PATCH, "/todos", &token, Some(&json!({})))
+        .await;
+    let error = error_body(response, StatusCode::BAD_REQUEST).await;
+    assert_eq!(error["code"], "INVALID_BODY_DEFINITION");
+    let path = format!("/todos/{}", todo["id"]);
+    assert_eq!(app.get_json(&path, &token).await, todo, "untouched");
+}
+
 #[tokio::test]
 async fn bulk_patch_counts_matches_and_touches_only_the_callers_todos() {
     let app = spawn_app().await;

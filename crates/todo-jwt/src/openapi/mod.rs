@@ -2,7 +2,18 @@
 //!
 //! The document is generated from the route table (utoipa-axum): a route cannot exist without
 //! its operation, and request-body schemas are the very schemas bodies are validated against.
-//! Only the protected operations carry security requirements; signup and login are public.
+//! Operation ids are LoopBack's (`TodoController.find`), so clients generated from either
+//! document call the same methods. Protected operations require `jwt` (or `password`); public
+//! ones say so with an empty `security`. Each operation lists the error statuses it can answer
+//! ([`errors`]).
+
+mod errors;
+
+pub use errors::{
+    BadRequest, Conflict, ErrorEnvelope, Forbidden, JsonBodyErrors, NotFound, PayloadTooLarge,
+    RequestTimeout, ServiceUnavailable, TooManyRequests, Unauthorized, UnprocessableEntity,
+    UnsupportedMediaType,
+};
 
 use axum::{
     Router,
@@ -12,15 +23,16 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
-use serde_json::Value;
 use utoipa::{
-    Modify, OpenApi, ToSchema,
+    Modify, OpenApi,
     openapi::{
-        self, Content, RefOr, ResponseBuilder,
+        self,
         security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme},
     },
 };
 use utoipa_swagger_ui::SwaggerUi;
+
+use crate::todos::{OneTodoFilter, TodoFilter, TodoWhere};
 
 /// The parts of the document that do not come from a route.
 #[derive(OpenApi)]
@@ -35,36 +47,18 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "UserController", description = "Accounts and tokens"),
         (name = "TodoController", description = "The caller's todos"),
     ),
-    components(schemas(ErrorEnvelope)),
+    servers((url = "/", description = "The server that serves this document")),
+    components(
+        schemas(ErrorEnvelope, TodoFilter, OneTodoFilter, TodoWhere),
+        responses(
+            BadRequest, Unauthorized, Forbidden, NotFound, RequestTimeout, Conflict,
+            PayloadTooLarge, UnsupportedMediaType, UnprocessableEntity, TooManyRequests,
+            ServiceUnavailable,
+        ),
+    ),
     modifiers(&SecuritySchemes),
 )]
 pub struct ApiDoc;
-
-/// Every error: LoopBack's envelope.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "documents the JSON that `ApiError` writes")]
-pub struct ErrorEnvelope {
-    error: ErrorBody,
-}
-
-/// The inside of the error envelope.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "documents the JSON that `ApiError` writes")]
-struct ErrorBody {
-    /// The HTTP status again.
-    #[schema(rename = "statusCode")]
-    status_code: u16,
-    /// The error class, e.g. `UnauthorizedError` (absent on 500).
-    #[schema(nullable = false)]
-    name: Option<String>,
-    message: String,
-    /// A machine-readable code, e.g. `VALIDATION_FAILED`, `ENTITY_NOT_FOUND`.
-    #[schema(nullable = false)]
-    code: Option<String>,
-    /// One entry per problem (422: `path`, `code`, `message`, `info`; 400: `path`, `message`).
-    #[schema(nullable = false)]
-    details: Option<Vec<Value>>,
-}
 
 /// `jwt` (paste a token) and `password` (log in from the explorer) security schemes.
 struct SecuritySchemes;
@@ -92,18 +86,10 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Adds the error envelope as every operation's `default` response: any status an operation
-/// does not list (400, 401, 404, 409, 413, 415, 422, 500) has that body.
-fn document_errors(doc: &mut openapi::OpenApi) {
-    let default = ResponseBuilder::new()
-        .description("An error, in LoopBack's envelope")
-        .content(
-            "application/json",
-            Content::new(Some(RefOr::Ref(openapi::Ref::from_schema_name(
-                "ErrorEnvelope",
-            )))),
-        )
-        .build();
+/// Gives every operation the envelope as its `default` response (what it does not list), and
+/// an explicit empty `security` when it has none: public, rather than unspecified.
+fn finish_operations(doc: &mut openapi::OpenApi) {
+    let default = errors::default_response();
     for item in doc.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
@@ -118,6 +104,7 @@ fn document_errors(doc: &mut openapi::OpenApi) {
                 .responses
                 .entry("default".to_owned())
                 .or_insert_with(|| default.clone().into());
+            operation.security.get_or_insert_with(Vec::new);
         }
     }
 }
@@ -125,7 +112,7 @@ fn document_errors(doc: &mut openapi::OpenApi) {
 /// The finished document, from the routes' operations.
 pub fn document(routes: openapi::OpenApi) -> openapi::OpenApi {
     let mut doc = ApiDoc::openapi().merge_from(routes);
-    document_errors(&mut doc);
+    finish_operations(&mut doc);
     doc
 }
 
@@ -133,8 +120,21 @@ pub fn document(routes: openapi::OpenApi) -> openapi::OpenApi {
 pub fn router<S: Clone + Send + Sync + 'static>(doc: openapi::OpenApi) -> Router<S> {
     // The redirect fix-up wraps the explorer's routes only, not every request.
     Router::from(SwaggerUi::new("/explorer").url("/openapi.json", doc))
+        .route(
+            "/explorer/swagger-initializer.js",
+            get(explorer_initializer),
+        )
         .layer(axum::middleware::from_fn(explorer_redirect))
         .route("/", get(home))
+}
+
+/// Swagger UI's start-up with the plugin that keeps `filter` and `where` text boxes (see the
+/// file's comment).
+async fn explorer_initializer() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("explorer.js"),
+    )
 }
 
 /// LoopBack answers `GET /explorer` with a 301 to `./explorer/` (Swagger UI's own is a 303).
@@ -150,5 +150,5 @@ pub async fn explorer_redirect(request: Request, next: Next) -> Response {
 }
 
 async fn home() -> Html<&'static str> {
-    Html(include_str!("home.html"))
+    Html(include_str!("../home.html"))
 }
