@@ -197,11 +197,7 @@ impl Application {
                 }
             }
         });
-        let service = with_middleware(
-            self.router,
-            cors(&self.cors_origins),
-            self.metrics.enabled(),
-        );
+        let service = with_middleware(self.router, cors(&self.cors_origins));
         let passwords = self.passwords.clone();
         let metrics = self.metrics.clone();
         let memory = tokio::spawn(async move {
@@ -252,7 +248,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
         .merge(openapi::router(doc))
         .route("/metrics", axum::routing::get(metrics::render))
         // After routing, so the route's template is known (the middleware is outside).
-        .route_layer(axum::middleware::from_fn(metrics::mark_route))
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(error::endpoint_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(body::BODY_LIMIT))
@@ -269,7 +265,6 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
 pub fn with_middleware(
     router: Router,
     cors: CorsLayer,
-    metrics: bool,
 ) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
 + Clone
 + Send
@@ -292,8 +287,6 @@ pub fn with_middleware(
         .map_response(security_headers)
         .layer(CatchPanicLayer::custom(|_| internal_error()))
         .layer(cors)
-        // Next to the router (preflights, which CORS answers, are not counted).
-        .option_layer(metrics.then(|| axum::middleware::from_fn(metrics::track)))
         .map_request(without_trailing_slash)
         .service(router)
 }

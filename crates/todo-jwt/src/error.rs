@@ -356,10 +356,12 @@ impl From<FilterError> for ApiError {
 
 /// The router's fallback: LoopBack's 404 for an unknown route.
 pub async fn endpoint_not_found(method: Method, uri: Uri) -> ApiError {
+    crate::metrics::unmatched(&method, StatusCode::NOT_FOUND.as_u16());
     ApiError::EndpointNotFound(method, uri.path().to_owned())
 }
 
 /// The router's fallback for a known path and an unserved method (axum adds `Allow`).
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    crate::metrics::unmatched(&method, StatusCode::METHOD_NOT_ALLOWED.as_u16());
     ApiError::MethodNotAllowed(method, uri.path().to_owned())
 }

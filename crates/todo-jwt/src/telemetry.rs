@@ -39,7 +39,7 @@ pub fn init_with(format: LogFormat) {
 }
 
 /// The span every request runs in: its method and id now; its route and user when known
-/// ([`crate::metrics::mark_route`], [`log_auth_outcome`]).
+/// ([`crate::metrics::track`], [`log_auth_outcome`]).
 pub fn request_span<B>(request: &axum::http::Request<B>) -> Span {
     let id = request
         .headers()
