@@ -23,6 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     accounts::{self, Accounts, Passwords, PasswordsError},
+    backup::Backups,
     body,
     config::{Config, ConfigError, SecretSource},
     error::{self, ApiError},
@@ -76,6 +77,8 @@ pub struct Application {
     passwords: Passwords,
     draining: Draining,
     metrics: Metrics,
+    /// Backups of the SQLite database, and how often (`None`: on `SIGUSR1` only).
+    backups: Option<(Backups, Option<std::time::Duration>)>,
     cors_origins: Vec<HeaderValue>,
 }
 
@@ -149,6 +152,15 @@ impl Application {
             passwords.clone(),
             store.clone(),
         );
+        let backups = matches!(config.database(), crate::store::Database::Sqlite(_)).then(|| {
+            let keep = usize::try_from(config.backup_keep).unwrap_or(usize::MAX);
+            let every = (config.backup_interval > 0)
+                .then(|| std::time::Duration::from_secs(config.backup_interval));
+            (
+                Backups::new(store.clone(), config.data_dir.join("backups"), keep),
+                every,
+            )
+        });
         let state = AppState::new(Parts {
             health,
             metrics: metrics.clone(),
@@ -175,6 +187,7 @@ impl Application {
             passwords,
             draining,
             metrics,
+            backups,
             cors_origins: config.cors_origins()?,
         })
     }
@@ -197,6 +210,7 @@ impl Application {
                 }
             }
         });
+        let backups = self.backups.map(|(backups, every)| backups.spawn(every));
         let service = with_middleware(self.router, cors(&self.cors_origins));
         let passwords = self.passwords.clone();
         let metrics = self.metrics.clone();
@@ -220,6 +234,9 @@ impl Application {
         cleanup.abort();
         counters.abort();
         memory.abort();
+        if let Some(backups) = backups {
+            backups.abort();
+        }
         served
     }
 }

@@ -172,6 +172,16 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_todos_per_user: u64,
 
+    /// Seconds between automatic backups of the SQLite database into `<data-dir>/backups`
+    /// (0: only on `SIGUSR1`).
+    #[arg(long, env = "TODO_JWT_BACKUP_INTERVAL", default_value_t = 0)]
+    pub backup_interval: u64,
+
+    /// How many backups are kept in `<data-dir>/backups` (the oldest are removed).
+    #[arg(long, env = "TODO_JWT_BACKUP_KEEP", default_value_t = 7,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub backup_keep: u64,
+
     /// Serve `GET /metrics` (Prometheus' text format). `false`: the route answers 404 and
     /// nothing is recorded.
     #[arg(long, env = "TODO_JWT_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -293,6 +303,8 @@ impl Config {
             max_todos_per_user: 10_000,
             metrics: true,
             metrics_token: None,
+            backup_interval: 0,
+            backup_keep: 7,
             secret: None,
         }
     }

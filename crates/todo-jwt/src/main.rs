@@ -25,12 +25,40 @@ struct Cli {
 enum Command {
     /// Applies the database migrations and exits (the server also applies them at start).
     Migrate,
+    /// Replaces the SQLite database with a backup (from `<data-dir>/backups`, say); the service
+    /// must be stopped.
+    Restore {
+        /// The backup file.
+        backup: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init_with(cli.config.log_format);
+    if let Some(Command::Restore { backup }) = &cli.command {
+        let todo_jwt::store::Database::Sqlite(database) = cli.config.database() else {
+            eprintln!(
+                "todo-jwt: restore is for the SQLite database; restore PostgreSQL with its own tools"
+            );
+            return ExitCode::FAILURE;
+        };
+        return match todo_jwt::store::restore_sqlite(&database, backup) {
+            Ok(()) => {
+                println!(
+                    "todo-jwt: {} restored from {}",
+                    database.display(),
+                    backup.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("todo-jwt: restore failed: {}", chain(&error));
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Command::Migrate) = cli.command {
         let opened = match cli.config.ensure_data_dir() {
             Ok(()) => Store::open(&cli.config.database())

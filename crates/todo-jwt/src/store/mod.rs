@@ -32,10 +32,15 @@ pub mod todo_sql;
 mod todos;
 mod users;
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
 pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
+pub use sqlite::restore as restore_sqlite;
 pub use throttle::{Counter, Throttle, ThrottleStatements};
 pub use todos::{TodoStatements, Todos, Visitor};
 pub use users::{UserStatements, Users};
@@ -146,6 +151,12 @@ pub enum StoreError {
     /// A thread the store needs could not be started.
     #[error("cannot start a database thread")]
     Thread(#[source] std::io::Error),
+    /// Backups are taken here of the embedded database only (PostgreSQL: `pg_dump`).
+    #[error("backups of a PostgreSQL database are taken with pg_dump, not by the service")]
+    BackupUnsupported,
+    /// The backup could not be written (or a backup to restore could not be read).
+    #[error("the backup failed: {0}")]
+    Backup(String),
 }
 
 /// What an engine offers: its statements, transactions and a health check.
@@ -165,6 +176,12 @@ trait Engine:
     /// The connection pool's state (PostgreSQL; SQLite has no pool).
     fn pool_status(&self) -> Option<PoolStatus> {
         None
+    }
+    /// Writes a consistent copy of the database to `to` (a new file) while the service goes on
+    /// reading and writing (SQLite).
+    async fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        let _ = to;
+        Err(StoreError::BackupUnsupported)
     }
 }
 
@@ -246,6 +263,12 @@ impl Store {
     /// Whether the database answers a trivial query (for readiness checks).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.engine.ping().await
+    }
+
+    /// Writes a consistent copy of the database to `to`, a file that must not exist yet, while
+    /// requests go on (SQLite; PostgreSQL is backed up with its own tools).
+    pub async fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        self.engine.backup(to).await
     }
 
     /// The connection pool's state (PostgreSQL; `None` on SQLite).

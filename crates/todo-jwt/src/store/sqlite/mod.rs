@@ -361,6 +361,31 @@ impl Engine for Sqlite<SqliteEngine> {
         Ok(Box::new(Sqlite(transaction)))
     }
 
+    /// `VACUUM INTO` on a connection of its own, off the runtime: one read transaction, so it
+    /// sees one consistent state while the writer goes on (WAL readers do not block writers).
+    /// The file is made first, empty and private (0600), as the database's.
+    async fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        let connections = self.0.shared.connections.clone();
+        let to = to.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let connection = connections.open()?;
+            connection.busy_timeout(BUSY_TIMEOUT)?;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode_private()
+                .open(&to)
+                .map_err(|error| StoreError::Backup(format!("{}: {error}", to.display())))?;
+            let target = to.to_str().ok_or_else(|| {
+                StoreError::Backup(format!("{} is not a UTF-8 path", to.display()))
+            })?;
+            connection.execute("VACUUM INTO ?1", [target])?;
+            Ok(())
+        })
+        .await
+        .map_err(|error| StoreError::Backup(error.to_string()))?
+    }
+
     /// Both a read connection and the writer (behind any queued writes) must answer.
     async fn ping(&self) -> Result<(), StoreError> {
         let select = |connection: &Connection| connection.query_row("SELECT 1", [], |_| Ok(()));
@@ -423,6 +448,60 @@ impl TransactionEngine for Sqlite<SqliteTransaction> {
 
 /// Creates the database file, if it does not exist, readable by its owner only: it holds
 /// password hashes. SQLite gives its `-wal` and `-shm` files the database file's mode.
+/// Opening files readable by their owner only.
+trait PrivateMode {
+    fn mode_private(&mut self) -> &mut Self;
+}
+
+impl PrivateMode for std::fs::OpenOptions {
+    fn mode_private(&mut self) -> &mut Self {
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600);
+        self
+    }
+}
+
+/// Replaces the database at `database` with the backup at `backup`, page by page in one
+/// transaction (SQLite's backup API), after checking the backup is an intact database of this
+/// service no newer than it. The service must be stopped: the database is opened as this
+/// process's alone, so a running service makes it fail, and nothing changes.
+pub fn restore(database: &Path, backup: &Path) -> Result<(), StoreError> {
+    let source = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|error| StoreError::Backup(format!("{}: {error}", backup.display())))?;
+    let check: String = source
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .map_err(|error| StoreError::Backup(format!("{}: {error}", backup.display())))?;
+    if check != "ok" {
+        return Err(StoreError::Backup(format!(
+            "{} is damaged: {check}",
+            backup.display()
+        )));
+    }
+    let version: i64 = source.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if version == 0 || version > known {
+        return Err(StoreError::Backup(format!(
+            "{} is not a database of this version of todo-jwt (schema {version}, known 1..={known})",
+            backup.display()
+        )));
+    }
+    let connections = Connections {
+        path: database.to_owned(),
+    };
+    let in_use = |error: rusqlite::Error| match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy) => StoreError::InUse(database.to_owned()),
+        _ => error.into(),
+    };
+    // Takes the file for this process (fails at once when a service holds it).
+    let mut target = connections.open().map_err(in_use)?;
+    target
+        .pragma_update(None, "journal_mode", "WAL")
+        .map_err(in_use)?;
+    let copy = rusqlite::backup::Backup::new(&source, &mut target)?;
+    copy.run_to_completion(256, Duration::ZERO, None)?;
+    Ok(())
+}
+
 fn create_private(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

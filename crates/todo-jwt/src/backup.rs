@@ -1,0 +1,129 @@
+//! Backups of the embedded (SQLite) database while the service runs: on `SIGUSR1`, and every
+//! `TODO_JWT_BACKUP_INTERVAL` seconds when set. Each is a consistent copy taken while requests
+//! go on ([`Store::backup`]), written as `<data-dir>/backups/todo-jwt-<UTC time>.sqlite3`
+//! (mode 0600) under a temporary name first, so a file with the final name is always whole; the
+//! newest `TODO_JWT_BACKUP_KEEP` are kept. `todo-jwt restore <file>` puts one back.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, SystemTime},
+};
+
+use crate::store::{Store, StoreError};
+
+/// Where backups go, and how many are kept.
+#[derive(Clone, Debug)]
+pub struct Backups {
+    store: Store,
+    dir: PathBuf,
+    keep: usize,
+}
+
+const PREFIX: &str = "todo-jwt-";
+const SUFFIX: &str = ".sqlite3";
+
+impl Backups {
+    /// Backups of `store` in `dir`, keeping the newest `keep` (at least one).
+    pub fn new(store: Store, dir: PathBuf, keep: usize) -> Self {
+        Self {
+            store,
+            dir,
+            keep: keep.max(1),
+        }
+    }
+
+    /// Takes one backup now and removes those beyond the newest `keep`; returns its path.
+    pub async fn take(&self) -> Result<PathBuf, StoreError> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|error| StoreError::Backup(format!("{}: {error}", self.dir.display())))?;
+        let stamp = humantime::format_rfc3339_micros(SystemTime::now())
+            .to_string()
+            .replace([':', '-'], "");
+        let name = format!("{PREFIX}{stamp}{SUFFIX}");
+        let partial = self.dir.join(format!(".{name}.partial"));
+        let _ = std::fs::remove_file(&partial);
+        if let Err(error) = self.store.backup(&partial).await {
+            let _ = std::fs::remove_file(&partial);
+            return Err(error);
+        }
+        let path = self.dir.join(&name);
+        std::fs::rename(&partial, &path)
+            .map_err(|error| StoreError::Backup(format!("{}: {error}", path.display())))?;
+        self.prune();
+        Ok(path)
+    }
+
+    /// Removes the oldest backups beyond `keep` (names sort by time).
+    fn prune(&self) {
+        let mut backups = list(&self.dir);
+        backups.sort();
+        let extra = backups.len().saturating_sub(self.keep);
+        for old in backups.into_iter().take(extra) {
+            if let Err(error) = std::fs::remove_file(&old) {
+                tracing::warn!(path = %old.display(), %error, "cannot remove an old backup");
+            }
+        }
+    }
+
+    /// Takes backups on `SIGUSR1`, and every `every` when given, for as long as the service
+    /// runs; each outcome is a log line.
+    pub fn spawn(self, every: Option<Duration>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            let mut signals =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
+            let mut ticks = every.map(|every| {
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticks
+            });
+            loop {
+                let signal = async {
+                    #[cfg(unix)]
+                    if let Some(signals) = signals.as_mut() {
+                        signals.recv().await;
+                        return;
+                    }
+                    std::future::pending::<()>().await;
+                };
+                let tick = async {
+                    match ticks.as_mut() {
+                        Some(ticks) => {
+                            ticks.tick().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    () = signal => {}
+                    () = tick => {}
+                }
+                match self.take().await {
+                    Ok(path) => tracing::info!(path = %path.display(), "backup written"),
+                    Err(error) => tracing::error!(
+                        cause = %crate::error::chain(&error),
+                        "backup failed"
+                    ),
+                }
+            }
+        })
+    }
+}
+
+/// The backups in `dir` (finished ones: temporary files are hidden).
+pub fn list(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| {
+                    path.file_name()
+                        .and_then(|name| name.to_str())
+                        .is_some_and(|name| name.starts_with(PREFIX) && name.ends_with(SUFFIX))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
