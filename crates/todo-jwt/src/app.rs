@@ -23,6 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     accounts::{self, Accounts, Passwords, PasswordsError},
+    audit,
     backup::Backups,
     body,
     config::{Config, ConfigError, SecretSource},
@@ -77,6 +78,9 @@ pub struct Application {
     passwords: Passwords,
     draining: Draining,
     metrics: Metrics,
+    store: crate::store::Store,
+    /// How long audit events are kept.
+    audit_retention: std::time::Duration,
     /// Backups of the SQLite database, and how often (`None`: on `SIGUSR1` only).
     backups: Option<(Backups, Option<std::time::Duration>)>,
     cors_origins: Vec<HeaderValue>,
@@ -143,6 +147,7 @@ impl Application {
             .render_with(error::render_auth_error)
             .observe(telemetry::log_auth_outcome);
         let draining = Draining::default();
+        let health_store = store.clone();
         let health = Health {
             store: store.clone(),
             draining: draining.clone(),
@@ -187,6 +192,10 @@ impl Application {
             passwords,
             draining,
             metrics,
+            store: health_store,
+            audit_retention: std::time::Duration::from_secs(
+                config.audit_retention_days.saturating_mul(86_400),
+            ),
             backups,
             cors_origins: config.cors_origins()?,
         })
@@ -200,6 +209,8 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run(self) -> std::io::Result<()> {
         let cleanup = self.sessions.spawn_cleanup(SESSION_CLEANUP);
+        let retention =
+            audit::spawn_retention(self.store.clone(), self.audit_retention, SESSION_CLEANUP);
         let throttles = self.throttles.clone();
         let counters = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(SESSION_CLEANUP);
@@ -234,6 +245,7 @@ impl Application {
         cleanup.abort();
         counters.abort();
         memory.abort();
+        retention.abort();
         if let Some(backups) = backups {
             backups.abort();
         }
@@ -249,13 +261,19 @@ impl Application {
 pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, authn::AuthError> {
     let require_jwt = strategies.require([BearerJwtStrategy::NAME])?;
     // `route_layer`: the protected routes authenticate after routing, so unknown paths are 404.
+    // The credential and session routes record audit events, with the request's context.
+    let audited = || axum::middleware::from_fn(audit::with_context);
     let protected = accounts::protected_router()
         .merge(sessions::protected_router())
+        .route_layer(audited())
+        .merge(audit::router())
         .merge(todos::router())
         .route_layer(require_jwt);
-    let (api, operations) = OpenApiRouter::new()
-        .merge(accounts::public_router())
+    let public = accounts::public_router()
         .merge(sessions::public_router())
+        .route_layer(audited());
+    let (api, operations) = OpenApiRouter::new()
+        .merge(public)
         .merge(health::router())
         .merge(protected)
         .split_for_parts();

@@ -182,6 +182,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub backup_keep: u64,
 
+    /// Days audit events are kept (older ones are removed every 10 minutes).
+    #[arg(long, env = "TODO_JWT_AUDIT_RETENTION_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_retention_days: u64,
+
     /// Serve `GET /metrics` (Prometheus' text format). `false`: the route answers 404 and
     /// nothing is recorded.
     #[arg(long, env = "TODO_JWT_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -304,6 +309,7 @@ impl Config {
             metrics: true,
             metrics_token: None,
             backup_interval: 0,
+            audit_retention_days: 90,
             backup_keep: 7,
             secret: None,
         }

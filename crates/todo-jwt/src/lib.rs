@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod allocator;
 pub mod app;
+pub mod audit;
 pub mod backup;
 pub mod body;
 pub mod config;

@@ -86,7 +86,14 @@ impl Throttles {
         if let Some(counter) = self.0.store.throttle().current(&key, now).await?
             && counter.count >= self.0.max_failures
         {
-            events::record(SessionEvent::Throttled { reason: "account" });
+            events::record(
+                self.0.store.audit(),
+                SessionEvent::Throttled {
+                    reason: "account",
+                    email: Some(email),
+                },
+            )
+            .await?;
             return Err(too_many(
                 counter.expires_at - now,
                 "Too many failed logins for this account; try again later.",
@@ -129,7 +136,14 @@ impl Throttles {
         let key = format!("ip:{address}");
         let counter = self.0.store.throttle().hit(&key, now, 60).await?;
         if counter.count > self.0.per_minute {
-            events::record(SessionEvent::Throttled { reason: "address" });
+            events::record(
+                self.0.store.audit(),
+                SessionEvent::Throttled {
+                    reason: "address",
+                    email: None,
+                },
+            )
+            .await?;
             return Err(too_many(
                 counter.expires_at - now,
                 "Too many requests from this address; try again later.",

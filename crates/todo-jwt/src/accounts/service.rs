@@ -50,19 +50,30 @@ impl Accounts {
             username,
             realm,
         };
-        self.store
+        let conflict = |error| match error {
+            StoreError::Conflict => ApiError::Conflict("Email is already registered.".to_owned()),
+            other => other.into(),
+        };
+        let transaction = self.store.transaction().await?;
+        let user = transaction
             .users()
             .insert(UserRecord {
                 user,
                 password_hash,
             })
             .await
-            .map_err(|error| match error {
-                StoreError::Conflict => {
-                    ApiError::Conflict("Email is already registered.".to_owned())
-                }
-                other => other.into(),
-            })
+            .map_err(conflict)?;
+        events::record(
+            transaction.audit(),
+            SessionEvent::SignedUp {
+                user: &user.id,
+                email: &user.email,
+            },
+        )
+        .await?;
+        // A conflict can also surface at commit (PostgreSQL checks the unique index then).
+        transaction.commit().await.map_err(conflict)?;
+        Ok(user)
     }
 
     /// Replaces the caller's password (403 if `current` is wrong); every other session of the
@@ -92,11 +103,15 @@ impl Accounts {
             }
             None => transaction.sessions().end_all(&caller.id).await?,
         };
+        events::record(
+            transaction.audit(),
+            SessionEvent::PasswordChanged {
+                user: &caller.id,
+                ended,
+            },
+        )
+        .await?;
         transaction.commit().await?;
-        events::record(SessionEvent::PasswordChanged {
-            user: &caller.id,
-            ended,
-        });
         Ok(())
     }
 
@@ -104,8 +119,14 @@ impl Accounts {
     /// email can sign up again.
     pub async fn delete_account(&self, caller: &UserProfile, password: SecretString) -> Result<()> {
         self.confirm(caller, password).await?;
-        self.store.users().delete(&caller.id).await?;
-        events::record(SessionEvent::AccountDeleted { user: &caller.id });
+        let transaction = self.store.transaction().await?;
+        transaction.users().delete(&caller.id).await?;
+        events::record(
+            transaction.audit(),
+            SessionEvent::AccountDeleted { user: &caller.id },
+        )
+        .await?;
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -145,8 +166,15 @@ impl Accounts {
                 self.throttles.succeeded(&credentials.email).await?;
                 Ok((user, hash))
             }
-            _ => {
-                events::record(SessionEvent::LoginFailed);
+            (user, _) => {
+                events::record(
+                    self.store.audit(),
+                    SessionEvent::LoginFailed {
+                        user: user.as_ref().map(|user| user.id.as_str()),
+                        email: &credentials.email,
+                    },
+                )
+                .await?;
                 self.throttles.failed(&credentials.email).await?;
                 Err(ApiError::Unauthorized(INVALID_CREDENTIALS.to_owned()))
             }

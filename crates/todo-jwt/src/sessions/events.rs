@@ -1,13 +1,25 @@
-//! Session events, through one place: each is a log line (never with a token or a password)
-//! and a metric; the audit log will read them here too.
+//! Session events, through one place: each is a log line (never with a token or a password),
+//! a metric, and a row of the audit log ([`crate::audit`]), written through the repository it
+//! is given: the transaction of the change it records, or the store.
 
-use crate::metrics;
+use crate::{
+    metrics,
+    sessions::service::now,
+    store::{Audit, AuditRecord, StoreError},
+};
 
-/// Something that happened to a session.
+/// Something that happened to an account or a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionEvent<'a> {
+    /// An account was created.
+    SignedUp { user: &'a str, email: &'a str },
     /// A login started a session.
     LoggedIn { user: &'a str, session: &'a str },
+    /// A password check failed: an unknown email, or a wrong password for `user`.
+    LoginFailed {
+        user: Option<&'a str>,
+        email: &'a str,
+    },
     /// A refresh token was exchanged (rotated, or reused within the interval).
     Refreshed { user: &'a str, session: &'a str },
     /// A spent refresh token came back after the reuse interval: the session was ended.
@@ -22,56 +34,125 @@ pub enum SessionEvent<'a> {
     PasswordChanged { user: &'a str, ended: u64 },
     /// The user deleted their account, with its todos and sessions.
     AccountDeleted { user: &'a str },
-    /// An attempt was refused by a rate limit (`account` or `address`).
-    Throttled { reason: &'a str },
-    /// A password check failed (an unknown email, or a wrong password).
-    LoginFailed,
+    /// An attempt was refused by a rate limit (`account`, with the email, or `address`).
+    Throttled {
+        reason: &'a str,
+        email: Option<&'a str>,
+    },
 }
 
-/// Records `event`.
-pub fn record(event: SessionEvent<'_>) {
+impl SessionEvent<'_> {
+    /// The event's name in the audit log and the logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::SignedUp { .. } => "signup",
+            Self::LoggedIn { .. } => "login",
+            Self::LoginFailed { .. } => "login_failed",
+            Self::Refreshed { .. } => "refresh",
+            Self::ReuseDetected { .. } => "reuse_detected",
+            Self::LoggedOut { .. } => "logout",
+            Self::LoggedOutEverywhere { .. } => "logout_all",
+            Self::SessionEnded { .. } => "session_ended",
+            Self::PasswordChanged { .. } => "password_changed",
+            Self::AccountDeleted { .. } => "account_deleted",
+            Self::Throttled { .. } => "throttled",
+        }
+    }
+
+    /// (user, email, session) as the audit log keeps them.
+    fn subjects(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
+        match *self {
+            Self::SignedUp { user, email } => (Some(user), Some(email), None),
+            Self::LoginFailed { user, email } => (user, Some(email), None),
+            Self::Throttled { email, .. } => (None, email, None),
+            Self::LoggedIn { user, session }
+            | Self::Refreshed { user, session }
+            | Self::ReuseDetected { user, session }
+            | Self::LoggedOut { user, session }
+            | Self::SessionEnded { user, session } => (Some(user), None, Some(session)),
+            Self::LoggedOutEverywhere { user, .. }
+            | Self::PasswordChanged { user, .. }
+            | Self::AccountDeleted { user } => (Some(user), None, None),
+        }
+    }
+}
+
+/// Records `event`: its audit row through `audit` (fails with it, so a change is never kept
+/// without its record), then its metric and log line.
+pub async fn record(audit: Audit<'_>, event: SessionEvent<'_>) -> Result<(), StoreError> {
+    let context = crate::audit::current();
+    let (user, email, session) = event.subjects();
+    audit
+        .add(AuditRecord {
+            id: 0,
+            at: now(),
+            event: event.name().to_owned(),
+            user_id: user.map(str::to_owned),
+            email: email.map(str::to_owned),
+            ip: context.client.ip,
+            user_agent: context.client.user_agent,
+            request_id: context.request_id,
+            session_id: session.map(str::to_owned),
+        })
+        .await?;
+    count(event);
+    log(event);
+    Ok(())
+}
+
+fn count(event: SessionEvent<'_>) {
     match event {
+        SessionEvent::LoggedIn { .. } => metrics::login("success"),
+        SessionEvent::LoginFailed { .. } => metrics::login("bad_credentials"),
+        SessionEvent::Throttled { .. } => metrics::login("throttled"),
+        SessionEvent::Refreshed { .. } => metrics::refresh("success"),
+        SessionEvent::ReuseDetected { .. } => metrics::refresh("reuse_detected"),
+        _ => {}
+    }
+}
+
+fn log(event: SessionEvent<'_>) {
+    let name = event.name();
+    match event {
+        SessionEvent::SignedUp { user, .. } => {
+            tracing::info!(event = name, %user, "account created");
+        }
         SessionEvent::LoggedIn { user, session } => {
-            metrics::login("success");
-            tracing::info!(event = "login", %user, %session, "session started");
+            tracing::info!(event = name, %user, %session, "session started");
+        }
+        SessionEvent::LoginFailed { .. } => {
+            tracing::info!(event = name, "a password check failed");
         }
         SessionEvent::Refreshed { user, session } => {
-            metrics::refresh("success");
-            tracing::info!(event = "refresh", %user, %session, "session refreshed");
+            tracing::info!(event = name, %user, %session, "session refreshed");
         }
         SessionEvent::ReuseDetected { user, session } => {
-            metrics::refresh("reuse_detected");
             tracing::warn!(
-                event = "reuse_detected", %user, %session,
+                event = name, %user, %session,
                 "a spent refresh token was presented again: the session is ended"
             );
         }
         SessionEvent::LoggedOut { user, session } => {
-            tracing::info!(event = "logout", %user, %session, "session ended");
+            tracing::info!(event = name, %user, %session, "session ended");
         }
         SessionEvent::LoggedOutEverywhere { user, count } => {
-            tracing::info!(event = "logout_all", %user, count, "every session ended");
+            tracing::info!(event = name, %user, count, "every session ended");
         }
         SessionEvent::SessionEnded { user, session } => {
-            tracing::info!(event = "session_ended", %user, %session, "session ended by id");
+            tracing::info!(event = name, %user, %session, "session ended by id");
         }
         SessionEvent::PasswordChanged { user, ended } => {
-            tracing::info!(event = "password_changed", %user, ended, "password changed");
+            tracing::info!(event = name, %user, ended, "password changed");
         }
         SessionEvent::AccountDeleted { user } => {
-            tracing::info!(event = "account_deleted", %user, "account deleted");
+            tracing::info!(event = name, %user, "account deleted");
         }
-        SessionEvent::Throttled { reason } => {
-            metrics::login("throttled");
+        SessionEvent::Throttled { reason, .. } => {
             tracing::warn!(
-                event = "throttled",
+                event = name,
                 reason,
                 "an attempt was refused by a rate limit"
             );
-        }
-        SessionEvent::LoginFailed => {
-            metrics::login("bad_credentials");
-            tracing::info!(event = "login_failed", "a password check failed");
         }
     }
 }

@@ -127,28 +127,29 @@ impl Sessions {
         // The password may have changed (or the account gone) since it was checked: then no
         // session starts, and the answer is the same 401 as for a wrong password.
         let refused = || ApiError::Unauthorized(crate::accounts::INVALID_CREDENTIALS.to_owned());
+        let transaction = self.store.transaction().await?;
+        if !transaction.sessions().start(session, &checked_hash).await? {
+            return Err(refused());
+        }
         let refresh_token = if with_refresh {
             let token = random_token();
-            let transaction = self.store.transaction().await?;
-            if !transaction.sessions().start(session, &checked_hash).await? {
-                return Err(refused());
-            }
             transaction
                 .sessions()
                 .add_refresh_token(&token_hash(&token), &id, now)
                 .await?;
-            transaction.commit().await?;
             Some(token)
         } else {
-            if !self.store.sessions().start(session, &checked_hash).await? {
-                return Err(refused());
-            }
             None
         };
-        events::record(SessionEvent::LoggedIn {
-            user: &user.id,
-            session: &id,
-        });
+        events::record(
+            transaction.audit(),
+            SessionEvent::LoggedIn {
+                user: &user.id,
+                session: &id,
+            },
+        )
+        .await?;
+        transaction.commit().await?;
         Ok(Tokens {
             access_token: self.sign(user, &id)?,
             refresh_token,
@@ -180,11 +181,15 @@ impl Sessions {
         let session = found.session_id.clone();
         if !self.refresh.rotation && found.spent_at.is_none() {
             sessions.touch(&session, now).await?;
+            events::record(
+                transaction.audit(),
+                SessionEvent::Refreshed {
+                    user: &found.user.id,
+                    session: &session,
+                },
+            )
+            .await?;
             transaction.commit().await?;
-            events::record(SessionEvent::Refreshed {
-                user: &found.user.id,
-                session: &session,
-            });
             return Ok(Tokens {
                 access_token: self.sign(found.user, &session)?,
                 refresh_token: None,
@@ -228,19 +233,27 @@ impl Sessions {
             // Reuse after the interval (or a chain that does not lead to a current token): the
             // token may be in someone else's hands; the whole session ends.
             sessions.end(&found.user.id, &session).await?;
+            events::record(
+                transaction.audit(),
+                SessionEvent::ReuseDetected {
+                    user: &found.user.id,
+                    session: &session,
+                },
+            )
+            .await?;
             transaction.commit().await?;
-            events::record(SessionEvent::ReuseDetected {
-                user: &found.user.id,
-                session: &session,
-            });
             return Err(invalid_refresh_token());
         };
         sessions.touch(&session, now).await?;
+        events::record(
+            transaction.audit(),
+            SessionEvent::Refreshed {
+                user: &found.user.id,
+                session: &session,
+            },
+        )
+        .await?;
         transaction.commit().await?;
-        events::record(SessionEvent::Refreshed {
-            user: &found.user.id,
-            session: &session,
-        });
         Ok(Tokens {
             access_token: self.sign(found.user, &session)?,
             refresh_token: Some(current),
@@ -301,22 +314,34 @@ impl Sessions {
     /// Ends the caller's session (nothing for a token from before sessions, which has none).
     pub async fn log_out(&self, caller: &UserProfile) -> Result<()> {
         if let Some(session) = &caller.session {
-            self.store.sessions().end(&caller.id, session).await?;
-            events::record(SessionEvent::LoggedOut {
-                user: &caller.id,
-                session,
-            });
+            let transaction = self.store.transaction().await?;
+            transaction.sessions().end(&caller.id, session).await?;
+            events::record(
+                transaction.audit(),
+                SessionEvent::LoggedOut {
+                    user: &caller.id,
+                    session,
+                },
+            )
+            .await?;
+            transaction.commit().await?;
         }
         Ok(())
     }
 
     /// Ends every session of the caller.
     pub async fn log_out_everywhere(&self, caller: &UserProfile) -> Result<()> {
-        let count = self.store.sessions().end_all(&caller.id).await?;
-        events::record(SessionEvent::LoggedOutEverywhere {
-            user: &caller.id,
-            count,
-        });
+        let transaction = self.store.transaction().await?;
+        let count = transaction.sessions().end_all(&caller.id).await?;
+        events::record(
+            transaction.audit(),
+            SessionEvent::LoggedOutEverywhere {
+                user: &caller.id,
+                count,
+            },
+        )
+        .await?;
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -327,11 +352,17 @@ impl Sessions {
 
     /// Ends the caller's session `id`; 404 when the caller has no such session.
     pub async fn end(&self, caller: &UserProfile, id: &str) -> Result<()> {
-        if self.store.sessions().end(&caller.id, id).await? {
-            events::record(SessionEvent::SessionEnded {
-                user: &caller.id,
-                session: id,
-            });
+        let transaction = self.store.transaction().await?;
+        if transaction.sessions().end(&caller.id, id).await? {
+            events::record(
+                transaction.audit(),
+                SessionEvent::SessionEnded {
+                    user: &caller.id,
+                    session: id,
+                },
+            )
+            .await?;
+            transaction.commit().await?;
             Ok(())
         } else {
             Err(ApiError::EntityNotFound {

@@ -21,6 +21,7 @@
 //! statements trait and repository here (as `users.rs`), and the trait's implementation in
 //! each engine.
 
+mod audit;
 mod model;
 mod postgres;
 pub mod schema;
@@ -38,6 +39,7 @@ use std::{
     time::Duration,
 };
 
+pub use audit::{Audit, AuditRecord, AuditStatements};
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
 pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
 pub use sqlite::restore as restore_sqlite;
@@ -162,7 +164,7 @@ pub enum StoreError {
 /// What an engine offers: its statements, transactions and a health check.
 #[async_trait::async_trait]
 trait Engine:
-    UserStatements + TodoStatements + SessionStatements + ThrottleStatements + 'static
+    UserStatements + TodoStatements + SessionStatements + ThrottleStatements + AuditStatements + 'static
 {
     /// Starts a transaction.
     async fn begin(&self) -> Result<Box<dyn TransactionEngine>, StoreError>;
@@ -198,7 +200,7 @@ pub struct PoolStatus {
 
 /// An open transaction of an engine: the same statements, then commit.
 #[async_trait::async_trait]
-trait TransactionEngine: UserStatements + TodoStatements + SessionStatements {
+trait TransactionEngine: UserStatements + TodoStatements + SessionStatements + AuditStatements {
     /// Makes the transaction's writes durable and visible.
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
@@ -251,6 +253,11 @@ impl Store {
     /// Throttle counters.
     pub fn throttle(&self) -> Throttle<'_> {
         Throttle(&*self.engine)
+    }
+
+    /// Audit events.
+    pub fn audit(&self) -> Audit<'_> {
+        Audit(&*self.engine)
     }
 
     /// Starts a unit of work (see [`Transaction`]).
@@ -318,6 +325,11 @@ impl Transaction {
     /// Sessions, inside the transaction.
     pub fn sessions(&self) -> SessionStore<'_> {
         SessionStore(&*self.engine)
+    }
+
+    /// Audit events, written in this transaction.
+    pub fn audit(&self) -> Audit<'_> {
+        Audit(&*self.engine)
     }
 
     /// Commits; [`StoreError::Aborted`] (and nothing is kept) when one of its statements

@@ -1,6 +1,7 @@
 //! Black-box HTTP tests: each test starts the real server on port 0 with its own data directory.
 
 mod accounts;
+mod audit;
 mod backup;
 mod connections;
 mod errors;

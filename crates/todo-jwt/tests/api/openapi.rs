@@ -30,7 +30,7 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 
 /// The operations whose ids are LoopBack's (`@loopback/authentication-jwt`'s for refresh), and
 /// ours for the routes LoopBack does not have, in the same `Controller.method` form.
-const OPERATION_IDS: [(&str, &str); 22] = [
+const OPERATION_IDS: [(&str, &str); 23] = [
     ("POST /signup", "UserController.signUp"),
     ("POST /users/login", "UserController.login"),
     ("GET /whoAmI", "UserController.whoAmI"),
@@ -54,6 +54,7 @@ const OPERATION_IDS: [(&str, &str); 22] = [
     ("PATCH /todos/{id}", "TodoController.updateById"),
     ("DELETE /todos/{id}", "TodoController.deleteById"),
     ("PATCH /todos", "TodoController.updateAll"),
+    ("GET /users/me/events", "UserController.findEvents"),
     ("GET /healthz", "HealthController.live"),
     ("GET /readyz", "HealthController.ready"),
 ];
@@ -122,6 +123,7 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
             "POST /users/token" => vec!["400", "408", "413", "429", "503"],
             "GET /whoAmI" => vec!["401", "503"],
             "GET /healthz" => vec![],
+            "GET /users/me/events" => vec!["400", "401", "503"],
             "GET /readyz" => vec!["503"],
             "PUT /users/me/password" | "DELETE /users/me" => {
                 [&body[..], &["401", "403", "429"]].concat()

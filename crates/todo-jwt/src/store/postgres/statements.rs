@@ -12,9 +12,9 @@ use super::{PostgresEngine, PostgresTransaction};
 use crate::{
     filter::{Condition, Filter},
     store::{
-        Counter, RefreshRecord, Session, SessionStatements, StoreError, ThrottleStatements, Todo,
-        TodoChanges, TodoFields, TodoRef, TodoStatements, User, UserRecord, UserStatements,
-        Visitor,
+        AuditRecord, AuditStatements, Counter, RefreshRecord, Session, SessionStatements,
+        StoreError, ThrottleStatements, Todo, TodoChanges, TodoFields, TodoRef, TodoStatements,
+        User, UserRecord, UserStatements, Visitor,
         todo_sql::{self, Dialect, FixedStatements},
     },
 };
@@ -492,5 +492,70 @@ impl<E: Exec> TodoStatements for Postgres<E> {
         let client = self.0.client().await?;
         let statement = prepare_bounded(&client, &STATEMENTS.delete_todo).await?;
         Ok(client.execute(&statement, &[&owner, &id]).await?)
+    }
+}
+
+/// The audit statements: fixed, parameterised SQL (the same on every call).
+const AUDIT_ADD: &str = "INSERT INTO audit_events \
+    (at, event, user_id, email, ip, user_agent, request_id, session_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const AUDIT_LIST: &str = "SELECT id, at, event, user_id, email, ip, user_agent, request_id, \
+    session_id FROM audit_events WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
+const AUDIT_EXPIRED: &str = "DELETE FROM audit_events WHERE at < $1";
+
+#[async_trait::async_trait]
+impl<E: Exec> AuditStatements for Postgres<E> {
+    async fn audit_add(&self, record: AuditRecord) -> Result<(), StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, AUDIT_ADD).await?;
+        client
+            .execute(
+                &statement,
+                &[
+                    &record.at,
+                    &record.event,
+                    &record.user_id,
+                    &record.email,
+                    &record.ip,
+                    &record.user_agent,
+                    &record.request_id,
+                    &record.session_id,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn audit_list(
+        &self,
+        user_id: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, AUDIT_LIST).await?;
+        let rows = client
+            .query(&statement, &[&user_id, &before, &limit])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| AuditRecord {
+                id: row.get(0),
+                at: row.get(1),
+                event: row.get(2),
+                user_id: row.get(3),
+                email: row.get(4),
+                ip: row.get(5),
+                user_agent: row.get(6),
+                request_id: row.get(7),
+                session_id: row.get(8),
+            })
+            .collect())
+    }
+
+    async fn audit_expired(&self, at: i64) -> Result<u64, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, AUDIT_EXPIRED).await?;
+        Ok(client.execute(&statement, &[&at]).await?)
     }
 }

@@ -13,9 +13,9 @@ use super::{SqliteEngine, SqliteTransaction};
 use crate::{
     filter::{Condition, Filter},
     store::{
-        Counter, RefreshRecord, Session, SessionStatements, StoreError, ThrottleStatements, Todo,
-        TodoChanges, TodoFields, TodoRef, TodoStatements, User, UserRecord, UserStatements,
-        Visitor,
+        AuditRecord, AuditStatements, Counter, RefreshRecord, Session, SessionStatements,
+        StoreError, ThrottleStatements, Todo, TodoChanges, TodoFields, TodoRef, TodoStatements,
+        User, UserRecord, UserStatements, Visitor,
         todo_sql::{self, Dialect, FixedStatements},
     },
 };
@@ -635,5 +635,69 @@ impl<E: Exec> TodoStatements for Sqlite<E> {
             })
             .await?;
         Ok(deleted as u64)
+    }
+}
+
+/// The audit statements: fixed, parameterised SQL (the same on every call).
+const AUDIT_ADD: &str = "INSERT INTO audit_events \
+    (at, event, user_id, email, ip, user_agent, request_id, session_id) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const AUDIT_LIST: &str = "SELECT id, at, event, user_id, email, ip, user_agent, request_id, \
+    session_id FROM audit_events WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3";
+const AUDIT_EXPIRED: &str = "DELETE FROM audit_events WHERE at < ?1";
+
+#[async_trait::async_trait]
+impl<E: Exec> AuditStatements for Sqlite<E> {
+    async fn audit_add(&self, record: AuditRecord) -> Result<(), StoreError> {
+        self.0
+            .write(move |connection| {
+                connection.prepare_cached(AUDIT_ADD)?.execute(params![
+                    record.at,
+                    record.event,
+                    record.user_id,
+                    record.email,
+                    record.ip,
+                    record.user_agent,
+                    record.request_id,
+                    record.session_id
+                ])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn audit_list(
+        &self,
+        user_id: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.0.read(|connection| {
+            connection
+                .prepare_cached(AUDIT_LIST)?
+                .query_map(params![user_id, before, limit], |row| {
+                    Ok(AuditRecord {
+                        id: row.get(0)?,
+                        at: row.get(1)?,
+                        event: row.get(2)?,
+                        user_id: row.get(3)?,
+                        email: row.get(4)?,
+                        ip: row.get(5)?,
+                        user_agent: row.get(6)?,
+                        request_id: row.get(7)?,
+                        session_id: row.get(8)?,
+                    })
+                })?
+                .collect()
+        })
+    }
+
+    async fn audit_expired(&self, at: i64) -> Result<u64, StoreError> {
+        self.0
+            .write(move |connection| {
+                let deleted = connection.prepare_cached(AUDIT_EXPIRED)?.execute([at])?;
+                Ok(deleted as u64)
+            })
+            .await
     }
 }

@@ -1,0 +1,193 @@
+//! The audit log: who did what to their account and sessions, when, from where.
+//!
+//! Each session event ([`crate::sessions::events`]) is a row in `audit_events`, written in the
+//! transaction of the change it records (a login's session, a password change, a deletion), or
+//! on its own for attempts that change nothing (a failed login, a throttled one). The client's
+//! address, `User-Agent` and request id come from the request being served: the credential and
+//! session routes run inside [`with_context`], which makes them known to the code below
+//! without passing them through every call. `GET /users/me/events` returns the caller's own
+//! events, newest first; events older than the retention are removed periodically.
+
+use authn::CurrentUser;
+use axum::{
+    Json,
+    extract::{RawQuery, Request, State},
+    middleware::Next,
+    response::Response,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    error::{ApiError, Result},
+    openapi::{BadRequest, ServiceUnavailable, Unauthorized},
+    sessions::ClientInfo,
+    store::{AuditRecord, Store},
+};
+
+/// Where a request comes from, as the audit log records it.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// The client's address and `User-Agent`.
+    pub client: ClientInfo,
+    /// The request's id (`X-Request-Id`, the client's or ours).
+    pub request_id: Option<String>,
+}
+
+tokio::task_local! {
+    static CONTEXT: RequestContext;
+}
+
+/// Runs the request with its [`RequestContext`] known to the events it causes. A route layer
+/// of the credential and session routes only: the todo routes record no events and do not
+/// pay for it.
+pub async fn with_context(request: Request, next: Next) -> Response {
+    let context = RequestContext {
+        client: ClientInfo::of(request.headers(), request.extensions()),
+        request_id: request
+            .headers()
+            .get(crate::app::REQUEST_ID)
+            .and_then(|id| id.to_str().ok())
+            .map(str::to_owned),
+    };
+    CONTEXT.scope(context, next.run(request)).await
+}
+
+/// The context of the request being served (empty outside one).
+pub fn current() -> RequestContext {
+    CONTEXT.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// The most events one page holds, and the default.
+const MAX_PAGE: i64 = 200;
+const DEFAULT_PAGE: i64 = 50;
+
+/// One event of the caller's, as `GET /users/me/events` lists it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditEvent)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBody {
+    /// The event's id; pass the last one seen as `before` for the next page.
+    pub id: i64,
+    /// When (RFC 3339).
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// `signup`, `login`, `login_failed`, `refresh`, `reuse_detected`, `logout`, `logout_all`,
+    /// `session_ended`, `password_changed`, `account_deleted` or `throttled`.
+    pub event: String,
+    /// The client's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// The client's `User-Agent`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// The request's id (`X-Request-Id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The session concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+impl From<AuditRecord> for EventBody {
+    fn from(record: AuditRecord) -> Self {
+        let at =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(record.at.max(0).unsigned_abs());
+        Self {
+            id: record.id,
+            at: humantime::format_rfc3339_seconds(at).to_string(),
+            event: record.event,
+            ip: record.ip,
+            user_agent: record.user_agent,
+            request_id: record.request_id,
+            session_id: record.session_id,
+        }
+    }
+}
+
+/// A whole number query parameter within `range`, or 400.
+fn parameter(
+    query: Option<&str>,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<Option<i64>> {
+    let Some(query) = query else {
+        return Ok(None);
+    };
+    let Some((_, value)) = form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name)
+    else {
+        return Ok(None);
+    };
+    match value.parse::<i64>() {
+        Ok(number) if range.contains(&number) => Ok(Some(number)),
+        _ => Err(ApiError::bad_request(
+            "INVALID_PARAMETER_VALUE",
+            format!(
+                "`{name}` must be a whole number from {} to {}.",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// The caller's own authentication and session events, newest first, a page at a time.
+#[utoipa::path(
+    get, path = "/users/me/events", tag = "UserController",
+    operation_id = "UserController.findEvents",
+    security(("jwt" = []), ("password" = [])),
+    params(
+        ("limit" = Option<i64>, Query, description = "Events per page, 1 to 200 (50)"),
+        ("before" = Option<i64>, Query, description = "Only events with a lower id: the last id of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "The caller's events, newest first", body = Vec<EventBody>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
+pub async fn list_events(
+    State(store): State<Store>,
+    CurrentUser(caller): CurrentUser,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<EventBody>>> {
+    let limit = parameter(query.as_deref(), "limit", 1..=MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
+    let before = parameter(query.as_deref(), "before", 1..=i64::MAX)?;
+    let events = store.audit().list(&caller.id, before, limit).await?;
+    Ok(Json(events.into_iter().map(EventBody::from).collect()))
+}
+
+/// The audit route (behind the bearer strategy), over any state that holds the [`Store`].
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Store: axum::extract::FromRef<S>,
+{
+    OpenApiRouter::new().routes(routes!(list_events))
+}
+
+/// Removes events older than `retention` every `every`, for as long as the service runs.
+pub fn spawn_retention(
+    store: Store,
+    retention: std::time::Duration,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            let keep = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
+            let before = crate::sessions::now().saturating_sub(keep);
+            match store.audit().remove_before(before).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "old audit events removed"),
+                Err(error) => tracing::warn!(
+                    cause = %crate::error::chain(&error),
+                    "cannot remove old audit events"
+                ),
+            }
+        }
+    })
+}
