@@ -22,6 +22,8 @@ pub enum SessionEvent<'a> {
     PasswordChanged { user: &'a str, ended: u64 },
     /// The user deleted their account, with its todos and sessions.
     AccountDeleted { user: &'a str },
+    /// A password hash imported from LoopBack (bcrypt) was replaced by argon2id at login.
+    PasswordUpgraded { user: &'a str },
     /// An attempt was refused by a rate limit (`account` or `address`).
     Throttled { reason: &'a str },
     /// A password check failed (an unknown email, or a wrong password).
@@ -60,6 +62,13 @@ pub fn record(event: SessionEvent<'_>) {
         }
         SessionEvent::AccountDeleted { user } => {
             tracing::info!(event = "account_deleted", %user, "account deleted");
+        }
+        SessionEvent::PasswordUpgraded { user } => {
+            tracing::info!(
+                event = "password_upgraded",
+                %user,
+                "an imported bcrypt hash was replaced by argon2id"
+            );
         }
         SessionEvent::Throttled { reason } => {
             metrics::login("throttled");

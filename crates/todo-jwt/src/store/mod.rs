@@ -38,7 +38,7 @@ pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
 pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
 pub use throttle::{Counter, Throttle, ThrottleStatements};
 pub use todos::{TodoStatements, Todos, Visitor};
-pub use users::{UserStatements, Users};
+pub use users::{UserStatements, Users, email_key};
 
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
