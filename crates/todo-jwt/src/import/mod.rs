@@ -1,6 +1,6 @@
 //! `todo-jwt import-loopback <db.json> --owner <email>`: moving in from LoopBack's `todo-jwt`.
 //!
-//! LoopBack's memory connector keeps everything in one file ([`file`] reads it). Its users
+//! LoopBack's memory connector keeps everything in one file ([`file`](mod@file) reads it). Its users
 //! keep their ids, emails and passwords: their bcrypt hashes are stored as they are, checked
 //! at login like argon2 ones, and replaced by argon2id at the first successful login
 //! (`accounts::Accounts::check_password_hash`). Its todos have no owner, so they all go to
