@@ -74,7 +74,8 @@ pub struct EventBody {
     #[schema(format = DateTime)]
     pub at: String,
     /// `signup`, `login`, `login_failed`, `refresh`, `reuse_detected`, `logout`, `logout_all`,
-    /// `session_ended`, `password_changed`, `account_deleted` or `throttled`.
+    /// `session_ended`, `password_changed`, `password_upgraded`, `account_deleted` or
+    /// `throttled`.
     pub event: String,
     /// The client's address.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,8 @@
 //! handlers over a service or the [`store`], and taking only its part of the state. The
 //! [`filter`] language is pure (query -> typed filter); [`store`] turns it into SQL. Every error
 //! is an [`error::ApiError`], rendered as LoopBack's envelope (authentication failures too);
-//! bodies arrive through [`body::JsonBody`].
+//! bodies arrive through [`body::JsonBody`]. `todo-jwt import-loopback` (moving in from
+//! LoopBack) is [`import`].
 
 pub mod accounts;
 pub mod allocator;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod filter;
 pub mod health;
+pub mod import;
 pub mod json;
 pub mod metrics;
 pub mod openapi;

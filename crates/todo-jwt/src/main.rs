@@ -1,6 +1,6 @@
 //! `todo-jwt`: parse the command line, set up logging, serve.
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 
@@ -9,7 +9,7 @@ use clap::Parser;
 /// instructions per list read).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use todo_jwt::{Application, Config, error::chain, store::Store, telemetry};
+use todo_jwt::{Application, Config, error::chain, import, store::Store, telemetry};
 
 /// A Todo REST API secured with JWT, wire-compatible with LoopBack 4's todo-jwt example.
 #[derive(Debug, Parser)]
@@ -31,51 +31,89 @@ enum Command {
         /// The backup file.
         backup: std::path::PathBuf,
     },
+    /// Imports the users and todos of LoopBack's todo-jwt from its memory connector file, in
+    /// one transaction: users keep their ids, emails and passwords (bcrypt, replaced by
+    /// argon2id at their first login); the todos go to the --owner user. Running it again adds
+    /// nothing. On SQLite, stop the server first (it holds the database file).
+    ImportLoopback {
+        /// LoopBack's file (`data/db.json`).
+        file: PathBuf,
+        /// The email of the user who gets LoopBack's todos (in the file or already here).
+        #[arg(long)]
+        owner: String,
+    },
+}
+
+/// The configured database, with its migrations applied.
+async fn open_store(config: &Config) -> Result<Store, todo_jwt::app::StartError> {
+    config.ensure_data_dir()?;
+    Ok(Store::open_with(&config.database(), config.store_limits()).await?)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init_with(cli.config.log_format);
-    if let Some(Command::Restore { backup }) = &cli.command {
-        let todo_jwt::store::Database::Sqlite(database) = cli.config.database() else {
-            eprintln!(
-                "todo-jwt: restore is for the SQLite database; restore PostgreSQL with its own tools"
-            );
-            return ExitCode::FAILURE;
-        };
-        return match todo_jwt::store::restore_sqlite(&database, backup) {
-            Ok(()) => {
-                println!(
-                    "todo-jwt: {} restored from {}",
-                    database.display(),
-                    backup.display()
+    match cli.command {
+        Some(Command::Migrate) => {
+            return match open_store(&cli.config).await {
+                Ok(_) => {
+                    println!("todo-jwt: migrations applied");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("todo-jwt: migration failed: {}", chain(&error));
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::ImportLoopback { file, owner }) => {
+            let store = match open_store(&cli.config).await {
+                Ok(store) => store,
+                Err(error) => {
+                    eprintln!("todo-jwt: cannot open the database: {}", chain(&error));
+                    return ExitCode::FAILURE;
+                }
+            };
+            let limits = cli.config.todo_limits();
+            return match import::import_file(&store, &file, &owner, limits).await {
+                Ok(report) => {
+                    println!("todo-jwt: imported {}\n{report}", file.display());
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!(
+                        "todo-jwt: nothing imported from {}: {}",
+                        file.display(),
+                        chain(&error)
+                    );
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Restore { backup }) => {
+            let todo_jwt::store::Database::Sqlite(database) = cli.config.database() else {
+                eprintln!(
+                    "todo-jwt: restore is for the SQLite database; restore PostgreSQL with its own tools"
                 );
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("todo-jwt: restore failed: {}", chain(&error));
-                ExitCode::FAILURE
-            }
-        };
-    }
-    if let Some(Command::Migrate) = cli.command {
-        let opened = match cli.config.ensure_data_dir() {
-            Ok(()) => Store::open(&cli.config.database())
-                .await
-                .map_err(Into::into),
-            Err(error) => Err(todo_jwt::app::StartError::from(error)),
-        };
-        return match opened {
-            Ok(_) => {
-                println!("todo-jwt: migrations applied");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("todo-jwt: migration failed: {}", chain(&error));
-                ExitCode::FAILURE
-            }
-        };
+                return ExitCode::FAILURE;
+            };
+            return match todo_jwt::store::restore_sqlite(&database, &backup) {
+                Ok(()) => {
+                    println!(
+                        "todo-jwt: {} restored from {}",
+                        database.display(),
+                        backup.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("todo-jwt: restore failed: {}", chain(&error));
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        None => {}
     }
     let app = match Application::build(cli.config).await {
         Ok(app) => app,

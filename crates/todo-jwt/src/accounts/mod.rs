@@ -7,7 +7,7 @@ mod passwords;
 mod service;
 
 pub use model::{Credentials, NewUser, UserBody};
-pub use passwords::{Passwords, PasswordsError};
+pub use passwords::{Passwords, PasswordsError, bcrypt_cost};
 pub use service::{Accounts, INVALID_CREDENTIALS};
 
 use axum::extract::FromRef;

@@ -1,5 +1,10 @@
 //! Password hashing: argon2id for new hashes, off the async runtime and bounded.
 //!
+//! Accounts imported from LoopBack (`todo-jwt import-loopback`) arrive with bcryptjs's hashes
+//! (`$2a$10$...`): [`Passwords::verify`] checks those too, on the same threads (about 100 ms at
+//! cost 10), and [`Passwords::is_outdated`] tells the caller to replace them with argon2id once
+//! the password is known to be right.
+//!
 //! Each argon2id hash takes ~19 MiB and tens of milliseconds of CPU. Run on the runtime it would
 //! stall every other request; run without a bound, a burst of logins exhausts memory (measured:
 //! 9 GB RSS). Even bounded by a semaphore on tokio's blocking pool, the hashes wander over many
@@ -136,6 +141,12 @@ impl Passwords {
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = self.run(move || verify_now(&password, &hash)).await?;
         Ok(known && matches)
+    }
+
+    /// Whether `hash` should be replaced by an argon2id hash of the same password at the next
+    /// successful check: a bcrypt hash imported from LoopBack.
+    pub fn is_outdated(hash: &str) -> bool {
+        is_bcrypt(hash)
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
@@ -275,9 +286,34 @@ fn hash_now(password: &SecretString) -> password_hash::Result<String> {
     Ok(hash.to_string())
 }
 
-/// Whether `password` matches the PHC string `hash`, with the parameters the hash names.
-/// A stored hash that does not parse can never match; it is not the caller's fault.
+/// Whether `hash` is a bcrypt hash (`$2a$`, `$2b$`, `$2x$` or `$2y$`): not a PHC string, and
+/// what bcryptjs (LoopBack) writes.
+fn is_bcrypt(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2x$", "$2y$"]
+        .iter()
+        .any(|prefix| hash.starts_with(prefix))
+}
+
+/// The cost of `hash` if it is a bcrypt hash [`Passwords::verify`] can check, `None` if it is
+/// not one.
+pub fn bcrypt_cost(hash: &str) -> Option<u32> {
+    if !is_bcrypt(hash) {
+        return None;
+    }
+    hash.parse::<bcrypt::HashParts>()
+        .ok()
+        .map(|parts| parts.get_cost())
+}
+
+/// Whether `password` matches `hash`: a PHC string, checked with the parameters it names, or
+/// a bcrypt hash. A stored hash that does not parse can never match; it is not the caller's
+/// fault.
 fn verify_now(password: &SecretString, hash: &str) -> bool {
+    if is_bcrypt(hash) {
+        // Passwords beyond 72 bytes are cut there, as bcryptjs did when it made the hash; the
+        // comparison is constant-time.
+        return bcrypt::verify(password.expose_secret(), hash).unwrap_or(false);
+    }
     let check = || -> password_hash::Result<bool> {
         let parsed = PasswordHash::new(hash)?;
         let expected = parsed.hash.ok_or(password_hash::Error::Password)?;
@@ -431,6 +467,48 @@ mod tests {
             Argon2::default()
                 .verify_password(b"hunter42 hunter42", &parsed)
                 .is_ok()
+        );
+    }
+
+    /// A hash bcryptjs 2.4.3 (LoopBack's) wrote at its cost, 10, for "loopback password".
+    const BCRYPTJS_HASH: &str = "$2a$10$V32x8WXTYQ96FE0DyK2W.epJ.LFrW8yAYk8vp9pFBWXUvuYh3M/hy";
+
+    #[tokio::test]
+    async fn bcrypt_hashes_from_loopback_verify_and_are_outdated() {
+        let passwords = Passwords::new(1, Duration::ZERO).expect("threads");
+        let started = Instant::now();
+        let right = passwords
+            .verify(secret("loopback password"), Some(BCRYPTJS_HASH.to_owned()))
+            .await
+            .expect("ok");
+        // `cargo test bcrypt_hashes -- --nocapture` shows what a cost-10 check costs here.
+        println!("bcrypt verify at cost 10: {:?}", started.elapsed());
+        assert!(right);
+        assert!(
+            !passwords
+                .verify(secret("loopback passwords"), Some(BCRYPTJS_HASH.to_owned()))
+                .await
+                .expect("ok")
+        );
+        for version in [bcrypt::Version::TwoB, bcrypt::Version::TwoY] {
+            let hash = bcrypt::hash_with_result("correct horse", 4)
+                .expect("hash")
+                .format_for_version(version);
+            assert!(Passwords::is_outdated(&hash), "{hash}");
+            assert!(
+                passwords
+                    .verify(secret("correct horse"), Some(hash))
+                    .await
+                    .expect("ok")
+            );
+        }
+        let argon2 = passwords.hash(secret("correct horse")).await.expect("hash");
+        assert!(!Passwords::is_outdated(&argon2));
+        assert!(
+            !passwords
+                .verify(secret("correct horse"), Some("$2a$10$short".to_owned()))
+                .await
+                .expect("a broken hash never matches")
         );
     }
 

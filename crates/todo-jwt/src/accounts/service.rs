@@ -157,6 +157,11 @@ impl Accounts {
             Some(found) => (Some(found.user), Some(found.password_hash)),
             None => (None, None),
         };
+        // Kept only for an outdated hash, which is replaced once the password is known right.
+        let upgrade_with = hash
+            .as_deref()
+            .is_some_and(Passwords::is_outdated)
+            .then(|| credentials.password.clone());
         let valid = self
             .passwords
             .verify(credentials.password, hash.clone())
@@ -164,6 +169,10 @@ impl Accounts {
         match (user, hash) {
             (Some(user), Some(hash)) if valid => {
                 self.throttles.succeeded(&credentials.email).await?;
+                let hash = match upgrade_with {
+                    Some(password) => self.upgrade(&user.id, password, hash).await,
+                    None => hash,
+                };
                 Ok((user, hash))
             }
             (user, _) => {
@@ -177,6 +186,41 @@ impl Accounts {
                 .await?;
                 self.throttles.failed(&credentials.email).await?;
                 Err(ApiError::Unauthorized(INVALID_CREDENTIALS.to_owned()))
+            }
+        }
+    }
+
+    /// Replaces `checked`, an outdated hash (bcrypt, imported from LoopBack) that `password`
+    /// just matched, by an argon2id hash of it, only while the user still has `checked`;
+    /// returns the hash the user has now as far as this check knows (the new one, or
+    /// `checked` when it changed meanwhile, so that no session starts). Best effort: when
+    /// hashing is shed or the write fails, the login goes on and the next one upgrades.
+    async fn upgrade(&self, user: &str, password: SecretString, checked: String) -> String {
+        let upgraded = async {
+            let new = self.passwords.hash(password).await?;
+            let transaction = self.store.transaction().await?;
+            let replaced = transaction
+                .users()
+                .replace_password_hash(user, &checked, new.clone())
+                .await?;
+            if replaced {
+                events::record(transaction.audit(), SessionEvent::PasswordUpgraded { user })
+                    .await?;
+            }
+            transaction.commit().await?;
+            Ok::<_, ApiError>(replaced.then_some(new))
+        }
+        .await;
+        match upgraded {
+            Ok(Some(new)) => new,
+            Ok(None) => checked,
+            Err(error) => {
+                tracing::warn!(
+                    %user,
+                    error = %crate::error::chain(&error),
+                    "cannot replace an imported bcrypt hash yet; the next login will"
+                );
+                checked
             }
         }
     }

@@ -34,6 +34,8 @@ pub enum SessionEvent<'a> {
     PasswordChanged { user: &'a str, ended: u64 },
     /// The user deleted their account, with its todos and sessions.
     AccountDeleted { user: &'a str },
+    /// A password hash imported from LoopBack (bcrypt) was replaced by argon2id at login.
+    PasswordUpgraded { user: &'a str },
     /// An attempt was refused by a rate limit (`account`, with the email, or `address`).
     Throttled {
         reason: &'a str,
@@ -55,6 +57,7 @@ impl SessionEvent<'_> {
             Self::SessionEnded { .. } => "session_ended",
             Self::PasswordChanged { .. } => "password_changed",
             Self::AccountDeleted { .. } => "account_deleted",
+            Self::PasswordUpgraded { .. } => "password_upgraded",
             Self::Throttled { .. } => "throttled",
         }
     }
@@ -72,7 +75,8 @@ impl SessionEvent<'_> {
             | Self::SessionEnded { user, session } => (Some(user), None, Some(session)),
             Self::LoggedOutEverywhere { user, .. }
             | Self::PasswordChanged { user, .. }
-            | Self::AccountDeleted { user } => (Some(user), None, None),
+            | Self::AccountDeleted { user }
+            | Self::PasswordUpgraded { user } => (Some(user), None, None),
         }
     }
 }
@@ -146,6 +150,13 @@ fn log(event: SessionEvent<'_>) {
         }
         SessionEvent::AccountDeleted { user } => {
             tracing::info!(event = name, %user, "account deleted");
+        }
+        SessionEvent::PasswordUpgraded { user } => {
+            tracing::info!(
+                event = name,
+                %user,
+                "an imported bcrypt hash was replaced by argon2id"
+            );
         }
         SessionEvent::Throttled { reason, .. } => {
             tracing::warn!(

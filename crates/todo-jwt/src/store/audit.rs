@@ -11,7 +11,8 @@ pub struct AuditRecord {
     /// When, in Unix seconds.
     pub at: i64,
     /// What: `signup`, `login`, `login_failed`, `refresh`, `reuse_detected`, `logout`,
-    /// `logout_all`, `session_ended`, `password_changed`, `account_deleted`, `throttled`.
+    /// `logout_all`, `session_ended`, `password_changed`, `password_upgraded`,
+    /// `account_deleted`, `throttled`.
     pub event: String,
     /// Whose, when known.
     pub user_id: Option<String>,

@@ -45,7 +45,7 @@ pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
 pub use sqlite::restore as restore_sqlite;
 pub use throttle::{Counter, Throttle, ThrottleStatements};
 pub use todos::{TodoStatements, Todos, Visitor};
-pub use users::{UserStatements, Users};
+pub use users::{UserStatements, Users, email_key};
 
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -292,6 +292,16 @@ pub struct FixedStatements {
     pub throttle_expired: String,
     /// `UPDATE` a user's password hash (hash, user id).
     pub update_password_hash: String,
+    /// `UPDATE` a user's password hash while it is the one checked (hash, user id, checked).
+    pub replace_password_hash: String,
+    /// The owner of a todo (todo id), whoever it is.
+    pub todo_owner: String,
+    /// `INSERT` a todo with its own id (id, title, description, is_complete, owner), if the
+    /// owner has fewer than the limit (last parameter), `RETURNING id`; no row otherwise.
+    pub insert_todo_with_id: String,
+    /// Moves the id sequence past the largest todo id, if it is behind (PostgreSQL, whose
+    /// identity sequence does not see ids inserted explicitly; SQLite's `AUTOINCREMENT` does).
+    pub follow_todo_ids: Option<String>,
     /// `DELETE` a user (user id); their todos, sessions and tokens go with them.
     pub delete_user: String,
     /// `DELETE` the sessions expired at a time (now).
@@ -322,26 +332,65 @@ impl FixedStatements {
         // Inserted only while the owner has fewer todos than the limit: the check and the
         // insert are one statement. The owner's row carries the count (kept by triggers) and
         // is locked first on PostgreSQL, so concurrent inserts for one user cannot overshoot.
-        let mut below_limit = Query::select();
-        below_limit
-            .column(users::ID)
-            .exprs([parameter(), parameter(), parameter()])
-            .from(users::TABLE)
-            .and_where(Expr::col(users::ID).eq(parameter()))
-            .and_where(Expr::col(users::TODO_COUNT).lt(parameter()))
-            .lock(LockType::Update);
-        let mut insert_todo = Query::insert();
-        insert_todo
-            .into_table(todos::TABLE)
-            .columns([
+        // With `own_id`, the todo's id comes first: kept from where it was imported.
+        let insert_below_limit = |own_id: bool| {
+            let mut below_limit = Query::select();
+            if own_id {
+                below_limit.expr(parameter());
+            }
+            below_limit
+                .column(users::ID)
+                .exprs([parameter(), parameter(), parameter()])
+                .from(users::TABLE)
+                .and_where(Expr::col(users::ID).eq(parameter()))
+                .and_where(Expr::col(users::TODO_COUNT).lt(parameter()))
+                .lock(LockType::Update);
+            let columns = [
+                todos::ID,
                 todos::OWNER_ID,
                 todos::TITLE,
                 todos::DESCRIPTION,
                 todos::IS_COMPLETE,
-            ])
-            .select_from(below_limit)
-            .expect("four values for four columns")
-            .returning_col(todos::ID);
+            ];
+            let mut insert = Query::insert();
+            insert
+                .into_table(todos::TABLE)
+                .columns(
+                    if own_id { &columns[..] } else { &columns[1..] }
+                        .iter()
+                        .copied(),
+                )
+                .select_from(below_limit)
+                .expect("as many values as columns")
+                .returning_col(todos::ID);
+            insert
+        };
+        let insert_todo = insert_below_limit(false);
+        let mut insert_todo_with_id = text(&insert_below_limit(true), dialect);
+        let mut follow_todo_ids = None;
+        if dialect == Dialect::Postgres {
+            // The id column is `GENERATED ALWAYS`: an explicit id must say so (sea-query has
+            // no words for it), and the sequence must then be moved past it by hand.
+            insert_todo_with_id =
+                insert_todo_with_id.replacen(") SELECT ", ") OVERRIDING SYSTEM VALUE SELECT ", 1);
+            let sequence = format!(
+                "pg_get_serial_sequence('{}', '{}')",
+                todos::TABLE,
+                todos::ID
+            );
+            follow_todo_ids = Some(format!(
+                "SELECT setval({sequence}, max(\"{id}\")) FROM \"{table}\" \
+                 HAVING max(\"{id}\") > \
+                 COALESCE(pg_sequence_last_value({sequence}::regclass), 0)",
+                id = todos::ID,
+                table = todos::TABLE,
+            ));
+        }
+        let mut todo_owner = Query::select();
+        todo_owner
+            .column(todos::OWNER_ID)
+            .from(todos::TABLE)
+            .and_where(Expr::col(todos::ID).eq(parameter()));
         let mut list_todos = Query::select();
         list_todos
             .columns(todos::TODO)
@@ -505,6 +554,8 @@ impl FixedStatements {
             .table(users::TABLE)
             .value(users::PASSWORD_HASH, parameter())
             .and_where(Expr::col(users::ID).eq(parameter()));
+        let mut replace_password_hash = update_password_hash.clone();
+        replace_password_hash.and_where(Expr::col(users::PASSWORD_HASH).eq(parameter()));
         let mut delete_user = Query::delete();
         delete_user
             .from_table(users::TABLE)
@@ -576,6 +627,10 @@ impl FixedStatements {
             throttle_clear: text(&throttle_clear, dialect),
             throttle_expired: text(&throttle_expired, dialect),
             update_password_hash: text(&update_password_hash, dialect),
+            replace_password_hash: text(&replace_password_hash, dialect),
+            todo_owner: text(&todo_owner, dialect),
+            insert_todo_with_id,
+            follow_todo_ids,
             delete_user: text(&delete_user, dialect),
             delete_other_sessions: text(&delete_other_sessions, dialect),
             delete_expired_sessions: text(&delete_expired_sessions, dialect),
@@ -694,6 +749,19 @@ mod tests {
         assert_eq!(
             postgres.insert_todo,
             r#"INSERT INTO "todos" ("owner_id", "title", "description", "is_complete") SELECT "id", $1, $2, $3 FROM "users" WHERE "id" = $4 AND "todo_count" < $5 FOR UPDATE RETURNING "id""#
+        );
+        assert_eq!(
+            postgres.insert_todo_with_id,
+            r#"INSERT INTO "todos" ("id", "owner_id", "title", "description", "is_complete") OVERRIDING SYSTEM VALUE SELECT $1, "id", $2, $3, $4 FROM "users" WHERE "id" = $5 AND "todo_count" < $6 FOR UPDATE RETURNING "id""#
+        );
+        assert!(!sqlite.insert_todo_with_id.contains("OVERRIDING"));
+        assert!(sqlite.follow_todo_ids.is_none() && postgres.follow_todo_ids.is_some());
+        assert!(
+            postgres
+                .replace_password_hash
+                .ends_with(r#"WHERE "id" = $2 AND "password_hash" = $3"#),
+            "{}",
+            postgres.replace_password_hash
         );
     }
 }

@@ -37,6 +37,17 @@ pub trait TodoStatements: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Deletes the owner's todo `id`; how many rows went (0 or 1).
     async fn delete_todo(&self, owner: &str, id: i64) -> Result<u64, StoreError>;
+    /// Who owns todo `id`, whoever it is.
+    async fn todo_owner(&self, id: i64) -> Result<Option<String>, StoreError>;
+    /// Inserts `todos` for `owner` with their own ids, in order, each only while the owner
+    /// has fewer than `limit`; how many were inserted (it stops at the limit). Ids generated
+    /// afterwards are larger than any inserted.
+    async fn insert_todos_with_ids(
+        &self,
+        owner: &str,
+        todos: Vec<Todo>,
+        limit: u64,
+    ) -> Result<usize, StoreError>;
 }
 
 /// Todos, on the store or inside a transaction.
@@ -92,5 +103,28 @@ impl Todos<'_> {
     /// Deletes the owner's todo `id`; whether it existed.
     pub async fn delete(&self, owner: &str, id: i64) -> Result<bool, StoreError> {
         Ok(self.0.delete_todo(owner, id).await? > 0)
+    }
+
+    /// Who owns todo `id`: any user's, unlike every other read here (an import checks that
+    /// the ids it keeps are free).
+    pub async fn owner_of(&self, id: i64) -> Result<Option<String>, StoreError> {
+        self.0.todo_owner(id).await
+    }
+
+    /// Stores `todos` for `owner` keeping their ids (todos brought from elsewhere), unless the
+    /// owner would have more than `limit` ([`StoreError::LimitReached`]). An id taken already
+    /// is a [`StoreError::Conflict`]: check them first with [`Todos::owner_of`].
+    /// Todos created later get larger ids than these, on both engines.
+    pub async fn insert_keeping_ids(
+        &self,
+        owner: &str,
+        todos: Vec<Todo>,
+        limit: u64,
+    ) -> Result<(), StoreError> {
+        let wanted = todos.len();
+        if self.0.insert_todos_with_ids(owner, todos, limit).await? < wanted {
+            return Err(StoreError::LimitReached);
+        }
+        Ok(())
     }
 }

@@ -16,6 +16,13 @@ pub trait UserStatements: Send + Sync {
     ) -> Result<Option<UserRecord>, StoreError>;
     /// Replaces the user's password hash; whether the user exists.
     async fn update_password_hash(&self, id: &str, hash: String) -> Result<bool, StoreError>;
+    /// Replaces the user's password hash only while it is `checked`; whether it did.
+    async fn replace_password_hash(
+        &self,
+        id: &str,
+        checked: &str,
+        hash: String,
+    ) -> Result<bool, StoreError>;
     /// Deletes the user (and, by cascade, their todos, sessions and refresh tokens); whether
     /// there was one.
     async fn delete_user(&self, id: &str) -> Result<bool, StoreError>;
@@ -42,6 +49,18 @@ impl Users<'_> {
         self.0.update_password_hash(id, hash).await
     }
 
+    /// Replaces the user's password hash only while it is still `checked` (the one a password
+    /// was just checked against): a password change or an account deletion in between wins.
+    /// Whether it was replaced.
+    pub async fn replace_password_hash(
+        &self,
+        id: &str,
+        checked: &str,
+        hash: String,
+    ) -> Result<bool, StoreError> {
+        self.0.replace_password_hash(id, checked, hash).await
+    }
+
     /// Deletes the user with everything that is theirs; whether there was one.
     pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {
         self.0.delete_user(id).await
@@ -53,7 +72,7 @@ impl Users<'_> {
     }
 }
 
-/// The key emails are compared by.
-fn email_key(email: &str) -> String {
+/// The key emails are compared by: two emails are the same account when their keys are equal.
+pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }

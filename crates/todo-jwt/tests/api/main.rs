@@ -10,6 +10,7 @@ mod filters;
 mod health;
 mod helpers;
 mod hostile;
+mod import;
 mod instances;
 mod logs;
 mod metrics;

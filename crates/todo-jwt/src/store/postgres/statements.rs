@@ -188,6 +188,17 @@ impl<E: Exec> UserStatements for Postgres<E> {
         Ok(client.execute(&statement, &[&hash, &id]).await? > 0)
     }
 
+    async fn replace_password_hash(
+        &self,
+        id: &str,
+        checked: &str,
+        hash: String,
+    ) -> Result<bool, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.replace_password_hash).await?;
+        Ok(client.execute(&statement, &[&hash, &id, &checked]).await? > 0)
+    }
+
     async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
         let client = self.0.client().await?;
         let statement = prepare_bounded(&client, &STATEMENTS.delete_user).await?;
@@ -492,6 +503,54 @@ impl<E: Exec> TodoStatements for Postgres<E> {
         let client = self.0.client().await?;
         let statement = prepare_bounded(&client, &STATEMENTS.delete_todo).await?;
         Ok(client.execute(&statement, &[&owner, &id]).await?)
+    }
+
+    async fn todo_owner(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.todo_owner).await?;
+        Ok(client
+            .query_opt(&statement, &[&id])
+            .await?
+            .map(|row| row.get(0)))
+    }
+
+    async fn insert_todos_with_ids(
+        &self,
+        owner: &str,
+        todos: Vec<Todo>,
+        limit: u64,
+    ) -> Result<usize, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, &STATEMENTS.insert_todo_with_id).await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut inserted = 0;
+        for todo in &todos {
+            let row = client
+                .query_opt(
+                    &statement,
+                    &[
+                        &todo.id,
+                        &todo.title,
+                        &todo.desc,
+                        &todo.is_complete,
+                        &owner,
+                        &limit,
+                    ],
+                )
+                .await?;
+            if row.is_none() {
+                break;
+            }
+            inserted += 1;
+        }
+        if inserted > 0
+            && let Some(follow) = &STATEMENTS.follow_todo_ids
+        {
+            // `setval` is not transactional: rolled back, the import leaves a gap in the ids,
+            // never a reused one.
+            client.execute(follow.as_str(), &[]).await?;
+        }
+        Ok(inserted)
     }
 }
 

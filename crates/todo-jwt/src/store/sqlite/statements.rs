@@ -467,6 +467,23 @@ impl<E: Exec> UserStatements for Sqlite<E> {
             .await
     }
 
+    async fn replace_password_hash(
+        &self,
+        id: &str,
+        checked: &str,
+        hash: String,
+    ) -> Result<bool, StoreError> {
+        let (id, checked) = (id.to_owned(), checked.to_owned());
+        self.0
+            .write(move |connection| {
+                let updated = connection
+                    .prepare_cached(&STATEMENTS.replace_password_hash)?
+                    .execute(params![hash, id, checked])?;
+                Ok(updated > 0)
+            })
+            .await
+    }
+
     async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.0
@@ -635,6 +652,52 @@ impl<E: Exec> TodoStatements for Sqlite<E> {
             })
             .await?;
         Ok(deleted as u64)
+    }
+
+    async fn todo_owner(&self, id: i64) -> Result<Option<String>, StoreError> {
+        self.0.read(|connection| {
+            connection
+                .prepare_cached(&STATEMENTS.todo_owner)?
+                .query_row([id], |row| row.get(0))
+                .optional()
+        })
+    }
+
+    /// `AUTOINCREMENT` keeps its sequence past every id inserted, explicit ones too.
+    async fn insert_todos_with_ids(
+        &self,
+        owner: &str,
+        todos: Vec<Todo>,
+        limit: u64,
+    ) -> Result<usize, StoreError> {
+        let owner = owner.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.0
+            .write(move |connection| {
+                let mut statement = connection.prepare_cached(&STATEMENTS.insert_todo_with_id)?;
+                let mut inserted = 0;
+                for todo in todos {
+                    let row = statement
+                        .query_row(
+                            params![
+                                todo.id,
+                                todo.title,
+                                todo.desc,
+                                todo.is_complete,
+                                owner,
+                                limit
+                            ],
+                            |row| row.get::<_, i64>(0),
+                        )
+                        .optional()?;
+                    if row.is_none() {
+                        break;
+                    }
+                    inserted += 1;
+                }
+                Ok(inserted)
+            })
+            .await
     }
 }
 
