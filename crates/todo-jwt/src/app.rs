@@ -266,6 +266,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
     let protected = accounts::protected_router()
         .merge(sessions::protected_router())
         .route_layer(audited())
+        .merge(accounts::who_am_i_router())
         .merge(audit::router())
         .merge(todos::router())
         .route_layer(require_jwt);

@@ -12,6 +12,7 @@ use authn::CurrentUser;
 use axum::{
     Json,
     extract::{RawQuery, Request, State},
+    http::{HeaderValue, header},
     middleware::Next,
     response::Response,
 };
@@ -22,6 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     error::{ApiError, Result},
     openapi::{BadRequest, ServiceUnavailable, Unauthorized},
+    server::PeerAddr,
     sessions::ClientInfo,
     store::{AuditRecord, Store},
 };
@@ -35,28 +37,44 @@ pub struct RequestContext {
     pub request_id: Option<String>,
 }
 
+/// What [`RequestContext`] is made of, kept as the request has it (header values are shared
+/// buffers, the address a copy): most requests record no event, so nothing is converted
+/// unless one does.
+#[derive(Debug, Clone, Default)]
+struct Captured {
+    user_agent: Option<HeaderValue>,
+    peer: Option<PeerAddr>,
+    request_id: Option<HeaderValue>,
+}
+
 tokio::task_local! {
-    static CONTEXT: RequestContext;
+    static CONTEXT: Captured;
 }
 
 /// Runs the request with its [`RequestContext`] known to the events it causes. A route layer
 /// of the credential and session routes only: the todo routes record no events and do not
 /// pay for it.
 pub async fn with_context(request: Request, next: Next) -> Response {
-    let context = RequestContext {
-        client: ClientInfo::of(request.headers(), request.extensions()),
-        request_id: request
-            .headers()
-            .get(crate::app::REQUEST_ID)
-            .and_then(|id| id.to_str().ok())
-            .map(str::to_owned),
+    let captured = Captured {
+        user_agent: request.headers().get(header::USER_AGENT).cloned(),
+        peer: request.extensions().get::<PeerAddr>().copied(),
+        request_id: request.headers().get(crate::app::REQUEST_ID).cloned(),
     };
-    CONTEXT.scope(context, next.run(request)).await
+    CONTEXT.scope(captured, next.run(request)).await
 }
 
 /// The context of the request being served (empty outside one).
 pub fn current() -> RequestContext {
-    CONTEXT.try_with(Clone::clone).unwrap_or_default()
+    CONTEXT
+        .try_with(|captured| RequestContext {
+            client: ClientInfo::from_parts(captured.user_agent.as_ref(), captured.peer),
+            request_id: captured
+                .request_id
+                .as_ref()
+                .and_then(|id| id.to_str().ok())
+                .map(str::to_owned),
+        })
+        .unwrap_or_default()
 }
 
 /// The most events one page holds, and the default.

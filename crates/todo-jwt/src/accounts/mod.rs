@@ -24,7 +24,15 @@ where
     OpenApiRouter::new().routes(routes!(handlers::sign_up))
 }
 
-/// The account routes that need an authenticated caller.
+/// `GET /whoAmI`: needs an authenticated caller, and changes nothing (no audit event).
+pub fn who_am_i_router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    OpenApiRouter::new().routes(routes!(handlers::who_am_i))
+}
+
+/// The account changes that need an authenticated caller.
 pub fn protected_router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -33,7 +41,6 @@ where
     crate::throttle::Throttles: FromRef<S>,
 {
     OpenApiRouter::new()
-        .routes(routes!(handlers::who_am_i))
         .routes(routes!(handlers::change_password))
         .routes(routes!(handlers::delete_account))
 }

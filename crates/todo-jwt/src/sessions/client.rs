@@ -3,7 +3,7 @@
 
 use axum::{
     extract::FromRequestParts,
-    http::{Extensions, HeaderMap, header, request::Parts},
+    http::{Extensions, HeaderMap, HeaderValue, header, request::Parts},
 };
 
 use crate::server::PeerAddr;
@@ -23,13 +23,18 @@ pub struct ClientInfo {
 impl ClientInfo {
     /// From a request's headers and extensions.
     pub fn of(headers: &HeaderMap, extensions: &Extensions) -> Self {
-        let user_agent = headers
-            .get(header::USER_AGENT)
+        Self::from_parts(
+            headers.get(header::USER_AGENT),
+            extensions.get::<PeerAddr>().copied(),
+        )
+    }
+
+    /// From a `User-Agent` header value and the peer's address.
+    pub fn from_parts(user_agent: Option<&HeaderValue>, peer: Option<PeerAddr>) -> Self {
+        let user_agent = user_agent
             .and_then(|value| value.to_str().ok())
             .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
-        let ip = extensions
-            .get::<PeerAddr>()
-            .map(|PeerAddr(address)| address.ip().to_canonical().to_string());
+        let ip = peer.map(|PeerAddr(address)| address.ip().to_canonical().to_string());
         Self { user_agent, ip }
     }
 }
