@@ -49,6 +49,13 @@ pub enum JwtError {
     /// A key set of several keys needs a distinct id on each.
     #[error("every key of a key set with several keys needs its own id")]
     KeyIdRequired,
+    /// An Ed25519 key that is not one: a public key (`x`) that is not 32 bytes of base64url
+    /// or not a point of the curve, or a private key that cannot be encoded.
+    #[error("invalid Ed25519 key: {0}")]
+    InvalidKey(&'static str),
+    /// The signing key of a set can only verify (a public key).
+    #[error("the signing key has no private half")]
+    VerifyOnly,
     /// Signing failed (it cannot for HS256 with valid claims; kept for completeness).
     #[error("could not sign the token")]
     Signing(#[from] jsonwebtoken::errors::Error),
@@ -230,7 +237,8 @@ impl JwtService {
         let key = self.config.keys.signing();
         let mut header = Header::new(key.algorithm());
         header.kid = key.id().map(str::to_owned);
-        Ok(jsonwebtoken::encode(&header, claims, key.encoding())?)
+        let encoding = key.encoding().ok_or(JwtError::VerifyOnly)?;
+        Ok(jsonwebtoken::encode(&header, claims, encoding)?)
     }
 
     /// The key (and its validation) that must have signed `token`.
