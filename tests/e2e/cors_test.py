@@ -13,11 +13,10 @@ API_ANY runs with the default `TODO_JWT_CORS_ORIGINS` (*), API_LISTED with
 
 import json
 import sys
-import tempfile
 import urllib.request
 import uuid
 
-from selenium import webdriver
+import chromium
 
 API_ANY, API_LISTED, ALLOWED_PAGE, OTHER_PAGE = sys.argv[1:5]
 
@@ -62,16 +61,7 @@ def make_user(api):
 
 
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", f"--user-data-dir={tempfile.mkdtemp()}",
-    ):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = chromium.browser()
     driver.set_script_timeout(20)
     return driver
 

@@ -11,11 +11,10 @@ written to the path given as the second argument.
 
 import json
 import sys
-import tempfile
 import urllib.request
 import uuid
 
-from selenium import webdriver
+import chromium
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -57,16 +56,7 @@ def post_json_auth(path, body, token):
 
 
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--window-size=1400,2200", f"--user-data-dir={tempfile.mkdtemp()}",
-    ):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
-    return webdriver.Chrome(options=options, service=service)
+    return chromium.browser()
 
 
 def open_explorer(driver):

@@ -111,11 +111,9 @@ pub struct EventBody {
 
 impl From<AuditRecord> for EventBody {
     fn from(record: AuditRecord) -> Self {
-        let at =
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(record.at.max(0).unsigned_abs());
         Self {
             id: record.id,
-            at: humantime::format_rfc3339_seconds(at).to_string(),
+            at: crate::sessions::rfc3339(record.at),
             event: record.event,
             ip: record.ip,
             user_agent: record.user_agent,

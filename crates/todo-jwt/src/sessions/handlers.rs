@@ -198,18 +198,13 @@ pub struct SessionBody {
     pub current: bool,
 }
 
-fn rfc3339(seconds: i64) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds.max(0).unsigned_abs());
-    humantime::format_rfc3339_seconds(at).to_string()
-}
-
 impl SessionBody {
     fn of(session: Session, current: Option<&str>) -> Self {
         Self {
             current: current == Some(session.id.as_str()),
             id: session.id,
-            created_at: rfc3339(session.created_at),
-            last_used_at: rfc3339(session.last_used_at),
+            created_at: super::rfc3339(session.created_at),
+            last_used_at: super::rfc3339(session.last_used_at),
             user_agent: session.user_agent,
             ip: session.ip,
         }

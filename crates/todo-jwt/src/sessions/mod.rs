@@ -14,8 +14,8 @@ mod token;
 pub use client::ClientInfo;
 pub use directory::StoreDirectory;
 pub use refresh::RefreshKey;
-pub(crate) use service::now;
 pub use service::{RefreshPolicy, Sessions, Tokens};
+pub(crate) use service::{now, rfc3339};
 
 use axum::extract::FromRef;
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -387,6 +387,12 @@ pub fn now() -> i64 {
         })
 }
 
+/// Unix seconds as RFC 3339 (`2026-11-30T10:00:00Z`), as the API writes times.
+pub fn rfc3339(seconds: i64) -> String {
+    let at = UNIX_EPOCH + Duration::from_secs(seconds.max(0).unsigned_abs());
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
 /// The profile a token carries for `user` (no session yet).
 pub fn profile(user: User) -> UserProfile {
     UserProfile {

@@ -95,13 +95,7 @@ async fn a_backup_taken_under_writes_restores_exactly_what_it_saw() {
     assert_eq!(before_restore.len(), 3 + 200 + 1);
 
     // Restoring while the service runs is refused, and changes nothing.
-    let refused = Command::new(env!("CARGO_BIN_EXE_todo-jwt"))
-        .env_remove("TODO_JWT_DATABASE_URL")
-        .env("TODO_JWT_DATA_DIR", &path)
-        .arg("restore")
-        .arg(&backup)
-        .output()
-        .expect("restore");
+    let refused = restore(&path, &backup);
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("in use by another process"),
@@ -111,13 +105,7 @@ async fn a_backup_taken_under_writes_restores_exactly_what_it_saw() {
     assert_eq!(titles(app, &token).await, before_restore);
     drop(first);
 
-    let restored = Command::new(env!("CARGO_BIN_EXE_todo-jwt"))
-        .env_remove("TODO_JWT_DATABASE_URL")
-        .env("TODO_JWT_DATA_DIR", &path)
-        .arg("restore")
-        .arg(&backup)
-        .output()
-        .expect("restore");
+    let restored = restore(&path, &backup);
     assert!(
         restored.status.success(),
         "{}",
@@ -142,6 +130,17 @@ async fn a_backup_taken_under_writes_restores_exactly_what_it_saw() {
         "a prefix of the writes"
     );
     assert!(!after.contains(&"after the backup".to_owned()));
+}
+
+/// `todo-jwt restore <backup>` on the data directory `data_dir`.
+fn restore(data_dir: &Path, backup: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_todo-jwt"))
+        .env_remove("TODO_JWT_DATABASE_URL")
+        .env("TODO_JWT_DATA_DIR", data_dir)
+        .arg("restore")
+        .arg(backup)
+        .output()
+        .expect("restore")
 }
 
 /// The titles in a backup file, read directly (ordered by id).
