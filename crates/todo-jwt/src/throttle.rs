@@ -86,14 +86,8 @@ impl Throttles {
         if let Some(counter) = self.0.store.throttle().current(&key, now).await?
             && counter.count >= self.0.max_failures
         {
-            events::record(
-                self.0.store.audit(),
-                SessionEvent::Throttled {
-                    reason: "account",
-                    email: Some(email),
-                },
-            )
-            .await?;
+            // Counted, not recorded: the event was recorded once, when the account locked.
+            crate::metrics::login("throttled");
             return Err(too_many(
                 counter.expires_at - now,
                 "Too many failed logins for this account; try again later.",
@@ -102,15 +96,28 @@ impl Throttles {
         Ok(())
     }
 
-    /// Counts a failed password check for `email`.
+    /// Counts a failed password check for `email`; the failure that locks the account is
+    /// recorded as a `throttled` event, once per window (a refused attempt after it is only
+    /// counted: an attacker hammering a locked account must not fill the audit log).
     pub async fn failed(&self, email: &str) -> Result<(), ApiError> {
         if self.0.max_failures > 0 {
             let key = Self::account_key(email);
-            self.0
+            let counter = self
+                .0
                 .store
                 .throttle()
                 .hit(&key, now(), self.0.window)
                 .await?;
+            if counter.count == self.0.max_failures {
+                events::record(
+                    self.0.store.audit(),
+                    SessionEvent::Throttled {
+                        reason: "account",
+                        email: Some(email),
+                    },
+                )
+                .await?;
+            }
         }
         Ok(())
     }
@@ -136,14 +143,18 @@ impl Throttles {
         let key = format!("ip:{address}");
         let counter = self.0.store.throttle().hit(&key, now, 60).await?;
         if counter.count > self.0.per_minute {
-            events::record(
-                self.0.store.audit(),
-                SessionEvent::Throttled {
-                    reason: "address",
-                    email: None,
-                },
-            )
-            .await?;
+            crate::metrics::login("throttled");
+            // Recorded once per window, at the first refusal; the others are only counted.
+            if counter.count == self.0.per_minute + 1 {
+                events::record(
+                    self.0.store.audit(),
+                    SessionEvent::Throttled {
+                        reason: "address",
+                        email: None,
+                    },
+                )
+                .await?;
+            }
             return Err(too_many(
                 counter.expires_at - now,
                 "Too many requests from this address; try again later.",

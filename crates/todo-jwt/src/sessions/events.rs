@@ -36,7 +36,8 @@ pub enum SessionEvent<'a> {
     AccountDeleted { user: &'a str },
     /// A password hash imported from LoopBack (bcrypt) was replaced by argon2id at login.
     PasswordUpgraded { user: &'a str },
-    /// An attempt was refused by a rate limit (`account`, with the email, or `address`).
+    /// A rate limit started refusing (`account`, with the email: it locked; or `address`):
+    /// recorded once per window, each refusal after it only counted in the metrics.
     Throttled {
         reason: &'a str,
         email: Option<&'a str>,
@@ -108,7 +109,6 @@ fn count(event: SessionEvent<'_>) {
     match event {
         SessionEvent::LoggedIn { .. } => metrics::login("success"),
         SessionEvent::LoginFailed { .. } => metrics::login("bad_credentials"),
-        SessionEvent::Throttled { .. } => metrics::login("throttled"),
         SessionEvent::Refreshed { .. } => metrics::refresh("success"),
         SessionEvent::ReuseDetected { .. } => metrics::refresh("reuse_detected"),
         _ => {}

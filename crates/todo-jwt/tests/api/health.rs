@@ -26,28 +26,12 @@ async fn healthz_and_readyz_answer_without_a_token_and_without_limits() {
     })
     .await;
     for _ in 0..20 {
-        let live = app
-            .client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .expect("healthz");
-        assert_eq!(live.status(), StatusCode::OK);
-        assert_eq!(
-            live.json::<Value>().await.expect("json"),
-            json!({"status": "ok"})
-        );
-        let ready = app
-            .client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .expect("readyz");
-        assert_eq!(ready.status(), StatusCode::OK);
-        assert_eq!(
-            ready.json::<Value>().await.expect("json"),
-            json!({"status": "ready"})
-        );
+        for (path, status) in [("/healthz", "ok"), ("/readyz", "ready")] {
+            let response = app.client.get(app.url(path)).send().await.expect(path);
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let body: Value = response.json().await.expect("json");
+            assert_eq!(body, json!({ "status": status }), "{path}");
+        }
     }
 }
 

@@ -77,6 +77,13 @@ async fn an_account_is_locked_after_too_many_failures_on_every_password_endpoint
         .await
         .expect("token");
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The lockout is one audit event, however many attempts it refused.
+    assert_eq!(
+        app.sql("SELECT count(*) FROM audit_events WHERE event = 'throttled'")
+            .await
+            .as_deref(),
+        Some("1")
+    );
     // Another account is not affected.
     app.sign_up("free@example.com", "password123").await;
     assert_eq!(
@@ -113,6 +120,13 @@ async fn a_client_address_gets_a_limited_number_of_credential_requests_a_minute(
             StatusCode::TOO_MANY_REQUESTS,
             StatusCode::TOO_MANY_REQUESTS
         ]
+    );
+    // One audit event for the address, not one per refusal.
+    assert_eq!(
+        app.sql("SELECT count(*) FROM audit_events WHERE event = 'throttled'")
+            .await
+            .as_deref(),
+        Some("1")
     );
     // Logins count against the same limit; other routes do not.
     assert_eq!(
