@@ -699,10 +699,15 @@ mod tests {
         ));
         let unknown = stranger.sign(&UserProfile::new("u3")).expect("signed");
         assert_eq!(after.verify(&unknown), Err(crate::TokenError::Invalid));
-        // Several keys need ids.
+        // One key of several may go without an id (tokens without `kid` are its); two may not.
         assert!(
             KeySet::single(key(SECRET))
                 .with_verify_only(key(SECRET).with_id("b"))
+                .is_ok()
+        );
+        assert!(
+            KeySet::single(key(SECRET))
+                .with_verify_only(key(SECRET))
                 .is_err()
         );
     }

@@ -111,6 +111,18 @@ impl Key {
         Some(jwk)
     }
 
+    /// The key's RFC 7638 thumbprint (SHA-256 of its required JWK members, base64url): a key
+    /// id that names this public key and no other. `None` for an HMAC key.
+    pub fn thumbprint(&self) -> Option<String> {
+        use base64::Engine;
+        use sha2::Digest;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let x = engine.encode(self.public?);
+        // The members in lexicographic order, no whitespace (RFC 7638, 3.2; RFC 8037, A.3).
+        let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+        Some(engine.encode(sha2::Sha256::digest(canonical.as_bytes())))
+    }
+
     /// Whether this key can sign (it has its private half).
     pub fn can_sign(&self) -> bool {
         self.encoding.is_some()
@@ -150,43 +162,102 @@ impl std::fmt::Debug for Key {
     }
 }
 
-/// The keys a [`crate::JwtService`] knows: the one it signs with, and the others it still
-/// accepts (a rotated-out key, until the tokens it signed have expired).
+/// One key of a [`KeySet`] and when it signs.
+#[derive(Clone, Debug)]
+struct Entry {
+    key: Key,
+    /// From when (Unix seconds) it signs new tokens, until a key with a later time takes
+    /// over; `None` for a key that only verifies.
+    signs_from: Option<u64>,
+}
+
+/// The keys a [`crate::JwtService`] knows: the ones that sign, each from its time on (a
+/// rotation publishes the next key before it signs), and the ones it only still accepts (a
+/// rotated-out key, until the tokens it signed have expired).
 ///
 /// With one key, tokens are verified with it whatever their header says (the algorithm is
-/// pinned to the key's). With several, each key needs an id, and a token is verified with the
-/// key its `kid` names.
+/// pinned to the key's). With several, a token is verified with the key its `kid` names; a
+/// token without a `kid` (as LoopBack's HS256 tokens are) with the one key that has no id.
 #[derive(Clone, Debug)]
 pub struct KeySet {
-    keys: Vec<Key>,
+    entries: Vec<Entry>,
 }
 
 impl KeySet {
     /// A set of one key, which signs and verifies.
     pub fn single(key: Key) -> Self {
-        Self { keys: vec![key] }
+        Self {
+            entries: vec![Entry {
+                key,
+                signs_from: Some(0),
+            }],
+        }
     }
 
-    /// Adds a key that verifies but no longer signs. Both keys need ids, so that a token's
-    /// `kid` says which one to use.
-    pub fn with_verify_only(mut self, key: Key) -> Result<Self, JwtError> {
-        if self.keys.iter().chain([&key]).any(|key| key.id.is_none())
-            || self.keys.iter().any(|known| known.id == key.id)
-        {
+    /// Adds a key that verifies but no longer signs. Every key of a set but one needs an
+    /// id, each its own, so that a token's `kid` says which one to use.
+    pub fn with_verify_only(self, key: Key) -> Result<Self, JwtError> {
+        self.with(Entry {
+            key,
+            signs_from: None,
+        })
+    }
+
+    /// Adds a key that signs new tokens from `signs_from` (Unix seconds) on, until a key with
+    /// a later time takes over; before that it only verifies. Ids as for
+    /// [`KeySet::with_verify_only`].
+    pub fn with_key(self, key: Key, signs_from: u64) -> Result<Self, JwtError> {
+        self.with(Entry {
+            key,
+            signs_from: Some(signs_from),
+        })
+    }
+
+    fn with(mut self, entry: Entry) -> Result<Self, JwtError> {
+        let id = entry.key.id.as_deref();
+        let clash = self
+            .entries
+            .iter()
+            .any(|known| known.key.id.as_deref() == id);
+        if clash {
             return Err(JwtError::KeyIdRequired);
         }
-        self.keys.push(key);
+        self.entries.push(entry);
         Ok(self)
     }
 
-    /// The key that signs new tokens.
-    pub fn signing(&self) -> &Key {
-        &self.keys[0]
+    /// The key that signs new tokens at `now` (Unix seconds): of the keys whose time has
+    /// come, the latest; before any has, the first to come. `None` when no key signs.
+    pub fn signing_at(&self, now: u64) -> Option<&Key> {
+        let scheduled = || {
+            self.entries
+                .iter()
+                .filter_map(|entry| Some((entry.signs_from?, &entry.key)))
+        };
+        scheduled()
+            .filter(|(from, _)| *from <= now)
+            .max_by_key(|(from, _)| *from)
+            .or_else(|| scheduled().min_by_key(|(from, _)| *from))
+            .map(|(_, key)| key)
     }
 
-    /// Every key, the signing one first.
-    pub fn keys(&self) -> &[Key] {
-        &self.keys
+    /// The key that signs new tokens now.
+    pub fn signing(&self) -> Option<&Key> {
+        self.signing_at(jsonwebtoken::get_current_timestamp())
+    }
+
+    /// Every key, in the order they were added.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &Key> {
+        self.entries.iter().map(|entry| &entry.key)
+    }
+
+    /// The public keys as a JWK Set (RFC 7517: `{"keys": [...]}`), for
+    /// `/.well-known/jwks.json`: every key that has a public half, pending and retiring ones
+    /// included, so a verifier knows a key before the first token it signs. HMAC keys are
+    /// never listed.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<_> = self.keys().filter_map(Key::jwk).collect();
+        serde_json::json!({ "keys": keys })
     }
 }
 
@@ -307,5 +378,108 @@ mod tests {
         ] {
             assert!(after.verify(garbage).is_err(), "{garbage:?}");
         }
+    }
+    /// RFC 8037, appendix A.3: the thumbprint of the example key.
+    #[test]
+    fn the_thumbprint_is_rfc_7638s() {
+        let key = Key::ed25519_public("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").expect("key");
+        assert_eq!(
+            key.thumbprint().as_deref(),
+            Some("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k")
+        );
+        let secret = SecretString::from("0123456789abcdef0123456789abcdef".to_owned());
+        assert!(Key::hs256(&secret).expect("key").thumbprint().is_none());
+    }
+
+    /// A rotation's schedule: the next key is known (and verifies) before it signs, signs from
+    /// its time on, and the old one verifies after; one key may go without an id (HS256
+    /// tokens without `kid`), two may not, nor two with one id.
+    #[test]
+    fn keys_sign_from_their_time_and_ids_are_unique() {
+        let secret = SecretString::from("0123456789abcdef0123456789abcdef".to_owned());
+        let legacy = Key::hs256(&secret).expect("key");
+        let next = Key::ed25519(&[3; 32]).expect("key").with_id("next");
+        let set = KeySet::single(legacy.clone())
+            .with_key(next.clone(), 1_000)
+            .expect("ids");
+        assert_eq!(set.signing_at(999).and_then(Key::id), None);
+        assert_eq!(set.signing_at(1_000).and_then(Key::id), Some("next"));
+        assert_eq!(set.jwks()["keys"].as_array().map(Vec::len), Some(1));
+        assert!(matches!(
+            set.clone().with_verify_only(legacy),
+            Err(JwtError::KeyIdRequired)
+        ));
+        assert!(matches!(
+            set.with_key(next, 5),
+            Err(JwtError::KeyIdRequired)
+        ));
+        // Only pending keys: the first to come signs.
+        let pending = KeySet::single(Key::ed25519(&[4; 32]).expect("key").with_id("a"));
+        let pending = KeySet {
+            entries: pending
+                .entries
+                .into_iter()
+                .map(|entry| Entry {
+                    signs_from: Some(u64::MAX - 1),
+                    ..entry
+                })
+                .collect(),
+        }
+        .with_key(Key::ed25519(&[5; 32]).expect("key").with_id("b"), u64::MAX)
+        .expect("ids");
+        assert_eq!(pending.signing_at(0).and_then(Key::id), Some("a"));
+
+        // Over a service: a token without `kid` goes to the key without an id.
+        let old = service(KeySet::single(Key::hs256(&secret).expect("key")));
+        let old_token = old.sign(&user()).expect("sign");
+        assert!(header(&old_token).kid.is_none());
+        let rotated = service(
+            KeySet::single(Key::hs256(&secret).expect("key"))
+                .with_key(Key::ed25519(&[3; 32]).expect("key").with_id("next"), 0)
+                .expect("ids"),
+        );
+        assert_eq!(
+            header(&rotated.sign(&user()).expect("sign")).kid.as_deref(),
+            Some("next")
+        );
+        assert!(rotated.verify(&old_token).is_ok());
+    }
+    /// Remembered verifications: never used past the token's `exp`, and forgotten when the
+    /// keys change (a removed key's tokens are refused at once).
+    #[test]
+    fn remembered_tokens_expire_and_are_forgotten_with_their_keys() {
+        let key = Key::ed25519(&[6; 32]).expect("key").with_id("k");
+        let mut config = JwtConfig::new(KeySet::single(key), "issuer", "audience");
+        config.lifetime = std::time::Duration::from_secs(1);
+        config.leeway = std::time::Duration::ZERO;
+        let jwt = JwtService::new(config);
+        let token = jwt.sign(&user()).expect("sign");
+        for _ in 0..3 {
+            assert_eq!(jwt.verify(&token).expect("verify").user.id, "user-1");
+        }
+        // Past `exp` (iat + 1 s, in whole seconds), the remembered verification is not used.
+        std::thread::sleep(std::time::Duration::from_millis(2_100));
+        assert_eq!(jwt.verify(&token).err(), Some(TokenError::Expired));
+
+        let jwt = service(KeySet::single(
+            Key::ed25519(&[6; 32]).expect("key").with_id("k"),
+        ));
+        let token = jwt.sign(&user()).expect("sign");
+        assert!(jwt.verify(&token).is_ok());
+        jwt.set_keys(KeySet::single(
+            Key::ed25519(&[7; 32]).expect("key").with_id("k"),
+        ));
+        assert_eq!(jwt.verify(&token).err(), Some(TokenError::BadSignature));
+
+        let mut config = JwtConfig::new(
+            KeySet::single(Key::ed25519(&[6; 32]).expect("key")),
+            "issuer",
+            "audience",
+        );
+        config.cache_capacity = 0;
+        let uncached = JwtService::new(config);
+        let token = uncached.sign(&user()).expect("sign");
+        assert!(uncached.verify(&token).is_ok());
+        assert!(uncached.verify(&token).is_ok());
     }
 }

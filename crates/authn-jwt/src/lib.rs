@@ -1,13 +1,17 @@
 //! JWT access tokens for [`authn`], the Rust counterpart of `@loopback/authentication-jwt`.
 //!
-//! - [`Key`] and [`KeySet`]: what tokens are signed and verified with. Today a key is HS256
-//!   with a secret of at least 32 bytes (there is no default secret); a set has one signing
-//!   key and may keep verify-only keys, chosen by the token's `kid`.
+//! - [`Key`] and [`KeySet`]: what tokens are signed and verified with. A key is HS256 (a
+//!   secret of at least 32 bytes; there is no default secret) or Ed25519 (EdDSA, with a
+//!   `kid`, its public half published as a JWK). A set is a rotation's schedule: each signing
+//!   key signs from its time on, older ones still verify, and a token's `kid` picks the key
+//!   ([`KeySet::jwks`] is the JWK Set to publish).
 //! - [`JwtService`] signs and verifies access tokens: LoopBack's claims (`id`, `name`, `email`,
 //!   `iat`, `exp`) plus `sub`, `iss`, `aud`, `jti`, and `sid` when the user has a session.
 //!   The algorithm is pinned to the key's and `exp` is required, so `alg: none`, another HMAC
 //!   algorithm or a token that never expires are all refused. [`JwtService::verify`] returns a
-//!   [`VerifiedToken`]: the profile, and the token's id, issue and expiry times.
+//!   [`VerifiedToken`]: the profile, and the token's id, issue and expiry times. Verified
+//!   tokens are remembered (bounded, never past `exp`, forgotten when the keys change), and
+//!   [`JwtService::set_keys`] rotates the keys of a running service.
 //! - [`BearerJwtStrategy`] is the `jwt` strategy: it reads `Authorization: Bearer <jwt>`, and
 //!   answers with LoopBack's exact 401 messages, so LoopBack clients see what they expect.
 //!   Give it a [`UserDirectory`] and it asks, for each verified token, whether the token still
