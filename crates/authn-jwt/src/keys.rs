@@ -123,6 +123,11 @@ impl Key {
         Some(engine.encode(sha2::Sha256::digest(canonical.as_bytes())))
     }
 
+    /// The Ed25519 public key; `None` for an HMAC key.
+    pub fn public_key(&self) -> Option<[u8; ED25519_BYTES]> {
+        self.public
+    }
+
     /// Whether this key can sign (it has its private half).
     pub fn can_sign(&self) -> bool {
         self.encoding.is_some()
@@ -190,6 +195,17 @@ impl KeySet {
             entries: vec![Entry {
                 key,
                 signs_from: Some(0),
+            }],
+        }
+    }
+
+    /// A set of one key, which signs from `signs_from` (Unix seconds) on (and before that too,
+    /// as long as it is the only one); add the others with [`KeySet::with_key`].
+    pub fn starting(key: Key, signs_from: u64) -> Self {
+        Self {
+            entries: vec![Entry {
+                key,
+                signs_from: Some(signs_from),
             }],
         }
     }

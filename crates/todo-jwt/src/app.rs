@@ -29,6 +29,7 @@ use crate::{
     config::{Config, ConfigError, SecretSource},
     error::{self, ApiError},
     health::{self, Draining, Health},
+    keys::{self, Keyring},
     metrics::{self, Metrics},
     openapi,
     server::{self, ConnectionLimits},
@@ -56,6 +57,9 @@ pub enum StartError {
     /// The password hasher could not start.
     #[error(transparent)]
     Passwords(#[from] PasswordsError),
+    /// The signing keys could not be loaded or created.
+    #[error("cannot load the signing keys")]
+    Keys(#[from] crate::keys::KeyError),
     /// The authentication layer could not be built.
     #[error("cannot build the authentication layer")]
     Auth(#[from] authn::AuthError),
@@ -83,6 +87,8 @@ pub struct Application {
     audit_retention: std::time::Duration,
     /// Backups of the SQLite database, and how often (`None`: on `SIGUSR1` only).
     backups: Option<(Backups, Option<std::time::Duration>)>,
+    /// The signing keys, kept in step with the table, and the token service they feed.
+    keys: (Keyring, Arc<JwtService>),
     cors_origins: Vec<HeaderValue>,
 }
 
@@ -103,7 +109,7 @@ impl Application {
             .await
             .map_err(|source| StartError::Bind { address, source })?;
         config.ensure_data_dir()?;
-        let (jwt_config, secret_source) = config.jwt()?;
+        let (_, secret_source) = config.service_secret()?;
         match secret_source {
             SecretSource::Configured => tracing::info!("using the configured JWT secret"),
             SecretSource::Stored => tracing::info!(
@@ -116,8 +122,12 @@ impl Application {
                  set TODO_JWT_SECRET to share one between instances"
             ),
         }
-        let jwt = Arc::new(JwtService::new(jwt_config));
         let store = Store::open_with(&config.database(), config.store_limits()).await?;
+        let (keyring, keys) = Keyring::open(store.clone(), config.key_options()?).await?;
+        let jwt = Arc::new(JwtService::new(config.jwt(keys)));
+        if let Some(key) = jwt.keys().signing() {
+            tracing::info!(algorithm = ?key.algorithm(), kid = key.id(), "signing access tokens");
+        }
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         let throttles = Throttles::new(store.clone(), config.throttle_limits()?);
         let passwords = Passwords::new(
@@ -143,7 +153,7 @@ impl Application {
             100_000,
         );
         let strategies = StrategyRegistry::new()
-            .with(BearerJwtStrategy::new(jwt).with_user_directory(Arc::new(directory)))
+            .with(BearerJwtStrategy::new(jwt.clone()).with_user_directory(Arc::new(directory)))
             .render_with(error::render_auth_error)
             .observe(telemetry::log_auth_outcome);
         let draining = Draining::default();
@@ -169,6 +179,7 @@ impl Application {
         let state = AppState::new(Parts {
             health,
             metrics: metrics.clone(),
+            keyring: keyring.clone(),
             store,
             accounts,
             sessions: sessions.clone(),
@@ -197,6 +208,7 @@ impl Application {
                 config.audit_retention_days.saturating_mul(86_400),
             ),
             backups,
+            keys: (keyring, jwt),
             cors_origins: config.cors_origins()?,
         })
     }
@@ -222,6 +234,8 @@ impl Application {
             }
         });
         let backups = self.backups.map(|(backups, every)| backups.spawn(every));
+        let (keyring, jwt) = self.keys;
+        let keys = keyring.spawn(jwt);
         let service = with_middleware(self.router, cors(&self.cors_origins));
         let passwords = self.passwords.clone();
         let metrics = self.metrics.clone();
@@ -246,6 +260,7 @@ impl Application {
         counters.abort();
         memory.abort();
         retention.abort();
+        keys.abort();
         if let Some(backups) = backups {
             backups.abort();
         }
@@ -276,6 +291,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
     let (api, operations) = OpenApiRouter::new()
         .merge(public)
         .merge(health::router())
+        .merge(keys::router())
         .merge(protected)
         .split_for_parts();
     let doc = openapi::document(operations);

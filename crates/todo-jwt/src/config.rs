@@ -17,6 +17,9 @@ pub use crate::store::Database;
 /// The `iss` and `aud` of this service's tokens.
 pub const TOKEN_ISSUER: &str = "todo-jwt";
 
+/// The clock skew tolerated between instances on tokens' times.
+pub const TOKEN_LEEWAY: Duration = Duration::from_secs(5);
+
 /// The log lines' format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -198,10 +201,41 @@ pub struct Config {
     #[arg(long, env = "TODO_JWT_METRICS_TOKEN", hide_env_values = true, value_parser = parse_secret)]
     pub metrics_token: Option<SecretString>,
 
-    /// HMAC secret for access tokens, at least 32 bytes. Prefer the environment variable over the
+    /// The algorithm new access tokens are signed with: `EdDSA` (Ed25519: others verify our
+    /// tokens with the public keys at `/.well-known/jwks.json`) or `HS256` (the secret;
+    /// LoopBack's). Unset: what the installation signs with (EdDSA for a new one; HS256 for
+    /// one that had users before signing keys were stored). Changing it adds a key of the new
+    /// algorithm; tokens signed before stay valid until they expire.
+    #[arg(long, env = "TODO_JWT_ALGORITHM", value_enum)]
+    pub jwt_algorithm: Option<crate::keys::JwtAlgorithm>,
+
+    /// Seconds between reads of the signing keys (to pick up another instance's rotation and
+    /// remove keys whose tokens have expired).
+    #[arg(long, env = "TODO_JWT_KEYS_RELOAD_INTERVAL", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub keys_reload_interval: u64,
+
+    /// Seconds between a rotation (`todo-jwt rotate-keys`, `SIGUSR2`) and the first token the
+    /// new key signs: it is published at once, so every instance and every verifier caching
+    /// the JWK Set (for up to 300 s) knows it first.
+    #[arg(
+        long,
+        global = true,
+        env = "TODO_JWT_KEY_ACTIVATION_DELAY",
+        default_value_t = 600
+    )]
+    pub key_activation_delay: u64,
+
+    /// Verified access tokens remembered (0: none), so a token presented again is not
+    /// verified again; never past its expiry, and the session is still checked each time.
+    #[arg(long, env = "TODO_JWT_TOKEN_CACHE_SIZE", default_value_t = 10_000)]
+    pub token_cache_size: u64,
+
+    /// The service secret, at least 32 bytes: the HS256 key, and what refresh tokens are
+    /// derived with and private signing keys sealed with. Prefer the environment variable over the
     /// flag (flags show in `ps`). When unset, a random secret is generated once and kept in
     /// `<data-dir>/jwt-secret` (mode 0600).
-    #[arg(long, env = "TODO_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    #[arg(long, global = true, env = "TODO_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub secret: Option<SecretString>,
 }
 
@@ -311,6 +345,10 @@ impl Config {
             backup_interval: 0,
             audit_retention_days: 90,
             backup_keep: 7,
+            jwt_algorithm: None,
+            keys_reload_interval: 10,
+            key_activation_delay: 600,
+            token_cache_size: 10_000,
             secret: None,
         }
     }
@@ -467,17 +505,38 @@ impl Config {
         Ok(crate::sessions::RefreshKey::from_secret(&secret))
     }
 
-    /// The token configuration, resolving the secret (see [`Config::secret`]) into the key.
-    pub fn jwt(&self) -> Result<(JwtConfig, SecretSource), ConfigError> {
+    /// The service secret (see [`Config::secret`]), checked for length and variety.
+    pub fn service_secret(&self) -> Result<(SecretString, SecretSource), ConfigError> {
         let (secret, source) = self.resolve_secret()?;
-        let key = Key::hs256(&secret).map_err(|error| match error {
+        Key::hs256(&secret).map_err(|error| match error {
             JwtError::SecretTooShort(length) => ConfigError::SecretTooShort(length),
             JwtError::SecretTooSimple(distinct) => ConfigError::SecretTooSimple(distinct),
             other => ConfigError::Keys(other),
         })?;
-        let mut jwt = JwtConfig::new(KeySet::single(key), TOKEN_ISSUER, TOKEN_ISSUER);
+        Ok((secret, source))
+    }
+
+    /// What the keyring needs (call after [`Config::service_secret`]).
+    pub fn key_options(&self) -> Result<crate::keys::KeyOptions, ConfigError> {
+        let (secret, _) = self.service_secret()?;
+        Ok(crate::keys::KeyOptions {
+            secret,
+            algorithm: self.jwt_algorithm,
+            lifetime: Duration::from_secs(self.token_lifetime),
+            leeway: TOKEN_LEEWAY,
+            activation_delay: Duration::from_secs(self.key_activation_delay),
+            reload_interval: Duration::from_secs(self.keys_reload_interval),
+            shared: matches!(self.database(), Database::Postgres { .. }),
+        })
+    }
+
+    /// The token configuration over `keys`.
+    pub fn jwt(&self, keys: KeySet) -> JwtConfig {
+        let mut jwt = JwtConfig::new(keys, TOKEN_ISSUER, TOKEN_ISSUER);
         jwt.lifetime = Duration::from_secs(self.token_lifetime);
-        Ok((jwt, source))
+        jwt.leeway = TOKEN_LEEWAY;
+        jwt.cache_capacity = usize::try_from(self.token_cache_size).unwrap_or(usize::MAX);
+        jwt
     }
 }
 
@@ -564,7 +623,7 @@ mod tests {
         use secrecy::ExposeSecret;
         let dir = tempfile::tempdir().expect("tempdir");
         let config = Config::for_data_dir(dir.path());
-        let (_, source) = config.jwt().expect("generated");
+        let (_, source) = config.service_secret().expect("generated");
         assert_eq!(source, SecretSource::Generated);
         let read = || fs::read_to_string(dir.path().join("jwt-secret")).expect("stored");
         let first = read();
@@ -578,7 +637,7 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let (_, source) = config.jwt().expect("stored");
+        let (_, source) = config.service_secret().expect("stored");
         assert_eq!(source, SecretSource::Stored);
         let (stored, _) = load_or_generate_secret(&dir.path().join("jwt-secret")).expect("stored");
         assert_eq!(stored.expose_secret(), first);
@@ -612,7 +671,7 @@ mod tests {
     fn postgres_without_a_configured_secret_is_refused() {
         let mut config = Config::for_data_dir("unused");
         config.database_url = Some("postgres://postgres@localhost/todo".into());
-        let error = config.jwt().expect_err("refused");
+        let error = config.service_secret().expect_err("refused");
         assert!(error.to_string().contains("TODO_JWT_SECRET"), "{error}");
     }
 
@@ -637,13 +696,13 @@ mod tests {
         fs::write(&path, "0123456789abcdef0123456789abcdef0123456789abcdef").expect("write");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
         let config = Config::for_data_dir(dir.path());
-        let error = config.jwt().expect_err("refused").to_string();
+        let error = config.service_secret().expect_err("refused").to_string();
         assert!(
             error.contains("chmod 600") && error.contains("644"),
             "{error}"
         );
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
-        assert!(config.jwt().is_ok());
+        assert!(config.service_secret().is_ok());
     }
 
     #[test]
@@ -658,12 +717,12 @@ mod tests {
             .and_then(|mut file| file.write_all("a".repeat(42).as_bytes()))
             .expect("write");
         let config = Config::for_data_dir(dir.path());
-        let error = config.jwt().expect_err("refused").to_string();
+        let error = config.service_secret().expect_err("refused").to_string();
         assert!(error.contains("only 1 different"), "{error}");
         let mut configured = Config::for_data_dir("unused");
         configured.secret = Some(SecretString::from("abababababababababababababababab"));
         assert!(matches!(
-            configured.jwt(),
+            configured.service_secret(),
             Err(ConfigError::SecretTooSimple(2))
         ));
     }
@@ -672,6 +731,9 @@ mod tests {
     fn a_short_configured_secret_is_refused() {
         let mut config = Config::for_data_dir("unused");
         config.secret = Some(SecretString::from("short"));
-        assert!(matches!(config.jwt(), Err(ConfigError::SecretTooShort(5))));
+        assert!(matches!(
+            config.service_secret(),
+            Err(ConfigError::SecretTooShort(5))
+        ));
     }
 }

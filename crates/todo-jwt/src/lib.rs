@@ -21,6 +21,7 @@ pub mod filter;
 pub mod health;
 pub mod import;
 pub mod json;
+pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod response;

@@ -9,7 +9,7 @@ use clap::Parser;
 /// instructions per list read).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use todo_jwt::{Application, Config, error::chain, import, store::Store, telemetry};
+use todo_jwt::{Application, Config, error::chain, import, keys, store::Store, telemetry};
 
 /// A Todo REST API secured with JWT, wire-compatible with LoopBack 4's todo-jwt example.
 #[derive(Debug, Parser)]
@@ -31,6 +31,11 @@ enum Command {
         /// The backup file.
         backup: std::path::PathBuf,
     },
+    /// Adds an Ed25519 signing key: published at once (in the JWK Set, and to every instance
+    /// within its reload interval), it signs new tokens after --key-activation-delay seconds;
+    /// tokens signed by older keys stay valid until they expire. On SQLite, while the service
+    /// runs, send it SIGUSR2 instead (it holds the database file).
+    RotateKeys,
     /// Imports the users and todos of LoopBack's todo-jwt from its memory connector file, in
     /// one transaction: users keep their ids, emails and passwords (bcrypt, replaced by
     /// argon2id at their first login); the todos go to the --owner user. Running it again adds
@@ -91,6 +96,7 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::RotateKeys) => return rotate_keys(&cli.config).await,
         Some(Command::Restore { backup }) => {
             let todo_jwt::store::Database::Sqlite(database) = cli.config.database() else {
                 eprintln!(
@@ -130,6 +136,47 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("server failed: {}", chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `todo-jwt rotate-keys`.
+async fn rotate_keys(config: &Config) -> ExitCode {
+    let sqlite = matches!(config.database(), todo_jwt::store::Database::Sqlite(_));
+    let rotated = async {
+        let (secret, _) = config.service_secret()?;
+        let store = open_store(config).await?;
+        let delay = i64::try_from(config.key_activation_delay).unwrap_or(i64::MAX);
+        let signs_from = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(0))
+            .saturating_add(delay);
+        Ok::<_, todo_jwt::app::StartError>(
+            keys::rotate(
+                &store,
+                &keys::Sealer::from_secret(&secret),
+                keys::JwtAlgorithm::EdDsa,
+                signs_from,
+            )
+            .await?,
+        )
+    };
+    match rotated.await {
+        Ok(record) => {
+            println!(
+                "todo-jwt: added signing key {} (EdDSA); it signs new tokens in {} s",
+                record.kid, config.key_activation_delay
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("todo-jwt: no key added: {}", chain(&error));
+            if sqlite {
+                eprintln!(
+                    "todo-jwt: on SQLite, while the service runs, rotate with: kill -USR2 <its pid>"
+                );
+            }
             ExitCode::FAILURE
         }
     }

@@ -38,6 +38,8 @@ pub struct Parts {
     pub health: Health,
     /// The metrics endpoint.
     pub metrics: Metrics,
+    /// The signing keys, for the JWK Set.
+    pub keyring: crate::keys::Keyring,
 }
 
 impl AppState {
@@ -98,5 +100,11 @@ impl FromRef<AppState> for Health {
 impl FromRef<AppState> for Metrics {
     fn from_ref(state: &AppState) -> Self {
         state.0.metrics.clone()
+    }
+}
+
+impl FromRef<AppState> for crate::keys::Keyring {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.keyring.clone()
     }
 }

@@ -22,6 +22,7 @@
 //! each engine.
 
 mod audit;
+mod keys;
 mod model;
 mod postgres;
 pub mod schema;
@@ -40,6 +41,7 @@ use std::{
 };
 
 pub use audit::{Audit, AuditRecord, AuditStatements};
+pub use keys::{KeyRecord, KeyStatements, SigningKeys};
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
 pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
 pub use sqlite::restore as restore_sqlite;
@@ -164,7 +166,13 @@ pub enum StoreError {
 /// What an engine offers: its statements, transactions and a health check.
 #[async_trait::async_trait]
 trait Engine:
-    UserStatements + TodoStatements + SessionStatements + ThrottleStatements + AuditStatements + 'static
+    UserStatements
+    + TodoStatements
+    + SessionStatements
+    + ThrottleStatements
+    + AuditStatements
+    + KeyStatements
+    + 'static
 {
     /// Starts a transaction.
     async fn begin(&self) -> Result<Box<dyn TransactionEngine>, StoreError>;
@@ -258,6 +266,11 @@ impl Store {
     /// Audit events.
     pub fn audit(&self) -> Audit<'_> {
         Audit(&*self.engine)
+    }
+
+    /// The token signing keys.
+    pub fn signing_keys(&self) -> SigningKeys<'_> {
+        SigningKeys(&*self.engine)
     }
 
     /// Starts a unit of work (see [`Transaction`]).

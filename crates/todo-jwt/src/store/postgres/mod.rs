@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_refresh_tokens.sql"),
     include_str!("migrations/0007_throttle.sql"),
     include_str!("migrations/0008_audit_events.sql"),
+    include_str!("migrations/0009_signing_keys.sql"),
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations between instances.

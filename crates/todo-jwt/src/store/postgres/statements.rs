@@ -12,9 +12,9 @@ use super::{PostgresEngine, PostgresTransaction};
 use crate::{
     filter::{Condition, Filter},
     store::{
-        AuditRecord, AuditStatements, Counter, RefreshRecord, Session, SessionStatements,
-        StoreError, ThrottleStatements, Todo, TodoChanges, TodoFields, TodoRef, TodoStatements,
-        User, UserRecord, UserStatements, Visitor,
+        AuditRecord, AuditStatements, Counter, KeyRecord, KeyStatements, RefreshRecord, Session,
+        SessionStatements, StoreError, ThrottleStatements, Todo, TodoChanges, TodoFields, TodoRef,
+        TodoStatements, User, UserRecord, UserStatements, Visitor,
         todo_sql::{self, Dialect, FixedStatements},
     },
 };
@@ -616,5 +616,67 @@ impl<E: Exec> AuditStatements for Postgres<E> {
         let client = self.0.client().await?;
         let statement = prepare_bounded(&client, AUDIT_EXPIRED).await?;
         Ok(client.execute(&statement, &[&at]).await?)
+    }
+}
+
+/// The signing key statements.
+const KEYS_LIST: &str = "SELECT kid, generation, algorithm, public_key, sealed_private_key, \
+    created_at, signs_from FROM signing_keys ORDER BY generation";
+const KEYS_ADD: &str = "INSERT INTO signing_keys \
+    (kid, generation, algorithm, public_key, sealed_private_key, created_at, signs_from) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+const KEYS_REMOVE: &str = "DELETE FROM signing_keys WHERE kid = $1";
+const KEYS_USERS_EXIST: &str = "SELECT EXISTS (SELECT 1 FROM users)";
+
+#[async_trait::async_trait]
+impl<E: Exec> KeyStatements for Postgres<E> {
+    async fn keys_list(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, KEYS_LIST).await?;
+        let rows = client.query(&statement, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| KeyRecord {
+                kid: row.get(0),
+                generation: row.get(1),
+                algorithm: row.get(2),
+                public_key: row.get(3),
+                sealed_private_key: row.get(4),
+                created_at: row.get(5),
+                signs_from: row.get(6),
+            })
+            .collect())
+    }
+
+    async fn keys_add(&self, record: KeyRecord) -> Result<bool, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, KEYS_ADD).await?;
+        let added = client
+            .execute(
+                &statement,
+                &[
+                    &record.kid,
+                    &record.generation,
+                    &record.algorithm,
+                    &record.public_key,
+                    &record.sealed_private_key,
+                    &record.created_at,
+                    &record.signs_from,
+                ],
+            )
+            .await?;
+        Ok(added == 1)
+    }
+
+    async fn keys_remove(&self, kid: &str) -> Result<u64, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, KEYS_REMOVE).await?;
+        Ok(client.execute(&statement, &[&kid]).await?)
+    }
+
+    async fn keys_users_exist(&self) -> Result<bool, StoreError> {
+        let client = self.0.client().await?;
+        let statement = prepare_bounded(&client, KEYS_USERS_EXIST).await?;
+        Ok(client.query_one(&statement, &[]).await?.get(0))
     }
 }

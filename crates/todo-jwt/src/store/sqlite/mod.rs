@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_refresh_tokens.sql"),
     include_str!("migrations/0006_throttle.sql"),
     include_str!("migrations/0007_audit_events.sql"),
+    include_str!("migrations/0008_signing_keys.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {

@@ -13,9 +13,9 @@ use super::{SqliteEngine, SqliteTransaction};
 use crate::{
     filter::{Condition, Filter},
     store::{
-        AuditRecord, AuditStatements, Counter, RefreshRecord, Session, SessionStatements,
-        StoreError, ThrottleStatements, Todo, TodoChanges, TodoFields, TodoRef, TodoStatements,
-        User, UserRecord, UserStatements, Visitor,
+        AuditRecord, AuditStatements, Counter, KeyRecord, KeyStatements, RefreshRecord, Session,
+        SessionStatements, StoreError, ThrottleStatements, Todo, TodoChanges, TodoFields, TodoRef,
+        TodoStatements, User, UserRecord, UserStatements, Visitor,
         todo_sql::{self, Dialect, FixedStatements},
     },
 };
@@ -762,5 +762,71 @@ impl<E: Exec> AuditStatements for Sqlite<E> {
                 Ok(deleted as u64)
             })
             .await
+    }
+}
+
+/// The signing key statements.
+const KEYS_LIST: &str = "SELECT kid, generation, algorithm, public_key, sealed_private_key, \
+    created_at, signs_from FROM signing_keys ORDER BY generation";
+const KEYS_ADD: &str = "INSERT INTO signing_keys \
+    (kid, generation, algorithm, public_key, sealed_private_key, created_at, signs_from) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
+const KEYS_REMOVE: &str = "DELETE FROM signing_keys WHERE kid = ?1";
+const KEYS_USERS_EXIST: &str = "SELECT EXISTS (SELECT 1 FROM users)";
+
+#[async_trait::async_trait]
+impl<E: Exec> KeyStatements for Sqlite<E> {
+    async fn keys_list(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.0.read(|connection| {
+            connection
+                .prepare_cached(KEYS_LIST)?
+                .query_map([], |row| {
+                    Ok(KeyRecord {
+                        kid: row.get(0)?,
+                        generation: row.get(1)?,
+                        algorithm: row.get(2)?,
+                        public_key: row.get(3)?,
+                        sealed_private_key: row.get(4)?,
+                        created_at: row.get(5)?,
+                        signs_from: row.get(6)?,
+                    })
+                })?
+                .collect()
+        })
+    }
+
+    async fn keys_add(&self, record: KeyRecord) -> Result<bool, StoreError> {
+        self.0
+            .write(move |connection| {
+                let added = connection.prepare_cached(KEYS_ADD)?.execute(params![
+                    record.kid,
+                    record.generation,
+                    record.algorithm,
+                    record.public_key,
+                    record.sealed_private_key,
+                    record.created_at,
+                    record.signs_from
+                ])?;
+                Ok(added == 1)
+            })
+            .await
+    }
+
+    async fn keys_remove(&self, kid: &str) -> Result<u64, StoreError> {
+        let kid = kid.to_owned();
+        self.0
+            .write(move |connection| {
+                let removed = connection.prepare_cached(KEYS_REMOVE)?.execute([kid])?;
+                Ok(removed as u64)
+            })
+            .await
+    }
+
+    async fn keys_users_exist(&self) -> Result<bool, StoreError> {
+        self.0.read(|connection| {
+            connection
+                .prepare_cached(KEYS_USERS_EXIST)?
+                .query_row([], |row| row.get(0))
+        })
     }
 }

@@ -1,0 +1,63 @@
+//! The signing keys repository: the rows the token keys are built from (see `crate::keys`).
+
+use super::StoreError;
+
+/// One signing key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Its id: the RFC 7638 thumbprint of an Ed25519 key, `hs256-<generation>` for HS256.
+    pub kid: String,
+    /// Its place in the order keys were added (unique: two rotations at once cannot both
+    /// take the same one).
+    pub generation: i64,
+    /// `EdDSA` or `HS256`.
+    pub algorithm: String,
+    /// The Ed25519 public key (32 bytes); `None` for HS256.
+    pub public_key: Option<Vec<u8>>,
+    /// The Ed25519 private seed, sealed (nonce and ciphertext); `None` for HS256.
+    pub sealed_private_key: Option<Vec<u8>>,
+    /// When it was added, in Unix seconds.
+    pub created_at: i64,
+    /// From when it signs, in Unix seconds.
+    pub signs_from: i64,
+}
+
+/// The statements each engine implements for [`SigningKeys`].
+#[async_trait::async_trait]
+pub trait KeyStatements: Send + Sync {
+    /// Every key, by generation.
+    async fn keys_list(&self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Stores `record` unless its id or generation is taken; whether it was stored.
+    async fn keys_add(&self, record: KeyRecord) -> Result<bool, StoreError>;
+    /// Removes the key `kid`; how many rows (0 or 1).
+    async fn keys_remove(&self, kid: &str) -> Result<u64, StoreError>;
+    /// Whether any user exists (an installation from before signing keys were stored).
+    async fn keys_users_exist(&self) -> Result<bool, StoreError>;
+}
+
+/// The signing keys.
+#[derive(Clone, Copy)]
+pub struct SigningKeys<'a>(pub(super) &'a dyn KeyStatements);
+
+impl SigningKeys<'_> {
+    /// Every key, oldest generation first.
+    pub async fn list(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.0.keys_list().await
+    }
+
+    /// Stores `record`; `false` when its id or generation is already taken (another instance
+    /// added a key at the same time).
+    pub async fn add(&self, record: KeyRecord) -> Result<bool, StoreError> {
+        self.0.keys_add(record).await
+    }
+
+    /// Removes the key `kid`.
+    pub async fn remove(&self, kid: &str) -> Result<u64, StoreError> {
+        self.0.keys_remove(kid).await
+    }
+
+    /// Whether the installation already has users.
+    pub async fn users_exist(&self) -> Result<bool, StoreError> {
+        self.0.keys_users_exist().await
+    }
+}

@@ -1,0 +1,14 @@
+-- The keys access tokens are signed with, one row a key, in the order they were added
+-- (generation). An Ed25519 key keeps its public half and its private seed sealed
+-- (ChaCha20-Poly1305 under a key derived from the service secret); an HS256 row holds nothing:
+-- its key is the service secret. A key signs from signs_from until a later one does, and is
+-- removed once the tokens it signed have expired.
+CREATE TABLE signing_keys (
+    kid TEXT PRIMARY KEY,
+    generation BIGINT NOT NULL UNIQUE,
+    algorithm TEXT NOT NULL,
+    public_key BYTEA,
+    sealed_private_key BYTEA,
+    created_at BIGINT NOT NULL,
+    signs_from BIGINT NOT NULL
+);
