@@ -89,6 +89,25 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|config| config.secret = Some(SecretString::from(TEST_SECRET))).await
 }
 
+/// A server that signs HS256 with the test secret (LoopBack's tokens), so tests can forge
+/// tokens with the secret.
+pub async fn spawn_hs256_app() -> TestApp {
+    spawn_app_with(|config| {
+        config.secret = Some(SecretString::from(TEST_SECRET));
+        config.jwt_algorithm = Some(todo_jwt::keys::JwtAlgorithm::Hs256);
+    })
+    .await
+}
+
+/// The configuration of another instance on `app`'s data (its data directory or its
+/// PostgreSQL database), with the test secret.
+pub fn config_beside(app: &TestApp) -> Config {
+    let mut config = Config::for_data_dir(app.data_dir.path());
+    config.database_url = app.database.as_ref().map(|database| database.url.clone());
+    config.secret = Some(SecretString::from(TEST_SECRET));
+    config
+}
+
 /// A server with a fresh data directory and `configure` applied to its configuration.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("tempdir");

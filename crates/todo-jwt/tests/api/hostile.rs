@@ -177,7 +177,7 @@ async fn a_body_of_ninety_thousand_unknown_keys_gets_a_short_422() {
 /// configured lifetime, is refused even when its signature is good.
 #[tokio::test]
 async fn tokens_with_impossible_times_are_refused() {
-    let app = spawn_app().await;
+    let app = crate::helpers::spawn_hs256_app().await;
     let token = app.token_for("times@example.com").await;
     let id = app.who_am_i(&token).await.text().await.expect("id");
     let now = get_current_timestamp();

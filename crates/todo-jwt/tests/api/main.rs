@@ -12,6 +12,7 @@ mod helpers;
 mod hostile;
 mod import;
 mod instances;
+mod keys;
 mod logs;
 mod metrics;
 mod openapi;

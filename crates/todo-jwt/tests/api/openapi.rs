@@ -30,7 +30,7 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 
 /// The operations whose ids are LoopBack's (`@loopback/authentication-jwt`'s for refresh), and
 /// ours for the routes LoopBack does not have, in the same `Controller.method` form.
-const OPERATION_IDS: [(&str, &str); 23] = [
+const OPERATION_IDS: [(&str, &str); 24] = [
     ("POST /signup", "UserController.signUp"),
     ("POST /users/login", "UserController.login"),
     ("GET /whoAmI", "UserController.whoAmI"),
@@ -57,6 +57,7 @@ const OPERATION_IDS: [(&str, &str); 23] = [
     ("GET /users/me/events", "UserController.findEvents"),
     ("GET /healthz", "HealthController.live"),
     ("GET /readyz", "HealthController.ready"),
+    ("GET /.well-known/jwks.json", "KeysController.jwks"),
 ];
 
 #[tokio::test]
@@ -122,7 +123,7 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
             }
             "POST /users/token" => vec!["400", "408", "413", "429", "503"],
             "GET /whoAmI" => vec!["401", "503"],
-            "GET /healthz" => vec![],
+            "GET /healthz" | "GET /.well-known/jwks.json" => vec![],
             "GET /users/me/events" => vec!["400", "401", "503"],
             "GET /readyz" => vec!["503"],
             "PUT /users/me/password" | "DELETE /users/me" => {
@@ -231,6 +232,7 @@ async fn public_operations_say_so_and_protected_ones_require_a_token() {
         "POST /refresh",
         "GET /healthz",
         "GET /readyz",
+        "GET /.well-known/jwks.json",
     ];
     for (method, path, operation) in operations(&doc) {
         let name = format!("{method} {path}");

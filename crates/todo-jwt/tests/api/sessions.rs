@@ -184,7 +184,7 @@ async fn logout_all_ends_every_session_of_the_caller_only() {
 /// out with one ends nothing and says so by succeeding quietly.
 #[tokio::test]
 async fn tokens_from_before_sessions_keep_working() {
-    let app = spawn_app().await;
+    let app = crate::helpers::spawn_hs256_app().await;
     sign_up(&app, "legacy@example.com").await;
     let token = log_in_as(&app, "legacy@example.com", "x").await;
     let mut old = claims(&token);

@@ -6,7 +6,9 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use todo_jwt::{Application, Config};
 
-use crate::helpers::{TEST_SECRET, error_body, spawn_app, spawn_app_with, spawn_on};
+use crate::helpers::{
+    TEST_SECRET, error_body, spawn_app, spawn_app_with, spawn_hs256_app, spawn_on,
+};
 
 fn claims_for(id: &str) -> Value {
     let now = get_current_timestamp();
@@ -71,7 +73,7 @@ async fn the_bearer_scheme_is_case_insensitive() {
 
 #[tokio::test]
 async fn forged_expired_and_foreign_tokens_are_refused() {
-    let app = spawn_app().await;
+    let app = spawn_hs256_app().await;
     let token = app.token_for("max@example.com").await;
     let id = app.who_am_i(&token).await.text().await.expect("id");
 
@@ -108,7 +110,7 @@ async fn forged_expired_and_foreign_tokens_are_refused() {
 
 #[tokio::test]
 async fn a_valid_token_for_a_user_that_does_not_exist_is_refused() {
-    let app = spawn_app().await;
+    let app = spawn_hs256_app().await;
     let ghost = sign(&claims_for(&uuid::Uuid::new_v4().to_string()), TEST_SECRET);
     assert_eq!(
         refusal(&app, Some(&format!("Bearer {ghost}"))).await,
@@ -120,6 +122,7 @@ async fn a_valid_token_for_a_user_that_does_not_exist_is_refused() {
 async fn the_configured_token_lifetime_is_used() {
     let app = spawn_app_with(|config| {
         config.secret = Some(SecretString::from(TEST_SECRET));
+        config.jwt_algorithm = Some(todo_jwt::keys::JwtAlgorithm::Hs256);
         config.token_lifetime = 60;
     })
     .await;
