@@ -2,12 +2,13 @@
 # End-to-end checks against the real server: the OpenAPI document is valid OpenAPI 3.1 and
 # Redocly's linter (recommended rules) finds no error in it, the explorer works in headless
 # Chromium (token pasted, and the password flow), pages on other origins call the API from
-# Chromium as CORS allows (and not when it does not), and schemathesis finds no 5xx and no
-# response that breaks the document.
+# Chromium as CORS allows (and not when it does not), PyJWT verifies our tokens with the JWK
+# Set alone, and schemathesis finds no 5xx and no response that breaks the document.
 #
 # Installs what it needs: Debian's chromium and chromium-driver (and nodejs/npm if there is no
-# Node), a Python virtualenv (in target/e2e-venv) with selenium, schemathesis and
-# openapi-spec-validator, and a pinned @redocly/cli (in target/redocly).
+# Node), a Python virtualenv (in target/e2e-venv) with selenium, schemathesis,
+# openapi-spec-validator and PyJWT (with cryptography), and a pinned @redocly/cli (in
+# target/redocly).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -30,11 +31,11 @@ if [ "$(cat "$redocly/version" 2>/dev/null)" != "$redocly_version" ]; then
   npm install --silent --no-audit --no-fund --prefix "$redocly" "@redocly/cli@$redocly_version"
   echo "$redocly_version" >"$redocly/version"
 fi
-if [ ! -x "$venv/bin/schemathesis" ]; then
+if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/python" -c 'import jwt, cryptography' 2>/dev/null; then
   echo "e2e: creating $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check \
-    'selenium>=4.20' 'schemathesis>=4,<5' 'openapi-spec-validator>=0.7'
+    'selenium>=4.20' 'schemathesis>=4,<5' 'openapi-spec-validator>=0.7' 'pyjwt[crypto]>=2.8,<3'
 fi
 
 cargo build -q -p todo-jwt
@@ -62,6 +63,9 @@ echo "== e2e: Redocly's linter finds no error in the document"
 # that Node 20 support is ending; this pinned release runs on it.)
 REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
   "$redocly/node_modules/.bin/redocly" lint --format=stylish "$artifacts/openapi.json"
+
+echo "== e2e: another program (PyJWT) verifies our tokens with the JWK Set alone"
+"$venv/bin/python" tests/e2e/jwks_test.py "$base"
 
 echo "== e2e: the explorer in headless Chromium"
 "$venv/bin/python" tests/e2e/explorer_test.py "$base" "$PWD/$artifacts/explorer.png"
