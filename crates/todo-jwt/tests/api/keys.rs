@@ -213,12 +213,28 @@ async fn switching_to_eddsa_keeps_issued_tokens_until_they_expire() {
         assert_eq!(app.who_am_i(&before).await.status(), StatusCode::OK);
         assert_eq!(app.who_am_i(&after).await.status(), StatusCode::OK);
     }
-    // The HS256 key goes a token lifetime (and the clock leeway) after EdDSA took over.
+    // The HS256 key goes a token lifetime (and the clock leeway) after EdDSA took over: until
+    // then the secret still signs acceptable tokens, after that none.
+    let fresh = || {
+        let mut claims = claims_for(&id);
+        claims["exp"] = json!(get_current_timestamp() + lifetime);
+        hs256(&claims, None, TEST_SECRET.as_bytes())
+    };
+    assert_eq!(second.who_am_i(&fresh()).await.status(), StatusCode::OK);
     eventually(Duration::from_secs(40), "the HS256 key removed", || async {
-        let fresh = hs256(&claims_for(&id), None, TEST_SECRET.as_bytes());
-        second.who_am_i(&fresh).await.status() == StatusCode::UNAUTHORIZED
+        second.who_am_i(&fresh()).await.status() == StatusCode::UNAUTHORIZED
     })
     .await;
+    let error = second
+        .who_am_i(&fresh())
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(
+        error["error"]["message"], "Error verifying token : invalid token",
+        "refused for its key, not its times: {error}"
+    );
     let last = token_of(&second, "switch@example.com").await;
     assert_eq!(second.who_am_i(&last).await.status(), StatusCode::OK);
     assert_eq!(kids(&jwks(&second).await).len(), 1);
@@ -356,4 +372,46 @@ async fn rotate_keys_reaches_two_running_instances() {
             assert_eq!(app.who_am_i(token).await.status(), StatusCode::OK);
         }
     }
+}
+
+/// Eight rotations at once (two operators, two cron jobs): each that succeeds gets its own
+/// generation, each that does not says another rotation won, and the running instance ends
+/// up publishing every key that was added.
+#[tokio::test]
+async fn concurrent_rotations_never_share_a_generation() {
+    let app = spawn_app_with(|config| {
+        config.secret = Some(TEST_SECRET.into());
+        config.keys_reload_interval = 1;
+    })
+    .await;
+    let store = todo_jwt::store::Store::open(&config_beside(&app).database())
+        .await
+        .expect("store");
+    let sealer = todo_jwt::keys::Sealer::from_secret(&TEST_SECRET.into());
+    let mut rotations = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (store, sealer) = (store.clone(), sealer.clone());
+        rotations.spawn(async move {
+            let signs_from = i64::try_from(get_current_timestamp()).expect("now") + 600;
+            todo_jwt::keys::rotate(&store, &sealer, JwtAlgorithm::EdDsa, signs_from).await
+        });
+    }
+    let mut generations = Vec::new();
+    while let Some(outcome) = rotations.join_next().await {
+        match outcome.expect("task") {
+            Ok(record) => generations.push(record.generation),
+            Err(todo_jwt::keys::KeyError::Concurrent) => {}
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert!(!generations.is_empty());
+    generations.sort_unstable();
+    generations.dedup();
+    let added = generations.len();
+    let rows = store.signing_keys().list().await.expect("keys");
+    assert_eq!(rows.len(), 1 + added, "{rows:?}");
+    eventually(Duration::from_secs(10), "every key published", || async {
+        kids(&jwks(&app).await).len() == 1 + added
+    })
+    .await;
 }
