@@ -191,13 +191,25 @@ pub async fn rotate(
     algorithm: JwtAlgorithm,
     signs_from: i64,
 ) -> Result<KeyRecord, KeyError> {
-    let generation = store
+    let newest = store
         .signing_keys()
         .list()
         .await?
         .last()
-        .map_or(1, |newest| newest.generation + 1);
-    let record = new_record(sealer, algorithm, generation, signs_from)?;
+        .map_or(0, |newest| newest.generation);
+    add_after(store, sealer, algorithm, signs_from, newest).await
+}
+
+/// Adds a key of `algorithm` right after generation `newest`; [`KeyError::Concurrent`] when
+/// another key took that place first.
+async fn add_after(
+    store: &Store,
+    sealer: &Sealer,
+    algorithm: JwtAlgorithm,
+    signs_from: i64,
+    newest: i64,
+) -> Result<KeyRecord, KeyError> {
+    let record = new_record(sealer, algorithm, newest + 1, signs_from)?;
     if store.signing_keys().add(record.clone()).await? {
         Ok(record)
     } else {
@@ -268,25 +280,8 @@ impl Keyring {
                 tracing::info!(algorithm = algorithm.name(), "added the first signing key");
             }
             records = keys.list().await?;
-        } else if let Some(algorithm) = options.algorithm
-            && records.last().and_then(JwtAlgorithm::of) != Some(algorithm)
-        {
-            // Others instances learn of the key within their reload interval.
-            let delay = if options.shared {
-                2 * options.reload_interval.as_secs() + 1
-            } else {
-                0
-            };
-            let signs_from = now().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
-            let record = rotate(&store, &sealer, algorithm, signs_from).await?;
-            tracing::warn!(
-                algorithm = algorithm.name(),
-                kid = %record.kid,
-                in_seconds = delay,
-                "--jwt-algorithm differs from the newest signing key's: added a key; tokens \
-                 signed before stay valid until they expire"
-            );
-            records = keys.list().await?;
+        } else if let Some(algorithm) = options.algorithm {
+            records = switch(&store, &sealer, &options, algorithm, records).await?;
         }
         let set = key_set(&sealer, &options.secret, &records)?;
         let keyring = Self {
@@ -406,6 +401,57 @@ impl Keyring {
             }
         })
     }
+}
+
+/// Makes `algorithm` the newest key's (`--jwt-algorithm` changed): adds a key of it after the
+/// newest one, unless another instance started with the same setting did first; the rows then.
+async fn switch(
+    store: &Store,
+    sealer: &Sealer,
+    options: &KeyOptions,
+    algorithm: JwtAlgorithm,
+    mut records: Vec<KeyRecord>,
+) -> Result<Vec<KeyRecord>, KeyError> {
+    let keys = store.signing_keys();
+    // Instances started together with the new setting: one adds the key, the others find it
+    // there. Bounded: instances configured with different algorithms would take turns.
+    for _ in 0..4 {
+        let Some(newest) = records
+            .last()
+            .filter(|newest| JwtAlgorithm::of(newest) != Some(algorithm))
+        else {
+            break;
+        };
+        // Other instances learn of the key within their reload interval.
+        let delay = if options.shared {
+            2 * options.reload_interval.as_secs() + 1
+        } else {
+            0
+        };
+        let signs_from = now().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
+        // Only right after the key just read: if another instance added one since,
+        // read again and see whether it is of this algorithm.
+        match add_after(store, sealer, algorithm, signs_from, newest.generation).await {
+            Ok(record) => tracing::warn!(
+                algorithm = algorithm.name(),
+                kid = %record.kid,
+                in_seconds = delay,
+                "--jwt-algorithm differs from the newest signing key's: added a key; \
+                 tokens signed before stay valid until they expire"
+            ),
+            Err(KeyError::Concurrent) => {}
+            Err(error) => return Err(error),
+        }
+        records = keys.list().await?;
+    }
+    if records.last().and_then(JwtAlgorithm::of) != Some(algorithm) {
+        tracing::warn!(
+            algorithm = algorithm.name(),
+            "other instances keep adding keys of another algorithm: give every instance the \
+             same --jwt-algorithm; signing with the newest key meanwhile"
+        );
+    }
+    Ok(records)
 }
 
 /// The ids of the keys whose tokens have all expired: those a later key took over from more

@@ -112,7 +112,7 @@ async fn a_new_installation_signs_eddsa_that_the_jwk_set_alone_verifies() {
     assert_eq!(header.alg, Algorithm::EdDSA);
     let kid = header.kid.clone().expect("kid");
     let set = jwks(&app).await;
-    assert_eq!(kids(&set), [kid.clone()]);
+    assert_eq!(kids(&set), std::slice::from_ref(&kid));
     let jwk = &set["keys"][0];
     assert_eq!(
         (&jwk["kty"], &jwk["crv"], &jwk["alg"], &jwk["use"]),
@@ -414,4 +414,33 @@ async fn concurrent_rotations_never_share_a_generation() {
         kids(&jwks(&app).await).len() == 1 + added
     })
     .await;
+}
+
+/// Instances started together with a new `--jwt-algorithm` (a deployment's replicas): one
+/// adds the key, the others find it; all start, and exactly one key was added.
+#[tokio::test]
+async fn instances_switching_together_add_one_key() {
+    let first = spawn_app_with(|config| {
+        config.secret = Some(TEST_SECRET.into());
+        config.jwt_algorithm = Some(JwtAlgorithm::Hs256);
+    })
+    .await;
+    let switched = || {
+        let mut config = config_beside(&first);
+        config.jwt_algorithm = Some(JwtAlgorithm::EdDsa);
+        Application::build(config)
+    };
+    let started = futures_util::future::join_all((0..6).map(|_| switched())).await;
+    for outcome in started {
+        if let Err(error) = outcome {
+            panic!("{}", todo_jwt::error::chain(&error));
+        }
+    }
+    assert_eq!(
+        first
+            .sql("SELECT count(*) FROM signing_keys")
+            .await
+            .as_deref(),
+        Some("2")
+    );
 }
