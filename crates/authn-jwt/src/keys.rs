@@ -219,8 +219,8 @@ impl KeySet {
         })
     }
 
-    /// Adds a key that signs new tokens from `signs_from` (Unix seconds) on, until a key with
-    /// a later time takes over; before that it only verifies. Ids as for
+    /// Adds a key that signs new tokens from `signs_from` (Unix seconds) on, until a key added
+    /// after it takes over; before that it only verifies. Ids as for
     /// [`KeySet::with_verify_only`].
     pub fn with_key(self, key: Key, signs_from: u64) -> Result<Self, JwtError> {
         self.with(Entry {
@@ -242,17 +242,20 @@ impl KeySet {
         Ok(self)
     }
 
-    /// The key that signs new tokens at `now` (Unix seconds): of the keys whose time has
-    /// come, the latest; before any has, the first to come. `None` when no key signs.
+    /// The key that signs new tokens at `now` (Unix seconds): of the keys that can sign and
+    /// whose time has come, the one added last (a key added later takes over from the ones
+    /// before it, even from one whose time came after its own); before any time has come,
+    /// the first to come. `None` when no key signs.
     pub fn signing_at(&self, now: u64) -> Option<&Key> {
         let scheduled = || {
             self.entries
                 .iter()
+                .filter(|entry| entry.key.can_sign())
                 .filter_map(|entry| Some((entry.signs_from?, &entry.key)))
         };
         scheduled()
             .filter(|(from, _)| *from <= now)
-            .max_by_key(|(from, _)| *from)
+            .last()
             .or_else(|| scheduled().min_by_key(|(from, _)| *from))
             .map(|(_, key)| key)
     }
@@ -444,6 +447,28 @@ mod tests {
         .with_key(Key::ed25519(&[5; 32]).expect("key").with_id("b"), u64::MAX)
         .expect("ids");
         assert_eq!(pending.signing_at(0).and_then(Key::id), Some("a"));
+
+        // A key added later takes over from one added before it, even one whose time comes
+        // after its own (an urgent rotation while another was pending); a key that cannot
+        // sign (its public half only) is never chosen.
+        let urgent = KeySet::starting(Key::ed25519(&[4; 32]).expect("key").with_id("1"), 0)
+            .with_key(Key::ed25519(&[5; 32]).expect("key").with_id("2"), 600)
+            .and_then(|set| set.with_key(Key::ed25519(&[6; 32]).expect("key").with_id("3"), 30))
+            .and_then(|set| {
+                let public = Key::ed25519(&[7; 32])
+                    .expect("key")
+                    .public_key()
+                    .expect("x");
+                let x = base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    public,
+                );
+                set.with_key(Key::ed25519_public(&x).expect("key").with_id("4"), 40)
+            })
+            .expect("ids");
+        assert_eq!(urgent.signing_at(10).and_then(Key::id), Some("1"));
+        assert_eq!(urgent.signing_at(30).and_then(Key::id), Some("3"));
+        assert_eq!(urgent.signing_at(700).and_then(Key::id), Some("3"));
 
         // Over a service: a token without `kid` goes to the key without an id.
         let old = service(KeySet::single(Key::hs256(&secret).expect("key")));

@@ -212,7 +212,7 @@ pub struct Config {
     /// Seconds between reads of the signing keys (to pick up another instance's rotation and
     /// remove keys whose tokens have expired).
     #[arg(long, env = "TODO_JWT_KEYS_RELOAD_INTERVAL", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub keys_reload_interval: u64,
 
     /// Seconds between a rotation (`todo-jwt rotate-keys`, `SIGUSR2`) and the first token the
@@ -222,7 +222,8 @@ pub struct Config {
         long,
         global = true,
         env = "TODO_JWT_KEY_ACTIVATION_DELAY",
-        default_value_t = 600
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(0..=31_536_000)
     )]
     pub key_activation_delay: u64,
 

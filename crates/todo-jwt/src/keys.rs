@@ -81,12 +81,27 @@ pub enum KeyError {
     /// Another rotation took the same generation at the same moment.
     #[error("another instance added a signing key at the same moment; try again")]
     Concurrent,
-    /// No key of the table can sign (each was sealed with another secret).
+    /// A key of the table does not open with this secret.
     #[error(
-        "no signing key can be opened with this service secret (TODO_JWT_SECRET or \
-         <data-dir>/jwt-secret): the keys were sealed with another one"
+        "signing key {0} cannot be opened with this service secret (TODO_JWT_SECRET or \
+         <data-dir>/jwt-secret): it was sealed with another one, or its row was altered"
     )]
-    Sealed,
+    Unopenable(String),
+    /// A row of an algorithm this version does not know.
+    #[error("signing key {0} has an unknown algorithm")]
+    UnknownAlgorithm(String),
+    /// No key of the table can sign.
+    #[error("no signing key can sign")]
+    NoSigningKey,
+    /// `revoke-key` of a key that is not in the table.
+    #[error("there is no signing key {0}")]
+    UnknownKey(String),
+    /// `revoke-key` of the newest key: nothing would take over.
+    #[error(
+        "{0} is the newest signing key: add another first (todo-jwt rotate-keys \
+         --key-activation-delay 0), then revoke this one"
+    )]
+    NewestKey(String),
     /// A key could not be built.
     #[error("a signing key is unusable")]
     Key(#[from] authn_jwt::JwtError),
@@ -125,7 +140,7 @@ impl Sealer {
         [nonce.as_slice(), &sealed].concat()
     }
 
-    fn open(&self, kid: &str, sealed: &[u8]) -> Option<[u8; 32]> {
+    fn open(&self, kid: &str, sealed: &[u8]) -> Option<zeroize::Zeroizing<[u8; 32]>> {
         if sealed.len() < NONCE_BYTES {
             return None;
         }
@@ -141,7 +156,9 @@ impl Sealer {
                 },
             )
             .ok()?;
-        seed.try_into().ok()
+        let seed = zeroize::Zeroizing::new(seed);
+        let bytes: [u8; 32] = seed.as_slice().try_into().ok()?;
+        Some(zeroize::Zeroizing::new(bytes))
     }
 }
 
@@ -164,7 +181,7 @@ fn new_record(
     let (kid, public_key, sealed_private_key) = match algorithm {
         JwtAlgorithm::Hs256 => (format!("hs256-{generation}"), None, None),
         JwtAlgorithm::EdDsa => {
-            let seed: [u8; 32] = rand::random();
+            let seed = zeroize::Zeroizing::new(rand::random::<[u8; 32]>());
             let key = Key::ed25519(&seed)?;
             let kid = key.thumbprint().expect("an Ed25519 key has a thumbprint");
             let public = key.public_key().expect("an Ed25519 key has a public half");
@@ -191,13 +208,27 @@ pub async fn rotate(
     algorithm: JwtAlgorithm,
     signs_from: i64,
 ) -> Result<KeyRecord, KeyError> {
-    let newest = store
-        .signing_keys()
-        .list()
-        .await?
-        .last()
-        .map_or(0, |newest| newest.generation);
+    let records = store.signing_keys().list().await?;
+    // A key sealed with another secret than the instances' would be refused by all of them.
+    all_trusted(sealer, &records)?;
+    let newest = records.last().map_or(0, |newest| newest.generation);
     add_after(store, sealer, algorithm, signs_from, newest).await
+}
+
+/// Removes the key `kid` at once, for a key that may have leaked: the tokens it signed are
+/// refused by every instance within its reload interval. The newest key cannot be removed
+/// (nothing would take over): rotate first. What `todo-jwt revoke-key` does.
+pub async fn revoke(store: &Store, kid: &str) -> Result<KeyRecord, KeyError> {
+    let records = store.signing_keys().list().await?;
+    let record = records
+        .iter()
+        .find(|record| record.kid == kid)
+        .ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))?;
+    if records.last() == Some(record) {
+        return Err(KeyError::NewestKey(kid.to_owned()));
+    }
+    store.signing_keys().remove(kid).await?;
+    Ok(record.clone())
 }
 
 /// Adds a key of `algorithm` right after generation `newest`; [`KeyError::Concurrent`] when
@@ -258,6 +289,8 @@ struct Inner {
     loaded: RwLock<Vec<KeyRecord>>,
     /// The JWK Set, serialised.
     jwks: RwLock<Bytes>,
+    /// What was said about keys left out (each said once).
+    left_out: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Keyring {
@@ -269,20 +302,20 @@ impl Keyring {
         let keys = store.signing_keys();
         let mut records = keys.list().await?;
         if records.is_empty() {
-            let algorithm = match options.algorithm {
-                Some(algorithm) => algorithm,
-                // An installation from before keys were stored: its clients hold HS256 tokens.
-                None if keys.users_exist().await? => JwtAlgorithm::Hs256,
-                None => JwtAlgorithm::EdDsa,
-            };
+            // (An installation from before keys were stored got an HS256 row from the
+            // migration that made the table: its clients hold HS256 tokens.)
+            let algorithm = options.algorithm.unwrap_or(JwtAlgorithm::EdDsa);
             // Generation 1 once: instances starting together on an empty table agree on it.
             if keys.add(new_record(&sealer, algorithm, 1, now())?).await? {
                 tracing::info!(algorithm = algorithm.name(), "added the first signing key");
             }
             records = keys.list().await?;
         } else if let Some(algorithm) = options.algorithm {
+            // This secret must open the keys before this instance adds one.
+            all_trusted(&sealer, &records)?;
             records = switch(&store, &sealer, &options, algorithm, records).await?;
         }
+        all_trusted(&sealer, &records)?;
         let set = key_set(&sealer, &options.secret, &records)?;
         let keyring = Self {
             inner: Arc::new(Inner {
@@ -291,6 +324,7 @@ impl Keyring {
                 options,
                 loaded: RwLock::new(records),
                 jwks: RwLock::new(jwks_body(&set)),
+                left_out: std::sync::Mutex::default(),
             }),
         };
         Ok((keyring, set))
@@ -310,16 +344,25 @@ impl Keyring {
     pub async fn reload(&self, jwt: &JwtService) -> Result<(), KeyError> {
         let inner = &self.inner;
         let keys = inner.store.signing_keys();
-        let mut records = keys.list().await?;
+        // Only keys this secret opens count, for removal too: a row written by someone
+        // without the secret must not retire the keys in force.
+        let (mut records, left_out) = trusted(&inner.sealer, keys.list().await?);
+        {
+            let mut warned = inner
+                .left_out
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for error in left_out {
+                if warned.insert(error.to_string()) {
+                    tracing::error!(cause = %error, "a signing key is left out");
+                }
+            }
+        }
         let expired = expired(
             &records,
             now(),
             inner.options.lifetime + inner.options.leeway,
         );
-        for kid in &expired {
-            keys.remove(kid).await?;
-            tracing::info!(%kid, "removed a signing key: the tokens it signed have expired");
-        }
         records.retain(|record| !expired.contains(&record.kid));
         if *inner
             .loaded
@@ -329,7 +372,12 @@ impl Keyring {
         {
             return Ok(());
         }
+        // Built before anything is removed: when no key can sign, nothing changes.
         let set = key_set(&inner.sealer, &inner.options.secret, &records)?;
+        for kid in &expired {
+            keys.remove(kid).await?;
+            tracing::info!(%kid, "removed a signing key: the tokens it signed have expired");
+        }
         *inner
             .jwks
             .write()
@@ -470,9 +518,55 @@ fn expired(records: &[KeyRecord], now: i64, lifetime: Duration) -> Vec<String> {
         .collect()
 }
 
-/// The key set of `records`: each Ed25519 key with its seed (or verify-only, with an error
-/// logged, when its seed does not open with this secret), and the newest HS256 row as the
-/// secret's key (one is enough: they are all the same key).
+/// The Ed25519 key of `record`, when its seed opens with this secret and matches its public
+/// half (a row altered in the database, or sealed with another secret, does not).
+fn open_ed25519(sealer: &Sealer, record: &KeyRecord) -> Result<Key, KeyError> {
+    let unopenable = || KeyError::Unopenable(record.kid.clone());
+    let seed = record
+        .sealed_private_key
+        .as_deref()
+        .and_then(|sealed| sealer.open(&record.kid, sealed))
+        .ok_or_else(unopenable)?;
+    let key = Key::ed25519(&seed)?;
+    if key.public_key().map(|public| public.to_vec()) != record.public_key {
+        return Err(unopenable());
+    }
+    Ok(key.with_id(record.kid.clone()))
+}
+
+/// The rows this secret opens (HS256 rows, and Ed25519 keys whose seed opens and matches),
+/// and why the others are left out. A key that does not open is never trusted, not even to
+/// verify: anyone who can write to the table could otherwise add a public key of their own.
+fn trusted(sealer: &Sealer, records: Vec<KeyRecord>) -> (Vec<KeyRecord>, Vec<KeyError>) {
+    let mut left_out = Vec::new();
+    let trusted = records
+        .into_iter()
+        .filter(|record| match JwtAlgorithm::of(record) {
+            Some(JwtAlgorithm::Hs256) => true,
+            Some(JwtAlgorithm::EdDsa) => match open_ed25519(sealer, record) {
+                Ok(_) => true,
+                Err(error) => {
+                    left_out.push(error);
+                    false
+                }
+            },
+            None => {
+                left_out.push(KeyError::UnknownAlgorithm(record.kid.clone()));
+                false
+            }
+        })
+        .collect();
+    (trusted, left_out)
+}
+
+/// Refuses rows this secret does not open (at start, and before adding a key).
+fn all_trusted(sealer: &Sealer, records: &[KeyRecord]) -> Result<(), KeyError> {
+    let (_, left_out) = trusted(sealer, records.to_vec());
+    left_out.into_iter().next().map_or(Ok(()), Err)
+}
+
+/// The key set of `records` (rows [`trusted`] keeps): each Ed25519 key, and the newest HS256
+/// row as the secret's key (one is enough: they are all the same key).
 fn key_set(
     sealer: &Sealer,
     secret: &SecretString,
@@ -483,55 +577,22 @@ fn key_set(
         .rfind(|record| JwtAlgorithm::of(record) == Some(JwtAlgorithm::Hs256))
         .map(|record| record.generation);
     let mut set: Option<KeySet> = None;
-    let mut can_sign = false;
     for record in records {
         let key = match JwtAlgorithm::of(record) {
             Some(JwtAlgorithm::Hs256) if Some(record.generation) == newest_hs256 => {
                 Key::hs256(secret)?
             }
             Some(JwtAlgorithm::Hs256) => continue,
-            Some(JwtAlgorithm::EdDsa) => {
-                let seed = record
-                    .sealed_private_key
-                    .as_deref()
-                    .and_then(|sealed| sealer.open(&record.kid, sealed));
-                let key = match seed {
-                    Some(seed) => Key::ed25519(&seed)?,
-                    None => {
-                        tracing::error!(
-                            kid = %record.kid,
-                            "cannot open this signing key's private half with this service \
-                             secret: it only verifies"
-                        );
-                        let public = record.public_key.as_deref().unwrap_or_default();
-                        Key::ed25519_public(&base64::Engine::encode(
-                            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                            public,
-                        ))?
-                    }
-                };
-                if key.public_key().map(|public| public.to_vec()) != record.public_key {
-                    tracing::error!(kid = %record.kid, "a signing key's halves do not match: skipped");
-                    continue;
-                }
-                key.with_id(record.kid.clone())
-            }
-            None => {
-                tracing::error!(kid = %record.kid, algorithm = %record.algorithm, "a signing key of an unknown algorithm: skipped");
-                continue;
-            }
+            Some(JwtAlgorithm::EdDsa) => open_ed25519(sealer, record)?,
+            None => return Err(KeyError::UnknownAlgorithm(record.kid.clone())),
         };
-        can_sign |= key.can_sign();
         let signs_from = u64::try_from(record.signs_from).unwrap_or(0);
         set = Some(match set {
             None => KeySet::starting(key, signs_from),
             Some(set) => set.with_key(key, signs_from)?,
         });
     }
-    match set {
-        Some(set) if can_sign => Ok(set),
-        _ => Err(KeyError::Sealed),
-    }
+    set.ok_or(KeyError::NoSigningKey)
 }
 
 fn jwks_body(set: &KeySet) -> Bytes {
@@ -634,10 +695,10 @@ mod tests {
     fn a_sealed_seed_opens_with_its_secret_and_id_only() {
         let sealer = Sealer::from_secret(&SecretString::from("one secret, long enough for it"));
         let sealed = sealer.seal("kid", &[9; 32]);
-        assert_eq!(sealer.open("kid", &sealed), Some([9; 32]));
-        assert_eq!(sealer.open("other", &sealed), None);
-        assert_eq!(sealer.open("kid", &sealed[..5]), None);
+        assert_eq!(sealer.open("kid", &sealed).as_deref(), Some(&[9; 32]));
+        assert!(sealer.open("other", &sealed).is_none());
+        assert!(sealer.open("kid", &sealed[..5]).is_none());
         let other = Sealer::from_secret(&SecretString::from("another secret, as long as it"));
-        assert_eq!(other.open("kid", &sealed), None);
+        assert!(other.open("kid", &sealed).is_none());
     }
 }

@@ -36,6 +36,14 @@ enum Command {
     /// tokens signed by older keys stay valid until they expire. On SQLite, while the service
     /// runs, send it SIGUSR2 instead (it holds the database file).
     RotateKeys,
+    /// Removes a signing key at once (one that may have leaked): every token it signed is
+    /// refused by every instance within its reload interval. Rotate first (with
+    /// --key-activation-delay 0 in an emergency): the newest key cannot be removed. On
+    /// SQLite, stop the service first.
+    RevokeKey {
+        /// The key's id (`kid`), as the JWK Set and the tokens' header show it.
+        kid: String,
+    },
     /// Imports the users and todos of LoopBack's todo-jwt from its memory connector file, in
     /// one transaction: users keep their ids, emails and passwords (bcrypt, replaced by
     /// argon2id at their first login); the todos go to the --owner user. Running it again adds
@@ -97,6 +105,7 @@ async fn main() -> ExitCode {
             };
         }
         Some(Command::RotateKeys) => return rotate_keys(&cli.config).await,
+        Some(Command::RevokeKey { kid }) => return revoke_key(&cli.config, &kid).await,
         Some(Command::Restore { backup }) => {
             let todo_jwt::store::Database::Sqlite(database) = cli.config.database() else {
                 eprintln!(
@@ -177,6 +186,28 @@ async fn rotate_keys(config: &Config) -> ExitCode {
                     "todo-jwt: on SQLite, while the service runs, rotate with: kill -USR2 <its pid>"
                 );
             }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `todo-jwt revoke-key <kid>`.
+async fn revoke_key(config: &Config, kid: &str) -> ExitCode {
+    let revoked = async {
+        let store = open_store(config).await?;
+        Ok::<_, todo_jwt::app::StartError>(keys::revoke(&store, kid).await?)
+    };
+    match revoked.await {
+        Ok(record) => {
+            println!(
+                "todo-jwt: removed signing key {} ({}); running instances refuse its tokens \
+                 within their reload interval",
+                record.kid, record.algorithm
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("todo-jwt: no key removed: {}", chain(&error));
             ExitCode::FAILURE
         }
     }

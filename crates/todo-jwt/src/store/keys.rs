@@ -31,8 +31,6 @@ pub trait KeyStatements: Send + Sync {
     async fn keys_add(&self, record: KeyRecord) -> Result<bool, StoreError>;
     /// Removes the key `kid`; how many rows (0 or 1).
     async fn keys_remove(&self, kid: &str) -> Result<u64, StoreError>;
-    /// Whether any user exists (an installation from before signing keys were stored).
-    async fn keys_users_exist(&self) -> Result<bool, StoreError>;
 }
 
 /// The signing keys.
@@ -54,10 +52,5 @@ impl SigningKeys<'_> {
     /// Removes the key `kid`.
     pub async fn remove(&self, kid: &str) -> Result<u64, StoreError> {
         self.0.keys_remove(kid).await
-    }
-
-    /// Whether the installation already has users.
-    pub async fn users_exist(&self) -> Result<bool, StoreError> {
-        self.0.keys_users_exist().await
     }
 }

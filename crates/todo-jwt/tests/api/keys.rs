@@ -159,13 +159,21 @@ async fn a_new_installation_signs_eddsa_that_the_jwk_set_alone_verifies() {
 }
 
 /// An installation that had users before keys were stored (its clients hold HS256 tokens)
-/// keeps signing HS256, without a `kid`, verifiable with the secret as before.
+/// keeps signing HS256, without a `kid`, verifiable with the secret as before: the migration
+/// that makes the table gives it an HS256 key.
 #[tokio::test]
 async fn an_installation_from_before_keys_keeps_hs256() {
     let first = spawn_app().await;
     first.token_for("before@example.com").await;
-    // As the table is after the upgrade's migration: empty, with users in the database.
-    first.sql("DELETE FROM signing_keys").await;
+    // The database as the release before keys left it: no table, its migration not run.
+    first.sql("DROP TABLE signing_keys").await;
+    if on_postgres() {
+        first
+            .sql("DELETE FROM schema_migrations WHERE version = 9")
+            .await;
+    } else {
+        first.sql("PRAGMA user_version = 7").await;
+    }
     let second = spawn_on(config_beside(&first), tempfile::tempdir().expect("tempdir")).await;
     let token = token_of(&second, "before@example.com").await;
     let header = head(&token);
@@ -302,7 +310,8 @@ async fn sigusr2_rotates_the_keys_of_a_running_instance() {
 
 /// Two instances on one PostgreSQL database, rotated with `todo-jwt rotate-keys` while they
 /// serve: both publish the new key before it signs, then both sign with it, and every token
-/// (old key or new, from either instance) verifies on both. No restart.
+/// (old key or new, from either instance) verifies on both. No restart. Then `revoke-key`
+/// removes the old key: its tokens are refused on both, the new key's are not.
 #[tokio::test]
 async fn rotate_keys_reaches_two_running_instances() {
     if !on_postgres() {
@@ -369,6 +378,35 @@ async fn rotate_keys_reaches_two_running_instances() {
     for app in [a, b] {
         assert_eq!(kids(&jwks(app).await), [old_kid.clone(), new_kid.clone()]);
         for token in &tokens {
+            assert_eq!(app.who_am_i(token).await.status(), StatusCode::OK);
+        }
+    }
+
+    // The old key leaked: revoke it. The newest cannot be (nothing would take over).
+    let revoke = |kid: &str| {
+        command(one.app.data_dir.path())
+            .env("TODO_JWT_DATABASE_URL", &database.url)
+            .args(["revoke-key", kid])
+            .output()
+            .expect("revoke-key")
+    };
+    let refused = revoke(&new_kid);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("newest signing key"));
+    assert!(revoke(&old_kid).status.success());
+    let (old_tokens, new_tokens) = tokens.split_at(2);
+    for app in [a, b] {
+        eventually(
+            Duration::from_secs(10),
+            "the old key's tokens refused",
+            || async { app.who_am_i(&old_tokens[0]).await.status() == StatusCode::UNAUTHORIZED },
+        )
+        .await;
+        assert_eq!(kids(&jwks(app).await), std::slice::from_ref(&new_kid));
+        for token in old_tokens {
+            assert_eq!(app.who_am_i(token).await.status(), StatusCode::UNAUTHORIZED);
+        }
+        for token in new_tokens {
             assert_eq!(app.who_am_i(token).await.status(), StatusCode::OK);
         }
     }
@@ -443,4 +481,59 @@ async fn instances_switching_together_add_one_key() {
             .as_deref(),
         Some("2")
     );
+}
+
+/// Someone who can write to the table but has not the secret adds a key of their own (its
+/// public half, any sealed bytes): it is never trusted, not listed, and tokens it signs are
+/// refused; the instance goes on with its own keys.
+#[tokio::test]
+async fn a_key_written_into_the_table_without_the_secret_is_not_trusted() {
+    let app = spawn_app_with(|config| {
+        config.secret = Some(TEST_SECRET.into());
+        config.keys_reload_interval = 1;
+    })
+    .await;
+    let token = app.token_for("table@example.com").await;
+    let id = app.who_am_i(&token).await.text().await.expect("id");
+    let intruder = Key::ed25519(&[42; 32]).expect("key");
+    let kid = intruder.thumbprint().expect("thumbprint");
+    let hex = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+    };
+    let public = hex(&intruder.public_key().expect("public"));
+    let sealed = hex(&[0; 60]);
+    let blob = |hex: &str| {
+        if on_postgres() {
+            format!("decode('{hex}', 'hex')")
+        } else {
+            format!("X'{hex}'")
+        }
+    };
+    app.sql(&format!(
+        "INSERT INTO signing_keys (kid, generation, algorithm, public_key, sealed_private_key, \
+         created_at, signs_from) VALUES ('{kid}', 2, 'EdDSA', {}, {}, 0, 0)",
+        blob(&public),
+        blob(&sealed)
+    ))
+    .await;
+    let forged = JwtService::new(JwtConfig::new(
+        KeySet::single(intruder.with_id(kid.clone())),
+        "todo-jwt",
+        "todo-jwt",
+    ))
+    .sign(&UserProfile::new(id))
+    .expect("signed");
+    // Past a reload or two: still refused, never published, and the real key still signs.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(
+        app.who_am_i(&forged).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(!kids(&jwks(&app).await).contains(&kid));
+    let fresh = token_of(&app, "table@example.com").await;
+    assert_eq!(head(&fresh).kid, head(&token).kid);
+    assert_eq!(app.who_am_i(&fresh).await.status(), StatusCode::OK);
 }

@@ -626,7 +626,6 @@ const KEYS_ADD: &str = "INSERT INTO signing_keys \
     (kid, generation, algorithm, public_key, sealed_private_key, created_at, signs_from) \
     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
 const KEYS_REMOVE: &str = "DELETE FROM signing_keys WHERE kid = $1";
-const KEYS_USERS_EXIST: &str = "SELECT EXISTS (SELECT 1 FROM users)";
 
 #[async_trait::async_trait]
 impl<E: Exec> KeyStatements for Postgres<E> {
@@ -672,11 +671,5 @@ impl<E: Exec> KeyStatements for Postgres<E> {
         let client = self.0.client().await?;
         let statement = prepare_bounded(&client, KEYS_REMOVE).await?;
         Ok(client.execute(&statement, &[&kid]).await?)
-    }
-
-    async fn keys_users_exist(&self) -> Result<bool, StoreError> {
-        let client = self.0.client().await?;
-        let statement = prepare_bounded(&client, KEYS_USERS_EXIST).await?;
-        Ok(client.query_one(&statement, &[]).await?.get(0))
     }
 }

@@ -772,7 +772,6 @@ const KEYS_ADD: &str = "INSERT INTO signing_keys \
     (kid, generation, algorithm, public_key, sealed_private_key, created_at, signs_from) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
 const KEYS_REMOVE: &str = "DELETE FROM signing_keys WHERE kid = ?1";
-const KEYS_USERS_EXIST: &str = "SELECT EXISTS (SELECT 1 FROM users)";
 
 #[async_trait::async_trait]
 impl<E: Exec> KeyStatements for Sqlite<E> {
@@ -820,13 +819,5 @@ impl<E: Exec> KeyStatements for Sqlite<E> {
                 Ok(removed as u64)
             })
             .await
-    }
-
-    async fn keys_users_exist(&self) -> Result<bool, StoreError> {
-        self.0.read(|connection| {
-            connection
-                .prepare_cached(KEYS_USERS_EXIST)?
-                .query_row([], |row| row.get(0))
-        })
     }
 }

@@ -12,3 +12,8 @@ CREATE TABLE signing_keys (
     created_at BIGINT NOT NULL,
     signs_from BIGINT NOT NULL
 );
+-- An installation from before this table has users whose clients hold HS256 tokens signed with
+-- the secret: it keeps signing HS256 (a new one starts with an Ed25519 key).
+INSERT INTO signing_keys (kid, generation, algorithm, created_at, signs_from)
+SELECT 'hs256-1', 1, 'HS256', CAST(extract(epoch FROM now()) AS BIGINT), 0
+WHERE EXISTS (SELECT 1 FROM users);
