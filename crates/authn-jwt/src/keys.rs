@@ -254,8 +254,7 @@ impl KeySet {
                 .filter_map(|entry| Some((entry.signs_from?, &entry.key)))
         };
         scheduled()
-            .filter(|(from, _)| *from <= now)
-            .last()
+            .rfind(|(from, _)| *from <= now)
             .or_else(|| scheduled().min_by_key(|(from, _)| *from))
             .map(|(_, key)| key)
     }

@@ -68,9 +68,10 @@ impl JwtAlgorithm {
     }
 }
 
-/// How long a verifier may cache the JWK Set. A rotation publishes a key at least this long
-/// before it signs (`--key-activation-delay` defaults to twice this).
-pub const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
+/// How long a verifier may cache the JWK Set (`Cache-Control: public, max-age=300`): a
+/// rotation should publish a key longer than this before it signs (`--key-activation-delay`
+/// defaults to 600 s).
+pub const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
 
 /// Why the keys could not be loaded or rotated.
 #[derive(Debug, thiserror::Error)]
@@ -650,7 +651,7 @@ pub async fn jwks(State(keyring): State<Keyring>) -> Response {
             ),
             (
                 header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
+                HeaderValue::from_static(JWKS_CACHE_CONTROL),
             ),
         ],
         keyring.jwks(),
