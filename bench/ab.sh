@@ -9,36 +9,24 @@
 #   PAIRS=7 DURATION=5 CONNECTIONS=32 bash bench/ab.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 PAIRS=${PAIRS:-5}
 DURATION=${DURATION:-4}
 CONNECTIONS=${CONNECTIONS:-32}
 A_ENV=${A_ENV:-}
 B_ENV=${B_ENV:-}
-if ! command -v wrk >/dev/null; then
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
-fi
-if [ -z "${A_BIN:-}" ] || [ -z "${B_BIN:-}" ]; then
-  cargo build --release -p todo-jwt 2>&1 | tail -n 1
-fi
-A_BIN=${A_BIN:-target/release/todo-jwt}
-B_BIN=${B_BIN:-target/release/todo-jwt}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export TODO_JWT_SECRET
-TODO_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+need_package wrk
+release_bins A_BIN=todo-jwt B_BIN=todo-jwt
+random_secret
 
 start() { # NAME BIN ENV PORT -> seeds a reader, writes its token to $work/NAME.token
   local name=$1 bin=$2 settings=$3 port=$4 base=http://127.0.0.1:$4
   # shellcheck disable=SC2086 # the settings are words
   env RUST_LOG=warn TODO_JWT_PORT="$port" TODO_JWT_DATA_DIR="$work/$name" TODO_JWT_AUTH_RATE_LIMIT=0 \
     $settings "$bin" >"$work/$name.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 100); do curl -s -o /dev/null "$base/healthz" && break; sleep 0.1; done
+  bench_pids+=($!)
+  wait_until_up "$base/healthz"
   curl -sf "$base/signup" -H 'Content-Type: application/json' \
     -d '{"email":"reader@example.com","password":"benchmark-password"}' >/dev/null
   curl -sf "$base/users/login" -H 'Content-Type: application/json' \

@@ -16,45 +16,25 @@
 # lists read slowly or not at all, minted tokens, data-directory modes, request ids.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 DURATION=${DURATION:-10}
 PORT=${PORT:-3321}
-SERVER_BIN=${SERVER_BIN:-}
-if ! command -v wrk >/dev/null; then
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
-fi
-if [ -z "$SERVER_BIN" ]; then
-  cargo build --release -p todo-jwt 2>&1 | tail -n 1
-  SERVER_BIN=target/release/todo-jwt
-fi
-
-work=$(mktemp -d)
-cleanup() {
-  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-DATABASE_URL=
-if [ "${BACKEND:-sqlite}" = postgres ]; then
-  admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-  db=todo_jwt_hostile_$$
-  psql "$admin" -qc "CREATE DATABASE $db"
-  DATABASE_URL=${admin%/*}/$db
-  trap 'cleanup; psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"' EXIT
-fi
-
-export TODO_JWT_SECRET
-TODO_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+need_package wrk
+release_server
+postgres_database "todo_jwt_hostile_$$"
+random_secret
 # Titles up to 1 MB allowed (the default limit is 2,000 characters), to measure the query
 # budget against the longest texts an operator could allow; no login rate limits (the rows
 # below sign up and log in more often than they allow, and measure other attacks).
-env RUST_LOG=error TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" TODO_JWT_MAX_TITLE_LENGTH=1000000 \
+env RUST_LOG=error TODO_JWT_PORT="$PORT" TODO_JWT_DATA_DIR="$work/data" TODO_JWT_MAX_TITLE_LENGTH=1000000 \
   TODO_JWT_AUTH_RATE_LIMIT=0 TODO_JWT_LOGIN_MAX_FAILURES=0 \
   ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} "$SERVER_BIN" >"$work/server.log" 2>&1 &
 server=$!
+bench_pids+=("$server")
 base=http://127.0.0.1:$PORT
-for _ in $(seq 100); do curl -s -o /dev/null "$base/" && break; sleep 0.1; done
+wait_until_up "$base/"
 
 rss() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$server/status"; }
 token_for() {
@@ -81,7 +61,9 @@ done
 idle=$(rss)
 
 enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+# shellcheck disable=SC2034 # read as ${!kind} below
 regexp=$(enc '{"title":{"regexp":"A{200}B"}}')
+# shellcheck disable=SC2034 # read as ${!kind} below
 like=$(enc "{\"title\":{\"like\":\"%$(printf 'A%.0s' $(seq 200))B\"}}")
 
 victim_run() {

@@ -11,32 +11,19 @@
 # connection, and prints the count per request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 REQUESTS=${REQUESTS:-1000}
 PORT=${PORT:-3311}
-SERVER_BIN=${SERVER_BIN:-}
-if [ -z "$SERVER_BIN" ]; then
-  cargo build --release -p todo-jwt 2>&1 | tail -n 1
-  SERVER_BIN=target/release/todo-jwt
-fi
-if ! command -v valgrind >/dev/null; then
-  echo "installing valgrind (Debian package)"
-  (apt-get update -qq && apt-get install -y -qq valgrind) >/dev/null
-fi
-
-work=$(mktemp -d)
-cleanup() {
-  [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-export TODO_JWT_SECRET
-TODO_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+release_server
+need_package valgrind
+random_secret
 RUST_LOG=warn TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" \
   valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
   "$SERVER_BIN" >"$work/server.log" 2>&1 &
 server_pid=$!
+bench_pids+=("$server_pid")
 
 python3 - "$PORT" "$REQUESTS" "$server_pid" "$work" <<'PY'
 import http.client, json, subprocess, sys, time, glob, os

@@ -8,25 +8,13 @@
 #   bash bench/login_flood.sh        # SERVER_BIN=… for another build; DURATION=5
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 DURATION=${DURATION:-5}
 PORT=${PORT:-3351}
-SERVER_BIN=${SERVER_BIN:-}
-if ! command -v wrk >/dev/null; then
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
-fi
-if [ -z "$SERVER_BIN" ]; then
-  cargo build --release -p todo-jwt 2>&1 | tail -n 1
-  SERVER_BIN=target/release/todo-jwt
-fi
-work=$(mktemp -d)
-server=
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export TODO_JWT_SECRET
-TODO_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+need_package wrk
+release_server
+random_secret
 base=http://127.0.0.1:$PORT
 
 summary() { # FILE -> "rps p99 non2xx"
@@ -36,10 +24,11 @@ summary() { # FILE -> "rps p99 non2xx"
 
 run() { # NAME WAIT_MS
   rm -rf "$work/data"
-  env RUST_LOG=error TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" TODO_JWT_AUTH_RATE_LIMIT=0 \
+  env RUST_LOG=error TODO_JWT_PORT="$PORT" TODO_JWT_DATA_DIR="$work/data" TODO_JWT_AUTH_RATE_LIMIT=0 \
     TODO_JWT_LOGIN_MAX_FAILURES=0 TODO_JWT_MAX_HASH_WAIT_MS="$2" "$SERVER_BIN" >"$work/server.log" 2>&1 &
   server=$!
-  for _ in $(seq 100); do curl -s -o /dev/null "$base/" && break; sleep 0.1; done
+  bench_pids+=("$server")
+  wait_until_up "$base/"
   curl -sf "$base/signup" -H 'Content-Type: application/json' \
     -d '{"email":"reader@example.com","password":"benchmark-password"}' >/dev/null
   local token
@@ -71,7 +60,7 @@ print(f"{name}: reads alone {float(a):.0f}/s p99 {ap}; during the flood {float(d
       f"({100 * float(d) / float(a):.0f}% of alone) p99 {dp}; logins {float(l):.0f}/s p99 {lp}, "
       f"non-2xx (503 shed) {lb}")
 PY
-  kill "$server"; wait "$server" 2>/dev/null || true; server=
+  stop_server "$server"
 }
 echo "server: $SERVER_BIN; wrk: reads -t1 -c8, logins -t1 -c32, ${DURATION}s"
 run "shedding on (1000 ms, the default)" 1000

@@ -7,32 +7,21 @@
 #   bash bench/login_memory.sh        # SERVER_BIN=… for another build; DURATION=5
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 DURATION=${DURATION:-5}
 PORT=${PORT:-3352}
-SERVER_BIN=${SERVER_BIN:-}
-if ! command -v wrk >/dev/null; then
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
-fi
-if [ -z "$SERVER_BIN" ]; then
-  cargo build --release -p todo-jwt 2>&1 | tail -n 1
-  SERVER_BIN=target/release/todo-jwt
-fi
-work=$(mktemp -d)
-server=
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export TODO_JWT_SECRET
-TODO_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+need_package wrk
+release_server
+random_secret
 base=http://127.0.0.1:$PORT
 rss() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$server/status"; }
 
-env RUST_LOG=error TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" TODO_JWT_AUTH_RATE_LIMIT=0 \
+env RUST_LOG=error TODO_JWT_PORT="$PORT" TODO_JWT_DATA_DIR="$work/data" TODO_JWT_AUTH_RATE_LIMIT=0 \
   TODO_JWT_LOGIN_MAX_FAILURES=0 TODO_JWT_MAX_HASH_WAIT_MS=0 "$SERVER_BIN" >"$work/server.log" 2>&1 &
 server=$!
-for _ in $(seq 100); do curl -s -o /dev/null "$base/" && break; sleep 0.1; done
+bench_pids+=("$server")
+wait_until_up "$base/"
 sleep 1
 fresh=$(rss)
 curl -sf "$base/signup" -H 'Content-Type: application/json' \

@@ -11,12 +11,14 @@
 #                                       # PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres)
 #   SERVER_BIN=/tmp/old/todo-jwt CEILING_BIN=/tmp/old/ceiling bash bench/run.sh
 #                                     # other binaries (an earlier build, to compare against);
-#                                     # nothing is built when both are given
+#                                     # only the one not given is built, nothing when both are
 #
 # Prints, per endpoint: requests/s, p50, p99, the server's resident memory during the run, and
 # the ratio to the ceiling's GET /todos (measured first and last; the higher counts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 DURATION=${DURATION:-10}
 THREADS=${THREADS:-2}
@@ -25,37 +27,10 @@ BIG=${BIG:-1}
 APP_PORT=${APP_PORT:-3301}
 CEILING_PORT=${CEILING_PORT:-3302}
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)"
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
-fi
-SERVER_BIN=${SERVER_BIN:-}
-CEILING_BIN=${CEILING_BIN:-}
-if [ -z "$SERVER_BIN" ] || [ -z "$CEILING_BIN" ]; then
-  cargo build --release -p todo-jwt -p ceiling 2>&1 | tail -n 1
-fi
-SERVER_BIN=${SERVER_BIN:-target/release/todo-jwt}
-CEILING_BIN=${CEILING_BIN:-target/release/ceiling}
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-DATABASE_URL=
-if [ "${BACKEND:-sqlite}" = postgres ]; then
-  admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-  bench_db=todo_jwt_bench_$$
-  psql "$admin" -qc "CREATE DATABASE $bench_db"
-  DATABASE_URL=${admin%/*}/$bench_db
-  trap 'cleanup; psql "$admin" -qc "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)"' EXIT
-fi
-
-export TODO_JWT_SECRET
-TODO_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+need_package wrk
+release_bins SERVER_BIN=todo-jwt CEILING_BIN=ceiling
+postgres_database "todo_jwt_bench_$$"
+random_secret
 app=http://127.0.0.1:$APP_PORT
 ceiling=http://127.0.0.1:$CEILING_PORT
 
@@ -65,24 +40,15 @@ start_app() {
     TODO_JWT_MAX_TODOS_PER_USER=1000000000 \
     ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} "$SERVER_BIN" >>"$work/app.log" 2>&1 &
   app_pid=$!
-  pids+=("$app_pid")
+  bench_pids+=("$app_pid")
 }
 start_app
 "$CEILING_BIN" "$CEILING_PORT" >"$work/ceiling.log" 2>&1 &
 ceiling_pid=$!
-pids+=("$ceiling_pid")
+bench_pids+=("$ceiling_pid")
 
-wait_for() {
-  for _ in $(seq 100); do
-    curl -s -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "server at $1 did not start" >&2
-  cat "$work"/*.log >&2
-  exit 1
-}
-wait_for "$app/"
-wait_for "$ceiling/todos"
+wait_until_up "$app/"
+wait_until_up "$ceiling/todos"
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 token_for() {
@@ -140,8 +106,7 @@ if [ "$BIG" = 1 ]; then
   if [ -z "${DATABASE_URL:-}" ]; then
     # The server owns its SQLite file while it runs: stop it, write, start it again (same
     # secret, so the tokens stay valid).
-    kill "$app_pid"
-    wait "$app_pid" 2>/dev/null || true
+    stop_server "$app_pid"
     python3 - "$work/data/todo-jwt.sqlite3" "$big_id" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=30)
@@ -152,7 +117,7 @@ db.executemany(
 db.commit()
 PY
     start_app
-    wait_for "$app/"
+    wait_until_up "$app/"
   else
     psql "$DATABASE_URL" -qc "INSERT INTO todos (owner_id, title, description, is_complete)
       SELECT '$big_id', 'todo number ' || i, 'something to do', i % 2 = 0 FROM generate_series(1, 100000) i"

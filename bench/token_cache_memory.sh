@@ -7,19 +7,16 @@
 #   N=5000 SERVER_BIN=/tmp/other/todo-jwt bash bench/token_cache_memory.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 N=${N:-20000}
 PORT=${PORT:-3385}
-SERVER_BIN=${SERVER_BIN:-}
-if [ -z "$SERVER_BIN" ]; then
-  cargo build --release -p todo-jwt 2>&1 | tail -n 1
-  SERVER_BIN=target/release/todo-jwt
-fi
-work=$(mktemp -d)
-trap 'kill "${server_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+release_server
 RUST_LOG=warn TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" TODO_JWT_AUTH_RATE_LIMIT=0 \
   TODO_JWT_MAX_HASH_WAIT_MS=0 "$SERVER_BIN" >"$work/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.1; done
+bench_pids+=("$server_pid")
+wait_until_up "http://127.0.0.1:$PORT/healthz"
 python3 - "$server_pid" "$N" "http://127.0.0.1:$PORT" <<'PY'
 import concurrent.futures, json, sys, time, urllib.request
 
