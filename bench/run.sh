@@ -43,11 +43,13 @@ start_app() {
   bench_pids+=("$app_pid")
 }
 start_app
-"$CEILING_BIN" "$CEILING_PORT" >"$work/ceiling.log" 2>&1 &
+wait_until_up "$app/"
+# The ceiling checks tokens with the server's keys: the secret (HS256) and, when the server
+# signs EdDSA, the public key its JWK Set publishes.
+CEILING_JWKS=$(curl -sf "$app/.well-known/jwks.json") "$CEILING_BIN" "$CEILING_PORT" \
+  >"$work/ceiling.log" 2>&1 &
 ceiling_pid=$!
 bench_pids+=("$ceiling_pid")
-
-wait_until_up "$app/"
 wait_until_up "$ceiling/todos"
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }

@@ -1,8 +1,10 @@
 //! The throughput ceiling for `bench/run.sh`: what `GET /todos` could reach if reading and
-//! serialising 20 todos cost nothing. Same HTTP stack, same `jwt` strategy (HS256 verify per
-//! request, through the `authn` layer), and a fixed JSON body the size of 20 todos.
+//! serialising 20 todos cost nothing. Same HTTP stack, same `jwt` strategy (the server's keys,
+//! the same verified-token cache, through the `authn` layer), and a fixed JSON body the size
+//! of 20 todos.
 //!
-//! Usage: `TODO_JWT_SECRET=<secret> ceiling <port>`.
+//! Usage: `TODO_JWT_SECRET=<secret> CEILING_JWKS=<the server's JWK Set> ceiling <port>`: the
+//! secret verifies HS256 tokens, the JWK Set's keys (when given) EdDSA ones.
 
 use std::sync::Arc;
 
@@ -20,8 +22,22 @@ async fn main() {
         .unwrap_or(3002);
     let secret = std::env::var("TODO_JWT_SECRET").expect("TODO_JWT_SECRET is required");
     let key = Key::hs256(&SecretString::from(secret)).expect("secret of 32 bytes or more");
+    let mut keys = KeySet::single(key);
+    let jwks: serde_json::Value = std::env::var("CEILING_JWKS")
+        .ok()
+        .and_then(|jwks| serde_json::from_str(&jwks).ok())
+        .unwrap_or_default();
+    for jwk in jwks["keys"].as_array().into_iter().flatten() {
+        let (Some(x), Some(kid)) = (jwk["x"].as_str(), jwk["kid"].as_str()) else {
+            continue;
+        };
+        let public = Key::ed25519_public(x).expect("an Ed25519 public key");
+        keys = keys
+            .with_verify_only(public.with_id(kid))
+            .expect("distinct key ids");
+    }
     // The issuer and audience todo-jwt uses, so its tokens verify here too.
-    let jwt = JwtService::new(JwtConfig::new(KeySet::single(key), "todo-jwt", "todo-jwt"));
+    let jwt = JwtService::new(JwtConfig::new(keys, "todo-jwt", "todo-jwt"));
     let registry = StrategyRegistry::new().with(BearerJwtStrategy::new(Arc::new(jwt)));
 
     let todos: Vec<_> = (1..=20)

@@ -7,15 +7,18 @@
 //!   data: reading the table (a dump, a replica, a backup) does not let anyone sign tokens
 //!   without the secret too. An HS256 row holds nothing: its key is the service secret itself,
 //!   and its tokens carry no `kid`, as LoopBack's do.
-//! - The first start of an installation adds its first key: EdDSA, unless users already exist
-//!   (an installation from before keys were stored, whose clients hold HS256 tokens) or
-//!   `--jwt-algorithm` says otherwise. Starting with another `--jwt-algorithm` than the newest
-//!   key's adds a key of that algorithm.
+//! - The first start of an installation adds its first key: EdDSA unless `--jwt-algorithm`
+//!   says otherwise. (An installation from before keys were stored, whose clients hold HS256
+//!   tokens, got an HS256 row from the migration that made the table.) Starting with another
+//!   `--jwt-algorithm` than the newest key's adds a key of that algorithm.
+//! - Only rows this secret opens are trusted, to verify as to sign: someone who can write to
+//!   the table but has not the secret cannot add a key of their own.
 //! - A rotation ([`rotate`]: `todo-jwt rotate-keys`, or `SIGUSR2`) adds an Ed25519 key that is
 //!   published at once and signs only from `signs_from` on, so every instance (which reload
 //!   the table every few seconds) and every verifier caching the JWK Set knows it before the
-//!   first token it signs. Older keys verify until the tokens they signed have expired: a key
-//!   is removed once its successor has signed for longer than the token lifetime.
+//!   first token it signs. The key added last whose time has come signs. Older keys verify
+//!   until the tokens they signed have expired: a key is removed once a key added after it
+//!   has signed for longer than the token lifetime. [`revoke`] removes one at once.
 
 use std::{
     sync::{Arc, RwLock},
