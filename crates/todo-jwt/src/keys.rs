@@ -87,8 +87,9 @@ pub enum KeyError {
     Concurrent,
     /// A key of the table does not open with this secret.
     #[error(
-        "signing key {0} cannot be opened with this service secret (TODO_JWT_SECRET or \
-         <data-dir>/jwt-secret): it was sealed with another one, or its row was altered"
+        "signing key {0} cannot be opened with this service secret (TODO_JWT_SECRET when set, \
+         else <data-dir>/jwt-secret): it was sealed with another one, or its row was altered; \
+         use the secret the keys were made with, or see \"Changing the secret\" in the README"
     )]
     Unopenable(String),
     /// A row of an algorithm this version does not know.
@@ -436,8 +437,8 @@ impl Keyring {
                     match self.rotate(&jwt).await {
                         Ok(record) => tracing::info!(
                             kid = %record.kid,
-                            signs_from = record.signs_from,
-                            "SIGUSR2: added a signing key"
+                            in_seconds = self.inner.options.activation_delay.as_secs(),
+                            "SIGUSR2: added a signing key, which signs new tokens in_seconds from now"
                         ),
                         Err(error) => tracing::error!(
                             cause = %crate::error::chain(&error),

@@ -9,7 +9,9 @@ use clap::Parser;
 /// instructions per list read).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use todo_jwt::{Application, Config, error::chain, import, keys, store::Store, telemetry};
+use todo_jwt::{
+    Application, Config, app::StartError, error::chain, import, keys, store::Store, telemetry,
+};
 
 /// A Todo REST API secured with JWT, wire-compatible with LoopBack 4's todo-jwt example.
 #[derive(Debug, Parser)]
@@ -58,7 +60,7 @@ enum Command {
 }
 
 /// The configured database, with its migrations applied.
-async fn open_store(config: &Config) -> Result<Store, todo_jwt::app::StartError> {
+async fn open_store(config: &Config) -> Result<Store, StartError> {
     config.ensure_data_dir()?;
     Ok(Store::open_with(&config.database(), config.store_limits()).await?)
 }
@@ -150,26 +152,34 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Why a key command did nothing: the database could not be opened, or the keys refused.
+#[derive(Debug, thiserror::Error)]
+enum CommandError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+}
+
 /// `todo-jwt rotate-keys`.
 async fn rotate_keys(config: &Config) -> ExitCode {
     let sqlite = matches!(config.database(), todo_jwt::store::Database::Sqlite(_));
     let rotated = async {
-        let (secret, _) = config.service_secret()?;
+        let (secret, _) = config.service_secret().map_err(StartError::from)?;
         let store = open_store(config).await?;
         let delay = i64::try_from(config.key_activation_delay).unwrap_or(i64::MAX);
         let signs_from = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(0))
             .saturating_add(delay);
-        Ok::<_, todo_jwt::app::StartError>(
-            keys::rotate(
-                &store,
-                &keys::Sealer::from_secret(&secret),
-                keys::JwtAlgorithm::EdDsa,
-                signs_from,
-            )
-            .await?,
+        keys::rotate(
+            &store,
+            &keys::Sealer::from_secret(&secret),
+            keys::JwtAlgorithm::EdDsa,
+            signs_from,
         )
+        .await
+        .map_err(CommandError::from)
     };
     match rotated.await {
         Ok(record) => {
@@ -180,8 +190,9 @@ async fn rotate_keys(config: &Config) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("todo-jwt: no key added: {}", chain(&error));
-            if sqlite {
+            let error = chain(&error);
+            eprintln!("todo-jwt: no key added: {error}");
+            if sqlite && error.contains("in use by another process") {
                 eprintln!(
                     "todo-jwt: on SQLite, while the service runs, rotate with: kill -USR2 <its pid>"
                 );
@@ -195,7 +206,7 @@ async fn rotate_keys(config: &Config) -> ExitCode {
 async fn revoke_key(config: &Config, kid: &str) -> ExitCode {
     let revoked = async {
         let store = open_store(config).await?;
-        Ok::<_, todo_jwt::app::StartError>(keys::revoke(&store, kid).await?)
+        keys::revoke(&store, kid).await.map_err(CommandError::from)
     };
     match revoked.await {
         Ok(record) => {
