@@ -40,7 +40,10 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-use crate::store::{KeyRecord, Store, StoreError};
+use crate::{
+    sessions::now,
+    store::{KeyRecord, Store, StoreError},
+};
 
 /// The algorithm new access tokens are signed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -167,13 +170,9 @@ impl Sealer {
     }
 }
 
-/// Unix seconds now.
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
-        })
+/// Unix seconds `delay` from now.
+fn from_now(delay: Duration) -> i64 {
+    now().saturating_add(i64::try_from(delay.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A new key row of `algorithm`, generation `generation`, signing from `signs_from`.
@@ -205,19 +204,20 @@ fn new_record(
     })
 }
 
-/// Adds an Ed25519 key that signs from `signs_from` (Unix seconds) on, after the newest key;
-/// the record added. What `todo-jwt rotate-keys` and `SIGUSR2` do.
+/// Adds an Ed25519 key that signs `delay` from now on, after the newest key; the record
+/// added. What `todo-jwt rotate-keys` and `SIGUSR2` do.
 pub async fn rotate(
     store: &Store,
     sealer: &Sealer,
     algorithm: JwtAlgorithm,
-    signs_from: i64,
+    delay: Duration,
 ) -> Result<KeyRecord, KeyError> {
     let records = store.signing_keys().list().await?;
     // A key sealed with another secret than the instances' would be refused by all of them.
-    all_trusted(sealer, &records)?;
-    let newest = records.last().map_or(0, |newest| newest.generation);
-    add_after(store, sealer, algorithm, signs_from, newest).await
+    let newest = all_trusted(sealer, records)?
+        .last()
+        .map_or(0, |newest| newest.record.generation);
+    add_after(store, sealer, algorithm, from_now(delay), newest).await
 }
 
 /// Removes the key `kid` at once, for a key that may have leaked: the tokens it signed are
@@ -317,11 +317,10 @@ impl Keyring {
             records = keys.list().await?;
         } else if let Some(algorithm) = options.algorithm {
             // This secret must open the keys before this instance adds one.
-            all_trusted(&sealer, &records)?;
+            all_trusted(&sealer, records.clone())?;
             records = switch(&store, &sealer, &options, algorithm, records).await?;
         }
-        all_trusted(&sealer, &records)?;
-        let set = key_set(&sealer, &options.secret, &records)?;
+        let set = key_set(&options.secret, &all_trusted(&sealer, records.clone())?)?;
         let keyring = Self {
             inner: Arc::new(Inner {
                 store,
@@ -351,7 +350,7 @@ impl Keyring {
         let keys = inner.store.signing_keys();
         // Only keys this secret opens count, for removal too: a row written by someone
         // without the secret must not retire the keys in force.
-        let (mut records, left_out) = trusted(&inner.sealer, keys.list().await?);
+        let (mut opened, left_out) = trusted(&inner.sealer, keys.list().await?);
         {
             let mut warned = inner
                 .left_out
@@ -363,12 +362,14 @@ impl Keyring {
                 }
             }
         }
+        let records: Vec<_> = opened.iter().map(|row| row.record.clone()).collect();
         let expired = expired(
             &records,
             now(),
             inner.options.lifetime + inner.options.leeway,
         );
-        records.retain(|record| !expired.contains(&record.kid));
+        opened.retain(|row| !expired.contains(&row.record.kid));
+        let records: Vec<_> = opened.iter().map(|row| row.record.clone()).collect();
         if *inner
             .loaded
             .read()
@@ -378,7 +379,7 @@ impl Keyring {
             return Ok(());
         }
         // Built before anything is removed: when no key can sign, nothing changes.
-        let set = key_set(&inner.sealer, &inner.options.secret, &records)?;
+        let set = key_set(&inner.options.secret, &opened)?;
         for kid in &expired {
             keys.remove(kid).await?;
             tracing::info!(%kid, "removed a signing key: the tokens it signed have expired");
@@ -398,12 +399,11 @@ impl Keyring {
 
     /// Adds an Ed25519 key that signs after the activation delay, and reloads.
     pub async fn rotate(&self, jwt: &JwtService) -> Result<KeyRecord, KeyError> {
-        let delay = i64::try_from(self.inner.options.activation_delay.as_secs()).unwrap_or(0);
         let record = rotate(
             &self.inner.store,
             &self.inner.sealer,
             JwtAlgorithm::EdDsa,
-            now().saturating_add(delay),
+            self.inner.options.activation_delay,
         )
         .await?;
         self.reload(jwt).await?;
@@ -481,7 +481,7 @@ async fn switch(
         } else {
             0
         };
-        let signs_from = now().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
+        let signs_from = from_now(Duration::from_secs(delay));
         // Only right after the key just read: if another instance added one since,
         // read again and see whether it is of this algorithm.
         match add_after(store, sealer, algorithm, signs_from, newest.generation).await {
@@ -539,59 +539,62 @@ fn open_ed25519(sealer: &Sealer, record: &KeyRecord) -> Result<Key, KeyError> {
     Ok(key.with_id(record.kid.clone()))
 }
 
-/// The rows this secret opens (HS256 rows, and Ed25519 keys whose seed opens and matches),
-/// and why the others are left out. A key that does not open is never trusted, not even to
-/// verify: anyone who can write to the table could otherwise add a public key of their own.
-fn trusted(sealer: &Sealer, records: Vec<KeyRecord>) -> (Vec<KeyRecord>, Vec<KeyError>) {
+/// A row this secret opens, with its key: an Ed25519 key whose seed opens and matches, or an
+/// HS256 row (`None`: its key is the secret).
+struct Opened {
+    record: KeyRecord,
+    key: Option<Key>,
+}
+
+/// The rows this secret opens, and why the others are left out. A key that does not open is
+/// never trusted, not even to verify: anyone who can write to the table could otherwise add a
+/// public key of their own.
+fn trusted(sealer: &Sealer, records: Vec<KeyRecord>) -> (Vec<Opened>, Vec<KeyError>) {
     let mut left_out = Vec::new();
-    let trusted = records
+    let opened = records
         .into_iter()
-        .filter(|record| match JwtAlgorithm::of(record) {
-            Some(JwtAlgorithm::Hs256) => true,
-            Some(JwtAlgorithm::EdDsa) => match open_ed25519(sealer, record) {
-                Ok(_) => true,
-                Err(error) => {
-                    left_out.push(error);
-                    false
+        .filter_map(|record| {
+            let key = match JwtAlgorithm::of(&record) {
+                Some(JwtAlgorithm::Hs256) => None,
+                Some(JwtAlgorithm::EdDsa) => match open_ed25519(sealer, &record) {
+                    Ok(key) => Some(key),
+                    Err(error) => {
+                        left_out.push(error);
+                        return None;
+                    }
+                },
+                None => {
+                    left_out.push(KeyError::UnknownAlgorithm(record.kid.clone()));
+                    return None;
                 }
-            },
-            None => {
-                left_out.push(KeyError::UnknownAlgorithm(record.kid.clone()));
-                false
-            }
+            };
+            Some(Opened { record, key })
         })
         .collect();
-    (trusted, left_out)
+    (opened, left_out)
 }
 
-/// Refuses rows this secret does not open (at start, and before adding a key).
-fn all_trusted(sealer: &Sealer, records: &[KeyRecord]) -> Result<(), KeyError> {
-    let (_, left_out) = trusted(sealer, records.to_vec());
-    left_out.into_iter().next().map_or(Ok(()), Err)
+/// The rows, all of which this secret must open (at start, and before adding a key).
+fn all_trusted(sealer: &Sealer, records: Vec<KeyRecord>) -> Result<Vec<Opened>, KeyError> {
+    let (opened, left_out) = trusted(sealer, records);
+    left_out.into_iter().next().map_or(Ok(opened), Err)
 }
 
-/// The key set of `records` (rows [`trusted`] keeps): each Ed25519 key, and the newest HS256
-/// row as the secret's key (one is enough: they are all the same key).
-fn key_set(
-    sealer: &Sealer,
-    secret: &SecretString,
-    records: &[KeyRecord],
-) -> Result<KeySet, KeyError> {
-    let newest_hs256 = records
+/// The key set of the opened rows: each Ed25519 key, and the newest HS256 row as the
+/// secret's key (one is enough: they are all the same key).
+fn key_set(secret: &SecretString, rows: &[Opened]) -> Result<KeySet, KeyError> {
+    let newest_hs256 = rows
         .iter()
-        .rfind(|record| JwtAlgorithm::of(record) == Some(JwtAlgorithm::Hs256))
-        .map(|record| record.generation);
+        .rfind(|row| row.key.is_none())
+        .map(|row| row.record.generation);
     let mut set: Option<KeySet> = None;
-    for record in records {
-        let key = match JwtAlgorithm::of(record) {
-            Some(JwtAlgorithm::Hs256) if Some(record.generation) == newest_hs256 => {
-                Key::hs256(secret)?
-            }
-            Some(JwtAlgorithm::Hs256) => continue,
-            Some(JwtAlgorithm::EdDsa) => open_ed25519(sealer, record)?,
-            None => return Err(KeyError::UnknownAlgorithm(record.kid.clone())),
+    for row in rows {
+        let key = match &row.key {
+            Some(key) => key.clone(),
+            None if Some(row.record.generation) == newest_hs256 => Key::hs256(secret)?,
+            None => continue,
         };
-        let signs_from = u64::try_from(record.signs_from).unwrap_or(0);
+        let signs_from = u64::try_from(row.record.signs_from).unwrap_or(0);
         set = Some(match set {
             None => KeySet::starting(key, signs_from),
             Some(set) => set.with_key(key, signs_from)?,

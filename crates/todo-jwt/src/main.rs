@@ -167,16 +167,11 @@ async fn rotate_keys(config: &Config) -> ExitCode {
     let rotated = async {
         let (secret, _) = config.service_secret().map_err(StartError::from)?;
         let store = open_store(config).await?;
-        let delay = i64::try_from(config.key_activation_delay).unwrap_or(i64::MAX);
-        let signs_from = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(0))
-            .saturating_add(delay);
         keys::rotate(
             &store,
             &keys::Sealer::from_secret(&secret),
             keys::JwtAlgorithm::EdDsa,
-            signs_from,
+            std::time::Duration::from_secs(config.key_activation_delay),
         )
         .await
         .map_err(CommandError::from)

@@ -430,8 +430,8 @@ async fn concurrent_rotations_never_share_a_generation() {
     for _ in 0..8 {
         let (store, sealer) = (store.clone(), sealer.clone());
         rotations.spawn(async move {
-            let signs_from = i64::try_from(get_current_timestamp()).expect("now") + 600;
-            todo_jwt::keys::rotate(&store, &sealer, JwtAlgorithm::EdDsa, signs_from).await
+            let delay = Duration::from_secs(600);
+            todo_jwt::keys::rotate(&store, &sealer, JwtAlgorithm::EdDsa, delay).await
         });
     }
     let mut generations = Vec::new();
