@@ -1,6 +1,6 @@
 //! Builds the service: state, router and listener; serves with graceful shutdown.
 
-use std::{convert::Infallible, net::SocketAddr, sync::Arc};
+use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
 use authn::StrategyRegistry;
 use authn_jwt::{BearerJwtStrategy, CachedUserDirectory, JwtService};
@@ -8,14 +8,14 @@ use axum::{
     Router,
     body::Body,
     extract::DefaultBodyLimit,
-    http::{HeaderName, HeaderValue, Method, Request, header},
+    http::{HeaderName, Request},
     response::{IntoResponse, Response},
 };
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
 use tower_http::{
     catch_panic::CatchPanicLayer,
-    cors::{AllowOrigin, Any, CorsLayer},
+    cors::CorsLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -24,20 +24,28 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::{
     accounts::{self, Accounts, Passwords, PasswordsError},
     audit,
-    backup::Backups,
-    body,
     config::{Config, ConfigError, SecretSource},
-    error::{self, ApiError},
-    health::{self, Draining, Health},
+    http::{
+        body, error,
+        middleware::{
+            REQUEST_ID, cors, internal_error, plain_request_id, security_headers,
+            without_trailing_slash,
+        },
+        openapi,
+        server::{self, ConnectionLimits},
+    },
     keys::{self, Keyring},
-    metrics::{self, Metrics},
-    openapi,
-    server::{self, ConnectionLimits},
-    sessions,
-    sessions::{RefreshPolicy, Sessions, StoreDirectory},
+    ops::{
+        allocator,
+        backup::Backups,
+        health::{self, Draining, Health},
+        metrics::{self, Metrics},
+        tasks::{self, Signal, Tasks},
+        telemetry,
+    },
+    sessions::{self, RefreshPolicy, Sessions, StoreDirectory},
     state::{AppState, Parts},
     store::{Store, StoreError},
-    telemetry,
     throttle::Throttles,
     todos,
 };
@@ -77,28 +85,33 @@ pub struct Application {
     router: Router,
     address: SocketAddr,
     limits: ConnectionLimits,
+    draining: Draining,
+    cors_origins: Vec<axum::http::HeaderValue>,
+    background: Background,
+}
+
+/// What the service's background tasks work on; started by [`Application::run`].
+struct Background {
     sessions: Sessions,
     throttles: Throttles,
     passwords: Passwords,
-    draining: Draining,
     metrics: Metrics,
-    store: crate::store::Store,
+    store: Store,
     /// How long audit events are kept.
-    audit_retention: std::time::Duration,
+    audit_retention: Duration,
     /// Backups of the SQLite database, and how often (`None`: on `SIGUSR1` only).
-    backups: Option<(Backups, Option<std::time::Duration>)>,
+    backups: Option<(Backups, Option<Duration>)>,
     /// The signing keys, kept in step with the table, and the token service they feed.
     keys: (Keyring, Arc<JwtService>),
-    cors_origins: Vec<HeaderValue>,
 }
 
 /// How often expired sessions are removed.
-const SESSION_CLEANUP: std::time::Duration = std::time::Duration::from_secs(600);
+const SESSION_CLEANUP: Duration = Duration::from_secs(600);
 
 /// How often idle memory is given back: the password threads' after this long without a hash,
 /// then the allocator's freed pages to the system. RSS is back near its fresh level about 10 s
 /// after a burst.
-const MEMORY_RETURN: std::time::Duration = std::time::Duration::from_secs(5);
+const MEMORY_RETURN: Duration = Duration::from_secs(5);
 
 impl Application {
     /// Binds the listener, opens the store, resolves the secret and builds the router. The
@@ -162,10 +175,11 @@ impl Application {
             store: store.clone(),
             draining: draining.clone(),
         };
+        let queue = passwords.clone();
         let metrics = Metrics::new(
             metrics::Access::new(config.metrics, config.metrics_token.as_ref()),
-            passwords.clone(),
             store.clone(),
+            vec![Box::new(move || queue.report_queue_length())],
         );
         let backups = matches!(config.database(), crate::store::Database::Sqlite(_)).then(|| {
             let keep = usize::try_from(config.backup_keep).unwrap_or(usize::MAX);
@@ -198,18 +212,20 @@ impl Application {
             router,
             address,
             limits: config.connection_limits(),
-            sessions,
-            throttles,
-            passwords,
             draining,
-            metrics,
-            store: health_store,
-            audit_retention: std::time::Duration::from_secs(
-                config.audit_retention_days.saturating_mul(86_400),
-            ),
-            backups,
-            keys: (keyring, jwt),
             cors_origins: config.cors_origins()?,
+            background: Background {
+                sessions,
+                throttles,
+                passwords,
+                metrics,
+                store: health_store,
+                audit_retention: Duration::from_secs(
+                    config.audit_retention_days.saturating_mul(86_400),
+                ),
+                backups,
+                keys: (keyring, jwt),
+            },
         })
     }
 
@@ -218,53 +234,71 @@ impl Application {
         self.address
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+    /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight and stops the
+    /// background tasks (each ends the step it is in).
     pub async fn run(self) -> std::io::Result<()> {
-        let cleanup = self.sessions.spawn_cleanup(SESSION_CLEANUP);
-        let retention =
-            audit::spawn_retention(self.store.clone(), self.audit_retention, SESSION_CLEANUP);
-        let throttles = self.throttles.clone();
-        let counters = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(SESSION_CLEANUP);
-            loop {
-                ticks.tick().await;
+        let tasks = Tasks::new();
+        self.background.start(&tasks);
+        let service = with_middleware(self.router, cors(&self.cors_origins));
+        let draining = self.draining.clone();
+        let shutdown = async move {
+            tasks::shutdown_signal().await;
+            draining.start();
+        };
+        let served = server::serve(self.listener, service, self.limits, shutdown).await;
+        if !tasks.shutdown(TASKS_GRACE).await {
+            tracing::warn!("a background task did not finish its step in time");
+        }
+        served
+    }
+}
+
+/// How long shutdown waits for a background step in progress (a backup, say).
+const TASKS_GRACE: Duration = Duration::from_secs(10);
+
+impl Background {
+    /// Starts every periodic task on `tasks`.
+    fn start(self, tasks: &Tasks) {
+        let sessions = self.sessions;
+        tasks.every(SESSION_CLEANUP, move || {
+            let sessions = sessions.clone();
+            async move { sessions.remove_expired().await }
+        });
+        let (store, retention) = (self.store, self.audit_retention);
+        tasks.every(SESSION_CLEANUP, move || {
+            let store = store.clone();
+            async move { audit::remove_older_than(&store, retention).await }
+        });
+        let throttles = self.throttles;
+        tasks.every(SESSION_CLEANUP, move || {
+            let throttles = throttles.clone();
+            async move {
                 if let Err(error) = throttles.remove_expired().await {
                     tracing::warn!(cause = %error::chain(&error), "cannot remove old throttle counters");
                 }
             }
         });
-        let backups = self.backups.map(|(backups, every)| backups.spawn(every));
-        let (keyring, jwt) = self.keys;
-        let keys = keyring.spawn(jwt);
-        let service = with_middleware(self.router, cors(&self.cors_origins));
-        let passwords = self.passwords.clone();
-        let metrics = self.metrics.clone();
-        let memory = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(MEMORY_RETURN);
-            loop {
-                ticks.tick().await;
-                if passwords.release_idle_memory(MEMORY_RETURN) {
-                    tracing::debug!("password threads gave their memory back");
-                }
-                metrics.upkeep();
-                crate::allocator::return_freed_memory();
+        let (passwords, metrics) = (self.passwords, self.metrics);
+        tasks.every(MEMORY_RETURN, move || {
+            if passwords.release_idle_memory(MEMORY_RETURN) {
+                tracing::debug!("password threads gave their memory back");
             }
+            metrics.upkeep();
+            allocator::return_freed_memory();
+            std::future::ready(())
         });
-        let draining = self.draining.clone();
-        let shutdown = async move {
-            shutdown_signal().await;
-            draining.start();
-        };
-        let served = server::serve(self.listener, service, self.limits, shutdown).await;
-        cleanup.abort();
-        counters.abort();
-        memory.abort();
-        retention.abort();
-        keys.abort();
-        if let Some(backups) = backups {
-            backups.abort();
+        if let Some((backups, every)) = self.backups {
+            tasks.on_signal_or_every(Signal::User1, every, move |_| {
+                let backups = backups.clone();
+                async move { backups.take_and_log().await }
+            });
         }
-        served
+        let (keyring, jwt) = self.keys;
+        let reload = keyring.reload_interval();
+        tasks.on_signal_or_every(Signal::User2, Some(reload), move |wake| {
+            let (keyring, jwt) = (keyring.clone(), jwt.clone());
+            async move { keyring.on_wake(&jwt, wake).await }
+        });
     }
 }
 
@@ -301,8 +335,8 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
         .route("/metrics", axum::routing::get(metrics::render))
         // After routing, so the route's template is known (the middleware is outside).
         .route_layer(axum::middleware::from_fn(metrics::track))
-        .fallback(error::endpoint_not_found)
-        .method_not_allowed_fallback(error::method_not_allowed)
+        .fallback(metrics::endpoint_not_found)
+        .method_not_allowed_fallback(metrics::method_not_allowed)
         .layer(DefaultBodyLimit::max(body::BODY_LIMIT))
         .with_state(state))
 }
@@ -341,140 +375,4 @@ pub fn with_middleware(
         .layer(cors)
         .map_request(without_trailing_slash)
         .service(router)
-}
-
-/// The headers the OWASP REST Security Cheat Sheet recommends for an API, on every response
-/// (the README says which are left out and why): no MIME sniffing; no caching of what is
-/// private to a user (a route that can be cached sets its own `Cache-Control`); never
-/// framed, which also keeps the explorer's Authorize dialog out of other sites' frames.
-fn security_headers<B>(mut response: http::Response<B>) -> http::Response<B> {
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::CACHE_CONTROL, "no-store"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
-    ] {
-        headers
-            .entry(name)
-            .or_insert_with(|| HeaderValue::from_static(value));
-    }
-    response
-}
-
-/// The header that carries a request's id, kept from the client or made here.
-pub const REQUEST_ID: &str = "x-request-id";
-
-/// The longest client-chosen request id kept.
-const MAX_REQUEST_ID: usize = 64;
-
-/// Keeps a client's request id only if it is one short, plain value (letters, digits, `-`,
-/// `_`, `.`, `:`; at most [`MAX_REQUEST_ID`] bytes); otherwise it is dropped and a fresh one is
-/// made, so a client cannot put kilobytes or raw bytes into the log and the response.
-fn plain_request_id(mut request: Request<Body>) -> Request<Body> {
-    let mut values = request.headers().get_all(REQUEST_ID).iter();
-    let plain = |id: &HeaderValue| {
-        (1..=MAX_REQUEST_ID).contains(&id.len())
-            && id
-                .as_bytes()
-                .iter()
-                .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(byte))
-    };
-    let keep = match (values.next(), values.next()) {
-        (Some(id), None) => plain(id),
-        (None, _) => true,
-        (Some(_), Some(_)) => false,
-    };
-    if !keep {
-        request.headers_mut().remove(REQUEST_ID);
-    }
-    request
-}
-
-/// LoopBack's router ignores a trailing slash (its own tests call `POST /refresh/`): every
-/// route answers the same with and without one. The explorer keeps its own (`/explorer/` is
-/// its page, and `/explorer` redirects there).
-fn without_trailing_slash(mut request: Request<Body>) -> Request<Body> {
-    let path = request.uri().path();
-    let explorer = path == "/explorer" || path.starts_with("/explorer/");
-    if path.len() <= 1 || !path.ends_with('/') || explorer {
-        return request;
-    }
-    let trimmed = path.trim_end_matches('/');
-    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
-    let path_and_query = match request.uri().query() {
-        Some(query) => format!("{trimmed}?{query}"),
-        None => trimmed.to_owned(),
-    };
-    let mut parts = request.uri().clone().into_parts();
-    if let Ok(path_and_query) = path_and_query.parse() {
-        parts.path_and_query = Some(path_and_query);
-        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
-            *request.uri_mut() = uri;
-        }
-    }
-    request
-}
-
-fn internal_error() -> Response {
-    ApiError::internal("a handler panicked").into_response()
-}
-
-/// LoopBack's CORS defaults: any origin, the API's methods, preflight cached for a day.
-/// CORS: the origins allowed (`*` by default, as LoopBack), with `Authorization` and
-/// `Content-Type` allowed by name. (`Access-Control-Allow-Headers: *` does not cover
-/// `Authorization` in the Fetch standard, so a browser app on another origin could not send
-/// its token.)
-pub fn cors(origins: &[HeaderValue]) -> CorsLayer {
-    let layer = if origins.is_empty() {
-        // Every CORS header is the same whatever the request's origin and preflight headers,
-        // so no response varies by them: no `Vary` (tower-http adds three by default).
-        CorsLayer::new().allow_origin(Any).vary([])
-    } else {
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
-            .vary([header::ORIGIN])
-    };
-    layer
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static(REQUEST_ID),
-        ])
-        .expose_headers([
-            HeaderName::from_static(REQUEST_ID),
-            header::RETRY_AFTER,
-            header::WWW_AUTHENTICATE,
-        ])
-        .allow_methods([
-            Method::GET,
-            Method::HEAD,
-            Method::PUT,
-            Method::PATCH,
-            Method::POST,
-            Method::DELETE,
-        ])
-        .max_age(std::time::Duration::from_secs(86_400))
-}
-
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
 }

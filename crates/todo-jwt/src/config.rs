@@ -20,14 +20,7 @@ pub const TOKEN_ISSUER: &str = "todo-jwt";
 /// The clock skew tolerated between instances on tokens' times.
 pub const TOKEN_LEEWAY: Duration = Duration::from_secs(5);
 
-/// The log lines' format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines, coloured only when stderr is a terminal.
-    Text,
-    /// One JSON object a line, for log collectors.
-    Json,
-}
+pub use crate::ops::telemetry::LogFormat;
 
 /// How the service runs. Every field has a flag and an environment variable; `--help` lists them.
 #[derive(Debug, Clone, clap::Args)]
@@ -437,8 +430,8 @@ impl Config {
     }
 
     /// The bounds on connections.
-    pub fn connection_limits(&self) -> crate::server::ConnectionLimits {
-        crate::server::ConnectionLimits {
+    pub fn connection_limits(&self) -> crate::http::server::ConnectionLimits {
+        crate::http::server::ConnectionLimits {
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             header_timeout: Duration::from_secs(self.header_timeout),
             send_timeout: Duration::from_secs(self.send_timeout),
@@ -456,18 +449,18 @@ impl Config {
     }
 
     /// The bounds on request bodies.
-    pub fn response_memory(&self) -> crate::response::ResponseMemory {
-        crate::response::ResponseMemory::new(
+    pub fn response_memory(&self) -> crate::http::response::ResponseMemory {
+        crate::http::response::ResponseMemory::new(
             usize::try_from(self.response_memory_mb.saturating_mul(1024 * 1024))
                 .unwrap_or(usize::MAX),
         )
     }
 
     /// How request bodies may be received.
-    pub fn body_limits(&self) -> crate::body::BodyLimits {
+    pub fn body_limits(&self) -> crate::http::body::BodyLimits {
         let memory =
             usize::try_from(self.body_memory_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
-        crate::body::BodyLimits::new(Duration::from_secs(self.body_timeout), memory)
+        crate::http::body::BodyLimits::new(Duration::from_secs(self.body_timeout), memory)
     }
 
     /// Creates the data directory if needed.

@@ -1,35 +1,36 @@
 //! `todo-jwt`: a Todo REST API secured with JWT, wire-compatible with LoopBack 4's `todo-jwt`
 //! example, and stricter where LoopBack is unsafe (see `LOOPBACK-CONTRACT.md`).
 //!
-//! Layout: [`config`] (flags and environment) -> [`app`] (builds the [`state`], the router and
-//! the listener) -> resource modules ([`accounts`], [`sessions`], [`todos`]), each with thin
-//! handlers over a service or the [`store`], and taking only its part of the state. The
-//! [`filter`] language is pure (query -> typed filter); [`store`] turns it into SQL. Every error
-//! is an [`error::ApiError`], rendered as LoopBack's envelope (authentication failures too);
-//! bodies arrive through [`body::JsonBody`]. `todo-jwt import-loopback` (moving in from
-//! LoopBack) is [`import`].
+//! The crate is in layers; each imports only the layers below it (the README's Layout section
+//! draws them):
+//!
+//! - wiring: [`cli`] (one file per command), [`app`] (builds the [`state`], the router and the
+//!   listener, and owns the background tasks), [`config`] (flags and environment, validated
+//!   into one value before anything binds or writes);
+//! - the domain: [`accounts`], [`sessions`], [`todos`], [`keys`], [`throttle`], [`audit`] (the
+//!   event vocabulary and the log route), [`import`]; each resource owns its router, takes only
+//!   its part of the state, and keeps its handlers thin over a service or the [`store`];
+//! - [`ops`]: health, metrics, logs, backups, the allocator, background tasks;
+//! - [`http`]: bodies, responses, the [`http::error::ApiError`] envelope, middleware, the
+//!   server and the OpenAPI document;
+//! - [`store`] (SQLite and PostgreSQL behind one handle), the pure [`filter`] language, and
+//!   the leaves [`clock`] and [`json`].
 
 pub mod accounts;
-pub mod allocator;
 pub mod app;
 pub mod audit;
-pub mod backup;
-pub mod body;
+pub mod cli;
+pub mod clock;
 pub mod config;
-pub mod error;
 pub mod filter;
-pub mod health;
+pub mod http;
 pub mod import;
 pub mod json;
 pub mod keys;
-pub mod metrics;
-pub mod openapi;
-pub mod response;
-pub mod server;
+pub mod ops;
 pub mod sessions;
 pub mod state;
 pub mod store;
-pub mod telemetry;
 pub mod throttle;
 pub mod todos;
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::{
-    accounts::Accounts, body::BodyLimits, health::Health, metrics::Metrics,
-    response::ResponseMemory, sessions::Sessions, store::Store, throttle::Throttles,
-    todos::TodoLimits,
+    accounts::Accounts, http::body::BodyLimits, http::response::ResponseMemory,
+    ops::health::Health, ops::metrics::Metrics, sessions::Sessions, store::Store,
+    throttle::Throttles, todos::TodoLimits,
 };
 
 /// The application's state. axum clones it for every request before a handler takes its part,

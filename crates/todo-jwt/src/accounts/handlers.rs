@@ -8,9 +8,9 @@ use super::{
     model::{AccountDeletion, NewUser, PasswordChange, UserBody},
 };
 use crate::{
-    body::JsonBody,
-    error::Result,
-    openapi::{
+    http::body::JsonBody,
+    http::error::Result,
+    http::openapi::{
         Conflict, Forbidden, JsonBodyErrors, ServiceUnavailable, TooManyRequests, Unauthorized,
     },
     throttle::AddressLimited,

@@ -18,7 +18,7 @@ pub fn public_router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     Accounts: FromRef<S>,
-    crate::body::BodyLimits: FromRef<S>,
+    crate::http::body::BodyLimits: FromRef<S>,
     crate::throttle::Throttles: FromRef<S>,
 {
     OpenApiRouter::new().routes(routes!(handlers::sign_up))
@@ -37,7 +37,7 @@ pub fn protected_router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     Accounts: FromRef<S>,
-    crate::body::BodyLimits: FromRef<S>,
+    crate::http::body::BodyLimits: FromRef<S>,
     crate::throttle::Throttles: FromRef<S>,
 {
     OpenApiRouter::new()

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::{body::json_body_schema, store::User};
+use crate::{http::body::json_body_schema, store::User};
 
 /// Email and password rules shared by signup and login (LoopBack validates them only at login).
 fn credential_properties() -> serde_json::Value {

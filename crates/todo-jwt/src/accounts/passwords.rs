@@ -35,7 +35,7 @@ use argon2::{
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::oneshot;
 
-use crate::error::{ApiError, Result};
+use crate::http::error::{ApiError, Result};
 
 /// Why the password hasher could not start.
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +160,7 @@ impl Passwords {
                 rounds.saturating_mul(queue.average_micros.load(Ordering::Relaxed)),
             );
             if expected > queue.max_wait {
-                crate::metrics::login("shed");
+                crate::ops::metrics::login("shed");
                 return Err(ApiError::HashingBusy);
             }
         }
@@ -172,7 +172,7 @@ impl Passwords {
                 return;
             }
             let started = Instant::now();
-            crate::metrics::hash_wait(started - queued_at);
+            crate::ops::metrics::hash_wait(started - queued_at);
             let result = work();
             let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             // An exponential moving average (1/8 weight to the newest), racy but monotone.
@@ -195,6 +195,12 @@ impl Passwords {
             .map_err(|_| ApiError::internal("a password thread failed"))
     }
 
+    /// Sets the `password_hash_queue_length` gauge (when the metrics are read).
+    pub fn report_queue_length(&self) {
+        #[expect(clippy::cast_precision_loss, reason = "a queue length is small")]
+        metrics::gauge!("password_hash_queue_length").set(self.queued() as f64);
+    }
+
     /// Jobs queued or running now.
     pub fn queued(&self) -> usize {
         self.queue.jobs.load(Ordering::Acquire)
@@ -203,7 +209,7 @@ impl Passwords {
     /// When no job has run for `idle`, makes every password thread give its argon2 memory
     /// back (19 MiB each with the default parameters); the next hash allocates it again, which
     /// costs a few milliseconds. Returns whether it did. Called periodically by the service,
-    /// which then has the allocator return it to the system ([`crate::allocator`]).
+    /// which then has the allocator return it to the system ([`crate::ops::allocator`]).
     pub fn release_idle_memory(&self, idle: Duration) -> bool {
         let queue = &self.queue;
         let since = queue

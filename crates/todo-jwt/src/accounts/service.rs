@@ -8,8 +8,8 @@ use super::{
     model::{Credentials, NewUser},
 };
 use crate::{
-    error::{ApiError, Result},
-    sessions::events::{self, SessionEvent},
+    audit::{self, AuthEvent},
+    http::error::{ApiError, Result},
     store::{Store, StoreError, User, UserRecord},
     throttle::Throttles,
 };
@@ -63,9 +63,9 @@ impl Accounts {
             })
             .await
             .map_err(conflict)?;
-        events::record(
+        audit::record(
             transaction.audit(),
-            SessionEvent::SignedUp {
+            AuthEvent::SignedUp {
                 user: &user.id,
                 email: &user.email,
             },
@@ -103,9 +103,9 @@ impl Accounts {
             }
             None => transaction.sessions().end_all(&caller.id).await?,
         };
-        events::record(
+        audit::record(
             transaction.audit(),
-            SessionEvent::PasswordChanged {
+            AuthEvent::PasswordChanged {
                 user: &caller.id,
                 ended,
             },
@@ -121,9 +121,9 @@ impl Accounts {
         self.confirm(caller, password).await?;
         let transaction = self.store.transaction().await?;
         transaction.users().delete(&caller.id).await?;
-        events::record(
+        audit::record(
             transaction.audit(),
-            SessionEvent::AccountDeleted { user: &caller.id },
+            AuthEvent::AccountDeleted { user: &caller.id },
         )
         .await?;
         transaction.commit().await?;
@@ -176,9 +176,9 @@ impl Accounts {
                 Ok((user, hash))
             }
             (user, _) => {
-                events::record(
+                audit::record(
                     self.store.audit(),
-                    SessionEvent::LoginFailed {
+                    AuthEvent::LoginFailed {
                         user: user.as_ref().map(|user| user.id.as_str()),
                         email: &credentials.email,
                     },
@@ -204,8 +204,7 @@ impl Accounts {
                 .replace_password_hash(user, &checked, new.clone())
                 .await?;
             if replaced {
-                events::record(transaction.audit(), SessionEvent::PasswordUpgraded { user })
-                    .await?;
+                audit::record(transaction.audit(), AuthEvent::PasswordUpgraded { user }).await?;
             }
             transaction.commit().await?;
             Ok::<_, ApiError>(replaced.then_some(new))
@@ -217,7 +216,7 @@ impl Accounts {
             Err(error) => {
                 tracing::warn!(
                     %user,
-                    error = %crate::error::chain(&error),
+                    error = %crate::http::error::chain(&error),
                     "cannot replace an imported bcrypt hash yet; the next login will"
                 );
                 checked

@@ -1,22 +1,28 @@
-//! The reference evaluator: the filter language's meaning, written plainly over todos in
-//! memory. The property test checks that the SQL the compiler writes agrees with it.
+//! The reference evaluator: the filter language's meaning, written plainly over records in
+//! memory. The property test checks that the SQL the compiler writes agrees with it. It knows
+//! records only through [`Fields`] (the store's todo implements it), so the filter language
+//! depends on nothing.
 
 use std::cmp::Ordering;
 
 use super::{Comparison, Condition, Field, Filter, Scalar};
-use crate::store::Todo;
+/// A record the filter language reads: the value of each field.
+pub trait Fields {
+    /// The value of `field`, `None` when absent.
+    fn value(&self, field: Field) -> Option<Scalar>;
+}
 
-/// The value of `field` in `todo`, `None` when absent.
-pub fn value(todo: &Todo, field: Field) -> Option<Scalar> {
-    match field {
-        Field::Id => Some(Scalar::Int(todo.id)),
-        Field::Title => Some(Scalar::Text(todo.title.clone())),
-        Field::Desc => todo.desc.clone().map(Scalar::Text),
-        Field::IsComplete => todo.is_complete.map(Scalar::Bool),
+impl<T: Fields> Fields for &T {
+    fn value(&self, field: Field) -> Option<Scalar> {
+        (**self).value(field)
     }
 }
 
-fn text(todo: &Todo, field: Field) -> Option<String> {
+fn value(todo: &impl Fields, field: Field) -> Option<Scalar> {
+    todo.value(field)
+}
+
+fn text(todo: &impl Fields, field: Field) -> Option<String> {
     match value(todo, field) {
         Some(Scalar::Text(text)) => Some(text),
         _ => None,
@@ -24,7 +30,7 @@ fn text(todo: &Todo, field: Field) -> Option<String> {
 }
 
 /// Whether `todo` satisfies `condition`.
-pub fn matches(condition: &Condition, todo: &Todo) -> bool {
+pub fn matches(condition: &Condition, todo: &impl Fields) -> bool {
     match condition {
         Condition::All(parts) => parts.iter().all(|part| matches(part, todo)),
         Condition::Any(parts) => parts.iter().any(|part| matches(part, todo)),
@@ -110,14 +116,14 @@ pub fn like(text: &str, pattern: &str) -> bool {
 }
 
 /// What `GET /todos` should answer for `filter` over `todos` (given in id order).
-pub fn apply(filter: &Filter, todos: &[Todo]) -> Vec<Todo> {
-    let mut selected: Vec<Todo> = todos
+pub fn apply<T: Fields + Clone>(filter: &Filter, todos: &[T]) -> Vec<T> {
+    let mut selected: Vec<T> = todos
         .iter()
         .filter(|todo| {
             filter
                 .condition
                 .as_ref()
-                .is_none_or(|condition| matches(condition, todo))
+                .is_none_or(|condition| matches(condition, *todo))
         })
         .cloned()
         .collect();
@@ -135,7 +141,7 @@ pub fn apply(filter: &Filter, todos: &[Todo]) -> Vec<Todo> {
                 }
             })
             .find(|ordering| ordering.is_ne())
-            .unwrap_or_else(|| a.id.cmp(&b.id))
+            .unwrap_or_else(|| value(a, Field::Id).cmp(&value(b, Field::Id)))
     });
     let skip = usize::try_from(filter.skip).unwrap_or(usize::MAX);
     let limit = filter.limit.map_or(usize::MAX, |limit| {

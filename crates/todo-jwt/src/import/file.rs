@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use super::ImportError;
 use crate::{
     accounts::bcrypt_cost,
-    body::{compile, validate},
-    error::ApiError,
+    http::body::{compile, validate},
+    http::error::ApiError,
     store::{Todo, User, UserRecord, email_key},
     todos::TodoLimits,
 };

@@ -3,7 +3,8 @@
 use authn::{AuthError, UserProfile};
 use authn_jwt::{UserDirectory, VerifiedToken};
 
-use super::service::{now, profile};
+use super::service::profile;
+use crate::clock::now;
 use crate::store::{Store, StoreError};
 
 /// Answers whether a verified token still speaks for someone: its session is live (tokens

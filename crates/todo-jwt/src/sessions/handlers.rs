@@ -11,12 +11,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{ClientInfo, Sessions, Tokens, token::with_no_store};
+use super::{Sessions, Tokens, token::with_no_store};
+use crate::audit::ClientInfo;
 use crate::{
     accounts::Credentials,
-    body::{JsonBody, json_body_schema},
-    error::Result,
-    openapi::{JsonBodyErrors, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized},
+    http::body::{JsonBody, json_body_schema},
+    http::error::Result,
+    http::openapi::{JsonBodyErrors, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized},
     store::Session,
     throttle::AddressLimited,
 };
@@ -203,8 +204,8 @@ impl SessionBody {
         Self {
             current: current == Some(session.id.as_str()),
             id: session.id,
-            created_at: super::rfc3339(session.created_at),
-            last_used_at: super::rfc3339(session.last_used_at),
+            created_at: crate::clock::rfc3339(session.created_at),
+            last_used_at: crate::clock::rfc3339(session.last_used_at),
             user_agent: session.user_agent,
             ip: session.ip,
         }

@@ -3,19 +3,15 @@
 //! directory the bearer strategy asks whether a verified token still speaks for someone.
 //! Refresh tokens rotate, with reuse detection (`refresh.rs`).
 
-mod client;
 mod directory;
-pub(crate) mod events;
 mod handlers;
 mod refresh;
 mod service;
 mod token;
 
-pub use client::ClientInfo;
 pub use directory::StoreDirectory;
 pub use refresh::RefreshKey;
 pub use service::{RefreshPolicy, Sessions, Tokens};
-pub(crate) use service::{now, rfc3339};
 
 use axum::extract::FromRef;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -25,7 +21,7 @@ pub fn public_router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     Sessions: FromRef<S>,
-    crate::body::BodyLimits: FromRef<S>,
+    crate::http::body::BodyLimits: FromRef<S>,
     crate::throttle::Throttles: FromRef<S>,
 {
     OpenApiRouter::new()

@@ -1,23 +1,18 @@
 //! The session service: a checked password starts a session, and access tokens are signed for
 //! it; refresh tokens renew them (rotating, with reuse detection); sessions end by logout,
-//! logout-all, or expiry. Every session event goes through [`events::record`].
+//! logout-all, or expiry. Every event goes through [`audit::record`].
 
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{sync::Arc, time::Duration};
 
 use authn::UserProfile;
 use authn_jwt::JwtService;
 
-use super::{
-    ClientInfo,
-    events::{self, SessionEvent},
-    refresh::{RefreshKey, random_token, token_hash},
-};
+use super::refresh::{RefreshKey, random_token, token_hash};
 use crate::{
     accounts::{Accounts, Credentials},
-    error::{ApiError, Result},
+    audit::{self, AuthEvent, ClientInfo},
+    clock::now,
+    http::error::{ApiError, Result},
     store::{Session, Store, User},
 };
 
@@ -141,9 +136,9 @@ impl Sessions {
         } else {
             None
         };
-        events::record(
+        audit::record(
             transaction.audit(),
-            SessionEvent::LoggedIn {
+            AuthEvent::LoggedIn {
                 user: &user.id,
                 session: &id,
             },
@@ -162,7 +157,7 @@ impl Sessions {
     pub async fn refresh(&self, presented: &str) -> Result<Tokens> {
         let exchanged = self.exchange(presented).await;
         if let Err(ApiError::Unauthorized(_)) = &exchanged {
-            crate::metrics::refresh("refused");
+            crate::ops::metrics::refresh("refused");
         }
         exchanged
     }
@@ -181,9 +176,9 @@ impl Sessions {
         let session = found.session_id.clone();
         if !self.refresh.rotation && found.spent_at.is_none() {
             sessions.touch(&session, now).await?;
-            events::record(
+            audit::record(
                 transaction.audit(),
-                SessionEvent::Refreshed {
+                AuthEvent::Refreshed {
                     user: &found.user.id,
                     session: &session,
                 },
@@ -233,9 +228,9 @@ impl Sessions {
             // Reuse after the interval (or a chain that does not lead to a current token): the
             // token may be in someone else's hands; the whole session ends.
             sessions.end(&found.user.id, &session).await?;
-            events::record(
+            audit::record(
                 transaction.audit(),
-                SessionEvent::ReuseDetected {
+                AuthEvent::ReuseDetected {
                     user: &found.user.id,
                     session: &session,
                 },
@@ -245,9 +240,9 @@ impl Sessions {
             return Err(invalid_refresh_token());
         };
         sessions.touch(&session, now).await?;
-        events::record(
+        audit::record(
             transaction.audit(),
-            SessionEvent::Refreshed {
+            AuthEvent::Refreshed {
                 user: &found.user.id,
                 session: &session,
             },
@@ -292,23 +287,16 @@ impl Sessions {
         self.jwt.sign(&profile).map_err(ApiError::internal)
     }
 
-    /// Removes expired sessions every `every`, for as long as the service runs (they are
-    /// refused once expired; this takes their rows away).
-    pub fn spawn_cleanup(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            loop {
-                ticks.tick().await;
-                match store.sessions().remove_expired(now()).await {
-                    Ok(0) => {}
-                    Ok(removed) => tracing::info!(removed, "expired sessions removed"),
-                    Err(error) => {
-                        tracing::warn!(cause = %crate::error::chain(&error), "cannot remove expired sessions");
-                    }
-                }
+    /// Removes expired sessions (they are refused once expired; this takes their rows away).
+    /// Run periodically by the app; a failure is logged and tried again next time.
+    pub async fn remove_expired(&self) {
+        match self.store.sessions().remove_expired(now()).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "expired sessions removed"),
+            Err(error) => {
+                tracing::warn!(cause = %crate::http::error::chain(&error), "cannot remove expired sessions");
             }
-        })
+        }
     }
 
     /// Ends the caller's session (nothing for a token from before sessions, which has none).
@@ -316,9 +304,9 @@ impl Sessions {
         if let Some(session) = &caller.session {
             let transaction = self.store.transaction().await?;
             transaction.sessions().end(&caller.id, session).await?;
-            events::record(
+            audit::record(
                 transaction.audit(),
-                SessionEvent::LoggedOut {
+                AuthEvent::LoggedOut {
                     user: &caller.id,
                     session,
                 },
@@ -333,9 +321,9 @@ impl Sessions {
     pub async fn log_out_everywhere(&self, caller: &UserProfile) -> Result<()> {
         let transaction = self.store.transaction().await?;
         let count = transaction.sessions().end_all(&caller.id).await?;
-        events::record(
+        audit::record(
             transaction.audit(),
-            SessionEvent::LoggedOutEverywhere {
+            AuthEvent::LoggedOutEverywhere {
                 user: &caller.id,
                 count,
             },
@@ -354,9 +342,9 @@ impl Sessions {
     pub async fn end(&self, caller: &UserProfile, id: &str) -> Result<()> {
         let transaction = self.store.transaction().await?;
         if transaction.sessions().end(&caller.id, id).await? {
-            events::record(
+            audit::record(
                 transaction.audit(),
-                SessionEvent::SessionEnded {
+                AuthEvent::SessionEnded {
                     user: &caller.id,
                     session: id,
                 },
@@ -376,21 +364,6 @@ impl Sessions {
 /// The 401 for a refresh token that does not (or no longer) open a session.
 fn invalid_refresh_token() -> ApiError {
     ApiError::Unauthorized("Error verifying token : invalid refresh token".into())
-}
-
-/// Now, in Unix seconds.
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
-        })
-}
-
-/// Unix seconds as RFC 3339 (`2026-11-30T10:00:00Z`), as the API writes times.
-pub fn rfc3339(seconds: i64) -> String {
-    let at = UNIX_EPOCH + Duration::from_secs(seconds.max(0).unsigned_abs());
-    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 /// The profile a token carries for `user` (no session yet).

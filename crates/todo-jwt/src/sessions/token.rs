@@ -12,12 +12,13 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{ClientInfo, Sessions};
+use super::Sessions;
+use crate::audit::ClientInfo;
 use crate::{
     accounts::Credentials,
-    body::{BodyLimits, BodySchema, read_body, validate},
-    error::ApiError,
-    openapi::{PayloadTooLarge, RequestTimeout, ServiceUnavailable, TooManyRequests},
+    http::body::{BodyLimits, BodySchema, read_body, validate},
+    http::error::ApiError,
+    http::openapi::{PayloadTooLarge, RequestTimeout, ServiceUnavailable, TooManyRequests},
     throttle::Throttles,
 };
 

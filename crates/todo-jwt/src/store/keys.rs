@@ -1,4 +1,4 @@
-//! The signing keys repository: the rows the token keys are built from (see `crate::keys`).
+//! The signing keys repository: the rows the token keys are built from (by the keys module).
 
 use super::StoreError;
 

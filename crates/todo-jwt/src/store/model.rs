@@ -120,3 +120,15 @@ impl TodoChanges {
         self.title.is_none() && self.desc.is_none() && self.is_complete.is_none()
     }
 }
+
+impl crate::filter::eval::Fields for Todo {
+    fn value(&self, field: crate::filter::Field) -> Option<crate::filter::Scalar> {
+        use crate::filter::{Field, Scalar};
+        match field {
+            Field::Id => Some(Scalar::Int(self.id)),
+            Field::Title => Some(Scalar::Text(self.title.clone())),
+            Field::Desc => self.desc.clone().map(Scalar::Text),
+            Field::IsComplete => self.is_complete.map(Scalar::Bool),
+        }
+    }
+}

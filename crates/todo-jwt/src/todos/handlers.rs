@@ -16,11 +16,11 @@ use super::{
     params::{ListFilter, OneFilter, TodoId, Where},
 };
 use crate::{
-    body::JsonBody,
-    error::{ApiError, Result},
     filter::{Condition, Filter},
-    openapi::{BadRequest, JsonBodyErrors, NotFound, ServiceUnavailable, Unauthorized},
-    response::ResponseMemory,
+    http::body::JsonBody,
+    http::error::{ApiError, Result},
+    http::openapi::{BadRequest, JsonBodyErrors, NotFound, ServiceUnavailable, Unauthorized},
+    http::response::ResponseMemory,
     store::{Store, StoreError, TodoChanges},
 };
 

@@ -8,9 +8,15 @@ pub use model::TodoLimits;
 pub use params::{OneTodoFilter, TodoFilter, TodoWhere};
 
 use axum::extract::FromRef;
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::store::Store;
+
+/// The filter schemas the routes' parameters refer to, as components of the document.
+#[derive(OpenApi)]
+#[openapi(components(schemas(TodoFilter, OneTodoFilter, TodoWhere)))]
+struct FilterSchemas;
 
 /// The todo routes, over any state that holds the [`Store`]; all of them need an
 /// authenticated caller.
@@ -19,10 +25,10 @@ where
     S: Clone + Send + Sync + 'static,
     Store: FromRef<S>,
     TodoLimits: FromRef<S>,
-    crate::body::BodyLimits: FromRef<S>,
-    crate::response::ResponseMemory: FromRef<S>,
+    crate::http::body::BodyLimits: FromRef<S>,
+    crate::http::response::ResponseMemory: FromRef<S>,
 {
-    OpenApiRouter::new()
+    OpenApiRouter::with_openapi(FilterSchemas::openapi())
         .routes(routes!(
             handlers::create_todo,
             handlers::list_todos,

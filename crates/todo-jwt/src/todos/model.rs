@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::{
-    body::json_body_schema,
-    error::{ApiError, Result, ValidationDetail},
     filter::{Field, FieldSet},
+    http::body::json_body_schema,
+    http::error::{ApiError, Result, ValidationDetail},
     store::{Todo, TodoChanges, TodoFields, TodoRef},
 };
 

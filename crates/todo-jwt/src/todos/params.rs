@@ -16,14 +16,14 @@ use utoipa::{
 };
 
 use crate::{
-    body,
-    error::ApiError,
     filter::{
         Condition, Filter,
         parse::{self, Scope},
         query::parameter_tree,
         schema::{filter_schema, where_schema},
     },
+    http::body,
+    http::error::ApiError,
 };
 
 /// The `{id}` of `/todos/{id}`: an integer, or 400 in LoopBack's words.

@@ -24,7 +24,7 @@ async fn titles(app: &crate::helpers::TestApp, token: &str) -> Vec<String> {
 }
 
 fn backups(data_dir: &Path) -> Vec<std::path::PathBuf> {
-    todo_jwt::backup::list(&data_dir.join("backups"))
+    todo_jwt::ops::backup::list(&data_dir.join("backups"))
 }
 
 #[tokio::test]

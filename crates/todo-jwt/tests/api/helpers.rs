@@ -126,7 +126,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
 
 /// A server on an existing data directory (to test restarts).
 pub async fn spawn_on(config: Config, data_dir: TempDir) -> TestApp {
-    todo_jwt::telemetry::init();
+    todo_jwt::ops::telemetry::init();
     let app = Application::build(config).await.expect("the server starts");
     let address = format!("http://{}", app.address());
     tokio::spawn(app.run());

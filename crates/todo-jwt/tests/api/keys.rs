@@ -261,7 +261,7 @@ async fn another_secret_cannot_open_the_keys() {
     let mut config = config_beside(&first);
     config.secret = Some("another secret that is long enough, 0123456789".into());
     let error = Application::build(config).await.err().expect("refused");
-    let message = todo_jwt::error::chain(&error);
+    let message = todo_jwt::http::error::chain(&error);
     assert!(message.contains("sealed with another"), "{message}");
 }
 
@@ -471,7 +471,7 @@ async fn instances_switching_together_add_one_key() {
     let started = futures_util::future::join_all((0..6).map(|_| switched())).await;
     for outcome in started {
         if let Err(error) = outcome {
-            panic!("{}", todo_jwt::error::chain(&error));
+            panic!("{}", todo_jwt::http::error::chain(&error));
         }
     }
     assert_eq!(

@@ -6,7 +6,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    time::{Duration, SystemTime},
+    time::SystemTime,
 };
 
 use crate::store::{Store, StoreError};
@@ -65,49 +65,16 @@ impl Backups {
         }
     }
 
-    /// Takes backups on `SIGUSR1`, and every `every` when given, for as long as the service
-    /// runs; each outcome is a log line.
-    pub fn spawn(self, every: Option<Duration>) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            #[cfg(unix)]
-            let mut signals =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
-            let mut ticks = every.map(|every| {
-                let mut ticks =
-                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                ticks
-            });
-            loop {
-                let signal = async {
-                    #[cfg(unix)]
-                    if let Some(signals) = signals.as_mut() {
-                        signals.recv().await;
-                        return;
-                    }
-                    std::future::pending::<()>().await;
-                };
-                let tick = async {
-                    match ticks.as_mut() {
-                        Some(ticks) => {
-                            ticks.tick().await;
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                };
-                tokio::select! {
-                    () = signal => {}
-                    () = tick => {}
-                }
-                match self.take().await {
-                    Ok(path) => tracing::info!(path = %path.display(), "backup written"),
-                    Err(error) => tracing::error!(
-                        cause = %crate::error::chain(&error),
-                        "backup failed"
-                    ),
-                }
-            }
-        })
+    /// Takes a backup and logs the outcome (run on `SIGUSR1`, and periodically when
+    /// configured, by the app's tasks).
+    pub async fn take_and_log(&self) {
+        match self.take().await {
+            Ok(path) => tracing::info!(path = %path.display(), "backup written"),
+            Err(error) => tracing::error!(
+                cause = %crate::http::error::chain(&error),
+                "backup failed"
+            ),
+        }
     }
 }
 

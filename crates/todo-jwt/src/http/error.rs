@@ -6,13 +6,17 @@
 use authn::AuthError;
 use axum::{
     Json,
-    http::{HeaderValue, Method, StatusCode, Uri, header},
+    http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::{filter::FilterError, store::StoreError};
+
+/// The most problems a 422 lists: enough to fix a form, not a way to make the server write
+/// megabytes (one problem per unknown key of a huge body).
+pub const MAX_DETAILS: usize = 20;
 
 /// `Result` with [`ApiError`] as the default error.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -343,7 +347,7 @@ impl From<FilterError> for ApiError {
         let details: Vec<Value> = error
             .problems
             .iter()
-            .take(crate::body::MAX_DETAILS)
+            .take(MAX_DETAILS)
             .map(|problem| json!({"path": problem.path, "message": problem.message}))
             .collect();
         ApiError::BadRequest {
@@ -352,16 +356,4 @@ impl From<FilterError> for ApiError {
             details: Some(Value::Array(details)),
         }
     }
-}
-
-/// The router's fallback: LoopBack's 404 for an unknown route.
-pub async fn endpoint_not_found(method: Method, uri: Uri) -> ApiError {
-    crate::metrics::unmatched(&method, StatusCode::NOT_FOUND.as_u16());
-    ApiError::EndpointNotFound(method, uri.path().to_owned())
-}
-
-/// The router's fallback for a known path and an unserved method (axum adds `Allow`).
-pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    crate::metrics::unmatched(&method, StatusCode::METHOD_NOT_ALLOWED.as_u16());
-    ApiError::MethodNotAllowed(method, uri.path().to_owned())
 }

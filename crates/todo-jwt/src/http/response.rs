@@ -14,7 +14,7 @@ use axum::{
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Memory is taken in grains of this many bytes (one permit each).
 const GRAIN: usize = 64 * 1024;

@@ -15,7 +15,7 @@ use std::{
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{HeaderMap, HeaderValue, Method, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -23,7 +23,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::{accounts::Passwords, error::ApiError, store::Store};
+use crate::{http::error::ApiError, store::Store};
 
 /// The request latency histogram's buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -141,19 +141,34 @@ impl Access {
     }
 }
 
+/// A gauge its owner sets when the metrics are read (the password queue's length, say): the
+/// owner knows its state and its series' name; this module only asks.
+pub type Gauge = Box<dyn Fn() + Send + Sync>;
+
 /// The metrics endpoint's state.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Metrics {
     access: Access,
     handle: Option<PrometheusHandle>,
     process: std::sync::Arc<metrics_process::Collector>,
-    passwords: Passwords,
+    gauges: std::sync::Arc<[Gauge]>,
     store: Store,
 }
 
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("access", &self.access)
+            .field("enabled", &self.handle.is_some())
+            .field("gauges", &self.gauges.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Metrics {
-    /// Installs the recorder (once per process) unless `access` is off.
-    pub fn new(access: Access, passwords: Passwords, store: Store) -> Self {
+    /// Installs the recorder (once per process) unless `access` is off. `gauges` are set
+    /// each time the metrics are read.
+    pub fn new(access: Access, store: Store, gauges: Vec<Gauge>) -> Self {
         let handle = match access {
             Access::Off => None,
             _ => install(),
@@ -166,7 +181,7 @@ impl Metrics {
             access,
             handle,
             process: std::sync::Arc::new(process),
-            passwords,
+            gauges: gauges.into(),
             store,
         }
     }
@@ -195,9 +210,11 @@ pub async fn render(State(metrics): State<Metrics>, headers: HeaderMap) -> Respo
             .into_response();
     }
     metrics.process.collect();
+    for gauge in metrics.gauges.iter() {
+        gauge();
+    }
     #[allow(clippy::cast_precision_loss)] // queue lengths and pool sizes are small
     {
-        metrics::gauge!("password_hash_queue_length").set(metrics.passwords.queued() as f64);
         if let Some(pool) = metrics.store.pool_status() {
             metrics::gauge!("db_pool_connections", "state" => "in_use").set(pool.in_use as f64);
             metrics::gauge!("db_pool_connections", "state" => "idle").set(pool.idle as f64);
@@ -354,4 +371,16 @@ pub fn refresh(outcome: &'static str) {
 /// How long a password hash waited for a thread.
 pub fn hash_wait(waited: Duration) {
     metrics::histogram!("password_hash_wait_seconds").record(waited);
+}
+
+/// The router's fallback, counted: LoopBack's 404 for an unknown route.
+pub async fn endpoint_not_found(method: Method, uri: Uri) -> ApiError {
+    unmatched(&method, StatusCode::NOT_FOUND.as_u16());
+    ApiError::EndpointNotFound(method, uri.path().to_owned())
+}
+
+/// The router's fallback for a known path and an unserved method (axum adds `Allow`), counted.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    unmatched(&method, StatusCode::METHOD_NOT_ALLOWED.as_u16());
+    ApiError::MethodNotAllowed(method, uri.path().to_owned())
 }

@@ -17,12 +17,10 @@ use axum::{
 use ipnet::IpNet;
 
 use crate::{
-    error::ApiError,
-    server::PeerAddr,
-    sessions::{
-        events::{self, SessionEvent},
-        now,
-    },
+    audit::{self, AuthEvent},
+    clock::now,
+    http::error::ApiError,
+    http::server::PeerAddr,
     store::Store,
 };
 
@@ -87,7 +85,7 @@ impl Throttles {
             && counter.count >= self.0.max_failures
         {
             // Counted, not recorded: the event was recorded once, when the account locked.
-            crate::metrics::login("throttled");
+            crate::ops::metrics::login("throttled");
             return Err(too_many(
                 counter.expires_at - now,
                 "Too many failed logins for this account; try again later.",
@@ -109,9 +107,9 @@ impl Throttles {
                 .hit(&key, now(), self.0.window)
                 .await?;
             if counter.count == self.0.max_failures {
-                events::record(
+                audit::record(
                     self.0.store.audit(),
-                    SessionEvent::Throttled {
+                    AuthEvent::Throttled {
                         reason: "account",
                         email: Some(email),
                     },
@@ -143,12 +141,12 @@ impl Throttles {
         let key = format!("ip:{address}");
         let counter = self.0.store.throttle().hit(&key, now, 60).await?;
         if counter.count > self.0.per_minute {
-            crate::metrics::login("throttled");
+            crate::ops::metrics::login("throttled");
             // Recorded once per window, at the first refusal; the others are only counted.
             if counter.count == self.0.per_minute + 1 {
-                events::record(
+                audit::record(
                     self.0.store.audit(),
-                    SessionEvent::Throttled {
+                    AuthEvent::Throttled {
                         reason: "address",
                         email: None,
                     },

@@ -16,8 +16,8 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    error::{ApiError, Result},
-    openapi::ServiceUnavailable,
+    http::error::{ApiError, Result},
+    http::openapi::ServiceUnavailable,
     store::Store,
 };
 

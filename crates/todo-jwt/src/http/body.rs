@@ -23,7 +23,7 @@ use tokio::{
     time::Instant,
 };
 
-use crate::error::{ApiError, ValidationDetail};
+use super::error::{ApiError, MAX_DETAILS, ValidationDetail};
 
 /// A request body type with the JSON Schema it is checked against.
 pub trait BodySchema: DeserializeOwned {
@@ -40,14 +40,14 @@ pub trait BodySchema: DeserializeOwned {
 /// `{}` is LoopBack's 400, not a schema's 422).
 macro_rules! json_body_schema {
     ($type:ty, $schema:expr) => {
-        $crate::body::json_body_schema!($type, $schema, documented_only:);
+        $crate::http::body::json_body_schema!($type, $schema, documented_only:);
     };
     ($type:ty, $schema:expr, documented_only: $($keyword:literal),*) => {
-        impl $crate::body::BodySchema for $type {
+        impl $crate::http::body::BodySchema for $type {
             fn validator() -> &'static jsonschema::Validator {
                 static VALIDATOR: std::sync::LazyLock<jsonschema::Validator> =
                     std::sync::LazyLock::new(|| {
-                        $crate::body::compile(&$crate::body::without($schema, &[$($keyword),*]))
+                        $crate::http::body::compile(&$crate::http::body::without($schema, &[$($keyword),*]))
                     });
                 &VALIDATOR
             }
@@ -55,7 +55,7 @@ macro_rules! json_body_schema {
 
         impl utoipa::PartialSchema for $type {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                $crate::body::document(&$schema)
+                $crate::http::body::document(&$schema)
             }
         }
 
@@ -243,10 +243,6 @@ where
 
 /// Bodies up to this size are checked on the request's task; larger ones on the blocking pool.
 const INLINE_BODY: usize = 16 * 1024;
-
-/// The most problems a 422 lists: enough to fix a form, not a way to make the server write
-/// megabytes (one problem per unknown key of a huge body).
-pub const MAX_DETAILS: usize = 20;
 
 /// Syntax, NUL characters, schema, then the type.
 fn check<T: BodySchema>(content_type: Option<&str>, bytes: &[u8]) -> Result<JsonBody<T>, ApiError> {

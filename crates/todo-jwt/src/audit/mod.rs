@@ -1,6 +1,7 @@
 //! The audit log: who did what to their account and sessions, when, from where.
 //!
-//! Each session event ([`crate::sessions::events`]) is a row in `audit_events`, written in the
+//! Each event of the vocabulary ([`AuthEvent`]: signups, logins, refreshes, logouts, password
+//! changes, deletions, throttling) goes through [`record`]: a log line, a metric, and a row in `audit_events`, written in the
 //! transaction of the change it records (a login's session, a password change, a deletion), or
 //! on its own for attempts that change nothing (a failed login, a throttled one). The client's
 //! address, `User-Agent` and request id come from the request being served: the credential and
@@ -20,11 +21,16 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+mod client;
+mod events;
+
+pub use client::ClientInfo;
+pub use events::{AuthEvent, record};
+
 use crate::{
-    error::{ApiError, Result},
-    openapi::{BadRequest, ServiceUnavailable, Unauthorized},
-    server::PeerAddr,
-    sessions::ClientInfo,
+    http::error::{ApiError, Result},
+    http::openapi::{BadRequest, ServiceUnavailable, Unauthorized},
+    http::server::PeerAddr,
     store::{AuditRecord, Store},
 };
 
@@ -58,7 +64,10 @@ pub async fn with_context(request: Request, next: Next) -> Response {
     let captured = Captured {
         user_agent: request.headers().get(header::USER_AGENT).cloned(),
         peer: request.extensions().get::<PeerAddr>().copied(),
-        request_id: request.headers().get(crate::app::REQUEST_ID).cloned(),
+        request_id: request
+            .headers()
+            .get(crate::http::middleware::REQUEST_ID)
+            .cloned(),
     };
     CONTEXT.scope(captured, next.run(request)).await
 }
@@ -113,7 +122,7 @@ impl From<AuditRecord> for EventBody {
     fn from(record: AuditRecord) -> Self {
         Self {
             id: record.id,
-            at: crate::sessions::rfc3339(record.at),
+            at: crate::clock::rfc3339(record.at),
             event: record.event,
             ip: record.ip,
             user_agent: record.user_agent,
@@ -185,26 +194,17 @@ where
     OpenApiRouter::new().routes(routes!(list_events))
 }
 
-/// Removes events older than `retention` every `every`, for as long as the service runs.
-pub fn spawn_retention(
-    store: Store,
-    retention: std::time::Duration,
-    every: std::time::Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        loop {
-            ticks.tick().await;
-            let keep = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
-            let before = crate::sessions::now().saturating_sub(keep);
-            match store.audit().remove_before(before).await {
-                Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "old audit events removed"),
-                Err(error) => tracing::warn!(
-                    cause = %crate::error::chain(&error),
-                    "cannot remove old audit events"
-                ),
-            }
-        }
-    })
+/// Removes events older than `retention`. Run periodically by the app; a failure is logged
+/// and tried again next time.
+pub async fn remove_older_than(store: &Store, retention: std::time::Duration) {
+    let keep = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
+    let before = crate::clock::now().saturating_sub(keep);
+    match store.audit().remove_before(before).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "old audit events removed"),
+        Err(error) => tracing::warn!(
+            cause = %crate::http::error::chain(&error),
+            "cannot remove old audit events"
+        ),
+    }
 }

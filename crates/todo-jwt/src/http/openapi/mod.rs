@@ -32,8 +32,6 @@ use utoipa::{
 };
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::todos::{OneTodoFilter, TodoFilter, TodoWhere};
-
 /// The parts of the document that do not come from a route.
 #[derive(OpenApi)]
 #[openapi(
@@ -49,7 +47,7 @@ use crate::todos::{OneTodoFilter, TodoFilter, TodoWhere};
     ),
     servers((url = "/", description = "The server that serves this document")),
     components(
-        schemas(ErrorEnvelope, TodoFilter, OneTodoFilter, TodoWhere),
+        schemas(ErrorEnvelope),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, RequestTimeout, Conflict,
             PayloadTooLarge, UnsupportedMediaType, UnprocessableEntity, TooManyRequests,
@@ -150,5 +148,5 @@ pub async fn explorer_redirect(request: Request, next: Next) -> Response {
 }
 
 async fn home() -> Html<&'static str> {
-    Html(include_str!("../home.html"))
+    Html(include_str!("home.html"))
 }

@@ -3,14 +3,14 @@
 //! is given: the transaction of the change it records, or the store.
 
 use crate::{
-    metrics,
-    sessions::service::now,
+    clock::now,
+    ops::metrics,
     store::{Audit, AuditRecord, StoreError},
 };
 
 /// Something that happened to an account or a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionEvent<'a> {
+pub enum AuthEvent<'a> {
     /// An account was created.
     SignedUp { user: &'a str, email: &'a str },
     /// A login started a session.
@@ -44,7 +44,7 @@ pub enum SessionEvent<'a> {
     },
 }
 
-impl SessionEvent<'_> {
+impl AuthEvent<'_> {
     /// The event's name in the audit log and the logs.
     pub fn name(&self) -> &'static str {
         match self {
@@ -84,7 +84,7 @@ impl SessionEvent<'_> {
 
 /// Records `event`: its audit row through `audit` (fails with it, so a change is never kept
 /// without its record), then its metric and log line.
-pub async fn record(audit: Audit<'_>, event: SessionEvent<'_>) -> Result<(), StoreError> {
+pub async fn record(audit: Audit<'_>, event: AuthEvent<'_>) -> Result<(), StoreError> {
     let context = crate::audit::current();
     let (user, email, session) = event.subjects();
     audit
@@ -105,60 +105,60 @@ pub async fn record(audit: Audit<'_>, event: SessionEvent<'_>) -> Result<(), Sto
     Ok(())
 }
 
-fn count(event: SessionEvent<'_>) {
+fn count(event: AuthEvent<'_>) {
     match event {
-        SessionEvent::LoggedIn { .. } => metrics::login("success"),
-        SessionEvent::LoginFailed { .. } => metrics::login("bad_credentials"),
-        SessionEvent::Refreshed { .. } => metrics::refresh("success"),
-        SessionEvent::ReuseDetected { .. } => metrics::refresh("reuse_detected"),
+        AuthEvent::LoggedIn { .. } => metrics::login("success"),
+        AuthEvent::LoginFailed { .. } => metrics::login("bad_credentials"),
+        AuthEvent::Refreshed { .. } => metrics::refresh("success"),
+        AuthEvent::ReuseDetected { .. } => metrics::refresh("reuse_detected"),
         _ => {}
     }
 }
 
-fn log(event: SessionEvent<'_>) {
+fn log(event: AuthEvent<'_>) {
     let name = event.name();
     match event {
-        SessionEvent::SignedUp { user, .. } => {
+        AuthEvent::SignedUp { user, .. } => {
             tracing::info!(event = name, %user, "account created");
         }
-        SessionEvent::LoggedIn { user, session } => {
+        AuthEvent::LoggedIn { user, session } => {
             tracing::info!(event = name, %user, %session, "session started");
         }
-        SessionEvent::LoginFailed { .. } => {
+        AuthEvent::LoginFailed { .. } => {
             tracing::info!(event = name, "a password check failed");
         }
-        SessionEvent::Refreshed { user, session } => {
+        AuthEvent::Refreshed { user, session } => {
             tracing::info!(event = name, %user, %session, "session refreshed");
         }
-        SessionEvent::ReuseDetected { user, session } => {
+        AuthEvent::ReuseDetected { user, session } => {
             tracing::warn!(
                 event = name, %user, %session,
                 "a spent refresh token was presented again: the session is ended"
             );
         }
-        SessionEvent::LoggedOut { user, session } => {
+        AuthEvent::LoggedOut { user, session } => {
             tracing::info!(event = name, %user, %session, "session ended");
         }
-        SessionEvent::LoggedOutEverywhere { user, count } => {
+        AuthEvent::LoggedOutEverywhere { user, count } => {
             tracing::info!(event = name, %user, count, "every session ended");
         }
-        SessionEvent::SessionEnded { user, session } => {
+        AuthEvent::SessionEnded { user, session } => {
             tracing::info!(event = name, %user, %session, "session ended by id");
         }
-        SessionEvent::PasswordChanged { user, ended } => {
+        AuthEvent::PasswordChanged { user, ended } => {
             tracing::info!(event = name, %user, ended, "password changed");
         }
-        SessionEvent::AccountDeleted { user } => {
+        AuthEvent::AccountDeleted { user } => {
             tracing::info!(event = name, %user, "account deleted");
         }
-        SessionEvent::PasswordUpgraded { user } => {
+        AuthEvent::PasswordUpgraded { user } => {
             tracing::info!(
                 event = name,
                 %user,
                 "an imported bcrypt hash was replaced by argon2id"
             );
         }
-        SessionEvent::Throttled { reason, .. } => {
+        AuthEvent::Throttled { reason, .. } => {
             tracing::warn!(
                 event = name,
                 reason,

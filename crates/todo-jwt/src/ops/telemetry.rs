@@ -10,7 +10,14 @@ use axum::http::Response;
 use tracing::Span;
 use tracing_subscriber::{EnvFilter, fmt};
 
-use crate::config::LogFormat;
+/// The log lines' format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, coloured only when stderr is a terminal.
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
 
 /// Installs the global subscriber once, in text; later calls (tests) are ignored.
 pub fn init() {
@@ -39,11 +46,11 @@ pub fn init_with(format: LogFormat) {
 }
 
 /// The span every request runs in: its method and id now; its route and user when known
-/// ([`crate::metrics::track`], [`log_auth_outcome`]).
+/// ([`crate::ops::metrics::track`], [`log_auth_outcome`]).
 pub fn request_span<B>(request: &axum::http::Request<B>) -> Span {
     let id = request
         .headers()
-        .get(crate::app::REQUEST_ID)
+        .get(crate::http::middleware::REQUEST_ID)
         .and_then(|id| id.to_str().ok());
     tracing::info_span!(
         "request",
@@ -74,7 +81,7 @@ pub fn log_auth_outcome(request: &axum::http::request::Parts, outcome: authn::Au
             tracing::debug!(strategy, "authenticated");
         }
         authn::AuthOutcome::Refused(error) if error.is_unauthorized() => {
-            crate::metrics::auth_failure(&error.to_string());
+            crate::ops::metrics::auth_failure(&error.to_string());
             tracing::debug!(path = request.uri.path(), reason = %error, "authentication refused");
         }
         authn::AuthOutcome::Refused(_) | authn::AuthOutcome::Anonymous(_) => {}

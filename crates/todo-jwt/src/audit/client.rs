@@ -6,7 +6,7 @@ use axum::{
     http::{Extensions, HeaderMap, HeaderValue, header, request::Parts},
 };
 
-use crate::server::PeerAddr;
+use crate::http::server::PeerAddr;
 
 /// The longest `User-Agent` kept, in characters.
 const MAX_USER_AGENT: usize = 256;

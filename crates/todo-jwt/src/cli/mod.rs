@@ -1,0 +1,144 @@
+//! The command line: `todo-jwt` serves; its subcommands run one job on the configured
+//! database and exit. One file per command; each returns what it did, or why it did nothing,
+//! and [`run`] is the one place that prints either.
+
+mod import;
+mod keys;
+mod migrate;
+mod restore;
+mod serve;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use crate::{
+    Config,
+    app::StartError,
+    http::error::chain,
+    store::{Store, StoreError},
+};
+
+/// A Todo REST API secured with JWT, wire-compatible with LoopBack 4's todo-jwt example.
+#[derive(Debug, clap::Parser)]
+#[command(name = "todo-jwt", version, about)]
+pub struct Cli {
+    /// The service's settings (flags and `TODO_JWT_*` variables).
+    #[command(flatten)]
+    pub config: Config,
+    /// A job to run instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The jobs `todo-jwt` runs instead of serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Applies the database migrations and exits (the server also applies them at start).
+    Migrate,
+    /// Replaces the SQLite database with a backup (from `<data-dir>/backups`, say); the service
+    /// must be stopped.
+    Restore {
+        /// The backup file.
+        backup: PathBuf,
+    },
+    /// Adds an Ed25519 signing key: published at once (in the JWK Set, and to every instance
+    /// within its reload interval), it signs new tokens after --key-activation-delay seconds;
+    /// tokens signed by older keys stay valid until they expire. On SQLite, while the service
+    /// runs, send it SIGUSR2 instead (it holds the database file).
+    RotateKeys,
+    /// Removes a signing key at once (one that may have leaked): every token it signed is
+    /// refused by every instance within its reload interval. Rotate first (with
+    /// --key-activation-delay 0 in an emergency): the newest key cannot be removed. On
+    /// SQLite, stop the service first.
+    RevokeKey {
+        /// The key's id (`kid`), as the JWK Set and the tokens' header show it.
+        kid: String,
+    },
+    /// Imports the users and todos of LoopBack's todo-jwt from its memory connector file, in
+    /// one transaction: users keep their ids, emails and passwords (bcrypt, replaced by
+    /// argon2id at their first login); the todos go to the --owner user. Running it again adds
+    /// nothing. On SQLite, stop the server first (it holds the database file).
+    ImportLoopback {
+        /// LoopBack's file (`data/db.json`).
+        file: PathBuf,
+        /// The email of the user who gets LoopBack's todos (in the file or already here).
+        #[arg(long)]
+        owner: String,
+    },
+}
+
+/// Why a command did nothing: what it was doing (`doing`, the start of the printed line), the
+/// cause, and advice for the reader when there is some.
+#[derive(Debug)]
+pub struct Failure {
+    doing: String,
+    cause: Box<dyn std::error::Error + Send + Sync>,
+    hint: Option<&'static str>,
+}
+
+impl Failure {
+    /// `cause` stopped the command while `doing` ("no key added").
+    pub fn new(
+        doing: impl Into<String>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            doing: doing.into(),
+            cause: cause.into(),
+            hint: None,
+        }
+    }
+
+    /// With advice printed on a line of its own.
+    pub fn with_hint(mut self, hint: &'static str) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+}
+
+/// What a command reports: its success line, or its failure.
+pub type Outcome = Result<String, Failure>;
+
+/// Runs the command line's job (serving, when no subcommand is given) and prints its outcome:
+/// success on stdout, failure on stderr, each prefixed `todo-jwt:`.
+pub async fn run(cli: Cli) -> ExitCode {
+    let config = cli.config;
+    let outcome = match cli.command {
+        None => serve::run(config).await,
+        Some(Command::Migrate) => migrate::run(&config).await,
+        Some(Command::Restore { backup }) => restore::run(&config, &backup),
+        Some(Command::RotateKeys) => keys::rotate(&config).await,
+        Some(Command::RevokeKey { kid }) => keys::revoke(&config, &kid).await,
+        Some(Command::ImportLoopback { file, owner }) => import::run(&config, &file, &owner).await,
+    };
+    match outcome {
+        Ok(done) => {
+            if !done.is_empty() {
+                println!("todo-jwt: {done}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            // Once, on stderr, whatever the log level.
+            eprintln!(
+                "todo-jwt: {}: {}",
+                failure.doing,
+                chain(failure.cause.as_ref())
+            );
+            if let Some(hint) = failure.hint {
+                eprintln!("todo-jwt: {hint}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The configured database, with its migrations applied.
+async fn open_store(config: &Config) -> Result<Store, StartError> {
+    config.ensure_data_dir()?;
+    Ok(Store::open_with(&config.database(), config.store_limits()).await?)
+}
+
+/// Whether `error` (of a command that opened the database) says another process holds it.
+fn database_in_use(error: &StartError) -> bool {
+    matches!(error, StartError::Store(StoreError::InUse(_)))
+}

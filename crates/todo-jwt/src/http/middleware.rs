@@ -1,0 +1,126 @@
+//! What every request and response passes through, whatever its route: the request id, the
+//! security headers, CORS, LoopBack's trailing-slash leniency, and a panic's 500. The app
+//! stacks them around its router (with the request log from `ops::telemetry`).
+
+use axum::{
+    body::Body,
+    http::{HeaderName, HeaderValue, Method, Request, header},
+    response::{IntoResponse, Response},
+};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use super::error::ApiError;
+
+/// The headers the OWASP REST Security Cheat Sheet recommends for an API, on every response
+/// (the README says which are left out and why): no MIME sniffing; no caching of what is
+/// private to a user (a route that can be cached sets its own `Cache-Control`); never
+/// framed, which also keeps the explorer's Authorize dialog out of other sites' frames.
+pub fn security_headers<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+    ] {
+        headers
+            .entry(name)
+            .or_insert_with(|| HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// The header that carries a request's id, kept from the client or made here.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The longest client-chosen request id kept.
+const MAX_REQUEST_ID: usize = 64;
+
+/// Keeps a client's request id only if it is one short, plain value (letters, digits, `-`,
+/// `_`, `.`, `:`; at most [`MAX_REQUEST_ID`] bytes); otherwise it is dropped and a fresh one is
+/// made, so a client cannot put kilobytes or raw bytes into the log and the response.
+pub fn plain_request_id(mut request: Request<Body>) -> Request<Body> {
+    let mut values = request.headers().get_all(REQUEST_ID).iter();
+    let plain = |id: &HeaderValue| {
+        (1..=MAX_REQUEST_ID).contains(&id.len())
+            && id
+                .as_bytes()
+                .iter()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(byte))
+    };
+    let keep = match (values.next(), values.next()) {
+        (Some(id), None) => plain(id),
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+/// LoopBack's router ignores a trailing slash (its own tests call `POST /refresh/`): every
+/// route answers the same with and without one. The explorer keeps its own (`/explorer/` is
+/// its page, and `/explorer` redirects there).
+pub fn without_trailing_slash(mut request: Request<Body>) -> Request<Body> {
+    let path = request.uri().path();
+    let explorer = path == "/explorer" || path.starts_with("/explorer/");
+    if path.len() <= 1 || !path.ends_with('/') || explorer {
+        return request;
+    }
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let path_and_query = match request.uri().query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_owned(),
+    };
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(path_and_query) = path_and_query.parse() {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
+pub fn internal_error() -> Response {
+    ApiError::internal("a handler panicked").into_response()
+}
+
+/// LoopBack's CORS defaults: any origin, the API's methods, preflight cached for a day.
+/// CORS: the origins allowed (`*` by default, as LoopBack), with `Authorization` and
+/// `Content-Type` allowed by name. (`Access-Control-Allow-Headers: *` does not cover
+/// `Authorization` in the Fetch standard, so a browser app on another origin could not send
+/// its token.)
+pub fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    let layer = if origins.is_empty() {
+        // Every CORS header is the same whatever the request's origin and preflight headers,
+        // so no response varies by them: no `Vary` (tower-http adds three by default).
+        CorsLayer::new().allow_origin(Any).vary([])
+    } else {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .vary([header::ORIGIN])
+    };
+    layer
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static(REQUEST_ID),
+        ])
+        .expose_headers([
+            HeaderName::from_static(REQUEST_ID),
+            header::RETRY_AFTER,
+            header::WWW_AUTHENTICATE,
+        ])
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::PATCH,
+            Method::POST,
+            Method::DELETE,
+        ])
+        .max_age(std::time::Duration::from_secs(86_400))
+}
