@@ -13,7 +13,9 @@
 //!   tokens are remembered (bounded, never past `exp`, forgotten when the keys change), and
 //!   [`JwtService::set_keys`] rotates the keys of a running service.
 //! - [`BearerJwtStrategy`] is the `jwt` strategy: it reads `Authorization: Bearer <jwt>`, and
-//!   answers with LoopBack's exact 401 messages, so LoopBack clients see what they expect.
+//!   answers with LoopBack's exact 401 messages, so LoopBack clients see what they expect;
+//!   each refusal also carries its [`authn::FailureReason`] (a [`TokenError`] becomes
+//!   `Malformed`, `Expired`, ...), which is what metrics and logs read.
 //!   Give it a [`UserDirectory`] and it asks, for each verified token, whether the token still
 //!   speaks for someone (its user exists, its session is live): a token it refuses gets a 401.
 //!   [`CachedUserDirectory`] bounds what that costs (one lookup per user per TTL).
@@ -41,9 +43,15 @@
 #![warn(missing_docs)]
 
 mod bearer;
+mod claims;
+mod directory;
+mod error;
 mod keys;
 mod token;
 
-pub use bearer::{BearerJwtStrategy, CachedUserDirectory, UserDirectory};
-pub use keys::{Key, KeySet, MIN_SECRET_BYTES, MIN_SECRET_DISTINCT_BYTES};
-pub use token::{AccessClaims, JwtConfig, JwtError, JwtService, TokenError, VerifiedToken};
+pub use bearer::BearerJwtStrategy;
+pub use claims::{AccessClaims, VerifiedToken};
+pub use directory::{CachedUserDirectory, UserDirectory};
+pub use error::{JwtError, MIN_SECRET_BYTES, MIN_SECRET_DISTINCT_BYTES, TokenError};
+pub use keys::{Key, KeySet};
+pub use token::{JwtConfig, JwtService};

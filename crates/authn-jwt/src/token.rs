@@ -1,3 +1,6 @@
+//! The token service: signs access tokens and verifies presented ones, remembering those it
+//! has verified.
+
 use std::{
     sync::{
         Arc, PoisonError, RwLock,
@@ -7,11 +10,14 @@ use std::{
 };
 
 use authn::UserProfile;
-use jsonwebtoken::{Header, Validation, errors::ErrorKind, get_current_timestamp};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use jsonwebtoken::{Header, Validation, get_current_timestamp};
+use serde::Serialize;
 
-use crate::{Key, KeySet};
+use crate::{
+    claims::{AccessClaims, PresentedClaims, VerifiedToken},
+    error::{JwtError, TokenError},
+    keys::{Key, KeySet},
+};
 
 /// How [`JwtService`] signs and checks tokens. Nothing here has a default that belongs to one
 /// application: the keys, issuer and audience are the caller's.
@@ -48,149 +54,6 @@ impl JwtConfig {
             cache_capacity: 10_000,
         }
     }
-}
-
-/// A problem with the token service itself (its keys, or signing).
-#[derive(Debug, thiserror::Error)]
-pub enum JwtError {
-    /// The secret is shorter than [`crate::MIN_SECRET_BYTES`].
-    #[error("the JWT secret must be at least {min} bytes long (it has {0})", min = crate::MIN_SECRET_BYTES)]
-    SecretTooShort(usize),
-    /// The secret has fewer than [`crate::MIN_SECRET_DISTINCT_BYTES`] different bytes.
-    #[error("the JWT secret has only {0} different bytes")]
-    SecretTooSimple(usize),
-    /// A key set of several keys needs a distinct id on each.
-    #[error("every key of a key set with several keys needs its own id")]
-    KeyIdRequired,
-    /// An Ed25519 key that is not one: a public key (`x`) that is not 32 bytes of base64url
-    /// or not a point of the curve, or a private key that cannot be encoded.
-    #[error("invalid Ed25519 key: {0}")]
-    InvalidKey(&'static str),
-    /// The signing key of a set can only verify (a public key).
-    #[error("the signing key has no private half")]
-    VerifyOnly,
-    /// Signing failed (it cannot for HS256 with valid claims; kept for completeness).
-    #[error("could not sign the token")]
-    Signing(#[from] jsonwebtoken::errors::Error),
-}
-
-/// Why a presented token is not valid. The `Display` text is the reason LoopBack prints after
-/// `Error verifying token : `.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    /// Not three base64url parts of JSON.
-    #[error("jwt malformed")]
-    Malformed,
-    /// The signature does not match.
-    #[error("invalid signature")]
-    BadSignature,
-    /// `exp` has passed.
-    #[error("jwt expired")]
-    Expired,
-    /// `nbf` is in the future.
-    #[error("jwt not active")]
-    NotActive,
-    /// Well-formed but unacceptable: another algorithm, an unknown key id, a missing `exp` or
-    /// `id`, another issuer or audience.
-    #[error("invalid token")]
-    Invalid,
-}
-
-impl From<jsonwebtoken::errors::Error> for TokenError {
-    fn from(error: jsonwebtoken::errors::Error) -> Self {
-        match error.kind() {
-            ErrorKind::InvalidToken
-            | ErrorKind::Base64(_)
-            | ErrorKind::Json(_)
-            | ErrorKind::Utf8(_) => Self::Malformed,
-            ErrorKind::InvalidSignature => Self::BadSignature,
-            ErrorKind::ExpiredSignature => Self::Expired,
-            ErrorKind::ImmatureSignature => Self::NotActive,
-            _ => Self::Invalid,
-        }
-    }
-}
-
-/// The claims of an access token: LoopBack's, plus the registered claims we add.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessClaims {
-    /// The user id (LoopBack's `securityId`).
-    pub id: String,
-    /// The user's name, omitted when the user has none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The user's email.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// Issued at (seconds since the epoch).
-    pub iat: u64,
-    /// Expires at (seconds since the epoch).
-    pub exp: u64,
-    /// The subject: the user id again, for standard JWT tooling.
-    pub sub: String,
-    /// The issuer.
-    pub iss: String,
-    /// The audience.
-    pub aud: String,
-    /// A unique token id, so one token can be told from another.
-    pub jti: String,
-    /// The session the token belongs to, when the issuer tracks sessions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-}
-
-/// A token whose signature, algorithm, issuer, audience and times have been checked: who it
-/// speaks for, and the facts about the token itself that revocation needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedToken {
-    /// The profile the token carries (`id`, `name`, `email`; `sid` as [`UserProfile::session`]).
-    pub user: UserProfile,
-    /// `jti`, when the token has one.
-    pub token_id: Option<String>,
-    /// `iat` (seconds since the epoch), when the token has one.
-    pub issued_at: Option<u64>,
-    /// `exp` (seconds since the epoch); always present.
-    pub expires_at: u64,
-}
-
-/// What is read from a token. jsonwebtoken deserialises this before it validates the standard
-/// claims, so the claims it validates (`exp`) and the ones we only pass on (`jti`, `sid`,
-/// `iat`) are read leniently: an odd type there is the validator's to judge (or ignored), not
-/// a parse failure.
-#[derive(Deserialize)]
-struct PresentedClaims {
-    id: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    sid: Option<Value>,
-    #[serde(default)]
-    jti: Option<Value>,
-    #[serde(default)]
-    iat: Option<Value>,
-    #[serde(default)]
-    exp: Option<Value>,
-}
-
-fn text(value: Option<Value>) -> Option<String> {
-    match value {
-        Some(Value::String(text)) => Some(text),
-        _ => None,
-    }
-}
-
-/// A time claim in seconds, read as jsonwebtoken's validator reads it: an integer, or a finite
-/// non-negative number rounded (RFC 7519 allows fractional dates).
-fn seconds(value: Option<&Value>) -> Option<u64> {
-    let value = value?;
-    value.as_u64().or_else(|| {
-        value
-            .as_f64()
-            .filter(|seconds| seconds.is_finite() && *seconds >= 0.0 && *seconds < u64::MAX as f64)
-            .map(|seconds| seconds.round() as u64)
-    })
 }
 
 /// The keys in force, each with its validation (pinned to its algorithm), and the number of
@@ -363,34 +226,11 @@ impl JwtService {
         let (key, validation) = Self::key_for(keys, token)?;
         let claims =
             jsonwebtoken::decode::<PresentedClaims>(token, key.decoding(), validation)?.claims;
-        let PresentedClaims {
-            id,
-            name,
-            email,
-            sid,
-            jti,
-            iat,
-            exp,
-        } = claims;
-        // The validator has required `exp` as a number; `id` is ours to require.
-        let (Some(id), Some(expires_at)) = (id, seconds(exp.as_ref())) else {
-            return Err(TokenError::Invalid);
-        };
-        let issued_at = seconds(iat.as_ref());
-        if id.is_empty() || !Self::plausible_times(config, issued_at, expires_at) {
+        let verified = claims.into_verified().ok_or(TokenError::Invalid)?;
+        if !Self::plausible_times(config, verified.issued_at, verified.expires_at) {
             return Err(TokenError::Invalid);
         }
-        Ok(VerifiedToken {
-            user: UserProfile {
-                id,
-                name,
-                email,
-                session: text(sid),
-            },
-            token_id: text(jti),
-            issued_at,
-            expires_at,
-        })
+        Ok(verified)
     }
 
     /// Whether a token's times are ones this service could have signed: not issued in the

@@ -1,3 +1,5 @@
+//! Failures as data: what went wrong, and for a refusal, why in a word.
+
 use http::StatusCode;
 
 /// Why a request could not be authenticated: data, not a response.
@@ -14,6 +16,8 @@ pub enum AuthError {
         message: String,
         /// The authentication scheme to announce in `WWW-Authenticate`.
         challenge: Option<&'static str>,
+        /// Why, as a type: what metrics and logs read, so the message stays the client's.
+        reason: FailureReason,
     },
     /// A layer asked for a strategy nobody registered: a programming error found at start-up.
     #[error("authentication strategy '{0}' is not registered")]
@@ -29,19 +33,25 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// A 401 without a challenge header.
-    pub fn unauthorized(message: impl Into<String>) -> Self {
+    /// A 401 without a challenge header, refused for `reason`.
+    pub fn unauthorized(reason: FailureReason, message: impl Into<String>) -> Self {
         Self::Unauthorized {
             message: message.into(),
             challenge: None,
+            reason,
         }
     }
 
-    /// A 401 that announces `scheme` in `WWW-Authenticate`.
-    pub fn challenge(scheme: &'static str, message: impl Into<String>) -> Self {
+    /// A 401 that announces `scheme` in `WWW-Authenticate`, refused for `reason`.
+    pub fn challenge(
+        scheme: &'static str,
+        reason: FailureReason,
+        message: impl Into<String>,
+    ) -> Self {
         Self::Unauthorized {
             message: message.into(),
             challenge: Some(scheme),
+            reason,
         }
     }
 
@@ -67,5 +77,63 @@ impl AuthError {
     /// Whether this is a verdict on the caller (a 401) rather than a failure of ours.
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, Self::Unauthorized { .. })
+    }
+
+    /// Why the caller was refused; `None` when this is not a verdict on the caller.
+    pub fn reason(&self) -> Option<FailureReason> {
+        match self {
+            Self::Unauthorized { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+}
+
+/// Why a caller was refused, in words a metric label or a log field can hold: a small closed
+/// set, whatever the credentials (a bearer token, an API key, a signed cookie), so a client
+/// cannot mint new values and nobody has to read the client's message to tell refusals apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureReason {
+    /// No credentials, or none the strategy can read: the header is absent, of another scheme,
+    /// or not in the expected shape.
+    Missing,
+    /// Credentials in the right place that cannot be parsed.
+    Malformed,
+    /// Credentials that were valid but whose time is over.
+    Expired,
+    /// Credentials whose validity has not begun yet.
+    NotActive,
+    /// Credentials whose signature (or secret) does not match.
+    BadSignature,
+    /// Credentials that were valid but no longer speak for anyone: the user or the session is
+    /// gone.
+    Revoked,
+    /// Well-formed, authentic credentials this service does not accept (another issuer, an
+    /// unknown key, a required field missing, ...).
+    Invalid,
+    /// Anything else, or a reason the strategy does not tell.
+    Other,
+}
+
+impl FailureReason {
+    /// The reason as one lowercase word (`missing`, `malformed`, `expired`, `not_active`,
+    /// `bad_signature`, `revoked`, `invalid`, `other`): a metric label, a log field.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Malformed => "malformed",
+            Self::Expired => "expired",
+            Self::NotActive => "not_active",
+            Self::BadSignature => "bad_signature",
+            Self::Revoked => "revoked",
+            Self::Invalid => "invalid",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

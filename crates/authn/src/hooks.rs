@@ -6,7 +6,7 @@ use std::{error::Error as _, sync::Arc};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header, request::Parts};
 
-use crate::{AuthError, UserProfile};
+use crate::{error::AuthError, profile::UserProfile};
 
 /// Turns an [`AuthError`] into the response the client sees.
 ///
@@ -48,7 +48,9 @@ impl std::fmt::Debug for Renderer {
 fn plain_response(error: AuthError) -> Response {
     let status = error.status();
     match error {
-        AuthError::Unauthorized { message, challenge } => {
+        AuthError::Unauthorized {
+            message, challenge, ..
+        } => {
             let mut response = (status, message).into_response();
             if let Some(scheme) = challenge {
                 response
@@ -78,7 +80,8 @@ pub enum AuthOutcome<'a> {
         /// Who the caller is.
         user: &'a UserProfile,
     },
-    /// The request was refused with this error (a 401, or an internal failure).
+    /// The request was refused with this error (a 401, whose [`AuthError::reason`] says why,
+    /// or an internal failure).
     Refused(&'a AuthError),
     /// No strategy accepted the caller, and the layer is optional: the request goes on
     /// anonymously. The error is the first strategy's reason.

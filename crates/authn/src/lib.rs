@@ -18,7 +18,8 @@
 //!
 //! Two hooks, set on the registry and shared by every layer built from it:
 //!
-//! - failures are data ([`AuthError`]); the application renders them in its own wire format
+//! - failures are data ([`AuthError`]; a refusal carries a [`FailureReason`] for metrics and
+//!   logs beside the client's message); the application renders them in its own wire format
 //!   with [`StrategyRegistry::render_with`] (default: [`Renderer::plain`], the status, the
 //!   `WWW-Authenticate` challenge and the message as plain text);
 //! - an [`AuthObserver`] added with [`StrategyRegistry::observe`] hears every outcome (who was
@@ -31,7 +32,10 @@
 //! # Example
 //!
 //! ```
-//! use authn::{AuthError, AuthenticationStrategy, CurrentUser, StrategyRegistry, UserProfile};
+//! use authn::{
+//!     AuthError, AuthenticationStrategy, CurrentUser, FailureReason, StrategyRegistry,
+//!     UserProfile,
+//! };
 //! use axum::{Router, response::IntoResponse, routing::get};
 //! use http::request::Parts;
 //!
@@ -49,7 +53,9 @@
 //!             .headers
 //!             .get("x-user")
 //!             .and_then(|value| value.to_str().ok())
-//!             .ok_or_else(|| AuthError::unauthorized("X-User header not found."))?;
+//!             .ok_or_else(|| {
+//!                 AuthError::unauthorized(FailureReason::Missing, "X-User header not found.")
+//!             })?;
 //!         Ok(UserProfile::new(id))
 //!     }
 //! }
@@ -72,11 +78,15 @@
 mod error;
 mod hooks;
 mod layer;
+mod profile;
 mod registry;
+mod strategy;
 mod user;
 
-pub use error::AuthError;
+pub use error::{AuthError, FailureReason};
 pub use hooks::{AuthObserver, AuthOutcome, Renderer};
 pub use layer::{AuthLayer, AuthService};
-pub use registry::{AuthenticationStrategy, StrategyRegistry};
-pub use user::{CurrentUser, Unauthenticated, UserProfile};
+pub use profile::UserProfile;
+pub use registry::StrategyRegistry;
+pub use strategy::AuthenticationStrategy;
+pub use user::{CurrentUser, Unauthenticated};

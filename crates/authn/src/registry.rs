@@ -1,23 +1,15 @@
+//! The strategies an application knows, and the layers built from them.
+
 use std::{collections::HashMap, sync::Arc};
 
 use axum::response::Response;
-use http::request::Parts;
 
-use crate::{AuthError, AuthLayer, AuthObserver, Renderer, UserProfile};
-
-/// A named way to authenticate a request.
-///
-/// A strategy reads what it needs from the request head (headers, URI, extensions) and either
-/// returns the caller's profile or says why not. It never sees the body: authentication runs
-/// before the body is read, so an unauthenticated caller cannot make the server parse anything.
-#[async_trait::async_trait]
-pub trait AuthenticationStrategy: Send + Sync + 'static {
-    /// The name routers use to require this strategy, e.g. `jwt`.
-    fn name(&self) -> &str;
-
-    /// Authenticates the request, or explains (as a 401) why it is not.
-    async fn authenticate(&self, request: &Parts) -> Result<UserProfile, AuthError>;
-}
+use crate::{
+    error::AuthError,
+    hooks::{AuthObserver, Renderer},
+    layer::AuthLayer,
+    strategy::AuthenticationStrategy,
+};
 
 /// The strategies an application knows, by name, with the hooks every layer built from it
 /// shares: how failures are rendered, and who observes outcomes.

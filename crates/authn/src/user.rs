@@ -1,38 +1,16 @@
+//! The authenticated caller as a handler's extractor.
+
 use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
     response::{IntoResponse, Response},
 };
 use http::request::Parts;
-use serde::{Deserialize, Serialize};
 
-use crate::{AuthError, Renderer};
-
-/// Who the caller is, as a strategy established it (LoopBack's `UserProfile`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct UserProfile {
-    /// The stable user id (LoopBack's `securityId` / `id`).
-    pub id: String,
-    /// A display name, when the user has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The user's email, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// The session this request belongs to, when the strategy tracks sessions (a JWT's `sid`
-    /// claim): what logout ends.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<String>,
-}
-
-impl UserProfile {
-    /// A profile with only an id.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self {
-            id: id.into(),
-            ..Self::default()
-        }
-    }
-}
+use crate::{
+    error::{AuthError, FailureReason},
+    hooks::Renderer,
+    profile::UserProfile,
+};
 
 /// The authenticated caller, extracted in a handler behind an [`crate::AuthLayer`].
 ///
@@ -54,7 +32,10 @@ impl IntoResponse for Unauthenticated {
     fn into_response(self) -> Response {
         self.renderer
             .unwrap_or_default()
-            .render(AuthError::unauthorized("Authentication required."))
+            .render(AuthError::unauthorized(
+                FailureReason::Missing,
+                "Authentication required.",
+            ))
     }
 }
 

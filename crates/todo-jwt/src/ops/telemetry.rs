@@ -80,9 +80,14 @@ pub fn log_auth_outcome(request: &axum::http::request::Parts, outcome: authn::Au
             Span::current().record("user", user.id.as_str());
             tracing::debug!(strategy, "authenticated");
         }
-        authn::AuthOutcome::Refused(error) if error.is_unauthorized() => {
-            crate::ops::metrics::auth_failure(&error.to_string());
-            tracing::debug!(path = request.uri.path(), reason = %error, "authentication refused");
+        authn::AuthOutcome::Refused(error @ authn::AuthError::Unauthorized { reason, .. }) => {
+            crate::ops::metrics::auth_failure(*reason);
+            tracing::debug!(
+                path = request.uri.path(),
+                reason = reason.as_str(),
+                message = %error,
+                "authentication refused"
+            );
         }
         authn::AuthOutcome::Refused(_) | authn::AuthOutcome::Anonymous(_) => {}
     }

@@ -1,0 +1,95 @@
+//! Whether a verified token still speaks for someone, and a cache of the answers.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
+
+use authn::{AuthError, UserProfile};
+
+use crate::claims::VerifiedToken;
+
+/// Where the bearer strategy confirms that a verified token still speaks for someone.
+///
+/// A signed token outlives a deleted account (or an ended session); asking the directory closes
+/// that gap. It receives the whole verified token (user, `jti`, `sid`, `iat`, `exp`), so it can
+/// also refuse a token whose session has ended or that was issued before a password change.
+/// Returning the stored profile keeps `name` and `email` current rather than as they were at
+/// login; the strategy keeps the token's session on it.
+#[async_trait::async_trait]
+pub trait UserDirectory: Send + Sync + 'static {
+    /// The current profile of the token's user, or `None` when the token must be refused.
+    async fn find_user(&self, token: &VerifiedToken) -> Result<Option<UserProfile>, AuthError>;
+}
+
+/// A [`UserDirectory`] that remembers answers for a short time, by session (the token's `sid`)
+/// or, for a token without one, by user id.
+///
+/// Asking the store on every request costs a database round trip, often more than the rest of
+/// the request. With this cache a deleted user's tokens are refused within `ttl` (on every
+/// instance, since each forgets on its own), and the store sees one lookup per user per `ttl`.
+/// An ended session's tokens are refused within `ttl` the same way.
+pub struct CachedUserDirectory {
+    inner: Arc<dyn UserDirectory>,
+    ttl: Duration,
+    capacity: usize,
+    entries: Mutex<HashMap<String, (Instant, Option<UserProfile>)>>,
+}
+
+impl CachedUserDirectory {
+    /// Caches `inner`'s answers for `ttl`, for at most `capacity` users at a time.
+    pub fn new(inner: Arc<dyn UserDirectory>, ttl: Duration, capacity: usize) -> Self {
+        Self {
+            inner,
+            ttl,
+            capacity,
+            entries: Mutex::default(),
+        }
+    }
+
+    fn cached(&self, key: &str) -> Option<Option<UserProfile>> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, user)| user.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl UserDirectory for CachedUserDirectory {
+    async fn find_user(&self, token: &VerifiedToken) -> Result<Option<UserProfile>, AuthError> {
+        // A session id is a UUID of its own: it never names a user. A cached answer is used
+        // only for the user it was given for.
+        let key = token.user.session.as_deref().unwrap_or(&token.user.id);
+        if let Some(user) = self.cached(key)
+            && user.as_ref().is_none_or(|user| user.id == token.user.id)
+        {
+            return Ok(user);
+        }
+        let user = self.inner.find_user(token).await?;
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= self.capacity {
+            // Simple and bounded: at worst the next `capacity` requests each ask the store.
+            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(key.to_owned(), (Instant::now(), user.clone()));
+        Ok(user)
+    }
+}
+
+impl std::fmt::Debug for CachedUserDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedUserDirectory")
+            .field("ttl", &self.ttl)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;
