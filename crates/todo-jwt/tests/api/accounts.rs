@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{detail_codes, error_body, spawn_app};
+use crate::helpers::{detail_codes, error_body, spawn_app, verify_with_jwks};
 
 #[tokio::test]
 async fn signup_returns_the_user_with_a_uuid_v4_and_without_the_password() {
@@ -172,7 +172,7 @@ async fn login_returns_a_token_with_loopback_claims() {
     assert_eq!(body.as_object().expect("object").len(), 1, "{body}");
     let token = body["token"].as_str().expect("token");
     // A new installation signs EdDSA; the published JWK Set is all a verifier needs.
-    let claims = crate::keys::verify_with_jwks(&app, token).await;
+    let claims = verify_with_jwks(&app, token).await;
     assert_eq!(claims["id"], signed_up["id"]);
     assert_eq!(claims["sub"], signed_up["id"]);
     assert_eq!(claims["name"], "eve");
@@ -188,7 +188,10 @@ async fn login_returns_a_token_with_loopback_claims() {
 #[tokio::test]
 async fn login_email_is_case_insensitive() {
     let app = spawn_app().await;
-    app.sign_up("Fay@Example.com", "password123").await;
+    assert_eq!(
+        app.sign_up("Fay@Example.com", "password123").await.status(),
+        StatusCode::OK
+    );
     assert_eq!(
         app.log_in("fay@example.COM", "password123").await.status(),
         StatusCode::OK
@@ -198,7 +201,10 @@ async fn login_email_is_case_insensitive() {
 #[tokio::test]
 async fn unknown_email_and_wrong_password_get_the_same_401() {
     let app = spawn_app().await;
-    app.sign_up("gil@example.com", "password123").await;
+    assert_eq!(
+        app.sign_up("gil@example.com", "password123").await.status(),
+        StatusCode::OK
+    );
     let wrong = error_body(
         app.log_in("gil@example.com", "password124").await,
         StatusCode::UNAUTHORIZED,
@@ -219,7 +225,10 @@ async fn unknown_email_and_wrong_password_get_the_same_401() {
 #[tokio::test]
 async fn an_unknown_email_costs_a_password_check_too() {
     let app = spawn_app().await;
-    app.sign_up("hal@example.com", "password123").await;
+    assert_eq!(
+        app.sign_up("hal@example.com", "password123").await.status(),
+        StatusCode::OK
+    );
     let median = |samples: &mut Vec<Duration>| {
         samples.sort();
         samples[samples.len() / 2]
@@ -227,11 +236,13 @@ async fn an_unknown_email_costs_a_password_check_too() {
     let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
     for _ in 0..5 {
         let started = Instant::now();
-        app.log_in("hal@example.com", "password124").await;
+        let response = app.log_in("hal@example.com", "password124").await;
         wrong.push(started.elapsed());
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         let started = Instant::now();
-        app.log_in("nobody@example.com", "password124").await;
+        let response = app.log_in("nobody@example.com", "password124").await;
         unknown.push(started.elapsed());
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
     let (wrong, unknown) = (median(&mut wrong), median(&mut unknown));
     assert!(
@@ -281,7 +292,10 @@ async fn who_am_i_returns_the_bare_user_id_as_text() {
 #[tokio::test]
 async fn passwords_are_stored_as_argon2id_hashes() {
     let app = spawn_app().await;
-    app.sign_up("jo@example.com", "password123").await;
+    assert_eq!(
+        app.sign_up("jo@example.com", "password123").await.status(),
+        StatusCode::OK
+    );
     let hash = app
         .sql("SELECT password_hash FROM users WHERE email_key = 'jo@example.com'")
         .await

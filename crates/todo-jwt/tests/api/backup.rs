@@ -11,9 +11,9 @@ use std::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::instances::{command, start_with};
+use crate::helpers::{TestApp, command, start_with};
 
-async fn titles(app: &crate::helpers::TestApp, token: &str) -> Vec<String> {
+async fn titles(app: &TestApp, token: &str) -> Vec<String> {
     let todos = app.get_json("/todos?filter[order]=id", token).await;
     todos
         .as_array()

@@ -320,7 +320,12 @@ async fn cors_allows_the_token_header_and_only_the_configured_origins() {
 #[tokio::test]
 async fn the_login_token_is_not_cacheable() {
     let app = crate::helpers::spawn_app().await;
-    app.sign_up("nostore@example.com", "password123").await;
+    assert_eq!(
+        app.sign_up("nostore@example.com", "password123")
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let response = app.log_in("nostore@example.com", "password123").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");

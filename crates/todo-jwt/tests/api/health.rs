@@ -14,7 +14,7 @@ use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, task::JoinSet};
 
-use crate::helpers::{TEST_SECRET, TestDatabase, error_body, on_postgres, spawn_app_with};
+use crate::helpers::{TEST_SECRET, error_body, postgres_only, spawn_app_with};
 
 /// Both answer without a token, in JSON, and are never rate-limited (even with a limit of one
 /// request a minute on the credential endpoints).
@@ -89,12 +89,9 @@ impl Proxy {
 /// quick 503 `DATABASE_UNAVAILABLE` with `Retry-After` (never a 500, never a long wait),
 /// readiness says 503, and the service recovers on its own once the database is back.
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass of tests/run.sh"]
 async fn a_database_outage_is_a_quick_503_and_the_service_recovers() {
-    if !on_postgres() {
-        eprintln!("note: the database outage test runs in the PostgreSQL pass of the suite");
-        return;
-    }
-    let database = TestDatabase::create().await;
+    let database = postgres_only().await;
     let mut proxy = Proxy::start("127.0.0.1:5432".parse().expect("address")).await;
     let url = database
         .url

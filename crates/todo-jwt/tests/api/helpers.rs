@@ -1,5 +1,15 @@
-//! Spawning the server and one helper per endpoint.
+//! What the test modules share: spawning the server (in this process, or the real binary in
+//! a process of its own), the PostgreSQL database of a test, one helper per endpoint, and
+//! polling. Test modules take their helpers from here, never from each other.
 
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use jsonwebtoken::{Algorithm, DecodingKey};
 use reqwest::{Method, Response, StatusCode, header};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -22,6 +32,23 @@ pub struct TestApp {
 /// anything else, SQLite. `tests/run.sh` runs the suite once on each.
 pub fn on_postgres() -> bool {
     std::env::var("TODO_JWT_TEST_BACKEND").is_ok_and(|backend| backend == "postgres")
+}
+
+/// Why a PostgreSQL-only test is ignored: the SQLite pass lists it as ignored, by name, with
+/// this reason (the attribute takes only a literal, so the tests repeat it and `tests/run.sh`
+/// checks that no other reason is used); the PostgreSQL pass runs the suite with
+/// `--include-ignored`, and the test starts with [`postgres_only`].
+pub const POSTGRES_ONLY: &str = "PostgreSQL only: runs in the PostgreSQL pass of tests/run.sh";
+
+/// The database of a PostgreSQL-only test, which fails here, loudly, when the suite is not
+/// on PostgreSQL (`--include-ignored` on SQLite): such a test never passes without running.
+pub async fn postgres_only() -> TestDatabase {
+    assert!(
+        on_postgres(),
+        "{POSTGRES_ONLY}: it needs TODO_JWT_TEST_BACKEND=postgres and a server \
+         (TODO_JWT_TEST_POSTGRES_URL); `bash tests/run.sh` sets both up"
+    );
+    TestDatabase::create().await
 }
 
 fn admin_url() -> String {
@@ -185,6 +212,7 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    #[must_use = "a response whose status is not checked tests nothing"]
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
         self.client
             .post(self.url(path))
@@ -194,11 +222,13 @@ impl TestApp {
             .expect("request")
     }
 
+    #[must_use = "a response whose status is not checked tests nothing"]
     pub async fn sign_up(&self, email: &str, password: &str) -> Response {
         self.post_json("/signup", &json!({"email": email, "password": password}))
             .await
     }
 
+    #[must_use = "a response whose status is not checked tests nothing"]
     pub async fn log_in(&self, email: &str, password: &str) -> Response {
         self.post_json(
             "/users/login",
@@ -220,6 +250,7 @@ impl TestApp {
     }
 
     /// `GET path` with this `Authorization` header value, if any.
+    #[must_use = "a response whose status is not checked tests nothing"]
     pub async fn get_authorized(&self, path: &str, authorization: Option<&str>) -> Response {
         let mut request = self.client.get(self.url(path));
         if let Some(value) = authorization {
@@ -229,6 +260,7 @@ impl TestApp {
     }
 
     /// `method path` with a bearer token and an optional JSON body.
+    #[must_use = "a response whose status is not checked tests nothing"]
     pub async fn call(
         &self,
         method: Method,
@@ -260,6 +292,7 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
+    #[must_use = "a response whose status is not checked tests nothing"]
     pub async fn who_am_i(&self, token: &str) -> Response {
         self.get_authorized("/whoAmI", Some(&format!("Bearer {token}")))
             .await
@@ -298,4 +331,125 @@ pub fn detail_codes(error: &Value) -> Vec<(String, String)> {
         .collect();
     codes.sort();
     codes
+}
+
+/// A `todo-jwt` process, killed when dropped.
+pub struct Instance {
+    pub child: Child,
+    pub app: TestApp,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The real binary on `data_dir`, with the test secret, on port 0, on SQLite unless a
+/// database URL is added.
+pub fn command(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_todo-jwt"));
+    command
+        .env_remove("TODO_JWT_DATABASE_URL")
+        .env("TODO_JWT_SECRET", TEST_SECRET)
+        .env("TODO_JWT_PORT", "0")
+        .env("TODO_JWT_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn");
+    command
+}
+
+/// Starts `command` and waits until it says where it listens.
+pub fn start_with(mut command: Command, data_dir: TempDir) -> Instance {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start todo-jwt");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let address = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    Instance {
+        child,
+        app: TestApp {
+            address,
+            client: reqwest::Client::new(),
+            data_dir,
+            database: None,
+        },
+    }
+}
+
+/// The real binary on a fresh data directory and on the suite's backend (a fresh database on
+/// PostgreSQL), with `configure` applied to its command: a service with a process, and so a
+/// metrics recorder, of its own.
+pub async fn start_process(configure: impl FnOnce(&mut Command)) -> Instance {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let database = if on_postgres() {
+        Some(TestDatabase::create().await)
+    } else {
+        None
+    };
+    let mut command = command(data_dir.path());
+    if let Some(database) = &database {
+        command.env("TODO_JWT_DATABASE_URL", &database.url);
+    }
+    configure(&mut command);
+    let mut instance = start_with(command, data_dir);
+    // Dropped after the process is killed (`Instance::drop` runs before its fields').
+    instance.app.database = database;
+    instance
+}
+
+/// The JWK Set, checking its caching headers.
+pub async fn jwks(app: &TestApp) -> Value {
+    let response = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CACHE_CONTROL],
+        "public, max-age=300"
+    );
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    response.json().await.expect("json")
+}
+
+/// Verifies `token` as another service would: with the JWK Set alone (the key its `kid`
+/// names, EdDSA only, our issuer and audience); returns the claims.
+pub async fn verify_with_jwks(app: &TestApp, token: &str) -> Value {
+    let header = jsonwebtoken::decode_header(token).expect("header");
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    let kid = header.kid.expect("kid");
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(jwks(app).await).expect("a JWK Set");
+    let jwk = set.find(&kid).expect("the token's key is published");
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
+    validation.set_audience(&["todo-jwt"]);
+    validation.set_issuer(&["todo-jwt"]);
+    let key = DecodingKey::from_jwk(jwk).expect("an Ed25519 key");
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .expect("verified with the JWK Set")
+        .claims
+}
+
+/// Polls `check` until it holds, failing with `what` after `limit`. The pause between polls
+/// starts at 10 ms and doubles up to 200 ms: quick for what settles at once, gentle on what
+/// takes seconds.
+pub async fn eventually(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
 }

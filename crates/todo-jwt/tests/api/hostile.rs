@@ -211,7 +211,8 @@ async fn the_data_directory_and_its_files_are_private() {
         // PostgreSQL needs a configured secret; the directory is still created private.
         config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
         config.database_url = Some("postgres://postgres@127.0.0.1:1/unused".into());
-        let _ = todo_jwt::Application::build(config).await;
+        let unreachable = todo_jwt::Application::build(config).await;
+        assert!(unreachable.is_err(), "no database listens on port 1");
     } else {
         let app = crate::helpers::spawn_on(config, tempfile::tempdir().expect("tempdir")).await;
         // A write, so that the WAL exists.

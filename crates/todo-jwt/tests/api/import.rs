@@ -9,10 +9,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use todo_jwt::Config;
 
-use crate::{
-    helpers::{TEST_SECRET, TestApp, TestDatabase, on_postgres, spawn_on},
-    instances::command,
-};
+use crate::helpers::{TEST_SECRET, TestApp, TestDatabase, command, on_postgres, spawn_on};
 
 const ANN: &str = "0b8a3f4c-1d2e-4f5a-8b9c-0d1e2f3a4b5c";
 const BOB: &str = "9f8e7d6c-5b4a-4321-8fed-cba987654321";

@@ -1,69 +1,15 @@
-//! Two server processes on one PostgreSQL database: what a deployment behind a load balancer
-//! relies on. Runs in the PostgreSQL pass of the suite (`TODO_JWT_TEST_BACKEND=postgres`).
+//! Two server processes on one database: on PostgreSQL what a deployment behind a load
+//! balancer relies on (PostgreSQL only), on SQLite the refusal of a second process.
 
 use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
+    process::Stdio,
     time::{Duration, Instant},
 };
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
-use crate::helpers::{TEST_SECRET, TestApp, TestDatabase, on_postgres};
-
-/// A `todo-jwt` process, killed when dropped.
-pub struct Instance {
-    pub child: Child,
-    pub app: TestApp,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `todo-jwt` on `data_dir`, on SQLite unless a database URL is added.
-pub fn command(data_dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_todo-jwt"));
-    command
-        .env_remove("TODO_JWT_DATABASE_URL")
-        .env("TODO_JWT_SECRET", TEST_SECRET)
-        .env("TODO_JWT_PORT", "0")
-        .env("TODO_JWT_DATA_DIR", data_dir)
-        .env("RUST_LOG", "warn");
-    command
-}
-
-/// Starts `command` and waits until it says where it listens.
-pub fn start_with(mut command: Command, data_dir: TempDir) -> Instance {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start todo-jwt");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let address = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    Instance {
-        child,
-        app: TestApp {
-            address,
-            client: reqwest::Client::new(),
-            data_dir,
-            database: None,
-        },
-    }
-}
+use crate::helpers::{Instance, TestDatabase, command, postgres_only, start_with};
 
 fn start(database: &TestDatabase) -> Instance {
     let data_dir = tempfile::tempdir().expect("tempdir");
@@ -133,23 +79,12 @@ async fn a_second_instance_on_the_same_sqlite_database_is_refused() {
     );
 }
 
+/// Two processes on one PostgreSQL database are one service: accounts, tokens, todos, logouts
+/// and the login limit are shared, and concurrent writes through both lose nothing.
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass of tests/run.sh"]
 async fn two_instances_share_accounts_tokens_and_todos() {
-    if !on_postgres() {
-        // Written to the process's stderr itself, past the test harness's capture, so it shows
-        // in a plain `cargo test`.
-        let stderr = std::fs::OpenOptions::new().append(true).open("/dev/stderr");
-        let _ = stderr.and_then(|mut stderr| {
-            std::io::Write::write_all(
-                &mut stderr,
-                b"note: the PostgreSQL tests (this one, and the whole HTTP suite on PostgreSQL) \
-                  are not run by a plain `cargo test`: they need TODO_JWT_TEST_BACKEND=postgres \
-                  and a server; `bash tests/run.sh` sets both up\n",
-            )
-        });
-        return;
-    }
-    let database = TestDatabase::create().await;
+    let database = postgres_only().await;
     let (one, two) = (start(&database), start(&database));
     let (a, b) = (&one.app, &two.app);
 

@@ -10,34 +10,14 @@ use std::{
 use authn::UserProfile;
 use authn_jwt::{JwtConfig, JwtService, Key, KeySet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, get_current_timestamp};
-use reqwest::{StatusCode, header};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use todo_jwt::{Application, keys::JwtAlgorithm};
 
-use crate::{
-    helpers::{
-        TEST_SECRET, TestApp, TestDatabase, config_beside, on_postgres, spawn_app, spawn_app_with,
-        spawn_on,
-    },
-    instances::{command, start_with},
+use crate::helpers::{
+    TEST_SECRET, TestApp, command, config_beside, eventually, jwks, on_postgres, postgres_only,
+    spawn_app, spawn_app_with, spawn_on, start_with, verify_with_jwks,
 };
-
-/// The JWK Set, checking its caching headers.
-pub async fn jwks(app: &TestApp) -> Value {
-    let response = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.headers()[header::CACHE_CONTROL],
-        "public, max-age=300"
-    );
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
-    response.json().await.expect("json")
-}
 
 fn kids(jwks: &Value) -> Vec<String> {
     jwks["keys"]
@@ -52,24 +32,6 @@ fn head(token: &str) -> Header {
     jsonwebtoken::decode_header(token).expect("header")
 }
 
-/// Verifies `token` as another service would: with the JWK Set alone (the key its `kid`
-/// names, EdDSA only, our issuer and audience); returns the claims.
-pub async fn verify_with_jwks(app: &TestApp, token: &str) -> Value {
-    let header = head(token);
-    assert_eq!(header.alg, Algorithm::EdDSA);
-    let kid = header.kid.expect("kid");
-    let set: jsonwebtoken::jwk::JwkSet =
-        serde_json::from_value(jwks(app).await).expect("a JWK Set");
-    let jwk = set.find(&kid).expect("the token's key is published");
-    let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
-    validation.set_audience(&["todo-jwt"]);
-    validation.set_issuer(&["todo-jwt"]);
-    let key = DecodingKey::from_jwk(jwk).expect("an Ed25519 key");
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .expect("verified with the JWK Set")
-        .claims
-}
-
 fn claims_for(id: &str) -> Value {
     let now = get_current_timestamp();
     json!({"id": id, "iat": now, "exp": now + 600, "sub": id,
@@ -80,15 +42,6 @@ fn hs256(claims: &Value, kid: Option<&str>, secret: &[u8]) -> String {
     let mut header = Header::new(Algorithm::HS256);
     header.kid = kid.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).expect("signed")
-}
-
-/// Polls `check` every 200 ms until it holds, for at most `limit`.
-async fn eventually<F: Future<Output = bool>>(limit: Duration, what: &str, check: impl Fn() -> F) {
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn token_of(app: &TestApp, email: &str) -> String {
@@ -272,16 +225,16 @@ async fn another_secret_cannot_open_the_keys() {
 async fn sigusr2_rotates_the_keys_of_a_running_instance() {
     let data_dir = tempfile::tempdir().expect("tempdir");
     let path = data_dir.path().to_owned();
-    let mut command = command(&path);
-    command
+    let mut server = command(&path);
+    server
         .env("TODO_JWT_KEY_ACTIVATION_DELAY", "0")
         .env("TODO_JWT_KEYS_RELOAD_INTERVAL", "1");
-    let instance = start_with(command, data_dir);
+    let instance = start_with(server, data_dir);
     let app = &instance.app;
     let old = app.token_for("rotate@example.com").await;
     let old_kid = head(&old).kid.expect("kid");
 
-    let refused = crate::instances::command(&path)
+    let refused = command(&path)
         .arg("rotate-keys")
         .stdout(Stdio::null())
         .output()
@@ -313,12 +266,9 @@ async fn sigusr2_rotates_the_keys_of_a_running_instance() {
 /// (old key or new, from either instance) verifies on both. No restart. Then `revoke-key`
 /// removes the old key: its tokens are refused on both, the new key's are not.
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass of tests/run.sh"]
 async fn rotate_keys_reaches_two_running_instances() {
-    if !on_postgres() {
-        // Runs in the PostgreSQL pass (see two_instances_share_accounts_tokens_and_todos).
-        return;
-    }
-    let database = TestDatabase::create().await;
+    let database = postgres_only().await;
     let start = || {
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut command = command(data_dir.path());

@@ -8,7 +8,7 @@ use std::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::instances::{command, start_with};
+use crate::helpers::{command, start_with};
 
 /// At `info` in JSON: one `served` line per request with its method, route template, status,
 /// latency and request id, and the user once a token is accepted; never a password, a token

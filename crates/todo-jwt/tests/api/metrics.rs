@@ -1,10 +1,13 @@
-//! Issue 13: `GET /metrics` in Prometheus' text format. The recorder is one per process (the
-//! tests run many servers in one), so counts are compared before and after.
+//! Issue 13: `GET /metrics` in Prometheus' text format. The recorder is one per process, and
+//! the other tests' servers share this one's: the counts are read from the real binary, in a
+//! process of its own, where every request is this test's.
 
+use jsonwebtoken::{Algorithm, EncodingKey, Header, get_current_timestamp};
 use reqwest::{StatusCode, header};
 use secrecy::SecretString;
+use serde_json::json;
 
-use crate::helpers::{TEST_SECRET, TestApp, on_postgres, spawn_app, spawn_app_with};
+use crate::helpers::{TEST_SECRET, TestApp, on_postgres, spawn_app_with, start_process};
 
 async fn scrape(app: &TestApp) -> String {
     let response = app
@@ -28,16 +31,29 @@ fn value(text: &str, series: &str) -> f64 {
         .map_or(0.0, |value| value.trim().parse().expect("a number"))
 }
 
+/// A token for `id` signed with the service secret (the service signs HS256 here) that
+/// expired an hour ago.
+fn expired_token(id: &str) -> String {
+    let now = get_current_timestamp();
+    let claims = json!({"id": id, "sub": id, "iat": now - 7200, "exp": now - 3600,
+                        "iss": "todo-jwt", "aud": "todo-jwt", "jti": "expired"});
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+    )
+    .expect("signed")
+}
+
 #[tokio::test]
 async fn requests_logins_and_refusals_are_counted_by_bounded_labels() {
-    let app = spawn_app().await;
+    let instance = start_process(|command| {
+        command.env("TODO_JWT_ALGORITHM", "HS256");
+    })
+    .await;
+    let app = &instance.app;
     let token = app.token_for("metrics@example.com").await;
-    let ok = r#"http_requests_total{method="GET",route="/todos",status="200"}"#;
-    let missing = r#"auth_failures_total{reason="missing"}"#;
-    let expired_or_bad = r#"auth_failures_total{reason="malformed"}"#;
-    let success = r#"logins_total{outcome="success"}"#;
-    let bad = r#"logins_total{outcome="bad_credentials"}"#;
-    let before = scrape(&app).await;
+    let id = app.who_am_i(&token).await.text().await.expect("id");
 
     for _ in 0..3 {
         let response = app
@@ -45,16 +61,20 @@ async fn requests_logins_and_refusals_are_counted_by_bounded_labels() {
             .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
-    assert_eq!(
-        app.get_authorized("/todos", None).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.get_authorized("/todos", Some("Bearer nonsense"))
-            .await
-            .status(),
-        StatusCode::UNAUTHORIZED
-    );
+    let refusals = [
+        None,
+        Some("Bearer nonsense".to_owned()),
+        Some(format!("Bearer {}", expired_token(&id))),
+        Some(format!("Bearer {}", expired_token(&id))),
+    ];
+    for authorization in &refusals {
+        let response = app.get_authorized("/todos", authorization.as_deref()).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{authorization:?}"
+        );
+    }
     assert_eq!(
         app.log_in("metrics@example.com", "wrong-password")
             .await
@@ -63,19 +83,49 @@ async fn requests_logins_and_refusals_are_counted_by_bounded_labels() {
     );
     let unknown = app.get_authorized("/no/such/path/12345", None).await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
-    let after = scrape(&app).await;
+    let after = scrape(app).await;
 
-    assert!(value(&after, ok) - value(&before, ok) >= 3.0, "{after}");
-    assert!(value(&after, missing) - value(&before, missing) >= 1.0);
-    assert!(value(&after, expired_or_bad) - value(&before, expired_or_bad) >= 1.0);
-    assert!(value(&after, bad) - value(&before, bad) >= 1.0);
-    assert!(value(&after, success) >= 1.0);
+    // Exactly this test's requests: the process served no one else.
+    for (series, count) in [
+        (
+            r#"http_requests_total{method="POST",route="/signup",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"http_requests_total{method="POST",route="/users/login",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"http_requests_total{method="POST",route="/users/login",status="401"}"#,
+            1.0,
+        ),
+        (
+            r#"http_requests_total{method="GET",route="/whoAmI",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"http_requests_total{method="GET",route="/todos",status="200"}"#,
+            3.0,
+        ),
+        (
+            r#"http_requests_total{method="GET",route="/todos",status="401"}"#,
+            4.0,
+        ),
+        (
+            r#"http_requests_total{method="GET",route="unmatched",status="404"}"#,
+            1.0,
+        ),
+        (r#"auth_failures_total{reason="missing"}"#, 1.0),
+        (r#"auth_failures_total{reason="malformed"}"#, 1.0),
+        (r#"auth_failures_total{reason="expired"}"#, 2.0),
+        (r#"auth_failures_total{reason="bad_signature"}"#, 0.0),
+        (r#"logins_total{outcome="success"}"#, 1.0),
+        (r#"logins_total{outcome="bad_credentials"}"#, 1.0),
+    ] {
+        assert_eq!(value(&after, series), count, "{series} in\n{after}");
+    }
     // Raw paths never become series; unrouted requests share one.
     assert!(!after.contains("12345"), "a raw path became a label");
-    assert!(
-        after.contains(r#"route="unmatched",status="404""#),
-        "{after}"
-    );
     // A histogram with explicit buckets, and the gauges read at scrape time.
     assert!(
         after.contains(

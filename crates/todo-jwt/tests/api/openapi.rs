@@ -496,7 +496,12 @@ async fn token_request(app: &TestApp, form: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn the_password_grant_issues_a_working_bearer_token() {
     let app = spawn_app().await;
-    app.sign_up("oauth@example.com", "password123").await;
+    assert_eq!(
+        app.sign_up("oauth@example.com", "password123")
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let (status, body) = token_request(
         &app,
         "grant_type=password&username=oauth%40example.com&password=password123",
@@ -512,7 +517,12 @@ async fn the_password_grant_issues_a_working_bearer_token() {
 #[tokio::test]
 async fn the_password_grant_refuses_in_rfc_6749_terms() {
     let app = spawn_app().await;
-    app.sign_up("oauth@example.com", "password123").await;
+    assert_eq!(
+        app.sign_up("oauth@example.com", "password123")
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let cases = [
         (
             "grant_type=password&username=oauth%40example.com&password=wrong-password",

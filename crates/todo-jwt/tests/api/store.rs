@@ -2,9 +2,11 @@
 //! seen by its own statements, by no one else until it commits, and by no one at all when it
 //! is dropped instead or one of its statements fails.
 
+use std::time::Duration;
+
 use todo_jwt::store::{Database, Store, StoreError, TodoFields, User, UserRecord};
 
-use crate::helpers::{TestDatabase, on_postgres};
+use crate::helpers::{TestDatabase, admin_client, eventually, on_postgres, postgres_only};
 
 /// A fresh store without a server, and what keeps its database alive.
 struct Fixture {
@@ -108,7 +110,11 @@ async fn a_dropped_transaction_leaves_nothing_and_writes_go_on() {
         user
         // Dropped without a commit: a request that failed, or whose client went away.
     };
-    assert!(eventually(async || store.users().find(&user.id).await.expect("read").is_none()).await);
+    // On PostgreSQL a dropped transaction rolls back on a task of its own.
+    eventually(Duration::from_secs(1), "the rollback", async || {
+        store.users().find(&user.id).await.expect("read").is_none()
+    })
+    .await;
     assert!(
         store
             .users()
@@ -131,18 +137,6 @@ async fn a_dropped_transaction_leaves_nothing_and_writes_go_on() {
         .await
         .expect("todo");
     assert_eq!(created.title, "after");
-}
-
-/// Polls `check` for up to a second: on PostgreSQL a dropped transaction rolls back on a task
-/// of its own.
-async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..100 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    false
 }
 
 #[tokio::test]
@@ -178,10 +172,12 @@ async fn after_a_failed_statement_a_transaction_cannot_commit_and_keeps_nothing(
         matches!(committed, Err(StoreError::Aborted)),
         "{committed:?}"
     );
-    assert!(
-        eventually(async || store.users().find(&fresh.id).await.expect("read").is_none()).await,
-        "the write before the conflict was not kept"
-    );
+    eventually(
+        Duration::from_secs(1),
+        "the write before the conflict not kept",
+        async || store.users().find(&fresh.id).await.expect("read").is_none(),
+    )
+    .await;
     // And the store goes on writing.
     store
         .users()
@@ -276,12 +272,10 @@ async fn prepared_statements_stay_bounded_whatever_the_filter_shapes() {
 /// name (the test server's certificate is Debian's self-signed one, for `localhost`), and says
 /// clearly why it refuses; a loopback host without `sslmode` stays in plain text.
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass of tests/run.sh"]
 async fn postgres_connections_use_tls_as_the_url_says() {
-    if !on_postgres() {
-        return;
-    }
-    let test_database = TestDatabase::create().await;
-    let admin = crate::helpers::admin_client(&test_database.url).await;
+    let test_database = postgres_only().await;
+    let admin = admin_client(&test_database.url).await;
     let server_ssl: String = admin
         .query_one("SHOW ssl", &[])
         .await
@@ -292,13 +286,12 @@ async fn postgres_connections_use_tls_as_the_url_says() {
         .await
         .expect("show ssl_cert_file")
         .get(0);
-    if server_ssl != "on" || !std::path::Path::new(&certificate).exists() {
-        eprintln!(
-            "!! TLS test NOT run: the PostgreSQL server has ssl={server_ssl}, certificate \
-             {certificate}"
-        );
-        return;
-    }
+    assert!(
+        server_ssl == "on" && std::path::Path::new(&certificate).exists(),
+        "the TLS test needs a PostgreSQL server with TLS (Debian's cluster has it, with a \
+         self-signed certificate for localhost); this one has ssl={server_ssl}, certificate \
+         {certificate}"
+    );
     let encrypted_sessions = async || -> i64 {
         admin
             .query_one(

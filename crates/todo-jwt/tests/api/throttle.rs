@@ -85,7 +85,12 @@ async fn an_account_is_locked_after_too_many_failures_on_every_password_endpoint
         Some("1")
     );
     // Another account is not affected.
-    app.sign_up("free@example.com", "password123").await;
+    assert_eq!(
+        app.sign_up("free@example.com", "password123")
+            .await
+            .status(),
+        StatusCode::OK
+    );
     assert_eq!(
         app.log_in("free@example.com", "password123").await.status(),
         StatusCode::OK
