@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::{
     accounts::{self, Accounts, Passwords, PasswordsError},
     audit,
-    config::{Config, ConfigError, SecretSource},
+    config::{Config, ConfigError, SecretSource, Settings},
     http::{
         body, error,
         middleware::{
@@ -114,49 +114,48 @@ const SESSION_CLEANUP: Duration = Duration::from_secs(600);
 const MEMORY_RETURN: Duration = Duration::from_secs(5);
 
 impl Application {
-    /// Binds the listener, opens the store, resolves the secret and builds the router. The
-    /// port is taken first: a port in use fails before anything is created on disk.
+    /// Checks the configuration, binds the listener, opens the store, resolves the secret and
+    /// builds the router. Every setting is checked first, then the port is taken: a mistake in
+    /// either fails before anything is created on disk.
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let address = config.address();
+        let settings = Settings::new(&config)?;
+        let address = settings.address;
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| StartError::Bind { address, source })?;
-        config.ensure_data_dir()?;
-        let (_, secret_source) = config.service_secret()?;
+        settings.ensure_data_dir()?;
+        let (_, secret_source) = settings.service_secret()?;
         match secret_source {
             SecretSource::Configured => tracing::info!("using the configured JWT secret"),
             SecretSource::Stored => tracing::info!(
-                path = %config.data_dir.join("jwt-secret").display(),
+                path = %settings.data_dir.join("jwt-secret").display(),
                 "using the JWT secret stored in the data directory"
             ),
             SecretSource::Generated => tracing::warn!(
-                path = %config.data_dir.join("jwt-secret").display(),
+                path = %settings.data_dir.join("jwt-secret").display(),
                 "no JWT secret configured: generated one and stored it in the data directory; \
                  set TODO_JWT_SECRET to share one between instances"
             ),
         }
-        let store = Store::open_with(&config.database(), config.store_limits()).await?;
-        let (keyring, keys) = Keyring::open(store.clone(), config.key_options()?).await?;
-        let jwt = Arc::new(JwtService::new(config.jwt(keys)));
+        let store = Store::open_with(&settings.database, settings.store).await?;
+        let (keyring, keys) = Keyring::open(store.clone(), settings.key_options()?).await?;
+        let jwt = Arc::new(JwtService::new(settings.jwt(keys)));
         if let Some(key) = jwt.keys().signing() {
             tracing::info!(algorithm = ?key.algorithm(), kid = key.id(), "signing access tokens");
         }
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
-        let throttles = Throttles::new(store.clone(), config.throttle_limits()?);
-        let passwords = Passwords::new(
-            cores,
-            std::time::Duration::from_millis(config.max_hash_wait_ms),
-        )?;
+        let throttles = Throttles::new(store.clone(), settings.throttle.clone());
+        let passwords = Passwords::new(cores, settings.max_hash_wait)?;
         let accounts = Accounts::new(store.clone(), passwords.clone(), throttles.clone());
         let sessions = Sessions::new(
             accounts.clone(),
             store.clone(),
             jwt.clone(),
-            std::time::Duration::from_secs(config.session_lifetime),
+            settings.session_lifetime,
             RefreshPolicy {
-                key: config.refresh_key()?,
-                rotation: config.refresh_rotation,
-                reuse_interval: std::time::Duration::from_secs(config.refresh_reuse_interval),
+                key: settings.refresh_key()?,
+                rotation: settings.refresh_rotation,
+                reuse_interval: settings.refresh_reuse_interval,
             },
         );
         // Deleted users' tokens are refused within a second, without a lookup per request.
@@ -177,17 +176,15 @@ impl Application {
         };
         let queue = passwords.clone();
         let metrics = Metrics::new(
-            metrics::Access::new(config.metrics, config.metrics_token.as_ref()),
+            metrics::Access::new(settings.metrics, settings.metrics_token.as_ref()),
             store.clone(),
             vec![Box::new(move || queue.report_queue_length())],
         );
-        let backups = matches!(config.database(), crate::store::Database::Sqlite(_)).then(|| {
-            let keep = usize::try_from(config.backup_keep).unwrap_or(usize::MAX);
-            let every = (config.backup_interval > 0)
-                .then(|| std::time::Duration::from_secs(config.backup_interval));
+        let backups = settings.is_sqlite().then(|| {
+            let backups = settings.data_dir.join("backups");
             (
-                Backups::new(store.clone(), config.data_dir.join("backups"), keep),
-                every,
+                Backups::new(store.clone(), backups, settings.backup_keep),
+                settings.backup_interval,
             )
         });
         let state = AppState::new(Parts {
@@ -197,9 +194,9 @@ impl Application {
             store,
             accounts,
             sessions: sessions.clone(),
-            bodies: config.body_limits(),
-            todo_limits: config.todo_limits(),
-            responses: config.response_memory(),
+            bodies: settings.body_limits(),
+            todo_limits: settings.todos,
+            responses: settings.response_memory(),
             throttles: throttles.clone(),
         });
         let router = router(state, &strategies)?;
@@ -211,18 +208,16 @@ impl Application {
             listener,
             router,
             address,
-            limits: config.connection_limits(),
+            limits: settings.connections,
             draining,
-            cors_origins: config.cors_origins()?,
+            cors_origins: settings.cors_origins.clone(),
             background: Background {
                 sessions,
                 throttles,
                 passwords,
                 metrics,
                 store: health_store,
-                audit_retention: Duration::from_secs(
-                    config.audit_retention_days.saturating_mul(86_400),
-                ),
+                audit_retention: settings.audit_retention,
                 backups,
                 keys: (keyring, jwt),
             },

@@ -1,22 +1,20 @@
 //! `todo-jwt rotate-keys` and `todo-jwt revoke-key <kid>`.
 
-use std::time::Duration;
-
 use super::{Failure, Outcome, database_in_use, open_store};
-use crate::{Config, keys, store::Database};
+use crate::{config::Settings, keys};
 
 /// What to do when `rotate-keys` finds the SQLite database held by the running service.
 const SIGNAL_HINT: &str = "on SQLite, while the service runs, rotate with: kill -USR2 <its pid>";
 
 /// Adds an Ed25519 key that signs after the activation delay.
-pub async fn rotate(config: &Config) -> Outcome {
+pub async fn rotate(settings: &Settings) -> Outcome {
     let failed =
         |error: Box<dyn std::error::Error + Send + Sync>| Failure::new("no key added", error);
-    let (secret, _) = config
+    let (secret, _) = settings
         .service_secret()
         .map_err(|error| failed(error.into()))?;
-    let store = open_store(config).await.map_err(|error| {
-        let sqlite = matches!(config.database(), Database::Sqlite(_));
+    let store = open_store(settings).await.map_err(|error| {
+        let sqlite = settings.is_sqlite();
         let in_use = sqlite && database_in_use(&error);
         let failure = failed(error.into());
         if in_use {
@@ -29,21 +27,22 @@ pub async fn rotate(config: &Config) -> Outcome {
         &store,
         &keys::Sealer::from_secret(&secret),
         keys::JwtAlgorithm::EdDsa,
-        Duration::from_secs(config.key_activation_delay),
+        settings.key_activation_delay,
     )
     .await
     .map_err(|error| failed(error.into()))?;
     Ok(format!(
         "added signing key {} (EdDSA); it signs new tokens in {} s",
-        record.kid, config.key_activation_delay
+        record.kid,
+        settings.key_activation_delay.as_secs()
     ))
 }
 
 /// Removes the key `kid` at once.
-pub async fn revoke(config: &Config, kid: &str) -> Outcome {
+pub async fn revoke(settings: &Settings, kid: &str) -> Outcome {
     let failed =
         |error: Box<dyn std::error::Error + Send + Sync>| Failure::new("no key removed", error);
-    let store = open_store(config)
+    let store = open_store(settings)
         .await
         .map_err(|error| failed(error.into()))?;
     let record = keys::revoke(&store, kid)

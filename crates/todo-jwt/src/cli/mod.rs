@@ -13,6 +13,7 @@ use std::{path::PathBuf, process::ExitCode};
 use crate::{
     Config,
     app::StartError,
+    config::Settings,
     http::error::chain,
     store::{Store, StoreError},
 };
@@ -101,14 +102,12 @@ pub type Outcome = Result<String, Failure>;
 /// Runs the command line's job (serving, when no subcommand is given) and prints its outcome:
 /// success on stdout, failure on stderr, each prefixed `todo-jwt:`.
 pub async fn run(cli: Cli) -> ExitCode {
-    let config = cli.config;
     let outcome = match cli.command {
-        None => serve::run(config).await,
-        Some(Command::Migrate) => migrate::run(&config).await,
-        Some(Command::Restore { backup }) => restore::run(&config, &backup),
-        Some(Command::RotateKeys) => keys::rotate(&config).await,
-        Some(Command::RevokeKey { kid }) => keys::revoke(&config, &kid).await,
-        Some(Command::ImportLoopback { file, owner }) => import::run(&config, &file, &owner).await,
+        None => serve::run(cli.config).await,
+        Some(command) => match Settings::new(&cli.config) {
+            Err(error) => Err(Failure::new("invalid configuration", error)),
+            Ok(settings) => run_command(command, &settings).await,
+        },
     };
     match outcome {
         Ok(done) => {
@@ -132,10 +131,21 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Runs one job with the checked settings.
+async fn run_command(command: Command, settings: &Settings) -> Outcome {
+    match command {
+        Command::Migrate => migrate::run(settings).await,
+        Command::Restore { backup } => restore::run(settings, &backup),
+        Command::RotateKeys => keys::rotate(settings).await,
+        Command::RevokeKey { kid } => keys::revoke(settings, &kid).await,
+        Command::ImportLoopback { file, owner } => import::run(settings, &file, &owner).await,
+    }
+}
+
 /// The configured database, with its migrations applied.
-async fn open_store(config: &Config) -> Result<Store, StartError> {
-    config.ensure_data_dir()?;
-    Ok(Store::open_with(&config.database(), config.store_limits()).await?)
+async fn open_store(settings: &Settings) -> Result<Store, StartError> {
+    settings.ensure_data_dir()?;
+    Ok(Store::open_with(&settings.database, settings.store).await?)
 }
 
 /// Whether `error` (of a command that opened the database) says another process holds it.

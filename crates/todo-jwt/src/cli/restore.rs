@@ -4,13 +4,13 @@ use std::path::Path;
 
 use super::{Failure, Outcome};
 use crate::{
-    Config,
+    config::Settings,
     store::{Database, restore_sqlite},
 };
 
 /// Replaces the SQLite database with `backup`.
-pub fn run(config: &Config, backup: &Path) -> Outcome {
-    let Database::Sqlite(database) = config.database() else {
+pub fn run(settings: &Settings, backup: &Path) -> Outcome {
+    let Database::Sqlite(database) = settings.database.clone() else {
         return Err(Failure::new(
             "restore is for the SQLite database",
             "restore PostgreSQL with its own tools",

@@ -313,7 +313,7 @@ async fn cors_allows_the_token_header_and_only_the_configured_origins() {
     // A list that is not origins is refused at start.
     let mut config = todo_jwt::Config::for_data_dir(app.data_dir.path());
     config.cors_origins = "https://app.example.com/path".to_owned();
-    assert!(config.cors_origins().is_err());
+    assert!(todo_jwt::config::Settings::new(&config).is_err());
 }
 
 /// Issue 12: the login's token is never cached on the way.
@@ -329,4 +329,32 @@ async fn the_login_token_is_not_cacheable() {
     let response = app.log_in("nostore@example.com", "password123").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
+}
+
+/// Every setting is checked before the port is bound or the data directory touched: a typo in
+/// the last one read used to fail only after the database had been created and migrated.
+#[tokio::test]
+async fn a_bad_setting_stops_the_start_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    for spoil in [
+        (|config: &mut todo_jwt::Config| {
+            config.cors_origins = "https://app.example.com/path".into()
+        }) as fn(&mut todo_jwt::Config),
+        |config| config.trusted_proxies = "not-an-address".into(),
+        |config| config.body_timeout = u64::MAX,
+        |config| config.token_lifetime = u64::MAX,
+    ] {
+        let mut config = todo_jwt::Config::for_data_dir(&data_dir);
+        spoil(&mut config);
+        let error = todo_jwt::Application::build(config)
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(error, todo_jwt::app::StartError::Config(_)),
+            "{error}"
+        );
+        assert!(!data_dir.exists(), "nothing written after: {error}");
+    }
 }

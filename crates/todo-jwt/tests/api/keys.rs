@@ -372,7 +372,8 @@ async fn concurrent_rotations_never_share_a_generation() {
         config.keys_reload_interval = 1;
     })
     .await;
-    let store = todo_jwt::store::Store::open(&config_beside(&app).database())
+    let settings = todo_jwt::config::Settings::new(&config_beside(&app)).expect("settings");
+    let store = todo_jwt::store::Store::open(&settings.database)
         .await
         .expect("store");
     let sealer = todo_jwt::keys::Sealer::from_secret(&TEST_SECRET.into());
