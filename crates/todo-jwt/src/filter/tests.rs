@@ -1,5 +1,5 @@
 //! Parsing cases for the filter language. (The SQL it compiles to is checked against the
-//! reference evaluator in `store/tests.rs`.)
+//! reference evaluator, [`super::eval`], by the property test in `tests/api/filter_property.rs`.)
 
 use serde_json::{Value, json};
 

@@ -1,16 +1,18 @@
-//! The connection's byte stream, with two guards hyper does not offer:
+//! The connection's byte stream ([`GuardedStream`]), with three guards hyper does not offer:
 //!
 //! - a **send timeout**: a client that stops reading (its receive window full) holds a
 //!   response, and the memory behind it, only until the timeout; then the connection closes;
 //! - **low-level errors in the envelope**: hyper answers a request it cannot parse by itself
 //!   (400 malformed, 414 URI too long, 431 head too large) with an empty body and none of our
-//!   headers. Those responses are recognised as they are written (every response of ours
-//!   carries `X-Content-Type-Options`, hyper's own never do) and rewritten: same status and
-//!   `Date`, a LoopBack error envelope, `nosniff`, and `Connection: close`;
+//!   headers. Those responses are recognised as they are written (one write that is a bare
+//!   head with only `content-length: 0`, `connection: close` and `date`; every response of ours
+//!   carries more, `X-Content-Type-Options` at least) and rewritten: same status and `Date`, a
+//!   LoopBack error envelope, `nosniff`, and `Connection: close`;
 //! - a **lingering close**: when the server ends a connection whose client is still sending
 //!   (a 408 or 413 before the whole body arrived), what the client sends is read and dropped
-//!   for a moment after our side is shut, so that the kernel does not answer it with a reset,
-//!   which would destroy the error response before the client reads it.
+//!   for a moment after our side is shut (`LINGER`, at most `LINGER_BYTES`), so that the kernel
+//!   does not answer it with a reset, which would destroy the error response before the client
+//!   reads it.
 
 use std::{
     future::Future,
