@@ -1,6 +1,8 @@
 //! What the handlers share, and how each resource takes only its part (axum's `FromRef`): the
 //! todo routes see the [`Store`], the account routes [`Accounts`], the login routes
-//! [`Sessions`]. No resource module names this type.
+//! [`Sessions`], the JWK Set route the
+//! [`Keyring`](crate::keys::Keyring). No resource module names this type: each
+//! router is generic over any state its parts can be taken from.
 
 use std::sync::Arc;
 

@@ -149,7 +149,8 @@ fn the_defaults_are_the_flag_parsers() {
 
 #[test]
 fn a_number_out_of_range_is_refused_with_its_name() {
-    let cases: [(&str, fn(&mut Config)); 6] = [
+    type Spoil = fn(&mut Config);
+    let cases: [(&str, Spoil); 6] = [
         ("TODO_JWT_BODY_TIMEOUT", |config| {
             config.body_timeout = u64::MAX
         }),

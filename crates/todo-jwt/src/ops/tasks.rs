@@ -129,10 +129,10 @@ impl Signal {
 impl Signals {
     async fn recv(&mut self) {
         #[cfg(unix)]
-        if let Some(signals) = self.0.as_mut() {
-            if signals.recv().await.is_some() {
-                return;
-            }
+        if let Some(signals) = self.0.as_mut()
+            && signals.recv().await.is_some()
+        {
+            return;
         }
         std::future::pending::<()>().await;
     }

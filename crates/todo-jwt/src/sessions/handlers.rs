@@ -26,7 +26,7 @@ use crate::{
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Token)]
 pub struct TokenBody {
-    /// An HS256 JWT; send it as `Authorization: Bearer <token>`.
+    /// A JWT (EdDSA, or HS256 where so configured); send it as `Authorization: Bearer <token>`.
     pub token: String,
 }
 
