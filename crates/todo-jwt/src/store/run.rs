@@ -82,25 +82,25 @@ pub(super) trait Run: Send + Sync + 'static {
         FixedStatements::of(Self::DIALECT)
     }
 
-    /// The one row `sql` returns (an error without one).
+    /// The one row the statement returns (the driver's error without one).
     fn one<T: FromRow>(
         &self,
         statement: Statement<'_>,
     ) -> impl Future<Output = Result<T, StoreError>> + Send;
 
-    /// The row `sql` returns, if any.
+    /// The row the statement returns, if any.
     fn optional<T: FromRow>(
         &self,
         statement: Statement<'_>,
     ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send;
 
-    /// Every row `sql` returns.
+    /// Every row the statement returns.
     fn all<T: FromRow>(
         &self,
         statement: Statement<'_>,
     ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send;
 
-    /// Runs `sql`; how many rows it changed.
+    /// Runs the statement; how many rows it changed.
     fn execute(
         &self,
         statement: Statement<'_>,

@@ -131,8 +131,8 @@ impl ToSql for Param<'_> {
 
 impl<E: Exec> Sqlite<E> {
     /// Runs `work` on the statement, prepared through the connection's cache, with its
-    /// parameters, where its access says. Off the calling thread, its text and parameters are
-    /// copied.
+    /// parameters, where its access says. Off the calling thread, the parameters are copied
+    /// (its text is moved: a fixed statement's is borrowed for the life of the process).
     async fn run<T: Send + 'static>(
         &self,
         statement: Statement<'_>,
@@ -155,7 +155,7 @@ impl<E: Exec> Sqlite<E> {
             move |connection: &Connection| work(&mut connection.prepare_cached(&sql)?, &params);
         match access {
             Access::CostlyRead => self.0.read_costly(job).await,
-            _ => {
+            Access::Read | Access::Write | Access::CostlyWrite => {
                 let costly = access == Access::CostlyWrite;
                 self.0
                     .write(costly, move |connection| job(connection))
