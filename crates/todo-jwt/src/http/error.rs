@@ -327,11 +327,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => {
                 Self::Conflict("The request conflicts with a stored record.".into())
             }
+            // Transient, but each with its own answer: a query out of its budget is most often
+            // the client's costly filter, and a collision is no outage.
             StoreError::TimedOut => Self::QueryTimeout,
             StoreError::Contention => Self::Contention,
-            error @ (StoreError::NoConnection(_) | StoreError::Unavailable(_)) => {
-                Self::database_unavailable(error)
-            }
+            error if error.is_transient() => Self::database_unavailable(error),
             StoreError::PatternTooComplex => Self::bad_request(
                 "INVALID_PARAMETER_VALUE",
                 "The regular expression is too complex to run; simplify it.",

@@ -33,14 +33,12 @@ impl UserDirectory for StoreDirectory {
     }
 }
 
-/// A store failure as the strategy's: temporary ones (the database unreachable, out of time,
-/// contended) are 503s worth retrying, anything else a 500.
+/// A store failure as the strategy's: temporary ones ([`StoreError::is_transient`]) are 503s
+/// worth retrying, anything else a 500.
 fn auth_error(error: StoreError) -> AuthError {
-    match error {
-        StoreError::Unavailable(_)
-        | StoreError::NoConnection(_)
-        | StoreError::TimedOut
-        | StoreError::Contention => AuthError::unavailable(error),
-        other => AuthError::internal(other),
+    if error.is_transient() {
+        AuthError::unavailable(error)
+    } else {
+        AuthError::internal(error)
     }
 }

@@ -1,7 +1,10 @@
 //! The audit repository: one row per authentication or session event, written through the
 //! same transaction as the change it records where there is one.
 
-use super::StoreError;
+use super::{
+    StoreError,
+    run::{Run, Statement},
+};
 
 /// One audit event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,5 +73,41 @@ impl Audit<'_> {
     /// Removes the events from before `at` (retention).
     pub async fn remove_before(&self, at: i64) -> Result<u64, StoreError> {
         self.0.audit_expired(at).await
+    }
+}
+
+/// The statements, once for both engines.
+#[async_trait::async_trait]
+impl<X: Run> AuditStatements for X {
+    async fn audit_add(&self, record: AuditRecord) -> Result<(), StoreError> {
+        let params = [
+            record.at.into(),
+            (&record.event).into(),
+            (&record.user_id).into(),
+            (&record.email).into(),
+            (&record.ip).into(),
+            (&record.user_agent).into(),
+            (&record.request_id).into(),
+            (&record.session_id).into(),
+        ];
+        self.execute(Statement::write(&self.sql().audit.add, &params))
+            .await?;
+        Ok(())
+    }
+
+    async fn audit_list(
+        &self,
+        user_id: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let params = [user_id.into(), before.into(), limit.into()];
+        self.all(Statement::read(&self.sql().audit.list, &params))
+            .await
+    }
+
+    async fn audit_expired(&self, at: i64) -> Result<u64, StoreError> {
+        self.execute(Statement::write(&self.sql().audit.expired, &[at.into()]))
+            .await
     }
 }

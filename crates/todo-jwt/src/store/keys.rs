@@ -1,6 +1,10 @@
-//! The signing keys repository: the rows the token keys are built from (by the keys module).
+//! The signing keys repository: the rows the token keys are built from (by the keys module,
+//! which seals, opens and rotates them).
 
-use super::StoreError;
+use super::{
+    StoreError,
+    run::{Run, Statement},
+};
 
 /// One signing key as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,5 +56,34 @@ impl SigningKeys<'_> {
     /// Removes the key `kid`.
     pub async fn remove(&self, kid: &str) -> Result<u64, StoreError> {
         self.0.keys_remove(kid).await
+    }
+}
+
+/// The statements, once for both engines.
+#[async_trait::async_trait]
+impl<X: Run> KeyStatements for X {
+    async fn keys_list(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.all(Statement::read(&self.sql().keys.list, &[])).await
+    }
+
+    async fn keys_add(&self, record: KeyRecord) -> Result<bool, StoreError> {
+        let params = [
+            (&record.kid).into(),
+            record.generation.into(),
+            (&record.algorithm).into(),
+            (&record.public_key).into(),
+            (&record.sealed_private_key).into(),
+            record.created_at.into(),
+            record.signs_from.into(),
+        ];
+        let added = self
+            .execute(Statement::write(&self.sql().keys.add, &params))
+            .await?;
+        Ok(added == 1)
+    }
+
+    async fn keys_remove(&self, kid: &str) -> Result<u64, StoreError> {
+        self.execute(Statement::write(&self.sql().keys.remove, &[kid.into()]))
+            .await
     }
 }

@@ -11,26 +11,34 @@
 //!   holds the only writer connection until it ends. For the same reason, while a task holds
 //!   a transaction it must write only through it: a write through the [`Store`] would wait
 //!   for the writer connection the task itself holds.
-//! - Each engine implements only its statements (`UserStatements`, `TodoStatements`) and its
-//!   transactions: `sqlite/` (rusqlite; reads inline on the calling thread with a connection
-//!   per thread, writes on one writer thread) and `postgres/` (tokio-postgres over a deadpool
-//!   pool). Table and column names live in [`schema`]; the filter language becomes SQL in
-//!   [`todo_sql`].
+//! - Each repository's statements (`UserStatements`, `TodoStatements`, ...) are implemented
+//!   once, above the engines, in the repository's file, through an engine's few executors
+//!   (`run.rs`: one row, an optional row, all rows, execute, and visiting a list's rows) and
+//!   one mapping per record from a row (`rows.rs`). Table and column names live in
+//!   [`schema`]; every statement, the filter language's included, is built from them in
+//!   [`sql`], once per dialect.
+//! - Each engine implements only what differs: its executors, its rows and parameters, its
+//!   migrations and its transactions: `sqlite/` (rusqlite; reads inline on the calling thread
+//!   with a connection per thread, writes on one writer thread) and `postgres/`
+//!   (tokio-postgres over a deadpool pool).
+//! - [`StoreError::is_transient`] says which failures are worth retrying later.
 //!
-//! A new table is a migration in each engine's `migrations/`, its names in [`schema`], a
-//! statements trait and repository here (as `users.rs`), and the trait's implementation in
-//! each engine.
+//! A new table is a migration in each engine's `migrations/`, its names in [`schema`], its
+//! statements in [`sql`], a mapping of its rows in `rows.rs`, and a statements trait,
+//! repository and the trait's one implementation here (as `users.rs`).
 
 mod audit;
+mod error;
 mod keys;
 mod model;
 mod postgres;
+mod rows;
+mod run;
 pub mod schema;
 mod sessions;
+pub mod sql;
 mod sqlite;
 mod throttle;
-
-pub mod todo_sql;
 mod todos;
 mod users;
 
@@ -41,6 +49,7 @@ use std::{
 };
 
 pub use audit::{Audit, AuditRecord, AuditStatements};
+pub use error::StoreError;
 pub use keys::{KeyRecord, KeyStatements, SigningKeys};
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
 pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
@@ -84,83 +93,6 @@ impl Default for Limits {
             costly_reads: 1,
         }
     }
-}
-
-/// Why a storage operation failed. The cause is kept as the `source()`, for the log.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A unique constraint refused the write (an email already registered).
-    #[error("conflict with a stored record")]
-    Conflict,
-    /// SQLite failed.
-    #[error("SQLite failed")]
-    Sqlite(#[source] rusqlite::Error),
-    /// PostgreSQL failed.
-    #[error("PostgreSQL failed")]
-    Postgres(#[source] tokio_postgres::Error),
-    /// No PostgreSQL connection could be had.
-    #[error("no PostgreSQL connection")]
-    NoConnection(#[source] deadpool_postgres::PoolError),
-    /// The database cannot be reached: the connection was lost or refused, or the server is
-    /// shutting down or starting up. Retrying later works.
-    #[error("the database is unavailable")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// What the work needed is gone: the SQLite writer thread (the store is shutting down),
-    /// or a transaction's connection.
-    #[error("the database connection is closed")]
-    Closed,
-    /// The owner already has as many todos as they may.
-    #[error("the owner has reached the todo limit")]
-    LimitReached,
-    /// The work ran out of its time budget ([`Limits::query_timeout`]) and was stopped.
-    #[error("the query ran out of its time budget")]
-    TimedOut,
-    /// The database refused a filter's regular expression as too complex to run (PostgreSQL
-    /// can, for some the validator lets through).
-    #[error("the regular expression is too complex for the database")]
-    PatternTooComplex,
-    /// Concurrent transactions collided (a deadlock or serialization failure); retrying works.
-    #[error("the database gave up on a transaction because of concurrent ones")]
-    Contention,
-    /// A statement of the transaction failed, so it can only roll back: it is not committed.
-    #[error("the transaction was not committed: one of its statements failed")]
-    Aborted,
-    /// The SQLite file is held by another process.
-    #[error(
-        "{} is in use by another process (an SQLite database serves one todo-jwt instance; \
-         run several on PostgreSQL)", .0.display()
-    )]
-    InUse(PathBuf),
-    /// The PostgreSQL URL does not parse, or the pool cannot be built from it.
-    #[error("invalid PostgreSQL URL")]
-    Url(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The TLS settings for PostgreSQL cannot be used (a root certificate file that does not
-    /// read, say).
-    #[error("PostgreSQL TLS: {0}")]
-    Tls(String),
-    /// PostgreSQL could not be reached at start-up.
-    #[error("cannot connect to PostgreSQL at {host}")]
-    Unreachable {
-        /// `host:port`, for the operator.
-        host: String,
-        /// Why.
-        source: Box<StoreError>,
-    },
-    /// A migration failed.
-    #[error("the database migration failed")]
-    Migration(#[source] Box<StoreError>),
-    /// The SQLite file could not be created.
-    #[error("cannot create the database file")]
-    Create(#[source] std::io::Error),
-    /// A thread the store needs could not be started.
-    #[error("cannot start a database thread")]
-    Thread(#[source] std::io::Error),
-    /// Backups are taken here of the embedded database only (PostgreSQL: `pg_dump`).
-    #[error("backups of a PostgreSQL database are taken with pg_dump, not by the service")]
-    BackupUnsupported,
-    /// The backup could not be written (or a backup to restore could not be read).
-    #[error("the backup failed: {0}")]
-    Backup(String),
 }
 
 /// What an engine offers: its statements, transactions and a health check.

@@ -1,6 +1,6 @@
-//! Table and column names: the one place the Rust code spells them (the migrations are the
-//! other). Statements are built from these with sea-query, so a renamed column is one edit
-//! here and one migration.
+//! Table and column names of every table: the one place the Rust code spells them (the
+//! migrations are the other). Every statement is built from these in [`sql`](super::sql), so a
+//! renamed column is one edit here and one migration per engine.
 
 use crate::filter::Field;
 
@@ -64,6 +64,16 @@ pub mod sessions {
     pub const USER_AGENT: &str = "user_agent";
     /// The client's address at login.
     pub const IP: &str = "ip";
+    /// What a [`crate::store::Session`] is read from, in its field order.
+    pub const SESSION: [&str; 7] = [
+        ID,
+        USER_ID,
+        CREATED_AT,
+        LAST_USED_AT,
+        EXPIRES_AT,
+        USER_AGENT,
+        IP,
+    ];
 }
 
 /// The `refresh_tokens` table: each session's refresh tokens, by hash.
@@ -92,6 +102,65 @@ pub mod throttle {
     pub const COUNT: &str = "count";
     /// When the window ends (Unix seconds).
     pub const EXPIRES_AT: &str = "expires_at";
+}
+
+/// The `audit_events` table: one row per authentication or session event.
+pub mod audit_events {
+    /// The table.
+    pub const TABLE: &str = "audit_events";
+    /// Increasing: the order events were written in.
+    pub const ID: &str = "id";
+    /// When (Unix seconds).
+    pub const AT: &str = "at";
+    /// What happened (`login`, `logout`, ...).
+    pub const EVENT_NAME: &str = "event";
+    /// Whose, when known.
+    pub const USER_ID: &str = "user_id";
+    /// The email given.
+    pub const EMAIL: &str = "email";
+    /// The client's address.
+    pub const IP: &str = "ip";
+    /// The client's `User-Agent`.
+    pub const USER_AGENT: &str = "user_agent";
+    /// The request's id.
+    pub const REQUEST_ID: &str = "request_id";
+    /// The session concerned.
+    pub const SESSION_ID: &str = "session_id";
+    /// What an [`crate::store::AuditRecord`] is read from, in its field order (the id first:
+    /// an insert writes the others).
+    pub const EVENT: [&str; 9] = [
+        ID, AT, EVENT_NAME, USER_ID, EMAIL, IP, USER_AGENT, REQUEST_ID, SESSION_ID,
+    ];
+}
+
+/// The `signing_keys` table: the keys access tokens are signed with.
+pub mod signing_keys {
+    /// The table.
+    pub const TABLE: &str = "signing_keys";
+    /// The key's id.
+    pub const KID: &str = "kid";
+    /// Its place in the order keys were added (unique).
+    pub const GENERATION: &str = "generation";
+    /// `EdDSA` or `HS256`.
+    pub const ALGORITHM: &str = "algorithm";
+    /// The Ed25519 public key, if any.
+    pub const PUBLIC_KEY: &str = "public_key";
+    /// The Ed25519 private seed, sealed, if any.
+    pub const SEALED_PRIVATE_KEY: &str = "sealed_private_key";
+    /// When it was added (Unix seconds).
+    pub const CREATED_AT: &str = "created_at";
+    /// From when it signs (Unix seconds).
+    pub const SIGNS_FROM: &str = "signs_from";
+    /// What a [`crate::store::KeyRecord`] is read from and written as, in its field order.
+    pub const KEY: [&str; 7] = [
+        KID,
+        GENERATION,
+        ALGORITHM,
+        PUBLIC_KEY,
+        SEALED_PRIVATE_KEY,
+        CREATED_AT,
+        SIGNS_FROM,
+    ];
 }
 
 /// The column a filter field is stored in: the only way a client's property name reaches SQL.

@@ -1,7 +1,10 @@
 //! The sessions repository: one row per login, until it is ended (logout, logout-all) or
 //! expires. Access tokens carry the session's id; a token whose session is gone is refused.
 
-use super::{StoreError, User};
+use super::{
+    StoreError, User,
+    run::{Run, Statement},
+};
 
 /// A session as stored. Times are Unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,5 +158,106 @@ impl SessionStore<'_> {
     /// Spends the token; whether it was still current.
     pub async fn spend_refresh_token(&self, hash: &str, now: i64) -> Result<bool, StoreError> {
         self.0.spend_refresh_token(hash, now).await
+    }
+}
+
+/// The statements, once for both engines.
+#[async_trait::async_trait]
+impl<X: Run> SessionStatements for X {
+    async fn insert_session(
+        &self,
+        session: Session,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let params = [
+            (&session.id).into(),
+            session.created_at.into(),
+            session.last_used_at.into(),
+            session.expires_at.into(),
+            (&session.user_agent).into(),
+            (&session.ip).into(),
+            (&session.user_id).into(),
+            password_hash.into(),
+        ];
+        let sql = &self.sql().sessions.insert;
+        Ok(self.execute(Statement::write(sql, &params)).await? > 0)
+    }
+
+    async fn find_session_user(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<User>, StoreError> {
+        let params = [id.into(), user_id.into(), now.into()];
+        self.optional(Statement::read(&self.sql().sessions.find_user, &params))
+            .await
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<Session>, StoreError> {
+        let params = [user_id.into(), now.into()];
+        self.all(Statement::read(&self.sql().sessions.list, &params))
+            .await
+    }
+
+    async fn delete_session(&self, user_id: &str, id: &str) -> Result<u64, StoreError> {
+        let params = [user_id.into(), id.into()];
+        self.execute(Statement::write(&self.sql().sessions.delete, &params))
+            .await
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        let sql = &self.sql().sessions.delete_for_user;
+        self.execute(Statement::write(sql, &[user_id.into()])).await
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        let sql = &self.sql().sessions.delete_expired;
+        self.execute(Statement::write(sql, &[now.into()])).await
+    }
+
+    async fn delete_other_sessions(&self, user_id: &str, keep: &str) -> Result<u64, StoreError> {
+        let params = [user_id.into(), keep.into()];
+        let sql = &self.sql().sessions.delete_others;
+        self.execute(Statement::write(sql, &params)).await
+    }
+
+    async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let params = [now.into(), id.into()];
+        self.execute(Statement::write(&self.sql().sessions.touch, &params))
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_refresh_token(
+        &self,
+        hash: &str,
+        session_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let params = [hash.into(), session_id.into(), now.into()];
+        let sql = &self.sql().sessions.insert_refresh_token;
+        self.execute(Statement::write(sql, &params)).await?;
+        Ok(())
+    }
+
+    /// Through the writer on SQLite: inside a transaction this is its connection, so the read
+    /// and the rotation that follows cannot interleave with another refresh. On PostgreSQL the
+    /// token's session is locked first.
+    async fn find_refresh_token(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        self.lock_token_session(hash).await?;
+        let sql = &self.sql().sessions.find_refresh_token;
+        self.optional(Statement::write(sql, &[hash.into(), now.into()]))
+            .await
+    }
+
+    async fn spend_refresh_token(&self, hash: &str, now: i64) -> Result<bool, StoreError> {
+        let params = [now.into(), hash.into()];
+        let sql = &self.sql().sessions.spend_refresh_token;
+        Ok(self.execute(Statement::write(sql, &params)).await? > 0)
     }
 }

@@ -1,7 +1,10 @@
 //! The throttle repository: counters with a fixed window, shared by every instance on the
 //! database, for the login and credential rate limits.
 
-use super::StoreError;
+use super::{
+    StoreError,
+    run::{Run, Statement},
+};
 
 /// A counter: hits within its window, and when the window ends (Unix seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,5 +63,36 @@ impl Throttle<'_> {
     /// Removes the counters whose window ended by `now`.
     pub async fn remove_expired(&self, now: i64) -> Result<u64, StoreError> {
         self.0.throttle_expired(now).await
+    }
+}
+
+/// The statements, once for both engines.
+#[async_trait::async_trait]
+impl<X: Run> ThrottleStatements for X {
+    async fn throttle_hit(
+        &self,
+        key: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Counter, StoreError> {
+        let params = [key.into(), now.into(), expires_at.into()];
+        self.one(Statement::write(&self.sql().throttle.hit, &params))
+            .await
+    }
+
+    async fn throttle_get(&self, key: &str) -> Result<Option<Counter>, StoreError> {
+        self.optional(Statement::read(&self.sql().throttle.get, &[key.into()]))
+            .await
+    }
+
+    async fn throttle_clear(&self, key: &str) -> Result<(), StoreError> {
+        self.execute(Statement::write(&self.sql().throttle.clear, &[key.into()]))
+            .await?;
+        Ok(())
+    }
+
+    async fn throttle_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let sql = &self.sql().throttle.expired;
+        self.execute(Statement::write(sql, &[now.into()])).await
     }
 }

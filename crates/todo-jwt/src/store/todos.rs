@@ -1,7 +1,11 @@
 //! The todos repository: every statement within one owner's set, so another user's todo is as
 //! good as absent.
 
-use super::{StoreError, Todo, TodoChanges, TodoFields, TodoRef};
+use super::{
+    StoreError, Todo, TodoChanges, TodoFields, TodoRef,
+    run::{Run, Statement},
+    sql::todos as sql,
+};
 use crate::filter::{Condition, Filter};
 
 /// Called with each todo a list selects, borrowed from the row.
@@ -126,5 +130,112 @@ impl Todos<'_> {
             return Err(StoreError::LimitReached);
         }
         Ok(())
+    }
+}
+
+/// The statements, once for both engines; the engine visits a list's rows itself.
+#[async_trait::async_trait]
+impl<X: Run> TodoStatements for X {
+    async fn insert_todo(
+        &self,
+        owner: &str,
+        todo: TodoFields,
+        limit: u64,
+    ) -> Result<Option<Todo>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let params = [
+            (&todo.title).into(),
+            (&todo.desc).into(),
+            todo.is_complete.into(),
+            owner.into(),
+            limit.into(),
+        ];
+        let id = self
+            .optional(Statement::write(&self.sql().todos.insert, &params))
+            .await?;
+        Ok(id.map(|id| todo.with_id(id)))
+    }
+
+    async fn visit_todos(
+        &self,
+        owner: &str,
+        filter: &Filter,
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), StoreError> {
+        self.visit_rows(sql::select(owner, filter, X::DIALECT), visit)
+            .await
+    }
+
+    async fn count_todos(
+        &self,
+        owner: &str,
+        where_: Option<&Condition>,
+    ) -> Result<u64, StoreError> {
+        let (sql, values) = sql::count(owner, where_, X::DIALECT);
+        let count = Statement::read(sql, &values).costly(where_.is_some_and(Condition::is_costly));
+        let count: i64 = self.one(count).await?;
+        Ok(count.unsigned_abs())
+    }
+
+    async fn update_todos(
+        &self,
+        owner: &str,
+        where_: Option<&Condition>,
+        changes: TodoChanges,
+    ) -> Result<u64, StoreError> {
+        let (sql, values) = sql::update(owner, where_, changes, X::DIALECT);
+        let update =
+            Statement::write(sql, &values).costly(where_.is_some_and(Condition::is_costly));
+        self.execute(update).await
+    }
+
+    async fn delete_todo(&self, owner: &str, id: i64) -> Result<u64, StoreError> {
+        let params = [owner.into(), id.into()];
+        self.execute(Statement::write(&self.sql().todos.delete, &params))
+            .await
+    }
+
+    async fn todo_owner(&self, id: i64) -> Result<Option<String>, StoreError> {
+        self.optional(Statement::read(&self.sql().todos.owner, &[id.into()]))
+            .await
+    }
+
+    /// One statement a todo, on one connection: an import runs inside a transaction. On
+    /// SQLite `AUTOINCREMENT` keeps its sequence past every id inserted, explicit ones too;
+    /// PostgreSQL's sequence is moved past them afterwards.
+    async fn insert_todos_with_ids(
+        &self,
+        owner: &str,
+        todos: Vec<Todo>,
+        limit: u64,
+    ) -> Result<usize, StoreError> {
+        let sql = &self.sql().todos;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut inserted = 0;
+        for todo in &todos {
+            let params = [
+                todo.id.into(),
+                (&todo.title).into(),
+                (&todo.desc).into(),
+                todo.is_complete.into(),
+                owner.into(),
+                limit.into(),
+            ];
+            let row: Option<i64> = self
+                .optional(Statement::write(&sql.insert_with_id, &params))
+                .await?;
+            if row.is_none() {
+                break;
+            }
+            inserted += 1;
+        }
+        if inserted > 0
+            && let Some(follow) = &sql.follow_ids
+        {
+            // `setval` is not transactional: rolled back, the import leaves a gap in the ids,
+            // never a reused one.
+            self.execute(Statement::write(follow, &[])).await?;
+        }
+        Ok(inserted)
     }
 }

@@ -1,6 +1,9 @@
 //! The users repository: accounts and their password hashes.
 
-use super::{StoreError, User, UserRecord};
+use super::{
+    StoreError, User, UserRecord,
+    run::{Run, Statement},
+};
 
 /// The statements each engine implements for [`Users`].
 #[async_trait::async_trait]
@@ -75,4 +78,62 @@ impl Users<'_> {
 /// The key emails are compared by: two emails are the same account when their keys are equal.
 pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
+}
+
+/// The statements, once for both engines.
+#[async_trait::async_trait]
+impl<X: Run> UserStatements for X {
+    async fn insert_user(&self, record: UserRecord, email_key: String) -> Result<User, StoreError> {
+        let UserRecord {
+            user,
+            password_hash,
+        } = record;
+        let params = [
+            (&user.id).into(),
+            (&user.email).into(),
+            (&email_key).into(),
+            (&user.username).into(),
+            (&user.realm).into(),
+            (&password_hash).into(),
+        ];
+        self.execute(Statement::write(&self.sql().users.insert, &params))
+            .await?;
+        Ok(user)
+    }
+
+    async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.optional(Statement::read(&self.sql().users.find, &[id.into()]))
+            .await
+    }
+
+    async fn find_user_by_email_key(
+        &self,
+        email_key: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let sql = &self.sql().users.find_by_email_key;
+        self.optional(Statement::read(sql, &[email_key.into()]))
+            .await
+    }
+
+    async fn update_password_hash(&self, id: &str, hash: String) -> Result<bool, StoreError> {
+        let sql = &self.sql().users.update_password_hash;
+        let params = [(&hash).into(), id.into()];
+        Ok(self.execute(Statement::write(sql, &params)).await? > 0)
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: &str,
+        checked: &str,
+        hash: String,
+    ) -> Result<bool, StoreError> {
+        let sql = &self.sql().users.replace_password_hash;
+        let params = [(&hash).into(), id.into(), checked.into()];
+        Ok(self.execute(Statement::write(sql, &params)).await? > 0)
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+        let sql = &self.sql().users.delete;
+        Ok(self.execute(Statement::write(sql, &[id.into()])).await? > 0)
+    }
 }

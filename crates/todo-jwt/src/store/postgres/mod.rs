@@ -1,5 +1,5 @@
-//! PostgreSQL through tokio-postgres and a deadpool connection pool. The statements are in
-//! `statements.rs`.
+//! PostgreSQL through tokio-postgres and a deadpool connection pool. The executors the
+//! repositories run their statements with are in `statements.rs`; TLS, in `tls.rs`.
 //!
 //! Several `todo-jwt` instances can share one database: ids come from an identity column,
 //! uniqueness from constraints, and migrations take an advisory lock so instances starting
@@ -15,7 +15,10 @@ use statements::{Exec, Postgres};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, error::SqlState};
 
-use super::{Engine, Limits, PoolStatus, StoreError, TransactionEngine};
+use super::{
+    Engine, Limits, PoolStatus, StoreError, TransactionEngine,
+    sql::{Dialect, FixedStatements},
+};
 
 /// Schema changes in order; `schema_migrations` records the applied ones.
 const MIGRATIONS: &[&str] = &[
@@ -110,7 +113,7 @@ impl PostgresEngine {
         pool_size: usize,
         limits: Limits,
     ) -> Result<Arc<dyn Engine>, StoreError> {
-        statements::prepare();
+        FixedStatements::of(Dialect::Postgres);
         let (url, tls_settings) = tls::split_url(url)?;
         let mut config: tokio_postgres::Config = url
             .parse()

@@ -1,40 +1,37 @@
 //! SQLite through rusqlite: one writer thread, a read connection per reading thread, cached
-//! prepared statements. The statements themselves are in `statements.rs`.
+//! prepared statements. The executors the repositories run their statements with are in
+//! `statements.rs`; transactions, in `transaction.rs`; how connections are opened, in
+//! `connection.rs`; the migrations and restoring a backup, in `migrate.rs`.
 
+mod connection;
+mod migrate;
 mod statements;
+#[cfg(test)]
+mod tests;
+mod transaction;
 
-use statements::Sqlite;
+pub use migrate::restore;
 
 use std::{
-    cell::{Cell, RefCell},
+    cell::RefCell,
     panic::AssertUnwindSafe,
-    path::{Path, PathBuf},
-    sync::{
-        Arc, Mutex, PoisonError,
-        atomic::{AtomicBool, Ordering},
-        mpsc,
-    },
+    path::Path,
+    sync::{Arc, Mutex, atomic::AtomicBool, mpsc},
     time::{Duration, Instant},
 };
 
-use regex::Regex;
-use rusqlite::{Connection, ErrorCode, OpenFlags, functions::FunctionFlags, types::ValueRef};
+use rusqlite::{Connection, ErrorCode};
 use thread_local::ThreadLocal;
 use tokio::sync::oneshot;
 
-use super::{Engine, Limits, StoreError, TransactionEngine};
-
-/// Schema changes in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_users.sql"),
-    include_str!("migrations/0002_todos.sql"),
-    include_str!("migrations/0003_todo_count.sql"),
-    include_str!("migrations/0004_sessions.sql"),
-    include_str!("migrations/0005_refresh_tokens.sql"),
-    include_str!("migrations/0006_throttle.sql"),
-    include_str!("migrations/0007_audit_events.sql"),
-    include_str!("migrations/0008_signing_keys.sql"),
-];
+use super::{
+    Engine, Limits, StoreError, TransactionEngine,
+    sql::{Dialect, FixedStatements},
+};
+use connection::{BUSY_TIMEOUT, Connections, PrivateMode, create_private, within};
+use migrate::migrate;
+use statements::Sqlite;
+use transaction::SqliteTransaction;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
@@ -47,41 +44,6 @@ impl From<rusqlite::Error> for StoreError {
             Self::Sqlite(error)
         }
     }
-}
-
-thread_local! {
-    /// When the statements running on this thread must stop; `None` outside [`within`].
-    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-/// How many steps of SQLite's virtual machine run between two looks at the clock: a step can
-/// be one LIKE or REGEXP over a long text, so the clock is read often (a few times for a
-/// 20-todo list, some tens of nanoseconds in all).
-const PROGRESS_STEPS: std::ffi::c_int = 100;
-
-/// Runs `work` with the SQLite statements it runs on this thread stopped (interrupted, then
-/// [`StoreError::TimedOut`]) once `budget` has passed. A single function call (one LIKE or
-/// REGEXP over one text) is not cut short, but the next step after it is; the filter module
-/// bounds what one call can cost.
-fn within<T>(budget: Duration, work: impl FnOnce() -> T) -> T {
-    struct Restore(Option<Instant>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            DEADLINE.set(self.0);
-        }
-    }
-    let deadline = Instant::now() + budget;
-    let outer = DEADLINE.get();
-    // Nested, the earlier deadline holds.
-    let _restore =
-        Restore(DEADLINE.replace(Some(outer.map_or(deadline, |outer| outer.min(deadline)))));
-    work()
-}
-
-fn past_deadline() -> bool {
-    DEADLINE
-        .get()
-        .is_some_and(|deadline| Instant::now() >= deadline)
 }
 
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
@@ -143,7 +105,7 @@ struct Shared {
 impl SqliteEngine {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub(super) fn open(path: &Path, limits: Limits) -> Result<Arc<dyn Engine>, StoreError> {
-        statements::prepare();
+        FixedStatements::of(Dialect::Sqlite);
         create_private(path).map_err(StoreError::Create)?;
         let connections = Connections {
             path: path.to_owned(),
@@ -396,238 +358,5 @@ impl Engine for Sqlite<SqliteEngine> {
             .shared
             .write(move |connection: &mut Connection| select(connection))
             .await
-    }
-}
-
-/// A transaction on the writer's borrowed connection.
-struct SqliteTransaction {
-    /// Locked for one statement at a time, never across an await.
-    lent: Mutex<Lent>,
-    /// A statement failed: as on PostgreSQL, the transaction can only roll back. (SQLite
-    /// itself would commit the other statements, or, after some errors, has already rolled
-    /// back and would run the next ones outside any transaction.)
-    failed: AtomicBool,
-    /// The time budget of each of its statements.
-    budget: Duration,
-}
-
-impl SqliteTransaction {
-    /// Runs `statement` inline on the borrowed connection: statements inside a transaction do
-    /// not sync to disk (its commit may, and runs off the runtime).
-    fn with<T>(
-        &self,
-        statement: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
-        if self.failed.load(Ordering::Relaxed) {
-            return Err(StoreError::Aborted);
-        }
-        let mut lent = self.lent.lock().unwrap_or_else(PoisonError::into_inner);
-        let connection = lent.connection.as_mut().ok_or(StoreError::Closed)?;
-        within(self.budget, || statement(connection)).map_err(|error| {
-            self.failed.store(true, Ordering::Relaxed);
-            error.into()
-        })
-    }
-}
-
-#[async_trait::async_trait]
-impl TransactionEngine for Sqlite<SqliteTransaction> {
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        let Self(transaction) = *self;
-        if transaction.failed.load(Ordering::Relaxed) {
-            // Dropped: rolled back, and the connection goes back to the writer.
-            return Err(StoreError::Aborted);
-        }
-        // COMMIT may checkpoint the WAL, which syncs the disk: not on a runtime thread. The
-        // connection goes back to the writer when the transaction drops there, committed or not.
-        tokio::task::spawn_blocking(move || {
-            transaction.with(|connection| connection.execute_batch("COMMIT"))
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
-    }
-}
-
-/// Creates the database file, if it does not exist, readable by its owner only: it holds
-/// password hashes. SQLite gives its `-wal` and `-shm` files the database file's mode.
-/// Opening files readable by their owner only.
-trait PrivateMode {
-    fn mode_private(&mut self) -> &mut Self;
-}
-
-impl PrivateMode for std::fs::OpenOptions {
-    fn mode_private(&mut self) -> &mut Self {
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600);
-        self
-    }
-}
-
-/// Replaces the database at `database` with the backup at `backup`, page by page in one
-/// transaction (SQLite's backup API), after checking the backup is an intact database of this
-/// service no newer than it. The service must be stopped: the database is opened as this
-/// process's alone, so a running service makes it fail, and nothing changes.
-pub fn restore(database: &Path, backup: &Path) -> Result<(), StoreError> {
-    let source = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|error| StoreError::Backup(format!("{}: {error}", backup.display())))?;
-    let check: String = source
-        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-        .map_err(|error| StoreError::Backup(format!("{}: {error}", backup.display())))?;
-    if check != "ok" {
-        return Err(StoreError::Backup(format!(
-            "{} is damaged: {check}",
-            backup.display()
-        )));
-    }
-    let version: i64 = source.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    if version == 0 || version > known {
-        return Err(StoreError::Backup(format!(
-            "{} is not a database of this version of todo-jwt (schema {version}, known 1..={known})",
-            backup.display()
-        )));
-    }
-    let connections = Connections {
-        path: database.to_owned(),
-    };
-    let in_use = |error: rusqlite::Error| match error.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy) => StoreError::InUse(database.to_owned()),
-        _ => error.into(),
-    };
-    // Takes the file for this process (fails at once when a service holds it).
-    let mut target = connections.open().map_err(in_use)?;
-    target
-        .pragma_update(None, "journal_mode", "WAL")
-        .map_err(in_use)?;
-    let copy = rusqlite::backup::Backup::new(&source, &mut target)?;
-    copy.run_to_completion(256, Duration::ZERO, None)?;
-    Ok(())
-}
-
-fn create_private(path: &Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(error),
-    }
-}
-
-/// Runs the migrations this database has not seen, each in its own transaction.
-fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
-    let applied: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    for (index, sql) in (0_i64..)
-        .zip(MIGRATIONS)
-        .skip(usize::try_from(applied).unwrap_or(0))
-    {
-        let transaction = connection.transaction()?;
-        transaction.execute_batch(sql)?;
-        transaction.pragma_update(None, "user_version", index + 1)?;
-        transaction.commit()?;
-    }
-    Ok(())
-}
-
-/// How every connection to one database file is opened and set up.
-///
-/// Through SQLite's `unix-excl` VFS: the first connection takes an exclusive lock on the file
-/// for this process and holds it while any connection is open, so another process cannot
-/// open the database (a second instance on the same data directory is refused), and the
-/// connections of this process coordinate in memory. (Measured: with the default VFS, every
-/// read transaction took and released a lock on the `-shm` file with `fcntl` while holding a
-/// mutex that every reader thread shares; two threads then queued on it — 1.5 `fcntl` and
-/// 1.25 `futex` calls per `GET /todos` under load, against none now.)
-#[derive(Clone, Debug)]
-struct Connections {
-    path: PathBuf,
-}
-
-/// How long a statement waits for a lock held by another connection of this process.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The VFS that owns the database file for the process.
-const EXCLUSIVE_VFS: &str = "unix-excl";
-
-impl Connections {
-    fn open(&self) -> rusqlite::Result<Connection> {
-        let connection =
-            Connection::open_with_flags_and_vfs(&self.path, OpenFlags::default(), EXCLUSIVE_VFS)?;
-        // rusqlite waits 5 s on a lock by default; setting up must not (see `SqliteEngine::open`).
-        connection.busy_timeout(Duration::ZERO)?;
-        // `case_sensitive_like`: LIKE is case-sensitive, as in PostgreSQL; `ilike` exists
-        // for the other kind.
-        connection.execute_batch(
-            "PRAGMA synchronous = NORMAL;
-             PRAGMA foreign_keys = ON;
-             PRAGMA case_sensitive_like = ON;",
-        )?;
-        connection.busy_timeout(BUSY_TIMEOUT)?;
-        add_regexp_function(&connection)?;
-        connection.progress_handler(PROGRESS_STEPS, Some(past_deadline))?;
-        connection.set_prepared_statement_cache_capacity(64);
-        Ok(connection)
-    }
-}
-
-/// `x REGEXP p` for the filter language's `regexp`, with the `regex` crate (linear time, so a
-/// client's pattern cannot make a query run away). Each statement compiles its pattern once.
-fn add_regexp_function(connection: &Connection) -> rusqlite::Result<()> {
-    connection.create_scalar_function(
-        "regexp",
-        2,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |context| {
-            let regex: std::sync::Arc<Regex> = context.get_or_create_aux(0, |pattern| {
-                Regex::new(pattern.as_str()?)
-                    .map_err(|error| rusqlite::Error::UserFunctionError(error.into()))
-            })?;
-            Ok(match context.get_raw(1) {
-                ValueRef::Text(text) => {
-                    std::str::from_utf8(text).is_ok_and(|text| regex.is_match(text))
-                }
-                _ => false,
-            })
-        },
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Counting to ten million takes SQLite about a second: the budget stops it within a few
-    /// milliseconds of the deadline, as `TimedOut`, and the connection works afterwards.
-    #[test]
-    fn a_statement_over_its_budget_is_interrupted() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let connections = Connections {
-            path: dir.path().join("budget.sqlite3"),
-        };
-        let connection = connections.open().expect("open");
-        let count = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 10000000) \
-                     SELECT count(*) FROM c";
-        let started = Instant::now();
-        let result = within(Duration::from_millis(20), || {
-            connection.query_row(count, [], |row| row.get::<_, i64>(0))
-        });
-        let error = StoreError::from(result.expect_err("interrupted"));
-        assert!(matches!(error, StoreError::TimedOut), "{error:?}");
-        assert!(
-            started.elapsed() < Duration::from_millis(500),
-            "{:?}",
-            started.elapsed()
-        );
-        // Outside a budget, nothing is interrupted.
-        let small = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000) \
-                     SELECT count(*) FROM c";
-        assert_eq!(
-            connection
-                .query_row(small, [], |row| row.get::<_, i64>(0))
-                .ok(),
-            Some(1000)
-        );
     }
 }

@@ -1,0 +1,117 @@
+//! Why a storage operation failed, and which failures are worth retrying.
+
+use std::path::PathBuf;
+
+use rusqlite::ErrorCode;
+
+/// Why a storage operation failed. The cause is kept as the `source()`, for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write (an email already registered).
+    #[error("conflict with a stored record")]
+    Conflict,
+    /// SQLite failed.
+    #[error("SQLite failed")]
+    Sqlite(#[source] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("PostgreSQL failed")]
+    Postgres(#[source] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had.
+    #[error("no PostgreSQL connection")]
+    NoConnection(#[source] deadpool_postgres::PoolError),
+    /// The database cannot be reached: the connection was lost or refused, or the server is
+    /// shutting down or starting up. Retrying later works.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// What the work needed is gone: the SQLite writer thread (the store is shutting down),
+    /// or a transaction's connection.
+    #[error("the database connection is closed")]
+    Closed,
+    /// The owner already has as many todos as they may.
+    #[error("the owner has reached the todo limit")]
+    LimitReached,
+    /// The work ran out of its time budget ([`Limits::query_timeout`]) and was stopped.
+    #[error("the query ran out of its time budget")]
+    TimedOut,
+    /// The database refused a filter's regular expression as too complex to run (PostgreSQL
+    /// can, for some the validator lets through).
+    #[error("the regular expression is too complex for the database")]
+    PatternTooComplex,
+    /// Concurrent transactions collided (a deadlock or serialization failure); retrying works.
+    #[error("the database gave up on a transaction because of concurrent ones")]
+    Contention,
+    /// A statement of the transaction failed, so it can only roll back: it is not committed.
+    #[error("the transaction was not committed: one of its statements failed")]
+    Aborted,
+    /// The SQLite file is held by another process.
+    #[error(
+        "{} is in use by another process (an SQLite database serves one todo-jwt instance; \
+         run several on PostgreSQL)", .0.display()
+    )]
+    InUse(PathBuf),
+    /// The PostgreSQL URL does not parse, or the pool cannot be built from it.
+    #[error("invalid PostgreSQL URL")]
+    Url(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The TLS settings for PostgreSQL cannot be used (a root certificate file that does not
+    /// read, say).
+    #[error("PostgreSQL TLS: {0}")]
+    Tls(String),
+    /// PostgreSQL could not be reached at start-up.
+    #[error("cannot connect to PostgreSQL at {host}")]
+    Unreachable {
+        /// `host:port`, for the operator.
+        host: String,
+        /// Why.
+        source: Box<StoreError>,
+    },
+    /// A migration failed.
+    #[error("the database migration failed")]
+    Migration(#[source] Box<StoreError>),
+    /// The SQLite file could not be created.
+    #[error("cannot create the database file")]
+    Create(#[source] std::io::Error),
+    /// A thread the store needs could not be started.
+    #[error("cannot start a database thread")]
+    Thread(#[source] std::io::Error),
+    /// Backups are taken here of the embedded database only (PostgreSQL: `pg_dump`).
+    #[error("backups of a PostgreSQL database are taken with pg_dump, not by the service")]
+    BackupUnsupported,
+    /// The backup could not be written (or a backup to restore could not be read).
+    #[error("the backup failed: {0}")]
+    Backup(String),
+}
+
+impl StoreError {
+    /// Whether the failure is temporary: the database is unavailable for now (unreachable, no
+    /// connection to be had, busy or locked), the work ran out of its time budget, or
+    /// concurrent transactions collided; the same request may succeed if retried later. The
+    /// one place this is decided: HTTP answers these with a 503 and `Retry-After`.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unavailable(_) | Self::NoConnection(_) | Self::TimedOut | Self::Contention => {
+                true
+            }
+            // Another connection held the lock for longer than the busy timeout.
+            Self::Sqlite(error) => matches!(
+                error.sqlite_error_code(),
+                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+            ),
+            // At start-up: the server cannot be reached yet.
+            Self::Unreachable { source, .. } => source.is_transient(),
+            Self::Conflict
+            | Self::Postgres(_)
+            | Self::Closed
+            | Self::LimitReached
+            | Self::PatternTooComplex
+            | Self::Aborted
+            | Self::InUse(_)
+            | Self::Url(_)
+            | Self::Tls(_)
+            | Self::Migration(_)
+            | Self::Create(_)
+            | Self::Thread(_)
+            | Self::BackupUnsupported
+            | Self::Backup(_) => false,
+        }
+    }
+}
