@@ -1,5 +1,5 @@
 //! LoopBack's filter language for todos, parsed into a typed [`Filter`]. Pure: no SQL here
-//! (the store compiles a [`Filter`] to SQL, in `store::todo_sql`), no HTTP.
+//! (the store compiles a [`Filter`] to SQL, in `store::sql::todos`), no HTTP.
 //!
 //! The stages are separate so each can be tested alone:
 //!
@@ -8,10 +8,10 @@
 //! 2. [`parse`]: the tree becomes a [`Filter`] or [`Condition`]: unknown keys, wrong types, bad
 //!    operators, `limit` < 1, negative `skip` and too-deep trees are refused; strings are coerced
 //!    by the property's type (`"false"` -> `false`, `"2"` -> `2`).
-//! 3. (in `store::todo_sql`) a [`Filter`] becomes a statement with bound parameters; columns
+//! 3. (in `store::sql::todos`) a [`Filter`] becomes a statement with bound parameters; columns
 //!    come from [`Field`], a closed set, so no client text ever reaches the SQL.
 //!
-//! Semantics worth knowing (and the reference evaluator in the tests pins them down):
+//! Semantics worth knowing (and the reference evaluator, [`eval`], pins them down):
 //! a property absent from a todo (`desc`, `isComplete`) matches `neq`, `nin`, `nlike` and
 //! `nilike`, and nothing else but `eq: null`; several operators on one property all apply;
 //! `like` is SQL LIKE (case-sensitive, `%` and `_`), `ilike` compares lower-cased; results are
