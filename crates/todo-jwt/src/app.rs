@@ -143,7 +143,7 @@ impl Application {
         if let Some(key) = jwt.keys().signing() {
             tracing::info!(algorithm = ?key.algorithm(), kid = key.id(), "signing access tokens");
         }
-        let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+        let cores = crate::config::cores();
         let throttles = Throttles::new(store.clone(), settings.throttle.clone());
         let passwords = Passwords::new(cores, settings.max_hash_wait)?;
         let accounts = Accounts::new(store.clone(), passwords.clone(), throttles.clone());

@@ -72,7 +72,7 @@ pub enum Command {
 #[derive(Debug)]
 pub struct Failure {
     doing: String,
-    cause: Box<dyn std::error::Error + Send + Sync>,
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
     hint: Option<&'static str>,
 }
 
@@ -84,7 +84,16 @@ impl Failure {
     ) -> Self {
         Self {
             doing: doing.into(),
-            cause: cause.into(),
+            cause: Some(cause.into()),
+            hint: None,
+        }
+    }
+
+    /// A refusal that is its own explanation (no cause to add).
+    pub fn refused(why: impl Into<String>) -> Self {
+        Self {
+            doing: why.into(),
+            cause: None,
             hint: None,
         }
     }
@@ -118,11 +127,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Err(failure) => {
             // Once, on stderr, whatever the log level.
-            eprintln!(
-                "todo-jwt: {}: {}",
-                failure.doing,
-                chain(failure.cause.as_ref())
-            );
+            match &failure.cause {
+                Some(cause) => eprintln!("todo-jwt: {}: {}", failure.doing, chain(cause.as_ref())),
+                None => eprintln!("todo-jwt: {}", failure.doing),
+            }
             if let Some(hint) = failure.hint {
                 eprintln!("todo-jwt: {hint}");
             }

@@ -11,9 +11,8 @@ use crate::{
 /// Replaces the SQLite database with `backup`.
 pub fn run(settings: &Settings, backup: &Path) -> Outcome {
     let Database::Sqlite(database) = settings.database.clone() else {
-        return Err(Failure::new(
-            "restore is for the SQLite database",
-            "restore PostgreSQL with its own tools",
+        return Err(Failure::refused(
+            "restore is for the SQLite database; restore PostgreSQL with its own tools",
         ));
     };
     restore_sqlite(&database, backup).map_err(|error| Failure::new("restore failed", error))?;

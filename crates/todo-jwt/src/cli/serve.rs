@@ -11,9 +11,8 @@ pub async fn run(config: Config) -> Outcome {
     let address = app.address();
     tracing::info!(pid = std::process::id(), "listening on http://{address}");
     println!("todo-jwt listening on http://{address} (explorer: http://{address}/explorer)");
-    app.run().await.map_err(|error| {
-        tracing::error!("server failed: {}", crate::http::error::chain(&error));
-        Failure::new("server failed", error)
-    })?;
+    app.run()
+        .await
+        .map_err(|error| Failure::new("server failed", error))?;
     Ok(String::new())
 }

@@ -22,7 +22,7 @@ use secrecy::SecretString;
 
 pub use error::ConfigError;
 pub use secret::SecretSource;
-pub use settings::{Settings, TOKEN_ISSUER, TOKEN_LEEWAY};
+pub use settings::{Settings, TOKEN_ISSUER, TOKEN_LEEWAY, cores};
 
 pub use crate::store::Database;
 
@@ -68,7 +68,8 @@ pub struct Config {
         long,
         global = true,
         env = "TODO_JWT_DB_POOL_SIZE",
-        default_value_t = 16
+        default_value_t = 16,
+        value_parser = parse_pool_size
     )]
     pub db_pool_size: usize,
 
@@ -242,6 +243,20 @@ pub struct Config {
     /// `<data-dir>/jwt-secret` (mode 0600).
     #[arg(long, global = true, env = "TODO_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub secret: Option<SecretString>,
+}
+
+/// `--db-pool-size`, within [`ranges::DB_POOL_SIZE`] like every other number.
+fn parse_pool_size(value: &str) -> Result<usize, String> {
+    let size: u64 = value.parse().map_err(|error| format!("{error}"))?;
+    if ranges::DB_POOL_SIZE.contains(&size) {
+        usize::try_from(size).map_err(|error| error.to_string())
+    } else {
+        Err(format!(
+            "{size} is not in {}..={}",
+            ranges::DB_POOL_SIZE.start(),
+            ranges::DB_POOL_SIZE.end()
+        ))
+    }
 }
 
 fn parse_secret(value: &str) -> Result<SecretString, String> {

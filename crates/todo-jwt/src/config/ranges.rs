@@ -6,7 +6,7 @@
 use std::ops::RangeInclusive;
 
 /// One day, in seconds.
-const DAY: u64 = 86_400;
+pub(super) const DAY: u64 = 86_400;
 /// One year, in seconds.
 const YEAR: u64 = 365 * DAY;
 
@@ -37,7 +37,7 @@ pub const MEMORY_MB: RangeInclusive<u64> = 1..=65_536;
 /// `--max-title-length`, `--max-desc-length`, characters.
 pub const TEXT_LENGTH: RangeInclusive<u64> = 1..=10_000_000;
 /// `--max-todos-per-user`.
-pub const TODOS_PER_USER: RangeInclusive<u64> = 1..=100_000_000;
+pub const TODOS_PER_USER: RangeInclusive<u64> = 1..=1_000_000_000_000;
 /// `--backup-interval`, seconds (0: only on `SIGUSR1`): up to a year.
 pub const BACKUP_INTERVAL: RangeInclusive<u64> = 0..=YEAR;
 /// `--backup-keep`.

@@ -125,7 +125,7 @@ impl Settings {
             }
             None => Database::Sqlite(config.data_dir.join("todo-jwt.sqlite3")),
         };
-        let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+        let cores = cores();
         let io_timeout = |name, value| seconds(name, value, ranges::IO_TIMEOUT);
         let memory = |name, value| within(name, value, ranges::MEMORY_MB).map(|mb| size(mb * MIB));
         let text = |name, value| within(name, value, ranges::TEXT_LENGTH).map(size);
@@ -219,7 +219,7 @@ impl Settings {
                 config.max_hash_wait_ms,
                 ranges::MAX_HASH_WAIT_MS,
             )?,
-            audit_retention: Duration::from_secs(retention_days * 86_400),
+            audit_retention: Duration::from_secs(retention_days * ranges::DAY),
             backup_interval: (!backup_interval.is_zero()).then_some(backup_interval),
             backup_keep: size(within(
                 "TODO_JWT_BACKUP_KEEP",
@@ -326,6 +326,12 @@ impl Settings {
         jwt.cache_capacity = self.token_cache_size;
         jwt
     }
+}
+
+/// The cores this process may use (2 when unknown): the password threads are as many, and
+/// costly reads get half of them.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |cores| cores.get())
 }
 
 /// `TODO_JWT_TRUSTED_PROXIES`: addresses or CIDRs, comma-separated.

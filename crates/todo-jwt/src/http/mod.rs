@@ -3,7 +3,8 @@
 //! middleware every request passes ([`middleware`]), the accept loop with its connection
 //! bounds ([`server`]), and the OpenAPI document, explorer and home page ([`openapi`]).
 //!
-//! May import: `store` (its errors become [`error::ApiError`]), `json`, `clock`. Nothing here
+//! May import: `store` and `filter` (their errors become [`error::ApiError`]), `json`,
+//! `clock`. Nothing here
 //! knows a resource: the resources import this layer.
 
 pub mod body;

@@ -60,8 +60,10 @@ impl Tasks {
         Fut: Future<Output = ()> + Send,
     {
         let stop = self.stop.clone();
+        // Listening starts here, before the task is scheduled: a signal sent as soon as the
+        // service says it listens must not meet the default action (which ends the process).
+        let mut signals = signal.listen();
         self.tracker.spawn(async move {
-            let mut signals = signal.listen();
             let mut ticks = period.map(|period| {
                 let mut ticks = interval_at(Instant::now() + period, period);
                 ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
