@@ -3,6 +3,8 @@
 //! from the `authn` layer are rendered here too ([`render_auth_error`]), so every error a
 //! client sees has one format.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use authn::AuthError;
 use axum::{
     Json,
@@ -106,6 +108,14 @@ pub enum ApiError {
     /// log. Answered at once, with `Retry-After`.
     #[error("The database is unavailable; retry shortly.")]
     DatabaseUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 507: the database has no room to write (a full disk); nothing was stored. Logged at
+    /// `error` once a minute at most, and counted (`storage_full_total`), for the operator.
+    #[error("The server has no room to store this; nothing was changed. Retry later.")]
+    InsufficientStorage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 503 from readiness: the database has no room to write (code `INSUFFICIENT_STORAGE`,
+    /// as the 507 of a refused write), so a load balancer sends requests elsewhere.
+    #[error("The database has no room to write.")]
+    CannotWrite(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// 503 from readiness: the service is shutting down.
     #[error("The service is shutting down.")]
     ShuttingDown,
@@ -156,8 +166,10 @@ impl ApiError {
             | Self::Contention
             | Self::HashingBusy
             | Self::DatabaseUnavailable(_)
+            | Self::CannotWrite(_)
             | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -182,8 +194,10 @@ impl ApiError {
             | Self::Contention
             | Self::HashingBusy
             | Self::DatabaseUnavailable(_)
+            | Self::CannotWrite(_)
             | Self::ShuttingDown => "ServiceUnavailableError",
             Self::RequestTimeout => "RequestTimeoutError",
+            Self::InsufficientStorage(_) => "InsufficientStorageError",
             Self::Internal(_) => "InternalServerError",
         }
     }
@@ -200,6 +214,7 @@ impl ApiError {
             Self::Contention => Some("CONTENTION"),
             Self::HashingBusy => Some("OVERLOADED"),
             Self::DatabaseUnavailable(_) => Some("DATABASE_UNAVAILABLE"),
+            Self::InsufficientStorage(_) | Self::CannotWrite(_) => Some("INSUFFICIENT_STORAGE"),
             Self::ShuttingDown => Some("SHUTTING_DOWN"),
             Self::TooManyRequests { .. } => Some("TOO_MANY_REQUESTS"),
             _ => None,
@@ -253,6 +268,9 @@ impl IntoResponse for ApiError {
         if let Self::DatabaseUnavailable(_) = &self {
             tracing::warn!(cause = %chain(&self), "database unavailable");
         }
+        if let Self::InsufficientStorage(_) = &self {
+            storage_full(&self);
+        }
         let mut error = json!({
             "statusCode": status.as_u16(),
             "name": self.name(),
@@ -296,6 +314,12 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if let Self::InsufficientStorage(_) = self {
+            // Space is freed by an operator, not in a second.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        }
         if let Self::DatabaseUnavailable(_) = self {
             // A database restart takes a few seconds.
             response
@@ -303,6 +327,32 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         }
         response
+    }
+}
+
+/// The seconds between two `error` lines about a full disk: each refused write is counted, and
+/// logged at `debug`, but an operator needs one line a minute, not one a request.
+const STORAGE_FULL_LOG_EVERY: u64 = 60;
+
+/// Counts a write refused for lack of room, and logs it at `error` at most once a minute (per
+/// process: the disk is the process's).
+fn storage_full(error: &ApiError) {
+    static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+    metrics::counter!("storage_full_total").increment(1);
+    let now = crate::clock::now().unsigned_abs();
+    let last = LAST_LOGGED.load(Ordering::Relaxed);
+    let due = now.saturating_sub(last) >= STORAGE_FULL_LOG_EVERY;
+    if due
+        && LAST_LOGGED
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::error!(
+            cause = %chain(error),
+            "the database has no room to write: writes are refused (507) until space is freed"
+        );
+    } else {
+        tracing::debug!(cause = %chain(error), "write refused: no room");
     }
 }
 
@@ -327,6 +377,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => {
                 Self::Conflict("The request conflicts with a stored record.".into())
             }
+            StoreError::StorageFull(cause) => Self::InsufficientStorage(cause),
             // Transient, but each with its own answer: a query out of its budget is most often
             // the client's costly filter, and a collision is no outage.
             StoreError::TimedOut => Self::QueryTimeout,

@@ -18,7 +18,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     http::error::{ApiError, Result},
     http::openapi::ServiceUnavailable,
-    store::Store,
+    store::{Store, StoreError},
 };
 
 /// How long readiness waits for the database before calling it unavailable.
@@ -81,6 +81,7 @@ pub async fn ready(State(health): State<Health>) -> Result<Json<Status>> {
     }
     match tokio::time::timeout(PING_BUDGET, health.store.ping()).await {
         Ok(Ok(())) => Ok(Json(Status { status: "ready" })),
+        Ok(Err(error @ StoreError::StorageFull(_))) => Err(ApiError::CannotWrite(Box::new(error))),
         Ok(Err(error)) => Err(ApiError::database_unavailable(error)),
         Err(elapsed) => Err(ApiError::database_unavailable(elapsed)),
     }

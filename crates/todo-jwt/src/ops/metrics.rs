@@ -67,6 +67,10 @@ fn install() -> Option<PrometheusHandle> {
 
 fn describe() {
     metrics::describe_counter!(
+        "storage_full_total",
+        "Writes refused (507) because the database had no room to write"
+    );
+    metrics::describe_counter!(
         "http_requests_total",
         "HTTP requests answered, by method, route template and status"
     );

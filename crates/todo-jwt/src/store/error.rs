@@ -43,6 +43,10 @@ pub enum StoreError {
     /// A statement of the transaction failed, so it can only roll back: it is not committed.
     #[error("the transaction was not committed: one of its statements failed")]
     Aborted,
+    /// The database has no room to write (a full disk, or quota): nothing was stored. Not
+    /// transient in the retry-soon sense: it lasts until an operator frees space.
+    #[error("the database has no room to write: nothing was stored")]
+    StorageFull(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The SQLite file is held by another process.
     #[error(
         "{} is in use by another process (an SQLite database serves one todo-jwt instance; \
@@ -104,6 +108,7 @@ impl StoreError {
             | Self::LimitReached
             | Self::PatternTooComplex
             | Self::Aborted
+            | Self::StorageFull(_)
             | Self::InUse(_)
             | Self::Url(_)
             | Self::Tls(_)

@@ -4,6 +4,7 @@ mod accounts;
 mod audit;
 mod backup;
 mod connections;
+mod disk_full;
 mod errors;
 mod filter_property;
 mod filters;

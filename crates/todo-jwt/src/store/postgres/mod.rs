@@ -52,6 +52,10 @@ impl From<tokio_postgres::Error> for StoreError {
                 | &SqlState::T_R_SERIALIZATION_FAILURE
                 | &SqlState::LOCK_NOT_AVAILABLE,
             ) => Self::Contention,
+            // No room on the server's disk (53100), or its memory (53200) for this write.
+            Some(&SqlState::DISK_FULL | &SqlState::OUT_OF_MEMORY) => {
+                Self::StorageFull(Box::new(error))
+            }
             // The server is going away or not there yet (shutdown, crash, start-up), or the
             // connection failed.
             Some(

@@ -16,7 +16,11 @@ use std::{
     cell::RefCell,
     panic::AssertUnwindSafe,
     path::Path,
-    sync::{Arc, Mutex, atomic::AtomicBool, mpsc},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
     time::{Duration, Instant},
 };
 
@@ -40,6 +44,8 @@ impl From<rusqlite::Error> for StoreError {
         } else if error.sqlite_error_code() == Some(ErrorCode::OperationInterrupted) {
             // The progress handler stopped it: out of its budget.
             Self::TimedOut
+        } else if error.sqlite_error_code() == Some(ErrorCode::DiskFull) {
+            Self::StorageFull(Box::new(error))
         } else {
             Self::Sqlite(error)
         }
@@ -100,6 +106,18 @@ struct Shared {
     costly: rayon::ThreadPool,
     /// A turn on `costly`: waited for at most the query budget.
     turns: Arc<tokio::sync::Semaphore>,
+    /// The last write (or commit) failed for lack of room, and none has succeeded since:
+    /// readiness then probes with a write of its own.
+    full: Arc<AtomicBool>,
+}
+
+/// Remembers whether a write's `result` found the disk full (and clears it when one succeeds).
+fn note_room<T>(full: &AtomicBool, result: &Result<T, StoreError>) {
+    match result {
+        Ok(_) => full.store(false, Ordering::Relaxed),
+        Err(StoreError::StorageFull(_)) => full.store(true, Ordering::Relaxed),
+        Err(_) => {}
+    }
 }
 
 impl SqliteEngine {
@@ -149,6 +167,7 @@ impl SqliteEngine {
                 limits,
                 costly,
                 turns: Arc::new(tokio::sync::Semaphore::new(costly_reads)),
+                full: Arc::default(),
             }),
         })))
     }
@@ -260,7 +279,12 @@ impl Shared {
                 }
             })))
             .map_err(|_| StoreError::Closed)?;
-        Ok(answer.await.map_err(|_| StoreError::Closed)??)
+        let result = answer
+            .await
+            .map_err(|_| StoreError::Closed)?
+            .map_err(StoreError::from);
+        note_room(&self.full, &result);
+        result
     }
 
     /// A turn for costly work, waited for at most the query budget. Owned, so that it can be
@@ -320,6 +344,7 @@ impl Engine for Sqlite<SqliteEngine> {
             lent: Mutex::new(lent),
             failed: AtomicBool::new(false),
             budget: self.0.shared.limits.query_timeout,
+            full: Arc::clone(&self.0.shared.full),
         };
         transaction.with(|connection| connection.execute_batch("BEGIN IMMEDIATE"))?;
         Ok(Box::new(Sqlite(transaction)))
@@ -350,13 +375,26 @@ impl Engine for Sqlite<SqliteEngine> {
         .map_err(|error| StoreError::Backup(error.to_string()))?
     }
 
-    /// Both a read connection and the writer (behind any queued writes) must answer.
+    /// Both a read connection and the writer (behind any queued writes) must answer; and
+    /// after a write failed for lack of room, a write of the probe's own must succeed (it
+    /// rewrites the header's unused application id with its own value: a page in the WAL).
     async fn ping(&self) -> Result<(), StoreError> {
         let select = |connection: &Connection| connection.query_row("SELECT 1", [], |_| Ok(()));
         self.0.shared.read(select)?;
+        if !self.0.shared.full.load(Ordering::Relaxed) {
+            return self
+                .0
+                .shared
+                .write(move |connection: &mut Connection| select(connection))
+                .await;
+        }
         self.0
             .shared
-            .write(move |connection: &mut Connection| select(connection))
+            .write(|connection: &mut Connection| {
+                let id: i64 =
+                    connection.query_row("PRAGMA application_id", [], |row| row.get(0))?;
+                connection.pragma_update(None, "application_id", id)
+            })
             .await
     }
 }

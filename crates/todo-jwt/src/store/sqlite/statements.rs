@@ -6,7 +6,7 @@
 use std::future::Future;
 
 use rusqlite::{
-    CachedStatement, Connection, OptionalExtension, Row, ToSql, params_from_iter,
+    CachedStatement, Connection, Row, ToSql, params_from_iter,
     types::{ToSqlOutput, Value as SqliteValue, ValueRef},
 };
 
@@ -165,12 +165,34 @@ impl<E: Exec> Sqlite<E> {
     }
 }
 
+/// The statement's first row, if any. For a write (`INSERT ... RETURNING`), the statement is
+/// then stepped to its end: outside a transaction SQLite commits only when the statement
+/// finishes, after handing out its rows, and a commit that fails there (a full disk) is
+/// reported by that last step. `query_row` stops at the first row and drops the statement,
+/// which discards that error: the caller got an id for a row that was never stored.
+fn first_row<T: FromRow>(
+    prepared: &mut CachedStatement<'_>,
+    params: &[Param<'_>],
+    write: bool,
+) -> rusqlite::Result<Option<T>> {
+    let mut rows = prepared.query(params_from_iter(params))?;
+    let first = match rows.next()? {
+        Some(row) => Some(T::from_row(row)?),
+        None => None,
+    };
+    if write {
+        while rows.next()?.is_some() {}
+    }
+    Ok(first)
+}
+
 impl<E: Exec> Run for Sqlite<E> {
     const DIALECT: Dialect = Dialect::Sqlite;
 
     async fn one<T: FromRow>(&self, statement: Statement<'_>) -> Result<T, StoreError> {
-        self.run(statement, |prepared, params| {
-            prepared.query_row(params_from_iter(params), |row| T::from_row(row))
+        let write = statement.access != Access::Read;
+        self.run(statement, move |prepared, params| {
+            first_row(prepared, params, write)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
         })
         .await
     }
@@ -179,10 +201,9 @@ impl<E: Exec> Run for Sqlite<E> {
         &self,
         statement: Statement<'_>,
     ) -> Result<Option<T>, StoreError> {
-        self.run(statement, |prepared, params| {
-            prepared
-                .query_row(params_from_iter(params), |row| T::from_row(row))
-                .optional()
+        let write = statement.access != Access::Read;
+        self.run(statement, move |prepared, params| {
+            first_row(prepared, params, write)
         })
         .await
     }

@@ -3,7 +3,7 @@
 
 use std::{
     sync::{
-        Mutex, PoisonError,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
@@ -11,7 +11,7 @@ use std::{
 
 use rusqlite::Connection;
 
-use super::{Lent, connection::within, statements::Sqlite};
+use super::{Lent, connection::within, note_room, statements::Sqlite};
 use crate::store::{StoreError, TransactionEngine};
 
 /// A transaction on the writer's borrowed connection.
@@ -24,6 +24,8 @@ pub(super) struct SqliteTransaction {
     pub(super) failed: AtomicBool,
     /// The time budget of each of its statements.
     pub(super) budget: Duration,
+    /// The engine's record of a write that found the disk full (see `note_room`).
+    pub(super) full: Arc<AtomicBool>,
 }
 
 impl SqliteTransaction {
@@ -55,10 +57,13 @@ impl TransactionEngine for Sqlite<SqliteTransaction> {
         }
         // COMMIT may checkpoint the WAL, which syncs the disk: not on a runtime thread. The
         // connection goes back to the writer when the transaction drops there, committed or not.
-        tokio::task::spawn_blocking(move || {
+        let full = Arc::clone(&transaction.full);
+        let committed = tokio::task::spawn_blocking(move || {
             transaction.with(|connection| connection.execute_batch("COMMIT"))
         })
         .await
-        .map_err(|_| StoreError::Closed)?
+        .map_err(|_| StoreError::Closed)?;
+        note_room(&full, &committed);
+        committed
     }
 }
