@@ -43,7 +43,7 @@ use crate::{
         tasks::{self, Signal, Tasks},
         telemetry,
     },
-    sessions::{self, RefreshPolicy, Sessions, StoreDirectory},
+    sessions::{self, EndedFirst, EndedSessions, RefreshPolicy, Sessions, StoreDirectory},
     state::{AppState, Parts},
     store::{Store, StoreError},
     throttle::Throttles,
@@ -147,6 +147,7 @@ impl Application {
         let throttles = Throttles::new(store.clone(), settings.throttle.clone());
         let passwords = Passwords::new(cores, settings.max_hash_wait)?;
         let accounts = Accounts::new(store.clone(), passwords.clone(), throttles.clone());
+        let ended = EndedSessions::new(settings.token_lifetime);
         let sessions = Sessions::new(
             accounts.clone(),
             store.clone(),
@@ -157,13 +158,18 @@ impl Application {
                 rotation: settings.refresh_rotation,
                 reuse_interval: settings.refresh_reuse_interval,
             },
+            ended.clone(),
         );
-        // Deleted users' tokens are refused within a second, without a lookup per request.
-        let directory = CachedUserDirectory::new(
-            Arc::new(StoreDirectory(store.clone())),
-            USER_CACHE_TTL,
-            100_000,
-        );
+        // Deleted users' tokens are refused within a second, without a lookup per request;
+        // sessions ended here, at once.
+        let directory = EndedFirst {
+            ended,
+            inner: Arc::new(CachedUserDirectory::new(
+                Arc::new(StoreDirectory(store.clone())),
+                USER_CACHE_TTL,
+                100_000,
+            )),
+        };
         let strategies = StrategyRegistry::new()
             .with(BearerJwtStrategy::new(jwt.clone()).with_user_directory(Arc::new(directory)))
             .render_with(error::render_auth_error)

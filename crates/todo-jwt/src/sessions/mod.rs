@@ -4,12 +4,14 @@
 //! Refresh tokens rotate, with reuse detection (`refresh.rs`).
 
 mod directory;
+mod ended;
 mod handlers;
 mod refresh;
 mod service;
 mod token;
 
 pub use directory::StoreDirectory;
+pub use ended::{EndedFirst, EndedSessions};
 pub use refresh::RefreshKey;
 pub use service::{RefreshPolicy, Sessions, Tokens};
 

@@ -7,7 +7,10 @@ use std::{sync::Arc, time::Duration};
 use authn::UserProfile;
 use authn_jwt::JwtService;
 
-use super::refresh::{RefreshKey, random_token, token_hash};
+use super::{
+    ended::EndedSessions,
+    refresh::{RefreshKey, random_token, token_hash},
+};
 use crate::{
     accounts::{Accounts, Credentials},
     audit::{self, AuthEvent, ClientInfo},
@@ -45,6 +48,8 @@ pub struct Sessions {
     /// How long a session lives at most.
     lifetime: Duration,
     refresh: RefreshPolicy,
+    /// The sessions ended here, refused by this instance at once.
+    ended: Arc<EndedSessions>,
 }
 
 /// How many rotations a spent token's chain is followed to the session's current token.
@@ -58,6 +63,7 @@ impl Sessions {
         jwt: Arc<JwtService>,
         lifetime: Duration,
         refresh: RefreshPolicy,
+        ended: Arc<EndedSessions>,
     ) -> Self {
         Self {
             accounts,
@@ -65,6 +71,7 @@ impl Sessions {
             jwt,
             lifetime,
             refresh,
+            ended,
         }
     }
 
@@ -300,19 +307,25 @@ impl Sessions {
     }
 
     /// Ends the caller's session (nothing for a token from before sessions, which has none).
+    ///
+    /// This instance refuses the session's tokens from now on, even should the database write
+    /// fail (a full disk); the event is recorded only by the logout that ended it (a hundred
+    /// concurrent logouts with one token record one).
     pub async fn log_out(&self, caller: &UserProfile) -> Result<()> {
         if let Some(session) = &caller.session {
+            self.ended.end(session);
             let transaction = self.store.transaction().await?;
-            transaction.sessions().end(&caller.id, session).await?;
-            audit::record(
-                transaction.audit(),
-                AuthEvent::LoggedOut {
-                    user: &caller.id,
-                    session,
-                },
-            )
-            .await?;
-            transaction.commit().await?;
+            if transaction.sessions().end(&caller.id, session).await? {
+                audit::record(
+                    transaction.audit(),
+                    AuthEvent::LoggedOut {
+                        user: &caller.id,
+                        session,
+                    },
+                )
+                .await?;
+                transaction.commit().await?;
+            }
         }
         Ok(())
     }
@@ -342,6 +355,7 @@ impl Sessions {
     pub async fn end(&self, caller: &UserProfile, id: &str) -> Result<()> {
         let transaction = self.store.transaction().await?;
         if transaction.sessions().end(&caller.id, id).await? {
+            self.ended.end(id);
             audit::record(
                 transaction.audit(),
                 AuthEvent::SessionEnded {

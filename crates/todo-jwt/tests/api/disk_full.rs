@@ -63,6 +63,11 @@ async fn on_a_full_disk_no_write_is_acknowledged_without_being_stored() {
     config.secret = Some(SecretString::from(TEST_SECRET));
     let app = spawn_on(config, data_dir).await;
     let token = app.token_for("full@example.com").await;
+    let leaving = app.log_in("full@example.com", "password123").await;
+    assert_eq!(leaving.status(), StatusCode::OK);
+    let leaving: Value = leaving.json().await.expect("json");
+    let leaving = leaving["token"].as_str().expect("token").to_owned();
+    assert_eq!(app.who_am_i(&leaving).await.status(), StatusCode::OK);
 
     fill(&disk.0.join("filler"));
     let mut stored = Vec::new();

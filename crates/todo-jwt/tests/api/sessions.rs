@@ -553,3 +553,61 @@ async fn deleting_an_account_removes_everything_and_frees_the_email() {
     }
     sign_up(&app, "leaver@example.com").await;
 }
+
+/// Issue 21: the instance that ends a session refuses its tokens at once (its cache of the
+/// directory's answers is bypassed), writes included: no request slips in after the 204.
+#[tokio::test]
+async fn the_instance_that_ends_a_session_refuses_its_token_at_once() {
+    let app = spawn_app().await;
+    let token = app.token_for("at-once@example.com").await;
+    // The directory's answer for this session is cached now.
+    assert_eq!(app.who_am_i(&token).await.status(), StatusCode::OK);
+    let response = app.call(Method::POST, "/users/logout", &token, None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.who_am_i(&token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let write = app
+        .call(
+            Method::POST,
+            "/todos",
+            &token,
+            Some(&json!({"title": "late"})),
+        )
+        .await;
+    assert_eq!(write.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Issue 21: many concurrent logouts with one token end one session, and record one event.
+#[tokio::test]
+async fn concurrent_logouts_with_one_token_record_one_event() {
+    let app = spawn_app().await;
+    let token = app.token_for("many-logouts@example.com").await;
+    assert_eq!(app.who_am_i(&token).await.status(), StatusCode::OK);
+    let logouts = (0..50).map(|_| app.call(Method::POST, "/users/logout", &token, None));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(logouts)
+        .await
+        .iter()
+        .map(reqwest::Response::status)
+        .collect();
+    assert!(
+        statuses
+            .iter()
+            .all(|status| [StatusCode::NO_CONTENT, StatusCode::UNAUTHORIZED].contains(status)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&StatusCode::NO_CONTENT));
+    let reader = app.log_in("many-logouts@example.com", "password123").await;
+    assert_eq!(reader.status(), StatusCode::OK);
+    let reader: Value = reader.json().await.expect("json");
+    let reader = reader["token"].as_str().expect("token");
+    let events = app.get_json("/users/me/events?limit=200", reader).await;
+    let logouts = events
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|event| event["event"] == "logout")
+        .count();
+    assert_eq!(logouts, 1, "{events}");
+}
