@@ -343,7 +343,12 @@ async fn rotate_keys_reaches_two_running_instances() {
     let refused = revoke(&new_kid);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("newest signing key"));
-    assert!(revoke(&old_kid).status.success());
+    let revoked = revoke(&old_kid);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
     let (old_tokens, new_tokens) = tokens.split_at(2);
     for app in [a, b] {
         eventually(
