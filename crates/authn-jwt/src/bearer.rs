@@ -30,10 +30,15 @@ impl BearerJwtStrategy {
 
     /// The token from the `Authorization` header, or LoopBack's message for why there is none.
     fn bearer_token(request: &Parts) -> Result<&str, AuthError> {
-        let value = request
-            .headers
-            .get(header::AUTHORIZATION)
+        let mut values = request.headers.get_all(header::AUTHORIZATION).iter();
+        let value = values
+            .next()
             .ok_or_else(|| bad_header("Authorization header not found."))?;
+        // Two credentials are one too many: a proxy and a client adding one each would
+        // otherwise be settled by whichever came first.
+        if values.next().is_some() {
+            return Err(bad_header(TWICE));
+        }
         // `to_str` admits visible ASCII, spaces and tabs only, so spaces and tabs are all the
         // whitespace there is. (Scanned bytewise: `split_whitespace` decoded the ~300-character
         // token char by char three times over, a measurable part of every request.)
@@ -62,6 +67,8 @@ impl BearerJwtStrategy {
 }
 
 const NOT_BEARER: &str = "Authorization header is not of type 'Bearer'.";
+/// More than one `Authorization` header (LoopBack reads the first; we refuse).
+const TWICE: &str = "Authorization header must be sent once.";
 const TOO_MANY_PARTS: &str = "Authorization header value has too many parts. It must follow the \
                               pattern: 'Bearer xx.yy.zz' where xx.yy.zz is a valid JWT token.";
 

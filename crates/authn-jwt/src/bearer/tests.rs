@@ -513,3 +513,31 @@ fn a_key_set_verifies_by_key_id_and_signs_with_its_first_key() {
             .is_err()
     );
 }
+
+/// Two credentials are refused, even when the first is valid: which one counts would
+/// otherwise depend on who added which (a proxy, the client).
+#[tokio::test]
+async fn two_authorization_headers_are_refused() {
+    let token = signed(&claims());
+    let strategy = BearerJwtStrategy::new(service());
+    let (parts, ()) = Request::get("/")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::AUTHORIZATION, "Bearer other")
+        .body(())
+        .expect("request")
+        .into_parts();
+    let refused = strategy.authenticate(&parts).await.expect_err("refused");
+    assert!(
+        matches!(
+            &refused,
+            AuthError::Unauthorized { message, reason: FailureReason::Missing, .. }
+                if message == "Authorization header must be sent once."
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        authenticate(&strategy, Some(&format!("Bearer {token}")))
+            .await
+            .is_ok()
+    );
+}

@@ -160,9 +160,7 @@ where
         if let Some(content_type) = content_type.as_deref()
             && !is_json(content_type)
         {
-            return Err(ApiError::UnsupportedMediaType(
-                media_type(content_type).to_owned(),
-            ));
+            return Err(ApiError::UnsupportedMediaType(refused_type(content_type)));
         }
         let received = read_body(&BodyLimits::from_ref(state), request).await?;
         let inline = received.bytes.len() <= INLINE_BODY;
@@ -213,9 +211,7 @@ pub fn parse(content_type: Option<&str>, bytes: &[u8]) -> Result<Value, ApiError
     let empty = bytes.iter().all(u8::is_ascii_whitespace);
     match content_type {
         Some(content_type) if !is_json(content_type) => {
-            return Err(ApiError::UnsupportedMediaType(
-                media_type(content_type).to_owned(),
-            ));
+            return Err(ApiError::UnsupportedMediaType(refused_type(content_type)));
         }
         None if !empty => return Err(ApiError::UnsupportedMediaType("undefined".to_owned())),
         _ => {}
@@ -235,15 +231,60 @@ fn media_type(content_type: &str) -> &str {
     content_type.split(';').next().unwrap_or_default().trim()
 }
 
+/// JSON (`application/json` or `application/*+json`), in UTF-8: a `charset` parameter, if
+/// any, must say so. (JSON is UTF-8 by RFC 8259; a body declared as UTF-16 would otherwise be
+/// read as UTF-8 and fail, or worse, half-succeed.)
 fn is_json(content_type: &str) -> bool {
     let essence = media_type(content_type).to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    json && content_type
+        .split(';')
+        .skip(1)
+        .all(|parameter| match parameter.split_once('=') {
+            Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+                let value = value.trim().trim_matches('"');
+                value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8")
+            }
+            _ => true,
+        })
+}
+
+/// What a 415 names: the media type, or the whole header when the type was JSON and its
+/// charset was the problem.
+fn refused_type(content_type: &str) -> String {
+    let essence = media_type(content_type);
+    if essence.eq_ignore_ascii_case("application/json") {
+        content_type.trim().to_owned()
+    } else {
+        essence.to_owned()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_charset_other_than_utf_8_is_refused() {
+        for declared in [
+            "application/json; charset=utf-16",
+            "application/json;charset=\"UTF-16LE\"",
+            "application/json; charset=latin1",
+        ] {
+            assert!(
+                matches!(parse(Some(declared), b"{}"), Err(ApiError::UnsupportedMediaType(t)) if t == declared),
+                "{declared}"
+            );
+        }
+        for declared in [
+            "application/json; charset=utf-8",
+            "application/json; charset=\"UTF-8\"",
+            "application/json",
+        ] {
+            assert!(parse(Some(declared), b"{}").is_ok(), "{declared}");
+        }
+    }
 
     #[test]
     fn content_type_and_syntax_are_checked_before_the_schema() {

@@ -18,6 +18,10 @@ use crate::{
     todos::TodoLimits,
 };
 
+/// The largest file `import-loopback` reads: LoopBack's memory connector holds its whole
+/// database in memory and in this one file, so a real one is far smaller.
+pub const MAX_FILE: u64 = 64 * 1024 * 1024;
+
 /// Why nothing was imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -28,6 +32,16 @@ pub enum ImportError {
         path: String,
         /// Why.
         source: std::io::Error,
+    },
+    /// The file is larger than any memory connector file this service would take.
+    #[error(
+        "{path} is larger than {} MiB: not a LoopBack memory connector file this service takes \
+         (import such a database table by table instead)",
+        MAX_FILE / (1024 * 1024)
+    )]
+    TooLarge {
+        /// The file.
+        path: String,
     },
     /// The file is not JSON in the memory connector's shape.
     #[error("not LoopBack's memory connector file ({{\"ids\":{{...}},\"models\":{{...}}}})")]
@@ -136,10 +150,24 @@ pub async fn import_file(
     owner: &str,
     limits: TodoLimits,
 ) -> Result<ImportReport, ImportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
+    use std::io::Read as _;
+    let read_error = |source| ImportError::Read {
         path: path.display().to_string(),
         source,
-    })?;
+    };
+    // Read at most one byte past the cap, whatever the file claims to be (`/dev/zero` has no
+    // length): never a whole unbounded stream into memory.
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(read_error)?
+        .take(MAX_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(read_error)?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(ImportError::TooLarge {
+            path: path.display().to_string(),
+        });
+    }
     import(store, &text, owner, limits).await
 }
 

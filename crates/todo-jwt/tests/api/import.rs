@@ -378,3 +378,22 @@ async fn the_owner_must_exist_in_the_file_or_the_database() {
         json!([{"id": 4, "title": "for bob"}])
     );
 }
+
+/// Issue 21: an endless or huge file is refused after the cap, never read whole into memory
+/// (`/dev/zero` took 3.4 GB in 3 s before).
+#[tokio::test]
+async fn an_endless_file_is_refused_at_the_cap() {
+    let target = Target::new().await;
+    let mut import: Command = command(target.data_dir.path());
+    if let Some(database) = &target.database {
+        import.env("TODO_JWT_DATABASE_URL", &database.url);
+    }
+    let started = std::time::Instant::now();
+    let output = import
+        .args(["import-loopback", "/dev/zero", "--owner", "ann@example.com"])
+        .output()
+        .expect("run todo-jwt import-loopback");
+    let message = refused(&output);
+    assert!(message.contains("larger than 64 MiB"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
