@@ -150,28 +150,25 @@ impl Accounts {
     /// [`Accounts::check_password`], with the hash the password was checked against (a session
     /// is started only while the user still has it).
     pub async fn check_password_hash(&self, credentials: Credentials) -> Result<(User, String)> {
-        // A locked account is refused before any hashing, the right password included.
-        self.throttles.check_account(&credentials.email).await?;
-        let found = self.store.users().find_by_email(&credentials.email).await?;
-        let (user, hash) = match found {
-            Some(found) => (Some(found.user), Some(found.password_hash)),
-            None => (None, None),
+        let Credentials { email, password } = credentials;
+        // Counted before any hashing; a locked account is refused, the right password included.
+        let attempt = self.throttles.reserve(&email).await?;
+        let (user, hash, valid) = match self.verify(&email, password.clone()).await {
+            Ok(checked) => checked,
+            Err(error) => {
+                // No verdict (hashing shed, the database failed): the attempt is given back.
+                self.throttles.release(&email).await;
+                return Err(error);
+            }
         };
-        // Kept only for an outdated hash, which is replaced once the password is known right.
-        let upgrade_with = hash
-            .as_deref()
-            .is_some_and(Passwords::is_outdated)
-            .then(|| credentials.password.clone());
-        let valid = self
-            .passwords
-            .verify(credentials.password, hash.clone())
-            .await?;
         match (user, hash) {
             (Some(user), Some(hash)) if valid => {
-                self.throttles.succeeded(&credentials.email).await?;
-                let hash = match upgrade_with {
-                    Some(password) => self.upgrade(&user.id, password, hash).await,
-                    None => hash,
+                self.throttles.succeeded(&email).await?;
+                // An outdated hash is replaced now that the password is known right.
+                let hash = if Passwords::is_outdated(&hash) {
+                    self.upgrade(&user.id, password, hash).await
+                } else {
+                    hash
                 };
                 Ok((user, hash))
             }
@@ -180,14 +177,30 @@ impl Accounts {
                     self.store.audit(),
                     AuthEvent::LoginFailed {
                         user: user.as_ref().map(|user| user.id.as_str()),
-                        email: &credentials.email,
+                        email: &email,
                     },
                 )
                 .await?;
-                self.throttles.failed(&credentials.email).await?;
+                self.throttles.failed(&email, attempt).await?;
                 Err(ApiError::Unauthorized(INVALID_CREDENTIALS.to_owned()))
             }
         }
+    }
+
+    /// Checks `password` against `email`'s stored hash (against a dummy one for an unknown
+    /// email, so that timing tells nothing): the user, their hash, and whether it matched.
+    async fn verify(
+        &self,
+        email: &str,
+        password: SecretString,
+    ) -> Result<(Option<User>, Option<String>, bool)> {
+        let found = self.store.users().find_by_email(email).await?;
+        let (user, hash) = match found {
+            Some(found) => (Some(found.user), Some(found.password_hash)),
+            None => (None, None),
+        };
+        let valid = self.passwords.verify(password, hash.clone()).await?;
+        Ok((user, hash, valid))
     }
 
     /// Replaces `checked`, an outdated hash (bcrypt, imported from LoopBack) that `password`

@@ -30,6 +30,8 @@ pub trait ThrottleStatements: Send + Sync {
     async fn throttle_get(&self, key: &str) -> Result<Option<Counter>, StoreError>;
     /// Removes the counter for `key`.
     async fn throttle_clear(&self, key: &str) -> Result<(), StoreError>;
+    /// Takes one hit back from the counter for `key`.
+    async fn throttle_release(&self, key: &str) -> Result<(), StoreError>;
     /// Removes every counter whose window ended by `now`; how many.
     async fn throttle_expired(&self, now: i64) -> Result<u64, StoreError>;
 }
@@ -60,6 +62,11 @@ impl Throttle<'_> {
         self.0.throttle_clear(key).await
     }
 
+    /// Takes back one hit on `key` (one that turned out not to be an attempt).
+    pub async fn release(&self, key: &str) -> Result<(), StoreError> {
+        self.0.throttle_release(key).await
+    }
+
     /// Removes the counters whose window ended by `now`.
     pub async fn remove_expired(&self, now: i64) -> Result<u64, StoreError> {
         self.0.throttle_expired(now).await
@@ -88,6 +95,12 @@ impl<X: Run> ThrottleStatements for X {
     async fn throttle_clear(&self, key: &str) -> Result<(), StoreError> {
         self.execute(Statement::write(&self.sql().throttle.clear, &[key.into()]))
             .await?;
+        Ok(())
+    }
+
+    async fn throttle_release(&self, key: &str) -> Result<(), StoreError> {
+        let sql = &self.sql().throttle.release;
+        self.execute(Statement::write(sql, &[key.into()])).await?;
         Ok(())
     }
 

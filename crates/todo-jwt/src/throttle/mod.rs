@@ -24,6 +24,10 @@ use crate::{
     store::Store,
 };
 
+/// A password check reserved by [`Throttles::reserve`]: which attempt of the window it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt(i64);
+
 /// The limits, and where their counters live.
 #[derive(Clone, Debug)]
 pub struct Throttles(Arc<Inner>);
@@ -74,16 +78,24 @@ impl Throttles {
         format!("login:{}", email.trim().to_lowercase())
     }
 
-    /// 429 while `email`'s account is locked by failed attempts.
-    pub async fn check_account(&self, email: &str) -> Result<(), ApiError> {
+    /// Reserves a password check for `email` before it runs: the attempt is counted first,
+    /// and refused (429, no hashing) once the account has used its attempts for the window,
+    /// the right password included. Counting before checking means attempts in flight count
+    /// too: however many arrive at once, at most the limit's worth are hashed per window.
+    /// After the check, [`Throttles::failed`], [`Throttles::succeeded`] or (no verdict)
+    /// [`Throttles::release`].
+    pub async fn reserve(&self, email: &str) -> Result<Attempt, ApiError> {
         if self.0.max_failures == 0 {
-            return Ok(());
+            return Ok(Attempt(0));
         }
         let now = now();
-        let key = Self::account_key(email);
-        if let Some(counter) = self.0.store.throttle().current(&key, now).await?
-            && counter.count >= self.0.max_failures
-        {
+        let counter = self
+            .0
+            .store
+            .throttle()
+            .hit(&Self::account_key(email), now, self.0.window)
+            .await?;
+        if counter.count > self.0.max_failures {
             // Counted, not recorded: the event was recorded once, when the account locked.
             crate::ops::metrics::login("throttled");
             return Err(too_many(
@@ -91,33 +103,40 @@ impl Throttles {
                 "Too many failed logins for this account; try again later.",
             ));
         }
+        Ok(Attempt(counter.count))
+    }
+
+    /// A reserved check failed; the failure that locks the account (the last attempt the
+    /// window allows) is recorded as a `throttled` event, once per window (a refused attempt
+    /// after it is only counted: an attacker hammering a locked account must not fill the
+    /// audit log).
+    pub async fn failed(&self, email: &str, attempt: Attempt) -> Result<(), ApiError> {
+        if self.0.max_failures > 0 && attempt.0 == self.0.max_failures {
+            audit::record(
+                self.0.store.audit(),
+                AuthEvent::Throttled {
+                    reason: "account",
+                    email: Some(email),
+                },
+            )
+            .await?;
+        }
         Ok(())
     }
 
-    /// Counts a failed password check for `email`; the failure that locks the account is
-    /// recorded as a `throttled` event, once per window (a refused attempt after it is only
-    /// counted: an attacker hammering a locked account must not fill the audit log).
-    pub async fn failed(&self, email: &str) -> Result<(), ApiError> {
-        if self.0.max_failures > 0 {
-            let key = Self::account_key(email);
-            let counter = self
+    /// A reserved check did not happen (hashing was shed, the database failed): its attempt
+    /// is given back. Best effort: should this fail too, the attempt stays counted.
+    pub async fn release(&self, email: &str) {
+        if self.0.max_failures > 0
+            && let Err(error) = self
                 .0
                 .store
                 .throttle()
-                .hit(&key, now(), self.0.window)
-                .await?;
-            if counter.count == self.0.max_failures {
-                audit::record(
-                    self.0.store.audit(),
-                    AuthEvent::Throttled {
-                        reason: "account",
-                        email: Some(email),
-                    },
-                )
-                .await?;
-            }
+                .release(&Self::account_key(email))
+                .await
+        {
+            tracing::warn!(cause = %crate::http::error::chain(&error), "cannot give back a login attempt");
         }
-        Ok(())
     }
 
     /// Forgets `email`'s failures after a successful check.

@@ -198,3 +198,40 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// Issue 21: attempts in flight count against the limit. Many wrong passwords at once for
+/// one email get at most the limit's worth of password checks (401); the rest are refused
+/// before any hashing (429). (Checked first and counted after, 190 of 200 were hashed.)
+#[tokio::test]
+async fn concurrent_attempts_are_counted_before_they_are_checked() {
+    let app = app_with(|config| {
+        config.login_max_failures = 3;
+        config.auth_rate_limit = 0;
+    })
+    .await;
+    assert_eq!(
+        app.sign_up("rush@example.com", "password123")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let attempts = (0..40).map(|_| app.log_in("rush@example.com", "wrong-password"));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(reqwest::Response::status)
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + refused, 40, "{statuses:?}");
+    assert_eq!(checked, 3, "{statuses:?}");
+    // Locked: the right password too.
+    let right = app.log_in("rush@example.com", "password123").await;
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
+}

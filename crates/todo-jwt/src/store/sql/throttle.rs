@@ -15,6 +15,8 @@ pub struct ThrottleSql {
     pub get: String,
     /// `DELETE` a counter (key).
     pub clear: String,
+    /// Takes one hit back from a counter (key), never below zero.
+    pub release: String,
     /// `DELETE` the counters whose window ended (now).
     pub expired: String,
 }
@@ -70,6 +72,12 @@ impl ThrottleSql {
         clear
             .from_table(table)
             .and_where(Expr::col(throttle::KEY).eq(parameter()));
+        let mut release = Query::update();
+        release
+            .table(table)
+            .value(throttle::COUNT, Expr::col(throttle::COUNT).sub(1))
+            .and_where(Expr::col(throttle::KEY).eq(parameter()))
+            .and_where(Expr::col(throttle::COUNT).gt(0));
         let mut expired = Query::delete();
         expired
             .from_table(table)
@@ -78,6 +86,7 @@ impl ThrottleSql {
             hit: text(&hit, dialect),
             get: text(&get, dialect),
             clear: text(&clear, dialect),
+            release: text(&release, dialect),
             expired: text(&expired, dialect),
         }
     }
