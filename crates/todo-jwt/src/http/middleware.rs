@@ -124,3 +124,22 @@ pub fn cors(origins: &[HeaderValue]) -> CorsLayer {
         ])
         .max_age(std::time::Duration::from_secs(86_400))
 }
+
+/// Takes CORS' headers off `GET /metrics` (a preflight included): its counters are for the
+/// operator's scraper, never for a script on another site.
+pub async fn without_cors(request: Request<Body>, next: axum::middleware::Next) -> Response {
+    let metrics = request.uri().path() == "/metrics";
+    let mut response = next.run(request).await;
+    if metrics {
+        let headers = response.headers_mut();
+        let shared: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in shared {
+            headers.remove(name);
+        }
+    }
+    response
+}

@@ -14,6 +14,7 @@ use std::{
 };
 
 use axum::{
+    Extension,
     extract::{MatchedPath, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     middleware::Next,
@@ -23,7 +24,10 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::{http::error::ApiError, store::Store};
+use crate::{
+    http::{error::ApiError, server::PeerAddr},
+    store::Store,
+};
 
 /// The request latency histogram's buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -107,23 +111,26 @@ fn describe() {
     );
 }
 
-/// Who may read `GET /metrics`.
+/// Who may read `GET /metrics`. Not the world by default: its counters (logins, refusals,
+/// throttling) tell an outsider how an attack is going.
 #[derive(Clone, Debug)]
 pub enum Access {
     /// Nobody: the route answers 404 and nothing is recorded.
     Off,
-    /// Anyone who can reach the service.
-    Public,
-    /// Callers sending `Authorization: Bearer <token>` with this token (its SHA-256 is kept).
+    /// Clients on this machine only: a loopback peer, connecting directly (a request that
+    /// came through a proxy, with `X-Forwarded-For` or `Forwarded`, is not local).
+    Local,
+    /// Callers sending `Authorization: Bearer <token>` with this token (its SHA-256 is kept),
+    /// from anywhere.
     Token([u8; 32]),
 }
 
 impl Access {
-    /// From the settings: off, or public unless a token is given.
+    /// From the settings: off, or local unless a token is given.
     pub fn new(enabled: bool, token: Option<&SecretString>) -> Self {
         match (enabled, token) {
             (false, _) => Self::Off,
-            (true, None) => Self::Public,
+            (true, None) => Self::Local,
             (true, Some(token)) => {
                 Self::Token(Sha256::digest(token.expose_secret().as_bytes()).into())
             }
@@ -132,10 +139,16 @@ impl Access {
 
     /// Whether `headers` may read the metrics. Digests are compared, so the time taken says
     /// nothing about the token.
-    fn allows(&self, headers: &HeaderMap) -> bool {
+    fn allows(&self, headers: &HeaderMap, peer: Option<PeerAddr>) -> bool {
         match self {
             Self::Off => false,
-            Self::Public => true,
+            Self::Local => {
+                let proxied = headers.contains_key("x-forwarded-for")
+                    || headers.contains_key(header::FORWARDED);
+                !proxied
+                    && peer
+                        .is_some_and(|PeerAddr(address)| address.ip().to_canonical().is_loopback())
+            }
             Self::Token(expected) => headers
                 .get(header::AUTHORIZATION)
                 .and_then(|value| value.to_str().ok())
@@ -204,14 +217,29 @@ impl Metrics {
 }
 
 /// `GET /metrics`: every series in Prometheus' text format (version 0.0.4). 404 when metrics
-/// are off; 401 without the configured token.
-pub async fn render(State(metrics): State<Metrics>, headers: HeaderMap) -> Response {
+/// are off; 401 without the configured token; without one, 403 to a client that is not on
+/// this machine. Never shared with other origins (see `without_cors`).
+pub async fn render(
+    State(metrics): State<Metrics>,
+    peer: Option<Extension<PeerAddr>>,
+    headers: HeaderMap,
+) -> Response {
     let Some(handle) = &metrics.handle else {
         return ApiError::EndpointNotFound(Method::GET, "/metrics".to_owned()).into_response();
     };
-    if !metrics.access.allows(&headers) {
-        return ApiError::Unauthorized("A valid metrics token is required.".to_owned())
-            .into_response();
+    if !metrics
+        .access
+        .allows(&headers, peer.map(|Extension(peer)| peer))
+    {
+        return match metrics.access {
+            Access::Local => ApiError::Forbidden(
+                "The metrics are served to clients on this machine only; set a metrics token \
+                 to read them from elsewhere."
+                    .to_owned(),
+            ),
+            _ => ApiError::Unauthorized("A valid metrics token is required.".to_owned()),
+        }
+        .into_response();
     }
     metrics.process.collect();
     for gauge in metrics.gauges.iter() {
@@ -370,4 +398,27 @@ pub async fn endpoint_not_found(method: Method, uri: Uri) -> ApiError {
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     unmatched(&method, StatusCode::METHOD_NOT_ALLOWED.as_u16());
     ApiError::MethodNotAllowed(method, uri.path().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue};
+
+    use super::{Access, PeerAddr};
+
+    #[test]
+    fn by_default_only_a_direct_client_on_this_machine_may_read() {
+        let local = Access::new(true, None);
+        let peer = |address: &str| Some(PeerAddr(address.parse().expect("address")));
+        let direct = HeaderMap::new();
+        assert!(local.allows(&direct, peer("127.0.0.1:5000")));
+        assert!(local.allows(&direct, peer("[::1]:5000")));
+        assert!(local.allows(&direct, peer("[::ffff:127.0.0.1]:5000")));
+        assert!(!local.allows(&direct, peer("192.0.2.7:5000")));
+        assert!(!local.allows(&direct, None));
+        let mut proxied = HeaderMap::new();
+        proxied.insert("x-forwarded-for", HeaderValue::from_static("192.0.2.7"));
+        assert!(!local.allows(&proxied, peer("127.0.0.1:5000")));
+        assert!(!Access::new(false, None).allows(&direct, peer("127.0.0.1:5000")));
+    }
 }

@@ -194,3 +194,57 @@ async fn metrics_can_require_a_token_or_be_turned_off() {
         .expect("scrape");
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+/// Issue 21: without a token, the metrics are this machine's only (a request relayed by a
+/// proxy is not local), and never shared with other origins, preflight included.
+#[tokio::test]
+async fn without_a_token_metrics_are_local_and_never_shared_with_other_origins() {
+    let app = spawn_app_with(|config| config.secret = Some(SecretString::from(TEST_SECRET))).await;
+    let proxied = app
+        .client
+        .get(app.url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(proxied.status(), StatusCode::FORBIDDEN);
+    let direct = app
+        .client
+        .get(app.url("/metrics"))
+        .header(header::ORIGIN, "https://evil.example")
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(direct.status(), StatusCode::OK);
+    assert!(
+        !direct
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/metrics"))
+        .header(header::ORIGIN, "https://evil.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+        .send()
+        .await
+        .expect("preflight");
+    assert!(
+        !preflight
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
+    // Other routes still are shared, as LoopBack's.
+    let health = app
+        .client
+        .get(app.url("/healthz"))
+        .header(header::ORIGIN, "https://evil.example")
+        .send()
+        .await
+        .expect("healthz");
+    assert!(
+        health
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
+}
