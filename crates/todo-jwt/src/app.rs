@@ -86,6 +86,7 @@ pub struct Application {
     address: SocketAddr,
     limits: ConnectionLimits,
     draining: Draining,
+    drain_period: Duration,
     cors_origins: Vec<axum::http::HeaderValue>,
     background: Background,
 }
@@ -216,6 +217,7 @@ impl Application {
             address,
             limits: settings.connections,
             draining,
+            drain_period: settings.drain_period,
             cors_origins: settings.cors_origins.clone(),
             background: Background {
                 sessions,
@@ -241,10 +243,23 @@ impl Application {
         let tasks = Tasks::new();
         self.background.start(&tasks);
         let service = with_middleware(self.router, cors(&self.cors_origins));
-        let draining = self.draining.clone();
+        let (draining, drain) = (self.draining.clone(), self.drain_period);
         let shutdown = async move {
             tasks::shutdown_signal().await;
+            // Not ready from now on, still serving: a load balancer's next probe takes the
+            // service out of rotation before the listener closes.
             draining.start();
+            if !drain.is_zero() {
+                tracing::info!(
+                    seconds = drain.as_secs(),
+                    "draining: /readyz answers 503 while requests are still served; \
+                     a second signal stops now"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(drain) => {}
+                    () = tasks::shutdown_signal() => {}
+                }
+            }
         };
         let served = server::serve(self.listener, service, self.limits, shutdown).await;
         if !tasks.shutdown(TASKS_GRACE).await {

@@ -141,6 +141,20 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(ranges::IO_TIMEOUT))]
     pub header_timeout: u64,
 
+    /// Seconds between the shutdown signal (SIGTERM, Ctrl-C) and closing the listener: the
+    /// service goes on serving while `/readyz` answers 503 `SHUTTING_DOWN`, so a load
+    /// balancer takes it out of rotation before it stops accepting. A second signal ends the
+    /// wait. 0: stop accepting at once.
+    #[arg(long, env = "TODO_JWT_DRAIN_PERIOD", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(ranges::DRAIN_PERIOD))]
+    pub drain_period: u64,
+
+    /// Seconds the requests in flight may take to finish once the listener is closed; then
+    /// their connections are dropped (a client that does not read its response included).
+    #[arg(long, env = "TODO_JWT_SHUTDOWN_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(ranges::SHUTDOWN_TIMEOUT))]
+    pub shutdown_timeout: u64,
+
     /// Seconds a request's body may take to arrive (408 after that).
     #[arg(long, env = "TODO_JWT_BODY_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(ranges::IO_TIMEOUT))]

@@ -32,6 +32,10 @@ pub const MAX_HASH_WAIT_MS: RangeInclusive<u64> = 0..=600_000;
 pub const MAX_CONNECTIONS: RangeInclusive<u64> = 1..=1_000_000;
 /// `--header-timeout`, `--body-timeout`, `--send-timeout`, seconds: up to an hour.
 pub const IO_TIMEOUT: RangeInclusive<u64> = 1..=3_600;
+/// `--drain-period`, seconds: up to five minutes.
+pub const DRAIN_PERIOD: RangeInclusive<u64> = 0..=300;
+/// `--shutdown-timeout`, seconds: up to an hour.
+pub const SHUTDOWN_TIMEOUT: RangeInclusive<u64> = 1..=3_600;
 /// `--body-memory-mb`, `--response-memory-mb`: up to 64 GiB.
 pub const MEMORY_MB: RangeInclusive<u64> = 1..=65_536;
 /// `--max-title-length`, `--max-desc-length`, characters.

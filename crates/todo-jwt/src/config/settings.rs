@@ -42,6 +42,8 @@ pub struct Settings {
     pub cors_origins: Vec<HeaderValue>,
     /// The bounds on connections.
     pub connections: ConnectionLimits,
+    /// How long the service drains (serving, not ready) before it stops accepting.
+    pub drain_period: Duration,
     /// What one user may store.
     pub todos: TodoLimits,
     /// Bytes of list responses held at once.
@@ -180,7 +182,17 @@ impl Settings {
                 )?),
                 header_timeout: io_timeout("TODO_JWT_HEADER_TIMEOUT", config.header_timeout)?,
                 send_timeout: io_timeout("TODO_JWT_SEND_TIMEOUT", config.send_timeout)?,
+                shutdown_timeout: seconds(
+                    "TODO_JWT_SHUTDOWN_TIMEOUT",
+                    config.shutdown_timeout,
+                    ranges::SHUTDOWN_TIMEOUT,
+                )?,
             },
+            drain_period: seconds(
+                "TODO_JWT_DRAIN_PERIOD",
+                config.drain_period,
+                ranges::DRAIN_PERIOD,
+            )?,
             todos: TodoLimits {
                 title: text("TODO_JWT_MAX_TITLE_LENGTH", config.max_title_length)?,
                 desc: text("TODO_JWT_MAX_DESC_LENGTH", config.max_desc_length)?,

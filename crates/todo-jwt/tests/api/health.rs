@@ -196,3 +196,70 @@ async fn a_database_outage_is_a_quick_503_and_the_service_recovers() {
     assert!(seen.get(&200).copied().unwrap_or(0) > 0, "{seen:?}");
     assert!(slowest < Duration::from_secs(1), "a 503 took {slowest:?}");
 }
+
+/// Issue 21: on SIGTERM the service is first not ready (503 `SHUTTING_DOWN`) while it still
+/// serves, for the drain period, so a load balancer's probe sees it; then it stops accepting
+/// and exits.
+#[tokio::test]
+async fn on_sigterm_readiness_turns_503_while_the_service_still_serves() {
+    let mut instance = crate::helpers::start_process(|command| {
+        command.env("TODO_JWT_DRAIN_PERIOD", "2");
+    })
+    .await;
+    let app = &instance.app;
+    let ready = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), StatusCode::OK);
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &instance.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(signalled.success());
+    let started = Instant::now();
+    crate::helpers::eventually(
+        Duration::from_secs(1),
+        "not ready once signalled",
+        async || {
+            let ready = app.client.get(app.url("/readyz")).send().await;
+            ready.is_ok_and(|ready| ready.status() == StatusCode::SERVICE_UNAVAILABLE)
+        },
+    )
+    .await;
+    let refused = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    let body = error_body(refused, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["code"], "SHUTTING_DOWN");
+    let live = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(
+        live.status(),
+        StatusCode::OK,
+        "still serving while draining"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Then it stops, within the drain period and a little.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = instance.child.try_wait().expect("wait") {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

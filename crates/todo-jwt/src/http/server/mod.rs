@@ -38,16 +38,17 @@ pub struct ConnectionLimits {
     pub header_timeout: Duration,
     /// How long a response may wait for a client that reads none of it.
     pub send_timeout: Duration,
+    /// How long, once the service stops accepting, the requests in flight may take to finish;
+    /// then their connections are dropped (a client that does not read its response must not
+    /// outlast an orchestrator's grace period).
+    pub shutdown_timeout: Duration,
 }
 
 /// The largest request head buffered (request line and headers): a filter of 1000 items fits.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
-/// How long shutdown waits for requests in flight.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
 /// Serves `service` on `listener` within `limits` until `shutdown` completes, then lets the
-/// requests in flight finish (for at most 30 s).
+/// requests in flight finish (for at most `limits.shutdown_timeout`).
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
@@ -112,11 +113,11 @@ where
     }
     // No new connections while the last requests finish.
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    if tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("requests still in flight after the shutdown grace period");
+        tracing::warn!("requests still in flight after the shutdown timeout: dropped");
     }
     Ok(())
 }
