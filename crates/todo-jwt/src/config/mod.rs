@@ -115,6 +115,18 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(ranges::AUTH_RATE_LIMIT))]
     pub auth_rate_limit: u64,
 
+    /// How many leading bits of an IPv4 client address make one client for the per-address
+    /// limit (32: each address).
+    #[arg(long, env = "TODO_JWT_IPV4_PREFIX", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(ranges::IPV4_PREFIX))]
+    pub ipv4_prefix: u64,
+
+    /// How many leading bits of an IPv6 client address make one client for the per-address
+    /// limit (64: one host usually holds a whole /64).
+    #[arg(long, env = "TODO_JWT_IPV6_PREFIX", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(ranges::IPV6_PREFIX))]
+    pub ipv6_prefix: u64,
+
     /// Proxies (addresses or CIDRs, comma-separated) whose `X-Forwarded-For` names the client.
     #[arg(long, env = "TODO_JWT_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,

@@ -26,6 +26,10 @@ pub const LOGIN_MAX_FAILURES: RangeInclusive<u64> = 0..=1_000_000;
 pub const LOGIN_FAILURE_WINDOW: RangeInclusive<u64> = 1..=30 * DAY;
 /// `--auth-rate-limit`, requests a minute (0: no limit).
 pub const AUTH_RATE_LIMIT: RangeInclusive<u64> = 0..=1_000_000;
+/// `--ipv4-prefix`: the bits of an IPv4 address that make one client.
+pub const IPV4_PREFIX: RangeInclusive<u64> = 8..=32;
+/// `--ipv6-prefix`: the bits of an IPv6 address that make one client.
+pub const IPV6_PREFIX: RangeInclusive<u64> = 16..=128;
 /// `--max-hash-wait-ms` (0: never refused): up to ten minutes.
 pub const MAX_HASH_WAIT_MS: RangeInclusive<u64> = 0..=600_000;
 /// `--max-connections`.

@@ -93,6 +93,11 @@ fn within(name: &'static str, value: u64, range: RangeInclusive<u64>) -> Result<
     }
 }
 
+/// A prefix length (every range fits a `u8`).
+fn prefix(name: &'static str, value: u64, range: RangeInclusive<u64>) -> Result<u8, ConfigError> {
+    within(name, value, range).map(|bits| u8::try_from(bits).unwrap_or(u8::MAX))
+}
+
 /// A count or size as `usize` (every range fits it on the 64-bit targets served).
 fn size(value: u64) -> usize {
     usize::try_from(value).unwrap_or(usize::MAX)
@@ -172,6 +177,16 @@ impl Settings {
                     ranges::AUTH_RATE_LIMIT,
                 )?,
                 trusted_proxies: trusted_proxies(&config.trusted_proxies)?,
+                ipv4_prefix: prefix(
+                    "TODO_JWT_IPV4_PREFIX",
+                    config.ipv4_prefix,
+                    ranges::IPV4_PREFIX,
+                )?,
+                ipv6_prefix: prefix(
+                    "TODO_JWT_IPV6_PREFIX",
+                    config.ipv6_prefix,
+                    ranges::IPV6_PREFIX,
+                )?,
             },
             cors_origins: cors_origins(&config.cors_origins)?,
             connections: ConnectionLimits {

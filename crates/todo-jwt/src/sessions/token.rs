@@ -132,8 +132,8 @@ pub async fn issue_token(
 ) -> Response {
     let headers = request.headers().clone();
     let client = ClientInfo::of(&headers, request.extensions());
-    let address = throttles.client_address(&headers, request.extensions());
-    if let Err(error) = throttles.hit_address(address).await {
+    let bucket = throttles.client_bucket(&headers, request.extensions());
+    if let Err(error) = throttles.hit_address(bucket.as_deref()).await {
         return error.into_response();
     }
     let received = match read_body(&bodies, request).await {

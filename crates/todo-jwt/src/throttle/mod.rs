@@ -39,10 +39,12 @@ struct Inner {
     window: i64,
     per_minute: i64,
     trusted: Vec<IpNet>,
+    ipv4_prefix: u8,
+    ipv6_prefix: u8,
 }
 
 /// The limits as configured (0 turns one off).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ThrottleLimits {
     /// Failed password checks for one email within `failure_window` before it is locked.
     pub max_failures: u64,
@@ -52,6 +54,10 @@ pub struct ThrottleLimits {
     pub per_minute: u64,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// The IPv4 prefix that counts as one client (32: an address).
+    pub ipv4_prefix: u8,
+    /// The IPv6 prefix that counts as one client (64: a host's usual allocation).
+    pub ipv6_prefix: u8,
 }
 
 fn too_many(retry_after: i64, what: &str) -> ApiError {
@@ -71,6 +77,8 @@ impl Throttles {
             window: signed(limits.failure_window.max(1)),
             per_minute: signed(limits.per_minute),
             trusted: limits.trusted_proxies,
+            ipv4_prefix: limits.ipv4_prefix.min(32),
+            ipv6_prefix: limits.ipv6_prefix.min(128),
         }))
     }
 
@@ -151,14 +159,14 @@ impl Throttles {
         Ok(())
     }
 
-    /// Counts a credential request from `address`; 429 beyond the per-minute limit.
-    pub async fn hit_address(&self, address: Option<IpAddr>) -> Result<(), ApiError> {
-        let (Some(address), true) = (address, self.0.per_minute > 0) else {
+    /// Counts a credential request from the client `bucket` ([`Throttles::client_bucket`]);
+    /// 429 beyond the per-minute limit.
+    pub async fn hit_address(&self, bucket: Option<&str>) -> Result<(), ApiError> {
+        let (Some(key), true) = (bucket, self.0.per_minute > 0) else {
             return Ok(());
         };
         let now = now();
-        let key = format!("ip:{address}");
-        let counter = self.0.store.throttle().hit(&key, now, 60).await?;
+        let counter = self.0.store.throttle().hit(key, now, 60).await?;
         if counter.count > self.0.per_minute {
             crate::ops::metrics::login("throttled");
             // Recorded once per window, at the first refusal; the others are only counted.
@@ -185,39 +193,61 @@ impl Throttles {
         Ok(self.0.store.throttle().remove_expired(now()).await?)
     }
 
-    /// The client's address: the peer, or through trusted proxies, `X-Forwarded-For`'s
-    /// first untrusted hop from the right.
-    pub fn client_address(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr> {
+    /// Whose allowance a request uses: the client's network (the peer's, or, through
+    /// trusted proxies, `X-Forwarded-For`'s first untrusted hop from the right), as a prefix
+    /// (`/64` for IPv6 by default: one host holds a whole /64, and would otherwise have a
+    /// budget per address; `/32` for IPv4). A hop that does not parse, behind a trusted proxy,
+    /// puts the request in one bucket of its own, never in the proxy's (which every client
+    /// behind it shares).
+    pub fn client_bucket(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<String> {
         let peer = extensions
             .get::<PeerAddr>()
             .map(|PeerAddr(address)| address.ip().to_canonical())?;
         let trusted = |address: &IpAddr| self.0.trusted.iter().any(|net| net.contains(address));
-        if !trusted(&peer) {
-            return Some(peer);
-        }
-        let mut hops = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
-            .collect::<Vec<_>>();
-        hops.reverse();
         let mut client = peer;
-        for hop in hops {
-            match hop.parse::<IpAddr>() {
-                Ok(address) => {
-                    client = address.to_canonical();
-                    if !trusted(&client) {
-                        break;
-                    }
+        if trusted(&peer) {
+            let hops = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .map(|value| value.to_str().ok())
+                .collect::<Option<Vec<_>>>();
+            let Some(hops) = hops else {
+                return Some(UNPARSABLE.to_owned());
+            };
+            let mut hops: Vec<&str> = hops.iter().flat_map(|value| value.split(',')).collect();
+            hops.reverse();
+            for hop in hops {
+                let Some(address) = hop_address(hop) else {
+                    return Some(UNPARSABLE.to_owned());
+                };
+                client = address;
+                if !trusted(&client) {
+                    break;
                 }
-                // Garbage in the header: the last address that made sense.
-                Err(_) => break,
             }
         }
-        Some(client)
+        let prefix = match client {
+            IpAddr::V4(_) => self.0.ipv4_prefix,
+            IpAddr::V6(_) => self.0.ipv6_prefix,
+        };
+        let network = IpNet::new(client, prefix).map_or(IpNet::from(client), |net| net.trunc());
+        Some(format!("ip:{network}"))
     }
+}
+
+/// The bucket of requests whose forwarded client address does not parse.
+const UNPARSABLE: &str = "ip:unparsable";
+
+/// One `X-Forwarded-For` entry's address: plain, with a port (`192.0.2.1:443`), or bracketed
+/// (`[2001:db8::1]`, `[2001:db8::1]:443`), quoted or not; IPv4-mapped IPv6 as IPv4.
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim().trim_matches('"');
+    let address = hop
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|at| at.ip()))
+        .or_else(|| hop.strip_prefix('[')?.strip_suffix(']')?.parse().ok())?;
+    Some(address.to_canonical())
 }
 
 /// Extractor for the credential routes: counts the request against its client address's
@@ -233,8 +263,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let throttles = Throttles::from_ref(state);
-        let address = throttles.client_address(&parts.headers, &parts.extensions);
-        throttles.hit_address(address).await?;
+        let bucket = throttles.client_bucket(&parts.headers, &parts.extensions);
+        throttles.hit_address(bucket.as_deref()).await?;
         Ok(Self)
     }
 }

@@ -199,6 +199,49 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// Issue 21: an IPv6 client is its /64 (one host holds a whole /64), IPv4-mapped addresses
+/// and forwarded entries with ports or brackets are the address they name, and a forwarded
+/// entry that does not parse puts its request in a bucket of its own, never the proxy's.
+#[tokio::test]
+async fn clients_are_counted_by_network_and_garbage_never_takes_the_proxys_allowance() {
+    let app = app_with(|config| {
+        config.auth_rate_limit = 2;
+        config.trusted_proxies = "127.0.0.1/32".to_owned();
+    })
+    .await;
+    let mut index = 0;
+    let mut signup = async |forwarded: &str| {
+        index += 1;
+        app.client
+            .post(app.url("/signup"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"email": format!("net{index}@example.com"), "password": "password123"}))
+            .send()
+            .await
+            .expect("signup")
+            .status()
+    };
+    // One /64, three spellings and addresses: the third request is over the limit.
+    assert_eq!(signup("2001:db8:1:2::1").await, StatusCode::OK);
+    assert_eq!(signup("[2001:db8:1:2::ffff]:443").await, StatusCode::OK);
+    assert_eq!(
+        signup("[2001:db8:1:2:aaaa::1]").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another /64 has its own allowance.
+    assert_eq!(signup("2001:db8:1:3::1").await, StatusCode::OK);
+    // An IPv4 address with a port, and the same address IPv4-mapped, are one client.
+    assert_eq!(signup("192.0.2.44:51000").await, StatusCode::OK);
+    assert_eq!(signup("::ffff:192.0.2.44").await, StatusCode::OK);
+    assert_eq!(signup("192.0.2.44").await, StatusCode::TOO_MANY_REQUESTS);
+    // Garbage fills a bucket of its own...
+    assert_eq!(signup("not an address").await, StatusCode::OK);
+    assert_eq!(signup("also garbage").await, StatusCode::OK);
+    assert_eq!(signup("still garbage").await, StatusCode::TOO_MANY_REQUESTS);
+    // ...not the proxy's, which every client behind it would share.
+    assert_eq!(signup("198.51.100.20").await, StatusCode::OK);
+}
+
 /// Issue 21: attempts in flight count against the limit. Many wrong passwords at once for
 /// one email get at most the limit's worth of password checks (401); the rest are refused
 /// before any hashing (429). (Checked first and counted after, 190 of 200 were hashed.)
