@@ -28,7 +28,7 @@ use crate::{
     http::{
         body, error,
         middleware::{
-            REQUEST_ID, cors, internal_error, plain_request_id, security_headers, without_cors,
+            REQUEST_ID, WithoutCorsLayer, cors, internal_error, plain_request_id, security_headers,
             without_trailing_slash,
         },
         openapi,
@@ -388,7 +388,7 @@ pub fn with_middleware(
         .layer(PropagateRequestIdLayer::new(request_id))
         .map_response(security_headers)
         .layer(CatchPanicLayer::custom(|_| internal_error()))
-        .layer(axum::middleware::from_fn(without_cors))
+        .layer(WithoutCorsLayer)
         .layer(cors)
         .map_request(without_trailing_slash)
         .service(router)

@@ -126,20 +126,66 @@ pub fn cors(origins: &[HeaderValue]) -> CorsLayer {
 }
 
 /// Takes CORS' headers off `GET /metrics` (a preflight included): its counters are for the
-/// operator's scraper, never for a script on another site.
-pub async fn without_cors(request: Request<Body>, next: axum::middleware::Next) -> Response {
-    let metrics = request.uri().path() == "/metrics";
-    let mut response = next.run(request).await;
-    if metrics {
-        let headers = response.headers_mut();
-        let shared: Vec<HeaderName> = headers
-            .keys()
-            .filter(|name| name.as_str().starts_with("access-control-"))
-            .cloned()
-            .collect();
-        for name in shared {
-            headers.remove(name);
+/// operator's scraper, never for a script on another site. A layer of its own rather than
+/// `axum::middleware::from_fn`, which clones the whole stack below it on every request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WithoutCorsLayer;
+
+impl<S> tower::Layer<S> for WithoutCorsLayer {
+    type Service = WithoutCors<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        WithoutCors(inner)
+    }
+}
+
+/// See [`WithoutCorsLayer`].
+#[derive(Clone, Debug)]
+pub struct WithoutCors<S>(S);
+
+/// The response's CORS headers removed.
+type Stripped<F, E> = futures_util::future::Map<F, Strip<E>>;
+
+/// What strips a response's CORS headers, whatever the error type.
+type Strip<E> = fn(Result<Response, E>) -> Result<Response, E>;
+
+impl<S> tower::Service<Request<Body>> for WithoutCors<S>
+where
+    S: tower::Service<Request<Body>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = futures_util::future::Either<S::Future, Stripped<S::Future, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(context)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        use futures_util::FutureExt as _;
+        let metrics = request.uri().path() == "/metrics";
+        let response = self.0.call(request);
+        if metrics {
+            let strip: Strip<S::Error> = |response| response.map(without_cors_headers);
+            futures_util::future::Either::Right(response.map(strip))
+        } else {
+            futures_util::future::Either::Left(response)
         }
+    }
+}
+
+fn without_cors_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let shared: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in shared {
+        headers.remove(name);
     }
     response
 }
