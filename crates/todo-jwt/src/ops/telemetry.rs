@@ -28,7 +28,11 @@ pub fn init() {
 /// Colours only when stderr is a terminal, so files and collectors get plain text.
 pub fn init_with(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A log line that cannot be written (stderr on a full disk) is dropped: by default the
+    // subscriber reports it with `eprintln!`, which panics when stderr fails too, and a panic
+    // there, outside the handlers' panic catcher, dropped the request's connection unanswered.
     let builder = fmt()
+        .log_internal_errors(false)
         .with_env_filter(filter)
         .with_target(false)
         .with_writer(std::io::stderr);

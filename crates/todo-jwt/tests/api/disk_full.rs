@@ -145,3 +145,44 @@ async fn on_a_full_disk_no_write_is_acknowledged_without_being_stored() {
     // The same process writes again.
     app.create_todo(&token, json!({"title": "after"})).await;
 }
+
+/// The log on the same full disk: a line that cannot be written is dropped, and the request
+/// still gets its answer (the subscriber's fallback `eprintln!` panicked on the failed write,
+/// and the request's connection was closed unanswered).
+#[tokio::test]
+async fn a_log_on_the_full_disk_does_not_cost_a_request_its_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let disk = SmallDisk::mount(&dir.path().join("disk"), 8);
+    let data_dir = tempfile::tempdir_in(&disk.0).expect("data dir on the small disk");
+    let log = std::fs::File::create(disk.0.join("server.log")).expect("log file");
+    let mut command = crate::helpers::command(data_dir.path());
+    command.env("RUST_LOG", "info").stderr(log);
+    let instance = crate::helpers::start_with(command, data_dir);
+    let app = &instance.app;
+    let token = app.token_for("logged@example.com").await;
+    fill(&disk.0.join("filler"));
+    for index in 0..20 {
+        let todo = json!({"title": format!("todo {index}"), "desc": "x".repeat(4_000)});
+        let response = app
+            .client
+            .post(app.url("/todos"))
+            .bearer_auth(&token)
+            .json(&todo)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("create {index}: no answer: {error}"));
+        assert!(
+            [StatusCode::OK, StatusCode::INSUFFICIENT_STORAGE].contains(&response.status()),
+            "create {index}: {}",
+            response.status()
+        );
+    }
+    let read = app
+        .client
+        .get(app.url("/todos/count"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("a read is answered");
+    assert_eq!(read.status(), StatusCode::OK);
+}
