@@ -30,6 +30,7 @@ random_secret
 # below sign up and log in more often than they allow, and measure other attacks).
 env RUST_LOG=error TODO_JWT_PORT="$PORT" TODO_JWT_DATA_DIR="$work/data" TODO_JWT_MAX_TITLE_LENGTH=1000000 \
   TODO_JWT_AUTH_RATE_LIMIT=0 TODO_JWT_LOGIN_MAX_FAILURES=0 \
+  TODO_JWT_MAX_CONNECTIONS_PER_ADDRESS=1024 \
   ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} "$SERVER_BIN" >"$work/server.log" 2>&1 &
 server=$!
 bench_pids+=("$server")

@@ -8,6 +8,7 @@
 //! data directory), `error`.
 
 mod error;
+mod lists;
 pub mod ranges;
 mod secret;
 mod settings;
@@ -146,6 +147,13 @@ pub struct Config {
     #[arg(long, env = "TODO_JWT_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(ranges::MAX_CONNECTIONS))]
     pub max_connections: u64,
+
+    /// Connections one client address may hold at once (the trusted proxies' addresses are
+    /// exempt); more from it are closed as soon as they are accepted, so that one client
+    /// cannot take every connection.
+    #[arg(long, env = "TODO_JWT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 128,
+          value_parser = clap::value_parser!(u64).range(ranges::MAX_CONNECTIONS_PER_ADDRESS))]
+    pub max_connections_per_address: u64,
 
     /// Seconds a request's head (request line and headers) may take to arrive; also how long
     /// an idle keep-alive connection stays open.

@@ -32,6 +32,8 @@ pub const IPV4_PREFIX: RangeInclusive<u64> = 8..=32;
 pub const IPV6_PREFIX: RangeInclusive<u64> = 16..=128;
 /// `--max-hash-wait-ms` (0: never refused): up to ten minutes.
 pub const MAX_HASH_WAIT_MS: RangeInclusive<u64> = 0..=600_000;
+/// `--max-connections-per-address`.
+pub const MAX_CONNECTIONS_PER_ADDRESS: RangeInclusive<u64> = 1..=1_000_000;
 /// `--max-connections`.
 pub const MAX_CONNECTIONS: RangeInclusive<u64> = 1..=1_000_000;
 /// `--header-timeout`, `--body-timeout`, `--send-timeout`, seconds: up to an hour.

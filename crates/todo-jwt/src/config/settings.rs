@@ -9,7 +9,12 @@ use authn_jwt::{JwtConfig, JwtError, Key, KeySet};
 use axum::http::HeaderValue;
 use secrecy::SecretString;
 
-use super::{Config, ConfigError, Database, SecretSource, ranges, secret::load_or_generate_secret};
+use super::{
+    Config, ConfigError, Database, SecretSource,
+    lists::{cors_origins, trusted_proxies},
+    ranges,
+    secret::load_or_generate_secret,
+};
 use crate::{
     http::{body::BodyLimits, response::ResponseMemory, server::ConnectionLimits},
     keys::{JwtAlgorithm, KeyOptions},
@@ -146,6 +151,34 @@ impl Settings {
             config.audit_retention_days,
             ranges::AUDIT_RETENTION_DAYS,
         )?;
+        let throttle = ThrottleLimits {
+            max_failures: within(
+                "TODO_JWT_LOGIN_MAX_FAILURES",
+                config.login_max_failures,
+                ranges::LOGIN_MAX_FAILURES,
+            )?,
+            failure_window: within(
+                "TODO_JWT_LOGIN_FAILURE_WINDOW",
+                config.login_failure_window,
+                ranges::LOGIN_FAILURE_WINDOW,
+            )?,
+            per_minute: within(
+                "TODO_JWT_AUTH_RATE_LIMIT",
+                config.auth_rate_limit,
+                ranges::AUTH_RATE_LIMIT,
+            )?,
+            trusted_proxies: trusted_proxies(&config.trusted_proxies)?,
+            ipv4_prefix: prefix(
+                "TODO_JWT_IPV4_PREFIX",
+                config.ipv4_prefix,
+                ranges::IPV4_PREFIX,
+            )?,
+            ipv6_prefix: prefix(
+                "TODO_JWT_IPV6_PREFIX",
+                config.ipv6_prefix,
+                ranges::IPV6_PREFIX,
+            )?,
+        };
         Ok(Self {
             address: SocketAddr::new(config.host, config.port),
             data_dir: config.data_dir.clone(),
@@ -160,34 +193,6 @@ impl Settings {
                 // other half always serves everything else.
                 costly_reads: (cores / 2).max(1),
             },
-            throttle: ThrottleLimits {
-                max_failures: within(
-                    "TODO_JWT_LOGIN_MAX_FAILURES",
-                    config.login_max_failures,
-                    ranges::LOGIN_MAX_FAILURES,
-                )?,
-                failure_window: within(
-                    "TODO_JWT_LOGIN_FAILURE_WINDOW",
-                    config.login_failure_window,
-                    ranges::LOGIN_FAILURE_WINDOW,
-                )?,
-                per_minute: within(
-                    "TODO_JWT_AUTH_RATE_LIMIT",
-                    config.auth_rate_limit,
-                    ranges::AUTH_RATE_LIMIT,
-                )?,
-                trusted_proxies: trusted_proxies(&config.trusted_proxies)?,
-                ipv4_prefix: prefix(
-                    "TODO_JWT_IPV4_PREFIX",
-                    config.ipv4_prefix,
-                    ranges::IPV4_PREFIX,
-                )?,
-                ipv6_prefix: prefix(
-                    "TODO_JWT_IPV6_PREFIX",
-                    config.ipv6_prefix,
-                    ranges::IPV6_PREFIX,
-                )?,
-            },
             cors_origins: cors_origins(&config.cors_origins)?,
             connections: ConnectionLimits {
                 max_connections: size(within(
@@ -196,6 +201,12 @@ impl Settings {
                     ranges::MAX_CONNECTIONS,
                 )?),
                 header_timeout: io_timeout("TODO_JWT_HEADER_TIMEOUT", config.header_timeout)?,
+                per_address: size(within(
+                    "TODO_JWT_MAX_CONNECTIONS_PER_ADDRESS",
+                    config.max_connections_per_address,
+                    ranges::MAX_CONNECTIONS_PER_ADDRESS,
+                )?),
+                exempt: throttle.trusted_proxies.clone(),
                 send_timeout: io_timeout("TODO_JWT_SEND_TIMEOUT", config.send_timeout)?,
                 shutdown_timeout: seconds(
                     "TODO_JWT_SHUTDOWN_TIMEOUT",
@@ -203,6 +214,7 @@ impl Settings {
                     ranges::SHUTDOWN_TIMEOUT,
                 )?,
             },
+            throttle,
             drain_period: seconds(
                 "TODO_JWT_DRAIN_PERIOD",
                 config.drain_period,
@@ -359,41 +371,4 @@ impl Settings {
 /// costly reads get half of them.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |cores| cores.get())
-}
-
-/// `TODO_JWT_TRUSTED_PROXIES`: addresses or CIDRs, comma-separated.
-fn trusted_proxies(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|proxy| !proxy.is_empty())
-        .map(|proxy| {
-            proxy
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| proxy.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| ConfigError::TrustedProxy(proxy.to_owned()))
-        })
-        .collect()
-}
-
-/// `TODO_JWT_CORS_ORIGINS`: origins, comma-separated, or `*` (empty: any).
-fn cors_origins(list: &str) -> Result<Vec<HeaderValue>, ConfigError> {
-    let list = list.trim();
-    if list == "*" {
-        return Ok(Vec::new());
-    }
-    list.split(',')
-        .map(str::trim)
-        .filter(|origin| !origin.is_empty())
-        .map(|origin| {
-            // An origin is a scheme and a host (and port), nothing after: what browsers send
-            // in `Origin`, compared byte for byte.
-            let shaped = origin.split_once("://").is_some_and(|(scheme, rest)| {
-                matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains(['/', ' '])
-            });
-            match HeaderValue::from_str(origin) {
-                Ok(value) if shaped => Ok(value),
-                _ => Err(ConfigError::CorsOrigin(origin.to_owned())),
-            }
-        })
-        .collect()
 }

@@ -302,3 +302,62 @@ async fn a_body_that_is_not_json_is_refused_before_it_is_read() {
     assert!(answer.starts_with("HTTP/1.1 415"), "{answer}");
     assert!(answer.contains("UNSUPPORTED_MEDIA_TYPE"), "{answer}");
 }
+
+/// Issue 21: one address holds at most its share of the connections; another address is
+/// served meanwhile. (One address used to take all 1,024 and keep everyone else out.)
+#[tokio::test]
+async fn one_address_holds_its_share_and_another_is_served_meanwhile() {
+    let app = app_with(|config| config.max_connections_per_address = 3).await;
+    let address: std::net::SocketAddr = app
+        .address
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let from = |source: &str| {
+        let source: std::net::SocketAddr = format!("{source}:0").parse().expect("source");
+        async move {
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket.bind(source).expect("bind");
+            socket.connect(address).await.expect("connect")
+        }
+    };
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = from("127.0.0.1").await;
+        stream.write_all(request).await.expect("write");
+        let mut buffer = [0u8; 1024];
+        let n = stream.read(&mut buffer).await.expect("read");
+        assert!(buffer[..n].starts_with(b"HTTP/1.1 200"));
+        held.push(stream);
+    }
+    let mut over = from("127.0.0.1").await;
+    let _ = over.write_all(request).await;
+    let (answer, closed) = read_until_closed(&mut over, Duration::from_secs(5)).await;
+    assert!(
+        answer.is_empty() && closed.is_some(),
+        "a fourth connection from one address was served: {answer:.80}"
+    );
+    let mut other = from("127.0.0.2").await;
+    other.write_all(request).await.expect("write");
+    let mut buffer = [0u8; 1024];
+    let n = other.read(&mut buffer).await.expect("read");
+    assert!(
+        buffer[..n].starts_with(b"HTTP/1.1 200"),
+        "another address was refused"
+    );
+    // Closing one gives the first address its place back.
+    held.pop();
+    let mut served = false;
+    for _ in 0..250 {
+        let mut again = from("127.0.0.1").await;
+        if again.write_all(request).await.is_ok()
+            && matches!(again.read(&mut buffer).await, Ok(n) if buffer[..n].starts_with(b"HTTP/1.1 200"))
+        {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(served, "the place was not given back");
+}

@@ -21,7 +21,10 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::{Service, ServiceExt};
 
+mod per_address;
 mod stream;
+
+use per_address::PerAddress;
 
 /// The address of the connection's peer, on every request's extensions (for the session
 /// list; the rate limits will read it too).
@@ -29,10 +32,16 @@ mod stream;
 pub struct PeerAddr(pub std::net::SocketAddr);
 
 /// Bounds on connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionLimits {
     /// Connections open at once; one more is closed as soon as it is accepted.
     pub max_connections: usize,
+    /// Connections one client address may hold at once (its share); one more is closed as
+    /// soon as it is accepted.
+    pub per_address: usize,
+    /// Addresses exempt from `per_address` (the trusted proxies, which every client behind
+    /// them shares).
+    pub exempt: Vec<ipnet::IpNet>,
     /// How long a request head (request line and headers) may take to arrive, counted from
     /// when the connection is ready for it: also how long an idle keep-alive connection stays.
     pub header_timeout: Duration,
@@ -63,6 +72,7 @@ where
     S::Future: Send + 'static,
 {
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_address = PerAddress::new(limits.per_address, limits.exempt.clone());
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
@@ -86,10 +96,24 @@ where
         };
         let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
             // Over the limit: closed now, never queued (a queue would be memory to exhaust).
-            tracing::warn!(
-                max = limits.max_connections,
-                "too many connections: one refused"
-            );
+            if per_address.refused(None, "total") {
+                tracing::warn!(
+                    max = limits.max_connections,
+                    "too many connections: refusing more (logged once a minute)"
+                );
+            }
+            drop(stream);
+            continue;
+        };
+        let Some(held) = per_address.take(peer.ip()) else {
+            if per_address.refused(Some(peer.ip()), "per_address") {
+                tracing::warn!(
+                    address = %peer.ip(),
+                    max = limits.per_address,
+                    "too many connections from one address: refusing more (logged once a \
+                     minute per address)"
+                );
+            }
             drop(stream);
             continue;
         };
@@ -108,6 +132,7 @@ where
         tokio::spawn(async move {
             // A connection that ends badly (a client that went away) is nobody's error.
             let _ = connection.await;
+            drop(held);
             drop(permit);
         });
     }
