@@ -13,7 +13,8 @@ N=${N:-20000}
 PORT=${PORT:-3385}
 release_server
 RUST_LOG=warn TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" TODO_JWT_AUTH_RATE_LIMIT=0 \
-  TODO_JWT_MAX_HASH_WAIT_MS=0 "$SERVER_BIN" >"$work/server.log" 2>&1 &
+  TODO_JWT_MAX_HASH_WAIT_MS=0 TODO_JWT_MAX_SESSIONS_PER_ACCOUNT=1000000 \
+  "$SERVER_BIN" >"$work/server.log" 2>&1 &
 server_pid=$!
 bench_pids+=("$server_pid")
 wait_until_up "http://127.0.0.1:$PORT/healthz"

@@ -160,6 +160,7 @@ impl Application {
                 reuse_interval: settings.refresh_reuse_interval,
             },
             ended.clone(),
+            settings.max_sessions,
         );
         // Deleted users' tokens are refused within a second, without a lookup per request;
         // sessions ended here, at once.

@@ -30,6 +30,9 @@ pub enum AuthEvent<'a> {
     LoggedOutEverywhere { user: &'a str, count: u64 },
     /// A session was ended from the session list.
     SessionEnded { user: &'a str, session: &'a str },
+    /// A login went past the account's cap on live sessions: its oldest (`ended` of them)
+    /// ended.
+    SessionsCapped { user: &'a str, ended: u64 },
     /// The user changed their password; their other sessions (`ended` of them) ended.
     PasswordChanged { user: &'a str, ended: u64 },
     /// The user deleted their account, with its todos and sessions.
@@ -56,6 +59,7 @@ impl AuthEvent<'_> {
             Self::LoggedOut { .. } => "logout",
             Self::LoggedOutEverywhere { .. } => "logout_all",
             Self::SessionEnded { .. } => "session_ended",
+            Self::SessionsCapped { .. } => "sessions_capped",
             Self::PasswordChanged { .. } => "password_changed",
             Self::AccountDeleted { .. } => "account_deleted",
             Self::PasswordUpgraded { .. } => "password_upgraded",
@@ -75,6 +79,7 @@ impl AuthEvent<'_> {
             | Self::LoggedOut { user, session }
             | Self::SessionEnded { user, session } => (Some(user), None, Some(session)),
             Self::LoggedOutEverywhere { user, .. }
+            | Self::SessionsCapped { user, .. }
             | Self::PasswordChanged { user, .. }
             | Self::AccountDeleted { user }
             | Self::PasswordUpgraded { user } => (Some(user), None, None),
@@ -144,6 +149,9 @@ fn log(event: AuthEvent<'_>) {
         }
         AuthEvent::SessionEnded { user, session } => {
             tracing::info!(event = name, %user, %session, "session ended by id");
+        }
+        AuthEvent::SessionsCapped { user, ended } => {
+            tracing::info!(event = name, %user, ended, "the oldest sessions ended: too many live");
         }
         AuthEvent::PasswordChanged { user, ended } => {
             tracing::info!(event = name, %user, ended, "password changed");

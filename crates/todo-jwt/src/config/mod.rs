@@ -85,6 +85,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(ranges::SESSION_LIFETIME))]
     pub session_lifetime: u64,
 
+    /// Live sessions one account keeps at most; a login beyond ends the oldest (an event in
+    /// the audit log says so).
+    #[arg(long, env = "TODO_JWT_MAX_SESSIONS_PER_ACCOUNT", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(ranges::SESSIONS_PER_ACCOUNT))]
+    pub max_sessions_per_account: u64,
+
     /// Whether `/refresh` rotates refresh tokens (a new one each time, the old one spent, a
     /// spent one presented again after the reuse interval ends the session). `false` is
     /// LoopBack's behaviour: a refresh token stays valid until its session ends, and

@@ -63,6 +63,8 @@ pub struct Settings {
     pub token_cache_size: usize,
     /// The longest a session lives.
     pub session_lifetime: Duration,
+    /// The most live sessions an account keeps.
+    pub max_sessions: u64,
     /// Whether refresh tokens rotate.
     pub refresh_rotation: bool,
     /// How long a spent refresh token may still be presented.
@@ -246,6 +248,11 @@ impl Settings {
                 "TODO_JWT_SESSION_LIFETIME",
                 config.session_lifetime,
                 ranges::SESSION_LIFETIME,
+            )?,
+            max_sessions: within(
+                "TODO_JWT_MAX_SESSIONS_PER_ACCOUNT",
+                config.max_sessions_per_account,
+                ranges::SESSIONS_PER_ACCOUNT,
             )?,
             refresh_rotation: config.refresh_rotation,
             refresh_reuse_interval: seconds(

@@ -5,6 +5,7 @@
 
 mod directory;
 mod ended;
+mod ending;
 mod handlers;
 mod refresh;
 mod service;

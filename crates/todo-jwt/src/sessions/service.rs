@@ -43,13 +43,15 @@ pub struct Tokens {
 #[derive(Clone, Debug)]
 pub struct Sessions {
     accounts: Accounts,
-    store: Store,
+    pub(super) store: Store,
     jwt: Arc<JwtService>,
     /// How long a session lives at most.
     lifetime: Duration,
     refresh: RefreshPolicy,
     /// The sessions ended here, refused by this instance at once.
-    ended: Arc<EndedSessions>,
+    pub(super) ended: Arc<EndedSessions>,
+    /// The most live sessions an account keeps; a login beyond ends the oldest.
+    max_sessions: u64,
 }
 
 /// How many rotations a spent token's chain is followed to the session's current token.
@@ -64,6 +66,7 @@ impl Sessions {
         lifetime: Duration,
         refresh: RefreshPolicy,
         ended: Arc<EndedSessions>,
+        max_sessions: u64,
     ) -> Self {
         Self {
             accounts,
@@ -72,6 +75,7 @@ impl Sessions {
             lifetime,
             refresh,
             ended,
+            max_sessions,
         }
     }
 
@@ -151,6 +155,22 @@ impl Sessions {
             },
         )
         .await?;
+        // A bounded number of live sessions per account: logging in without end cannot grow
+        // the session table (or the session list) without end; the oldest go first.
+        let ended = transaction
+            .sessions()
+            .keep_newest(&user.id, &id, self.max_sessions)
+            .await?;
+        if ended > 0 {
+            audit::record(
+                transaction.audit(),
+                AuthEvent::SessionsCapped {
+                    user: &user.id,
+                    ended,
+                },
+            )
+            .await?;
+        }
         transaction.commit().await?;
         Ok(Tokens {
             access_token: self.sign(user, &id)?,
@@ -292,86 +312,6 @@ impl Sessions {
         let mut profile = profile(user);
         profile.session = Some(session.to_owned());
         self.jwt.sign(&profile).map_err(ApiError::internal)
-    }
-
-    /// Removes expired sessions (they are refused once expired; this takes their rows away).
-    /// Run periodically by the app; a failure is logged and tried again next time.
-    pub async fn remove_expired(&self) {
-        match self.store.sessions().remove_expired(now()).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(removed, "expired sessions removed"),
-            Err(error) => {
-                tracing::warn!(cause = %crate::http::error::chain(&error), "cannot remove expired sessions");
-            }
-        }
-    }
-
-    /// Ends the caller's session (nothing for a token from before sessions, which has none).
-    ///
-    /// This instance refuses the session's tokens from now on, even should the database write
-    /// fail (a full disk); the event is recorded only by the logout that ended it (a hundred
-    /// concurrent logouts with one token record one).
-    pub async fn log_out(&self, caller: &UserProfile) -> Result<()> {
-        if let Some(session) = &caller.session {
-            self.ended.end(session);
-            let transaction = self.store.transaction().await?;
-            if transaction.sessions().end(&caller.id, session).await? {
-                audit::record(
-                    transaction.audit(),
-                    AuthEvent::LoggedOut {
-                        user: &caller.id,
-                        session,
-                    },
-                )
-                .await?;
-                transaction.commit().await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Ends every session of the caller.
-    pub async fn log_out_everywhere(&self, caller: &UserProfile) -> Result<()> {
-        let transaction = self.store.transaction().await?;
-        let count = transaction.sessions().end_all(&caller.id).await?;
-        audit::record(
-            transaction.audit(),
-            AuthEvent::LoggedOutEverywhere {
-                user: &caller.id,
-                count,
-            },
-        )
-        .await?;
-        transaction.commit().await?;
-        Ok(())
-    }
-
-    /// The caller's live sessions, newest first.
-    pub async fn list(&self, caller: &UserProfile) -> Result<Vec<Session>> {
-        Ok(self.store.sessions().list(&caller.id, now()).await?)
-    }
-
-    /// Ends the caller's session `id`; 404 when the caller has no such session.
-    pub async fn end(&self, caller: &UserProfile, id: &str) -> Result<()> {
-        let transaction = self.store.transaction().await?;
-        if transaction.sessions().end(&caller.id, id).await? {
-            self.ended.end(id);
-            audit::record(
-                transaction.audit(),
-                AuthEvent::SessionEnded {
-                    user: &caller.id,
-                    session: id,
-                },
-            )
-            .await?;
-            transaction.commit().await?;
-            Ok(())
-        } else {
-            Err(ApiError::EntityNotFound {
-                model: "Session",
-                id: id.to_owned(),
-            })
-        }
     }
 }
 

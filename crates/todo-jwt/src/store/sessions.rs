@@ -63,6 +63,13 @@ pub trait SessionStatements: Send + Sync {
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError>;
     /// Deletes the user's sessions except `keep`; how many went.
     async fn delete_other_sessions(&self, user_id: &str, keep: &str) -> Result<u64, StoreError>;
+    /// Deletes the user's sessions but `current` and the `others` newest; how many went.
+    async fn delete_sessions_beyond(
+        &self,
+        user_id: &str,
+        current: &str,
+        others: i64,
+    ) -> Result<u64, StoreError>;
     /// Sets the session's `last_used_at`.
     async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// Stores a refresh token's hash for the session.
@@ -123,6 +130,20 @@ impl SessionStore<'_> {
     /// Removes the sessions (and their refresh tokens) expired at `now`; how many there were.
     pub async fn remove_expired(&self, now: i64) -> Result<u64, StoreError> {
         self.0.delete_expired_sessions(now).await
+    }
+
+    /// Ends the user's sessions but `current` and the newest others, `keep` in all (their
+    /// refresh tokens with them); how many went.
+    pub async fn keep_newest(
+        &self,
+        user_id: &str,
+        current: &str,
+        keep: u64,
+    ) -> Result<u64, StoreError> {
+        let others = i64::try_from(keep.saturating_sub(1)).unwrap_or(i64::MAX);
+        self.0
+            .delete_sessions_beyond(user_id, current, others)
+            .await
     }
 
     /// Ends every session of the user but `keep`; how many there were.
@@ -214,6 +235,23 @@ impl<X: Run> SessionStatements for X {
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
         let sql = &self.sql().sessions.delete_expired;
         self.execute(Statement::write(sql, &[now.into()])).await
+    }
+
+    async fn delete_sessions_beyond(
+        &self,
+        user_id: &str,
+        current: &str,
+        others: i64,
+    ) -> Result<u64, StoreError> {
+        let sql = &self.sql().sessions.delete_beyond;
+        let params = [
+            user_id.into(),
+            current.into(),
+            user_id.into(),
+            current.into(),
+            others.into(),
+        ];
+        self.execute(Statement::write(sql, &params)).await
     }
 
     async fn delete_other_sessions(&self, user_id: &str, keep: &str) -> Result<u64, StoreError> {

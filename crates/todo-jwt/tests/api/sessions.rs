@@ -611,3 +611,47 @@ async fn concurrent_logouts_with_one_token_record_one_event() {
         .count();
     assert_eq!(logouts, 1, "{events}");
 }
+
+/// Issue 21: an account keeps a bounded number of live sessions; a login beyond ends the
+/// oldest, and the audit log says so. (20,000 logins made a 3.5 MB session list.)
+#[tokio::test]
+async fn a_login_beyond_the_cap_ends_the_oldest_session() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        config.max_sessions_per_account = 3;
+    })
+    .await;
+    let first = app.token_for("capped@example.com").await;
+    // Start times are in seconds: the first session is the oldest for sure.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let mut tokens = vec![first.clone()];
+    for _ in 0..4 {
+        let response = app.log_in("capped@example.com", "password123").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.expect("json");
+        tokens.push(body["token"].as_str().expect("token").to_owned());
+    }
+    let newest = tokens.last().expect("a token");
+    let list = app.get_json("/users/me/sessions", newest).await;
+    assert_eq!(list.as_array().expect("a list").len(), 3, "{list}");
+    assert!(
+        refused_soon(&app, &first).await,
+        "the oldest session still works"
+    );
+    assert_eq!(app.who_am_i(newest).await.status(), StatusCode::OK);
+    let mut working = 0;
+    for token in &tokens {
+        if app.who_am_i(token).await.status() == StatusCode::OK {
+            working += 1;
+        }
+    }
+    assert_eq!(working, 3, "the cap's worth of sessions live");
+    let events = app.get_json("/users/me/events?limit=50", newest).await;
+    let capped = events
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|event| event["event"] == "sessions_capped")
+        .count();
+    assert_eq!(capped, 2, "{events}");
+}

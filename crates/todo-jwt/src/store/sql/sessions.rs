@@ -25,6 +25,10 @@ pub struct SessionSql {
     pub delete_expired: String,
     /// `DELETE` a user's sessions but one (user id, the session kept).
     pub delete_others: String,
+    /// `DELETE` a user's sessions but one and the newest others (user id, the session kept,
+    /// user id, the session kept, how many others are kept). Newest by start time: sessions
+    /// started within the same second are told apart by id, not by order.
+    pub delete_beyond: String,
     /// `UPDATE` a session's `last_used_at` (now, session id).
     pub touch: String,
     /// `INSERT` a refresh token (hash, session id, created_at).
@@ -89,6 +93,21 @@ impl SessionSql {
         delete.and_where(Expr::col(sessions::ID).eq(parameter()));
         let mut delete_others = delete_for_user.clone();
         delete_others.and_where(Expr::col(sessions::ID).ne(parameter()));
+        let mut newest = Query::select();
+        newest
+            .column(sessions::ID)
+            .from(sessions::TABLE)
+            .and_where(Expr::col(sessions::USER_ID).eq(parameter()))
+            .and_where(Expr::col(sessions::ID).ne(parameter()))
+            .order_by(sessions::CREATED_AT, SqlOrder::Desc)
+            .order_by(sessions::ID, SqlOrder::Desc)
+            .limit(0);
+        let mut delete_beyond = Query::delete();
+        delete_beyond
+            .from_table(sessions::TABLE)
+            .and_where(Expr::col(sessions::USER_ID).eq(parameter()))
+            .and_where(Expr::col(sessions::ID).ne(parameter()))
+            .and_where(Expr::col(sessions::ID).not_in_subquery(newest));
         let mut delete_expired = Query::delete();
         delete_expired
             .from_table(sessions::TABLE)
@@ -153,6 +172,7 @@ impl SessionSql {
             delete_for_user: text(&delete_for_user, dialect),
             delete_expired: text(&delete_expired, dialect),
             delete_others: text(&delete_others, dialect),
+            delete_beyond: text(&delete_beyond, dialect),
             touch: text(&touch, dialect),
             insert_refresh_token: text(&insert_refresh_token, dialect),
             find_refresh_token: text(&find_refresh_token, dialect),
