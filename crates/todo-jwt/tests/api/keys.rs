@@ -342,7 +342,8 @@ async fn rotate_keys_reaches_two_running_instances() {
     };
     let refused = revoke(&new_kid);
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("newest signing key"));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("newest signing key"), "{said}");
     let revoked = revoke(&old_kid);
     assert!(
         revoked.status.success(),
