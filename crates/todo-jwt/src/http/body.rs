@@ -48,16 +48,13 @@ impl BodyLimits {
     pub fn new(timeout: Duration, memory: usize) -> Self {
         Self {
             timeout,
-            // At least one whole body and the room for its next part.
+            // At least one whole body.
             memory: Arc::new(Semaphore::new(
-                memory.clamp(BODY_LIMIT + FRAME_ROOM as usize, Semaphore::MAX_PERMITS),
+                memory.clamp(BODY_LIMIT, Semaphore::MAX_PERMITS),
             )),
         }
     }
 }
-
-/// The memory taken before each part of a body is read: hyper's largest read.
-const FRAME_ROOM: u32 = 64 * 1024;
 
 /// A received body, and its share of the memory budget (given back when dropped).
 pub struct Received {
@@ -77,16 +74,11 @@ pub async fn read_body(limits: &BodyLimits, request: Request) -> Result<Received
     let mut buffer = BytesMut::new();
     let mut memory: Option<OwnedSemaphorePermit> = None;
     loop {
-        // Room for the next part is taken before it is read: a body waiting for memory holds
-        // none (its bytes stay in the kernel's socket buffer), and a part is at most
-        // [`FRAME_ROOM`] bytes, hyper's read buffer (see `server.rs`).
-        let mut room = tokio::time::timeout_at(
-            deadline,
-            Arc::clone(&limits.memory).acquire_many_owned(FRAME_ROOM),
-        )
-        .await
-        .map_err(|_| ApiError::Busy)?
-        .map_err(|_| ApiError::Busy)?;
+        // A part takes its room from the budget once it has arrived, for the bytes it holds: a
+        // body that is announced and not sent, or stalls, holds no room while it waits (it
+        // took ~64 KiB each before, so a thousand such requests held up everyone's bodies).
+        // What arrives and waits for room is bounded by the connections (the per-address cap
+        // among them) times hyper's read buffer.
         let frame = tokio::time::timeout_at(deadline, body.frame())
             .await
             .map_err(|_| ApiError::RequestTimeout)?;
@@ -99,27 +91,20 @@ pub async fn read_body(limits: &BodyLimits, request: Request) -> Result<Received
         if buffer.len() + data.len() > BODY_LIMIT {
             return Err(ApiError::PayloadTooLarge);
         }
-        // Keep what the part uses (more, in the rare case it is larger than the room taken).
-        let used = data.len();
-        let kept = if used <= room.num_permits() {
-            room.split(used)
-        } else {
-            let extra = u32::try_from(used - room.num_permits()).unwrap_or(u32::MAX);
-            let more = tokio::time::timeout_at(
-                deadline,
-                Arc::clone(&limits.memory).acquire_many_owned(extra),
-            )
-            .await
-            .map_err(|_| ApiError::Busy)?
-            .map_err(|_| ApiError::Busy)?;
-            room.merge(more);
-            Some(room)
-        };
-        if let Some(kept) = kept {
-            match &mut memory {
-                Some(held) => held.merge(kept),
-                None => memory = Some(kept),
-            }
+        if data.is_empty() {
+            continue;
+        }
+        let used = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        let room = tokio::time::timeout_at(
+            deadline,
+            Arc::clone(&limits.memory).acquire_many_owned(used),
+        )
+        .await
+        .map_err(|_| ApiError::Busy)?
+        .map_err(|_| ApiError::Busy)?;
+        match &mut memory {
+            Some(held) => held.merge(room),
+            None => memory = Some(room),
         }
         buffer.extend_from_slice(&data);
     }
