@@ -51,7 +51,9 @@ pub enum Command {
     /// --key-activation-delay 0 in an emergency): the newest key cannot be removed. On
     /// SQLite, stop the service first.
     RevokeKey {
-        /// The key's id (`kid`), as the JWK Set and the tokens' header show it.
+        /// The key's id (`kid`), as the JWK Set and the tokens' header show it. (A kid is
+        /// base64url and may start with `-`: it is taken as the id, never as a flag.)
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Imports the users and todos of LoopBack's todo-jwt from its memory connector file, in
@@ -159,4 +161,19 @@ async fn open_store(settings: &Settings) -> Result<Store, StartError> {
 /// Whether `error` (of a command that opened the database) says another process holds it.
 fn database_in_use(error: &StartError) -> bool {
     matches!(error, StartError::Store(StoreError::InUse(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    /// A kid is base64url: one starting with `-` is still a kid (it was taken for a flag, and
+    /// `revoke-key` refused to run).
+    #[test]
+    fn a_kid_that_starts_with_a_dash_is_a_kid() {
+        let cli = Cli::try_parse_from(["todo-jwt", "revoke-key", "-rAbc_9"]).expect("parsed");
+        assert!(matches!(cli.command, Some(Command::RevokeKey { kid }) if kid == "-rAbc_9"));
+    }
 }
