@@ -192,6 +192,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(ranges::IO_TIMEOUT))]
     pub send_timeout: u64,
 
+    /// KiB a second a client must read a response at while the service waits on it (0: no
+    /// minimum): each byte read buys time to wait, at most the send timeout's worth is saved
+    /// up, and a client that runs out loses its connection.
+    #[arg(long, env = "TODO_JWT_MIN_SEND_RATE", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(ranges::MIN_SEND_RATE))]
+    pub min_send_rate: u64,
+
     /// MiB of request bodies buffered at once, over all requests (at least 1); a body that
     /// cannot get its share within the body timeout is 503.
     #[arg(long, env = "TODO_JWT_BODY_MEMORY_MB", default_value_t = 64,

@@ -40,6 +40,8 @@ pub const MAX_CONNECTIONS_PER_ADDRESS: RangeInclusive<u64> = 1..=1_000_000;
 pub const MAX_CONNECTIONS: RangeInclusive<u64> = 1..=1_000_000;
 /// `--header-timeout`, `--body-timeout`, `--send-timeout`, seconds: up to an hour.
 pub const IO_TIMEOUT: RangeInclusive<u64> = 1..=3_600;
+/// `--min-send-rate`, KiB a second (0: none): up to 1 GiB a second.
+pub const MIN_SEND_RATE: RangeInclusive<u64> = 0..=1_048_576;
 /// `--drain-period`, seconds: up to five minutes.
 pub const DRAIN_PERIOD: RangeInclusive<u64> = 0..=300;
 /// `--shutdown-timeout`, seconds: up to an hour.

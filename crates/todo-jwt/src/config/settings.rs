@@ -210,6 +210,11 @@ impl Settings {
                 )?),
                 exempt: throttle.trusted_proxies.clone(),
                 send_timeout: io_timeout("TODO_JWT_SEND_TIMEOUT", config.send_timeout)?,
+                min_send_rate: within(
+                    "TODO_JWT_MIN_SEND_RATE",
+                    config.min_send_rate,
+                    ranges::MIN_SEND_RATE,
+                )? * 1024,
                 shutdown_timeout: seconds(
                     "TODO_JWT_SHUTDOWN_TIMEOUT",
                     config.shutdown_timeout,

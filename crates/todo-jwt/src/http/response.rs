@@ -1,17 +1,31 @@
 //! Memory for large response bodies (todo lists), shared by every request: a list is built
-//! in memory, and a client that does not read holds it until the send timeout, so without a
-//! bound twenty such clients held gigabytes. Each list takes its share as it grows; the share
-//! travels with the bytes and comes back when the last of them has been written (or the
-//! connection dropped). A list that cannot get its share is a 503 (`Retry-After`), never an
-//! unbounded allocation.
+//! in memory, and a client that reads slowly (or not at all) holds it while it is sent, so
+//! without a bound twenty such clients held gigabytes. Three rules make the budget fair:
+//!
+//! - **a list takes its share as it grows**, from the budget of the whole service; a list that
+//!   cannot get it is a 503 (`Retry-After`), never an unbounded allocation;
+//! - **one account holds at most a quarter of the budget** over all its lists at once (its
+//!   first 64 KiB per list excepted, so small lists never count): three connections of one
+//!   account reading their lists slowly held 127 of 128 MiB, and every other user's lists
+//!   were 503; now they hold 32 MiB at most, and the rest is everyone else's;
+//! - **the share is charged by bytes not yet written**: the list is kept in chunks of about
+//!   320 KiB, each holding its own memory, and a chunk gives it back as soon as it has been
+//!   handed to the connection. A client that reads slowly holds only what it has not read.
 
-use std::sync::Arc;
+use std::{
+    collections::{HashMap, VecDeque},
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+};
 
 use axum::{
+    body::Body,
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
+use hyper::body::{Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::http::error::ApiError;
@@ -19,98 +33,299 @@ use crate::http::error::ApiError;
 /// Memory is taken in grains of this many bytes (one permit each).
 const GRAIN: usize = 64 * 1024;
 
+/// A chunk of a list is handed over, before the next todo is written, once it holds this many
+/// bytes, or at least a grain and too little room for a todo as large as the largest so far
+/// (so chunks rarely grow: grown by doubling, they held twice what they used). The last chunk
+/// holds the closing bracket.
+const CHUNK: usize = 192 * 1024;
+
+/// The fraction of the budget one account may hold: 1 / `ACCOUNT_SHARE`.
+const ACCOUNT_SHARE: usize = 4;
+
 /// The budget for response bodies, over all requests.
 #[derive(Clone, Debug)]
-pub struct ResponseMemory(Arc<Semaphore>);
+pub struct ResponseMemory {
+    grains: Arc<Semaphore>,
+    accounts: Arc<Accounts>,
+}
 
-impl ResponseMemory {
-    /// A budget of `bytes` (at least one grain).
-    pub fn new(bytes: usize) -> Self {
-        let grains = (bytes / GRAIN).clamp(1, Semaphore::MAX_PERMITS);
-        Self(Arc::new(Semaphore::new(grains)))
+/// The grains each account holds beyond the first of each of its lists.
+#[derive(Debug)]
+struct Accounts {
+    held: Mutex<HashMap<Arc<str>, usize>>,
+    /// The most one account may hold.
+    limit: usize,
+}
+
+impl Accounts {
+    /// Charges `grains` more to `account`, if its share has room for them.
+    fn charge(&self, account: &Arc<str>, grains: usize) -> bool {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let entry = held.entry(Arc::clone(account)).or_default();
+        if *entry + grains > self.limit {
+            if *entry == 0 {
+                held.remove(account);
+            }
+            return false;
+        }
+        *entry += grains;
+        true
     }
 
-    /// An empty body that takes its memory from this budget.
-    pub fn body(&self) -> BoundedBody {
+    fn release(&self, account: &Arc<str>, grains: usize) {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if let Some(entry) = held.get_mut(account) {
+            *entry = entry.saturating_sub(grains);
+            if *entry == 0 {
+                held.remove(account);
+            }
+        }
+    }
+}
+
+impl ResponseMemory {
+    /// A budget of `bytes` (at least one grain; an account may hold a quarter of it, and at
+    /// least one grain beyond each list's first).
+    pub fn new(bytes: usize) -> Self {
+        let grains = (bytes / GRAIN).clamp(1, Semaphore::MAX_PERMITS);
+        Self {
+            grains: Arc::new(Semaphore::new(grains)),
+            accounts: Arc::new(Accounts {
+                held: Mutex::default(),
+                limit: (grains / ACCOUNT_SHARE).max(1),
+            }),
+        }
+    }
+
+    /// An empty body for `account`'s list that takes its memory from this budget, within the
+    /// account's share.
+    pub fn body<'a>(&self, account: &'a str) -> BoundedBody<'a> {
         BoundedBody {
-            bytes: Vec::new(),
-            memory: Arc::clone(&self.0),
-            held: None,
+            chunks: VecDeque::new(),
+            current: Vec::new(),
+            memory: self.clone(),
+            account: Account::Named(account),
+            held: Held::default(),
+            largest: 0,
+            first_grain_free: true,
             spent: false,
         }
     }
 }
 
 /// A response body being written, within the budget.
-pub struct BoundedBody {
-    bytes: Vec<u8>,
-    memory: Arc<Semaphore>,
-    held: Option<OwnedSemaphorePermit>,
+pub struct BoundedBody<'a> {
+    /// Chunks handed over, each holding its memory.
+    chunks: VecDeque<Bytes>,
+    /// The chunk being written.
+    current: Vec<u8>,
+    memory: ResponseMemory,
+    account: Account<'a>,
+    /// What `current` holds.
+    held: Held,
+    /// The largest write so far (a chunk is handed over before a write like it would make it
+    /// grow).
+    largest: usize,
+    /// Whether the list's first grain is still uncharged to the account (it never is).
+    first_grain_free: bool,
     /// The budget ran out: nothing more is written and the answer will be a 503.
     spent: bool,
 }
 
-impl BoundedBody {
-    /// Appends what `write` writes, if the budget has room for it (after the fact: a write is
-    /// at most one todo, a few tens of kilobytes). Returns whether the body is still whole.
+/// Whose list a body is: its name is copied for the chunks once one is charged (most lists
+/// never are, and cost no allocation for it).
+enum Account<'a> {
+    Named(&'a str),
+    Shared(Arc<str>),
+}
+
+impl Account<'_> {
+    fn shared(&mut self) -> &Arc<str> {
+        if let Self::Named(name) = self {
+            *self = Self::Shared(Arc::from(*name));
+        }
+        match self {
+            Self::Shared(shared) => shared,
+            Self::Named(_) => unreachable!("just shared"),
+        }
+    }
+}
+
+/// The memory one chunk holds: grains of the whole budget, and how many of them are charged
+/// to an account (given back to both when the chunk is dropped).
+#[derive(Default)]
+struct Held {
+    grains: Option<OwnedSemaphorePermit>,
+    charged: Option<(Arc<Accounts>, Arc<str>, usize)>,
+}
+
+impl Held {
+    fn grains(&self) -> usize {
+        self.grains
+            .as_ref()
+            .map_or(0, OwnedSemaphorePermit::num_permits)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some((accounts, account, grains)) = self.charged.take() {
+            accounts.release(&account, grains);
+        }
+    }
+}
+
+impl BoundedBody<'_> {
+    /// Appends what `write` writes, if the budget and the account's share have room for it
+    /// (after the fact: a write is at most one todo, a few hundred kilobytes at most). Returns
+    /// whether the body is still whole.
     pub fn write(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> bool {
         if self.spent {
             return false;
         }
-        write(&mut self.bytes);
-        let held = self
-            .held
-            .as_ref()
-            .map_or(0, OwnedSemaphorePermit::num_permits);
-        let needed = self.bytes.capacity().div_ceil(GRAIN);
-        if needed > held {
-            let more = u32::try_from(needed - held).unwrap_or(u32::MAX);
-            match Arc::clone(&self.memory).try_acquire_many_owned(more) {
-                Ok(permit) => match &mut self.held {
-                    Some(held) => held.merge(permit),
-                    None => self.held = Some(permit),
-                },
-                Err(_) => {
-                    // Give the memory back now, not when the request ends.
-                    self.bytes = Vec::new();
-                    self.held = None;
-                    self.spent = true;
+        let (length, room) = (
+            self.current.len(),
+            self.current.capacity() - self.current.len(),
+        );
+        if length >= CHUNK || (length >= GRAIN && room < self.largest) {
+            self.hand_over();
+        }
+        let before = self.current.len();
+        write(&mut self.current);
+        self.largest = self.largest.max(self.current.len() - before);
+        let needed = self.current.capacity().div_ceil(GRAIN);
+        let more = needed.saturating_sub(self.held.grains());
+        if more > 0 && !self.take(more) {
+            // Give the memory back now, not when the request ends.
+            self.chunks = VecDeque::new();
+            self.current = Vec::new();
+            self.held = Held::default();
+            self.spent = true;
+            return false;
+        }
+        true
+    }
+
+    /// Takes `more` grains for the current chunk.
+    fn take(&mut self, more: usize) -> bool {
+        let free = usize::from(std::mem::take(&mut self.first_grain_free));
+        let charge = more - free.min(more);
+        if charge > 0 {
+            let accounts = &self.memory.accounts;
+            let account = self.account.shared();
+            if !accounts.charge(account, charge) {
+                return false;
+            }
+            match &mut self.held.charged {
+                Some((_, _, grains)) => *grains += charge,
+                None => {
+                    self.held.charged = Some((Arc::clone(accounts), Arc::clone(account), charge));
                 }
             }
         }
-        !self.spent
+        let Ok(permit) = Arc::clone(&self.memory.grains)
+            .try_acquire_many_owned(u32::try_from(more).unwrap_or(u32::MAX))
+        else {
+            return false;
+        };
+        match &mut self.held.grains {
+            Some(held) => held.merge(permit),
+            None => self.held.grains = Some(permit),
+        }
+        true
+    }
+
+    /// Makes the current chunk a finished one, with its memory, and starts the next with room
+    /// for two todos as large as the largest so far (whole grains, from one to five).
+    fn hand_over(&mut self) {
+        let room = (2 * self.largest).div_ceil(GRAIN).clamp(1, 5) * GRAIN;
+        let bytes = std::mem::replace(&mut self.current, Vec::with_capacity(room));
+        let held = std::mem::take(&mut self.held);
+        self.chunks
+            .push_back(Bytes::from_owner(Owned { bytes, _held: held }));
     }
 
     /// The JSON response, holding its memory until its bytes are gone; or 503 if the budget
     /// ran out while it was written.
-    pub fn into_json_response(self) -> Result<Response, ApiError> {
+    pub fn into_json_response(mut self) -> Result<Response, ApiError> {
         if self.spent {
             return Err(ApiError::ResponsesBusy);
         }
-        let bytes = Bytes::from_owner(Owned {
-            bytes: self.bytes,
-            _memory: self.held,
-        });
-        Ok((
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            bytes,
-        )
-            .into_response())
+        let content_type = [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )];
+        if self.chunks.is_empty() {
+            // One chunk (most lists): a plain body.
+            let bytes = std::mem::take(&mut self.current);
+            let held = std::mem::take(&mut self.held);
+            return Ok((
+                content_type,
+                Bytes::from_owner(Owned { bytes, _held: held }),
+            )
+                .into_response());
+        }
+        let last = std::mem::take(&mut self.current);
+        let held = std::mem::take(&mut self.held);
+        self.chunks.push_back(Bytes::from_owner(Owned {
+            bytes: last,
+            _held: held,
+        }));
+        let remaining = self.chunks.iter().map(|chunk| chunk.len() as u64).sum();
+        let chunks = Chunks {
+            chunks: std::mem::take(&mut self.chunks),
+            remaining,
+        };
+        Ok((content_type, Body::new(chunks)).into_response())
     }
 }
 
 /// The bytes and the memory they were counted against, released together.
 struct Owned {
     bytes: Vec<u8>,
-    _memory: Option<OwnedSemaphorePermit>,
+    _held: Held,
 }
 
 impl AsRef<[u8]> for Owned {
     fn as_ref(&self) -> &[u8] {
         &self.bytes
+    }
+}
+
+/// A list's chunks, handed to the connection one by one (each freed once written), with their
+/// total length announced.
+struct Chunks {
+    chunks: VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let next = self.chunks.pop_front();
+        if let Some(chunk) = &next {
+            self.remaining -= chunk.len() as u64;
+        }
+        Poll::Ready(next.map(|chunk| Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
     }
 }
 
@@ -120,16 +335,113 @@ mod tests {
 
     #[test]
     fn memory_is_held_by_the_bytes_and_refused_beyond_the_budget() {
-        let memory = ResponseMemory::new(4 * GRAIN);
-        let mut first = memory.body();
-        assert!(first.write(|bytes| bytes.extend_from_slice(&[b'x'; 3 * GRAIN])));
-        let response = first.into_json_response().expect("within the budget");
-        // While the first response's bytes live, a second one of the same size does not fit.
-        let mut second = memory.body();
-        assert!(!second.write(|bytes| bytes.extend_from_slice(&[b'y'; 3 * GRAIN])));
-        assert!(second.into_json_response().is_err());
-        drop(response);
-        let mut third = memory.body();
-        assert!(third.write(|bytes| bytes.extend_from_slice(&[b'z'; 3 * GRAIN])));
+        // 16 grains; an account may hold 4.
+        let memory = ResponseMemory::new(16 * GRAIN);
+        let list = |account| {
+            let mut body = memory.body(account);
+            body.write(|bytes| bytes.extend_from_slice(&[b'x'; 4 * GRAIN]));
+            body.into_json_response()
+        };
+        let held: Vec<_> = ["a", "b", "c", "d"]
+            .map(|account| list(account).expect("within the budget"))
+            .into();
+        // While their bytes live, the budget is spent, whoever asks.
+        assert!(list("e").is_err());
+        drop(held);
+        assert!(list("e").is_ok());
+    }
+
+    #[test]
+    fn one_account_holds_at_most_a_quarter_and_others_keep_the_rest() {
+        // 64 grains: an account may hold 16 beyond the first of each list.
+        let memory = ResponseMemory::new(64 * GRAIN);
+        let todo = vec![b'x'; 30 * 1024];
+        let mut held = Vec::new();
+        let mut refused = 0;
+        for _ in 0..4 {
+            let mut body = memory.body("attacker");
+            for _ in 0..(8 * GRAIN / todo.len()) {
+                body.write(|bytes| bytes.extend_from_slice(&todo));
+            }
+            match body.into_json_response() {
+                Ok(response) => held.push(response),
+                Err(_) => refused += 1,
+            }
+            let charged = memory
+                .accounts
+                .held
+                .lock()
+                .expect("lock")
+                .get("attacker")
+                .copied();
+            assert!(charged.is_some_and(|grains| grains <= 16), "{charged:?}");
+        }
+        assert!(
+            !held.is_empty() && refused > 0,
+            "{} held, {refused} refused",
+            held.len()
+        );
+        assert!(memory.grains.available_permits() >= 64 - 16 - 4);
+        // Another account gets the rest.
+        let mut victim = memory.body("victim");
+        for _ in 0..(8 * GRAIN / todo.len()) {
+            assert!(victim.write(|bytes| bytes.extend_from_slice(&todo)));
+        }
+        assert!(victim.into_json_response().is_ok());
+        drop(held);
+        // Given back: the attacker's next lists fit again.
+        let mut again = memory.body("attacker");
+        assert!(again.write(|bytes| bytes.extend_from_slice(&[b'x'; 8 * GRAIN])));
+        assert!(
+            memory
+                .accounts
+                .held
+                .lock()
+                .expect("lock")
+                .contains_key("attacker")
+        );
+        drop(again);
+        assert!(memory.accounts.held.lock().expect("lock").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_list_gives_its_memory_back_as_its_chunks_are_written() {
+        use http_body_util::BodyExt;
+        let memory = ResponseMemory::new(256 * GRAIN);
+        let mut body = memory.body("reader");
+        let todo = vec![b'x'; 16 * 1024];
+        for _ in 0..(2 * 1024 * 1024 / todo.len()) {
+            assert!(body.write(|bytes| bytes.extend_from_slice(&todo)));
+        }
+        let response = body.into_json_response().expect("within the budget");
+        assert_eq!(
+            hyper::body::Body::size_hint(response.body()).exact(),
+            Some(2 * 1024 * 1024)
+        );
+        let free = || memory.grains.available_permits();
+        let mut body = response.into_body();
+        let before = free();
+        assert!(
+            before <= 256 - 32,
+            "the list holds its 2 MiB: {before} grains free"
+        );
+        let mut read = 0;
+        while let Some(frame) = body.frame().await {
+            let chunk = frame.expect("infallible").into_data().expect("data");
+            read += chunk.len();
+            drop(chunk);
+            if read < 1024 * 1024 {
+                continue;
+            }
+            // Half of it written: at least a third of its memory back.
+            assert!(
+                free() >= before + 10,
+                "{} grains free after {read} bytes",
+                free()
+            );
+            break;
+        }
+        drop(body);
+        assert_eq!(free(), 256);
     }
 }

@@ -116,7 +116,7 @@ pub async fn list_todos(
     // Written as the rows arrive: no todo is copied out of the database row; within the
     // response memory budget (503 beyond it).
     let fields = filter.fields;
-    let mut body = memory.body();
+    let mut body = memory.body(&user.id);
     body.write(|bytes| {
         bytes.reserve(4096);
         bytes.push(b'[');

@@ -6,6 +6,7 @@ mod backup;
 mod connections;
 mod disk_full;
 mod errors;
+mod fair_share;
 mod filter_property;
 mod filters;
 mod health;

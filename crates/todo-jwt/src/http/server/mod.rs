@@ -47,6 +47,9 @@ pub struct ConnectionLimits {
     pub header_timeout: Duration,
     /// How long a response may wait for a client that reads none of it.
     pub send_timeout: Duration,
+    /// The bytes a second a client must read a response at while a write waits on it (on
+    /// average, with the send timeout's worth of waiting saved up at most; 0: no minimum).
+    pub min_send_rate: u64,
     /// How long, once the service stops accepting, the requests in flight may take to finish;
     /// then their connections are dropped (a client that does not read its response must not
     /// outlast an orchestrator's grace period).
@@ -126,7 +129,11 @@ where
                 request
             });
         let connection = graceful.watch(builder.serve_connection(
-            TokioIo::new(stream::GuardedStream::new(stream, limits.send_timeout)),
+            TokioIo::new(stream::GuardedStream::new(
+                stream,
+                limits.send_timeout,
+                limits.min_send_rate,
+            )),
             TowerToHyperService::new(service),
         ));
         tokio::spawn(async move {

@@ -1,7 +1,16 @@
-//! The connection's byte stream ([`GuardedStream`]), with three guards hyper does not offer:
+//! The connection's byte stream ([`GuardedStream`]), with four guards hyper does not offer:
 //!
 //! - a **send timeout**: a client that stops reading (its receive window full) holds a
 //!   response, and the memory behind it, only until the timeout; then the connection closes;
+//! - a **minimum send rate**: a client that reads, but slowly (1 KB a second, each bit of
+//!   progress resetting the send timeout), kept its response, and its memory, for as long as
+//!   it liked. Now the time a connection's writes wait for their client is paid for by the
+//!   bytes it takes: each byte buys `1 / min_rate` seconds of waiting, and at most the send
+//!   timeout's worth is saved up (so reading fast earlier buys nothing later). A client that
+//!   reads slower than the minimum rate while the service waits on it runs out of waiting,
+//!   and loses its connection after about `send_timeout / (1 - its rate / min rate)`. Either
+//!   way the connection is reset, not closed: a close would leave what the kernel still holds
+//!   of the response (megabytes) to be sent to the slow client for as long as it likes;
 //! - **low-level errors in the envelope**: hyper answers a request it cannot parse by itself
 //!   (400 malformed, 414 URI too long, 431 head too large) with an empty body and none of our
 //!   headers. Those responses are recognised as they are written (one write that is a bare
@@ -38,6 +47,13 @@ pub struct GuardedStream<S> {
     replacement: Option<(Vec<u8>, usize)>,
     /// After our side is shut: until when, and how many more bytes, the client's are drained.
     lingering: Option<(Pin<Box<Sleep>>, usize)>,
+    /// Seconds of waiting each byte written buys (the inverse of the minimum send rate; 0
+    /// for none).
+    per_byte: f64,
+    /// The waiting left, in seconds: at most the send timeout's.
+    allowance: f64,
+    /// Since when the current write has waited for the client.
+    waiting_since: Option<Instant>,
 }
 
 /// How long, and how much, a closing connection's incoming bytes are read and dropped.
@@ -45,19 +61,60 @@ const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 2 * 1024 * 1024;
 
 impl<S> GuardedStream<S> {
-    pub fn new(inner: S, send_timeout: Duration) -> Self {
+    /// A stream whose writes wait at most `send_timeout` without progress, and take their
+    /// bytes at least at `min_rate` bytes a second while they wait (0: no minimum rate).
+    pub fn new(inner: S, send_timeout: Duration, min_rate: u64) -> Self {
         Self {
             inner,
             send_timeout,
             stalled: None,
             replacement: None,
             lingering: None,
+            per_byte: if min_rate == 0 {
+                0.0
+            } else {
+                1.0 / min_rate as f64
+            },
+            allowance: send_timeout.as_secs_f64(),
+            waiting_since: None,
+        }
+    }
+
+    /// Credits `bytes` written to the allowance of waiting.
+    fn credit(&mut self, bytes: usize) {
+        self.allowance =
+            (self.allowance + bytes as f64 * self.per_byte).min(self.send_timeout.as_secs_f64());
+    }
+
+    /// When a write that waits for its client from `now` gives up: after the send timeout,
+    /// or sooner when the allowance runs out.
+    fn deadline(&self, now: Instant) -> Instant {
+        let stalled = now + self.send_timeout;
+        if self.per_byte == 0.0 {
+            return stalled;
+        }
+        stalled.min(now + Duration::from_secs_f64(self.allowance.max(0.0)))
+    }
+}
+
+/// A connection that can be made to reset when it closes, discarding what the kernel still
+/// holds for the client.
+pub trait Reset {
+    fn reset_on_close(&self);
+}
+
+impl Reset for tokio::net::TcpStream {
+    fn reset_on_close(&self) {
+        // SO_LINGER with a zero timeout: close() sends RST and frees the buffers at once.
+        if let Err(error) = rustix::net::sockopt::set_socket_linger(self, Some(Duration::ZERO)) {
+            tracing::debug!(%error, "cannot set SO_LINGER on a connection given up on");
         }
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> GuardedStream<S> {
-    /// `poll` as it is, except that a wait longer than the send timeout becomes `TimedOut`.
+impl<S: AsyncRead + AsyncWrite + Reset + Unpin> GuardedStream<S> {
+    /// `poll` as it is, except that a wait longer than the send timeout, or than the
+    /// allowance, becomes `TimedOut`.
     fn bounded<T>(
         &mut self,
         cx: &mut Context<'_>,
@@ -65,17 +122,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GuardedStream<S> {
     ) -> Poll<io::Result<T>> {
         if poll.is_ready() {
             self.stalled = None;
+            if let Some(since) = self.waiting_since.take() {
+                self.allowance -= since.elapsed().as_secs_f64();
+            }
             return poll;
         }
-        let deadline = Instant::now() + self.send_timeout;
+        // A wait starts now, or goes on (the deadline was set when it started).
+        let since = *self.waiting_since.get_or_insert_with(Instant::now);
+        let deadline = self.deadline(since);
         let stalled = self
             .stalled
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         match stalled.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the client did not read the response within the send timeout",
-            ))),
+            Poll::Ready(()) => Poll::Ready(Err({
+                self.inner.reset_on_close();
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client did not read the response within the send timeout, or read it \
+             slower than the minimum send rate",
+                )
+            })),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -110,7 +176,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for GuardedStream<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GuardedStream<S> {
+impl<S: AsyncRead + AsyncWrite + Reset + Unpin> AsyncWrite for GuardedStream<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -137,7 +203,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GuardedStream<S> {
             return Poll::Ready(Ok(taken));
         }
         let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.bounded(cx, poll)
+        let poll = this.bounded(cx, poll);
+        if let Poll::Ready(Ok(written)) = poll {
+            this.credit(written);
+        }
+        poll
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -240,26 +310,4 @@ fn rewrite_automatic_response(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::rewrite_automatic_response;
-
-    #[test]
-    fn hyper_error_responses_are_rewritten_and_ours_are_not() {
-        let hyper = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\ndate: Mon, 30 Nov 2026 05:00:00 GMT\r\n\r\n";
-        let rewritten = String::from_utf8(rewrite_automatic_response(hyper).expect("rewritten"))
-            .expect("utf-8");
-        let (head, body) = rewritten.split_once("\r\n\r\n").expect("head");
-        assert!(head.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
-        assert!(head.contains("\r\ndate: Mon, 30 Nov 2026 05:00:00 GMT\r\n"));
-        assert!(head.contains("\r\nx-content-type-options: nosniff\r\n"));
-        assert!(head.contains(&format!("\r\ncontent-length: {}", body.len())));
-        let body: serde_json::Value = serde_json::from_str(body).expect("json");
-        assert_eq!(body["error"]["statusCode"], 431);
-        let ours = b"HTTP/1.1 400 Bad Request\r\nx-content-type-options: nosniff\r\ncontent-length: 0\r\n\r\n";
-        assert_eq!(rewrite_automatic_response(ours), None);
-        let with_body = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n{}";
-        assert_eq!(rewrite_automatic_response(with_body), None);
-        let success = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-        assert_eq!(rewrite_automatic_response(success), None);
-    }
-}
+mod tests;
