@@ -27,7 +27,9 @@ pub async fn run(settings: &Settings, backup: &Path, keep_sessions_and_keys: boo
         ));
     };
     let failed = |error: Cause| Failure::new("nothing restored", error);
-    settings.ensure_data_dir().map_err(|error| failed(error.into()))?;
+    settings
+        .ensure_data_dir()
+        .map_err(|error| failed(error.into()))?;
     // Before anything is copied: the new key is sealed with the secret.
     let sealer = if keep_sessions_and_keys {
         None
@@ -39,7 +41,11 @@ pub async fn run(settings: &Settings, backup: &Path, keep_sessions_and_keys: boo
     };
     let restore = SqliteRestore::begin(&database, backup).map_err(|error| failed(error.into()))?;
     let afresh = match &sealer {
-        Some(sealer) => Some(start_afresh(&restore, settings, sealer).await.map_err(failed)?),
+        Some(sealer) => Some(
+            start_afresh(&restore, settings, sealer)
+                .await
+                .map_err(failed)?,
+        ),
         None => None,
     };
     restore.finish().map_err(|error| failed(error.into()))?;

@@ -152,7 +152,8 @@ fn check(source: &Connection, backup: &Path) -> Result<(), StoreError> {
 pub(super) type Schema = BTreeMap<(String, String), (String, Option<String>)>;
 
 pub(super) fn schema_of(connection: &Connection) -> rusqlite::Result<Schema> {
-    let mut statement = connection.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema")?;
+    let mut statement =
+        connection.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema")?;
     let rows = statement.query_map([], |row| {
         Ok(((row.get(0)?, row.get(1)?), (row.get(2)?, row.get(3)?)))
     })?;
