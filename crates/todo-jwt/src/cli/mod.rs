@@ -36,10 +36,18 @@ pub enum Command {
     /// Applies the database migrations and exits (the server also applies them at start).
     Migrate,
     /// Replaces the SQLite database with a backup (from `<data-dir>/backups`, say); the service
-    /// must be stopped.
+    /// must be stopped. The backup must be intact and have exactly the schema this version
+    /// makes (an added trigger, view, table or index, or a missing one, is refused). Then every
+    /// session is ended and the signing keys are replaced by a new one: a backup brings back
+    /// the sessions and keys that were ended or revoked after it was taken.
     Restore {
         /// The backup file.
         backup: PathBuf,
+        /// Keep the backup's sessions (its refresh tokens go on working) and signing keys
+        /// (tokens they signed stay valid until they expire), for a backup known to be the
+        /// latest state (say, moving the data directory).
+        #[arg(long)]
+        keep_sessions_and_keys: bool,
     },
     /// Adds an Ed25519 signing key: published at once (in the JWK Set, and to every instance
     /// within its reload interval), it signs new tokens after --key-activation-delay seconds;
@@ -145,7 +153,10 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn run_command(command: Command, settings: &Settings) -> Outcome {
     match command {
         Command::Migrate => migrate::run(settings).await,
-        Command::Restore { backup } => restore::run(settings, &backup),
+        Command::Restore {
+            backup,
+            keep_sessions_and_keys,
+        } => restore::run(settings, &backup, keep_sessions_and_keys).await,
         Command::RotateKeys => keys::rotate(settings).await,
         Command::RevokeKey { kid } => keys::revoke(settings, &kid).await,
         Command::ImportLoopback { file, owner } => import::run(settings, &file, &owner).await,

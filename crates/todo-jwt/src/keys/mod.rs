@@ -18,7 +18,8 @@
 //!   the table every few seconds) and every verifier caching the JWK Set knows it before the
 //!   first token it signs. The key added last whose time has come signs. Older keys verify
 //!   until the tokens they signed have expired: a key is removed once a key added after it
-//!   has signed for longer than the token lifetime. [`revoke`] removes one at once.
+//!   has signed for longer than the token lifetime. [`revoke`] removes one at once;
+//!   [`replace_all`] (after `todo-jwt restore`) replaces them all with a new one.
 //!
 //! Layout: [`sealing`] (private seeds at rest), [`rotation`] (adding, switching and removing
 //! rows), [`ring`] (the keys in force, kept in step with the table), [`jwks`] (the public
@@ -31,7 +32,7 @@ mod sealing;
 
 pub use jwks::{Jwks, PublicJwk, jwks};
 pub use ring::{KeyOptions, Keyring};
-pub use rotation::{revoke, rotate};
+pub use rotation::{replace_all, revoke, rotate};
 pub use sealing::Sealer;
 
 use axum::extract::FromRef;

@@ -77,6 +77,33 @@ pub async fn revoke(store: &Store, kid: &str) -> Result<KeyRecord, KeyError> {
     Ok(record.clone())
 }
 
+/// Replaces every key with a new one, signing at once: after a restore, whose keys are the
+/// backup's (one revoked since, because it leaked, among them). Its algorithm is `algorithm`
+/// when configured, otherwise the newest key's. The new record, and the ids removed. Every
+/// token signed before is refused from then on (with a stopped service, the SQLite case:
+/// nobody else reads the table meanwhile).
+pub async fn replace_all(
+    store: &Store,
+    sealer: &Sealer,
+    algorithm: Option<JwtAlgorithm>,
+) -> Result<(KeyRecord, Vec<String>), KeyError> {
+    let records = store.signing_keys().list().await?;
+    // This secret must open them: else the backup is not of this installation.
+    let trusted = all_trusted(sealer, records)?;
+    let newest = trusted.last().map(|newest| &newest.record);
+    let algorithm = algorithm
+        .or_else(|| newest.and_then(JwtAlgorithm::of))
+        .unwrap_or(JwtAlgorithm::EdDsa);
+    let generation = newest.map_or(0, |newest| newest.generation);
+    let record = add_after(store, sealer, algorithm, now(), generation).await?;
+    let mut removed = Vec::new();
+    for old in trusted {
+        store.signing_keys().remove(&old.record.kid).await?;
+        removed.push(old.record.kid);
+    }
+    Ok((record, removed))
+}
+
 /// Adds a key of `algorithm` right after generation `newest`; [`KeyError::Concurrent`] when
 /// another key took that place first.
 async fn add_after(

@@ -83,6 +83,74 @@ pub enum StoreError {
     /// The backup could not be written (or a backup to restore could not be read).
     #[error("the backup failed: {0}")]
     Backup(String),
+    /// A backup to restore has not exactly the schema this service makes at its version: an
+    /// object was added (a trigger that undoes password changes, a view, a table, an index),
+    /// removed or changed. Restored, it would run or miss them on every request.
+    #[error(
+        "{} does not have the schema todo-jwt makes at its version ({version}): {}",
+        .backup.display(),
+        listed(.differences)
+    )]
+    ForeignSchema {
+        /// The backup file.
+        backup: PathBuf,
+        /// Its schema version (`PRAGMA user_version`).
+        version: i64,
+        /// What differs, in the order of the objects' kinds and names.
+        differences: Vec<SchemaDifference>,
+    },
+}
+
+/// How one object of a backup's schema differs from the schema expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaDifference {
+    /// An object the service never makes.
+    Extra(SchemaObjectName),
+    /// An object of the expected schema the backup lacks.
+    Missing(SchemaObjectName),
+    /// An object of the expected name whose definition differs.
+    Changed(SchemaObjectName),
+}
+
+/// An object of an SQLite schema: its kind (`table`, `index`, `view`, `trigger`), its name,
+/// and the table it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SchemaObjectName {
+    /// `table`, `index`, `view` or `trigger`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The table it is on (its own name for a table or view).
+    pub table: String,
+}
+
+impl std::fmt::Display for SchemaObjectName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.name)?;
+        if self.table != self.name {
+            write!(f, " on {}", self.table)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for SchemaDifference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Extra(object) => write!(f, "an extra {object}"),
+            Self::Missing(object) => write!(f, "no {object}"),
+            Self::Changed(object) => write!(f, "a changed {object}"),
+        }
+    }
+}
+
+/// The differences, separated by `; `.
+fn listed(differences: &[SchemaDifference]) -> String {
+    differences
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl StoreError {
@@ -116,7 +184,8 @@ impl StoreError {
             | Self::Create(_)
             | Self::Thread(_)
             | Self::BackupUnsupported
-            | Self::Backup(_) => false,
+            | Self::Backup(_)
+            | Self::ForeignSchema { .. } => false,
         }
     }
 }

@@ -49,11 +49,11 @@ use std::{
 };
 
 pub use audit::{Audit, AuditRecord, AuditStatements};
-pub use error::StoreError;
+pub use error::{SchemaDifference, SchemaObjectName, StoreError};
 pub use keys::{KeyRecord, KeyStatements, SigningKeys};
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
 pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
-pub use sqlite::restore as restore_sqlite;
+pub use sqlite::Restore as SqliteRestore;
 pub use throttle::{Counter, Throttle, ThrottleStatements};
 pub use todos::{TodoStatements, Todos, Visitor};
 pub use users::{UserStatements, Users, email_key};

@@ -132,6 +132,12 @@ impl SessionStore<'_> {
         self.0.delete_expired_sessions(now).await
     }
 
+    /// Ends every session of every user (their refresh tokens with them); how many there
+    /// were. As if all had expired: after a restore, whose sessions are the backup's.
+    pub async fn end_every_session(&self) -> Result<u64, StoreError> {
+        self.0.delete_expired_sessions(i64::MAX).await
+    }
+
     /// Ends the user's sessions but `current` and the newest others, `keep` in all (their
     /// refresh tokens with them); how many went.
     pub async fn keep_newest(

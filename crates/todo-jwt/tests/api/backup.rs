@@ -2,16 +2,12 @@
 //! restoring it. Runs the real binary (the backup is taken on `SIGUSR1`); SQLite only, in both
 //! passes of the suite (it needs no database server).
 
-use std::{
-    path::Path,
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{path::Path, process::Command};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, command, start_with};
+use crate::helpers::{TestApp, command, restore, start_with, take_backup};
 
 async fn titles(app: &TestApp, token: &str) -> Vec<String> {
     let todos = app.get_json("/todos?filter[order]=id", token).await;
@@ -21,10 +17,6 @@ async fn titles(app: &TestApp, token: &str) -> Vec<String> {
         .iter()
         .map(|todo| todo["title"].as_str().expect("title").to_owned())
         .collect()
-}
-
-fn backups(data_dir: &Path) -> Vec<std::path::PathBuf> {
-    todo_jwt::ops::backup::list(&data_dir.join("backups"))
 }
 
 #[tokio::test]
@@ -57,19 +49,7 @@ async fn a_backup_taken_under_writes_restores_exactly_what_it_saw() {
             written
         })
     };
-    let signal = Command::new("kill")
-        .args(["-USR1", &first.child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(signal.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let backup = loop {
-        if let Some(backup) = backups(&path).pop() {
-            break backup;
-        }
-        assert!(Instant::now() < deadline, "no backup was written");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let backup = take_backup(&first, &path).await;
     assert_eq!(
         writer.await.expect("writer"),
         200,
@@ -95,7 +75,7 @@ async fn a_backup_taken_under_writes_restores_exactly_what_it_saw() {
     assert_eq!(before_restore.len(), 3 + 200 + 1);
 
     // Restoring while the service runs is refused, and changes nothing.
-    let refused = restore(&path, &backup);
+    let refused = restore(&path, &backup, &[]);
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("in use by another process"),
@@ -105,7 +85,7 @@ async fn a_backup_taken_under_writes_restores_exactly_what_it_saw() {
     assert_eq!(titles(app, &token).await, before_restore);
     drop(first);
 
-    let restored = restore(&path, &backup);
+    let restored = restore(&path, &backup, &[]);
     assert!(
         restored.status.success(),
         "{}",
@@ -130,17 +110,6 @@ async fn a_backup_taken_under_writes_restores_exactly_what_it_saw() {
         "a prefix of the writes"
     );
     assert!(!after.contains(&"after the backup".to_owned()));
-}
-
-/// `todo-jwt restore <backup>` on the data directory `data_dir`.
-fn restore(data_dir: &Path, backup: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_todo-jwt"))
-        .env_remove("TODO_JWT_DATABASE_URL")
-        .env("TODO_JWT_DATA_DIR", data_dir)
-        .arg("restore")
-        .arg(backup)
-        .output()
-        .expect("restore")
 }
 
 /// The titles in a backup file, read directly (ordered by id).

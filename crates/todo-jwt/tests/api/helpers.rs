@@ -4,7 +4,7 @@
 
 use std::{
     io::{BufRead, BufReader},
-    path::Path,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -357,6 +357,35 @@ pub fn command(data_dir: &Path) -> Command {
         .env("TODO_JWT_DATA_DIR", data_dir)
         .env("RUST_LOG", "warn");
     command
+}
+
+/// `todo-jwt restore <backup> <flags>` on the data directory `data_dir`, with the test secret.
+pub fn restore(data_dir: &Path, backup: &Path, flags: &[&str]) -> std::process::Output {
+    command(data_dir)
+        .arg("restore")
+        .arg(backup)
+        .args(flags)
+        .output()
+        .expect("restore")
+}
+
+/// Has `instance` (SQLite, on `data_dir`) back itself up (`SIGUSR1`), and returns the
+/// backup's path once it is written.
+pub async fn take_backup(instance: &Instance, data_dir: &Path) -> PathBuf {
+    let signal = Command::new("kill")
+        .args(["-USR1", &instance.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(signal.success());
+    let backups = data_dir.join("backups");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(backup) = todo_jwt::ops::backup::list(&backups).pop() {
+            return backup;
+        }
+        assert!(Instant::now() < deadline, "no backup was written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Starts `command` and waits until it says where it listens.

@@ -18,6 +18,7 @@ mod keys;
 mod logs;
 mod metrics;
 mod openapi;
+mod restore;
 mod sessions;
 mod store;
 mod throttle;

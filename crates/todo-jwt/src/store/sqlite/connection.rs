@@ -72,11 +72,14 @@ impl Connections {
         // rusqlite waits 5 s on a lock by default; setting up must not (see `SqliteEngine::open`).
         connection.busy_timeout(Duration::ZERO)?;
         // `case_sensitive_like`: LIKE is case-sensitive, as in PostgreSQL; `ilike` exists
-        // for the other kind.
+        // for the other kind. `trusted_schema` off: a view, trigger, index or default in the
+        // file may call no function with side effects (the schema made by the migrations calls
+        // none; `restore` refuses a file whose schema is not theirs).
         connection.execute_batch(
             "PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA case_sensitive_like = ON;",
+             PRAGMA case_sensitive_like = ON;
+             PRAGMA trusted_schema = OFF;",
         )?;
         connection.busy_timeout(BUSY_TIMEOUT)?;
         add_regexp_function(&connection)?;

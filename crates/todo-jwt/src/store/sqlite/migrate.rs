@@ -1,10 +1,7 @@
-//! The schema's migrations, and restoring a backup of a known schema.
+//! The schema's migrations.
 
-use std::{path::Path, time::Duration};
+use rusqlite::Connection;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags};
-
-use super::connection::Connections;
 use crate::store::StoreError;
 
 /// Schema changes in order; `PRAGMA user_version` records how many have run.
@@ -19,11 +16,23 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_signing_keys.sql"),
 ];
 
+/// The schema versions this build knows: 1 to the number of migrations.
+pub(super) fn known_versions() -> std::ops::RangeInclusive<i64> {
+    1..=i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
+
 /// Runs the migrations this database has not seen, each in its own transaction.
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    migrate_to(connection, *known_versions().end())
+}
+
+/// Runs the migrations this database has not seen up to schema `version`, each in its own
+/// transaction (a restore builds the schema a backup of that version must have).
+pub(super) fn migrate_to(connection: &mut Connection, version: i64) -> Result<(), StoreError> {
     let applied: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     for (index, sql) in (0_i64..)
         .zip(MIGRATIONS)
+        .take_while(|(index, _)| *index < version)
         .skip(usize::try_from(applied).unwrap_or(0))
     {
         let transaction = connection.transaction()?;
@@ -31,46 +40,5 @@ pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         transaction.pragma_update(None, "user_version", index + 1)?;
         transaction.commit()?;
     }
-    Ok(())
-}
-
-/// Replaces the database at `database` with the backup at `backup`, page by page in one
-/// transaction (SQLite's backup API), after checking the backup is an intact database of this
-/// service no newer than it. The service must be stopped: the database is opened as this
-/// process's alone, so a running service makes it fail, and nothing changes.
-pub fn restore(database: &Path, backup: &Path) -> Result<(), StoreError> {
-    let source = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|error| StoreError::Backup(format!("{}: {error}", backup.display())))?;
-    let check: String = source
-        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-        .map_err(|error| StoreError::Backup(format!("{}: {error}", backup.display())))?;
-    if check != "ok" {
-        return Err(StoreError::Backup(format!(
-            "{} is damaged: {check}",
-            backup.display()
-        )));
-    }
-    let version: i64 = source.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    if version == 0 || version > known {
-        return Err(StoreError::Backup(format!(
-            "{} is not a database of this version of todo-jwt (schema {version}, known 1..={known})",
-            backup.display()
-        )));
-    }
-    let connections = Connections {
-        path: database.to_owned(),
-    };
-    let in_use = |error: rusqlite::Error| match error.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy) => StoreError::InUse(database.to_owned()),
-        _ => error.into(),
-    };
-    // Takes the file for this process (fails at once when a service holds it).
-    let mut target = connections.open().map_err(in_use)?;
-    target
-        .pragma_update(None, "journal_mode", "WAL")
-        .map_err(in_use)?;
-    let copy = rusqlite::backup::Backup::new(&source, &mut target)?;
-    copy.run_to_completion(256, Duration::ZERO, None)?;
     Ok(())
 }

@@ -1,16 +1,16 @@
 //! SQLite through rusqlite: one writer thread, a read connection per reading thread, cached
-//! prepared statements. The executors the repositories run their statements with are in
-//! `statements.rs`; transactions, in `transaction.rs`; how connections are opened, in
-//! `connection.rs`; the migrations and restoring a backup, in `migrate.rs`.
+//! prepared statements. Statement executors: `statements.rs`; transactions: `transaction.rs`;
+//! connections: `connection.rs`; migrations: `migrate.rs`; restoring a backup: `restore.rs`.
 
 mod connection;
 mod migrate;
+mod restore;
 mod statements;
 #[cfg(test)]
 mod tests;
 mod transaction;
 
-pub use migrate::restore;
+pub use restore::Restore;
 
 use std::{
     cell::RefCell,

@@ -1,8 +1,15 @@
-//! The time budget of SQLite statements.
+//! The time budget of SQLite statements, what connections trust, and the schema a restore
+//! expects.
 
 use std::time::{Duration, Instant};
 
-use super::connection::{Connections, within};
+use rusqlite::Connection;
+
+use super::{
+    connection::{Connections, within},
+    migrate::{known_versions, migrate_to},
+    restore::{schema_differences, schema_of},
+};
 use crate::store::StoreError;
 
 /// Counting to ten million takes SQLite about a second: the budget stops it within a few
@@ -36,4 +43,67 @@ fn a_statement_over_its_budget_is_interrupted() {
             .ok(),
         Some(1000)
     );
+}
+
+/// A database migrated to any version has exactly the schema a restore expects of a backup of
+/// that version, and not the schema of another version; an object added, dropped or changed
+/// is named.
+#[test]
+fn the_schema_a_restore_expects_is_the_migrations_at_the_backups_version() {
+    let versions = known_versions();
+    for version in versions.clone() {
+        let mut connection = Connection::open_in_memory().expect("open");
+        migrate_to(&mut connection, version).expect("migrated");
+        let schema = schema_of(&connection).expect("schema");
+        let at_own = schema_differences(&schema, version).expect("compared");
+        assert!(at_own.is_empty(), "version {version}: {at_own:?}");
+        let other = if version == *versions.end() {
+            1
+        } else {
+            version + 1
+        };
+        assert!(
+            !schema_differences(&schema, other)
+                .expect("compared")
+                .is_empty()
+        );
+    }
+    let latest = *versions.end();
+    let mut connection = Connection::open_in_memory().expect("open");
+    migrate_to(&mut connection, latest).expect("migrated");
+    connection
+        .execute_batch(
+            "CREATE TRIGGER t AFTER INSERT ON todos BEGIN SELECT 1; END;
+             DROP INDEX throttle_expires_at;
+             DROP INDEX audit_events_at; CREATE INDEX audit_events_at ON audit_events (id);",
+        )
+        .expect("altered");
+    let differences = schema_differences(&schema_of(&connection).expect("schema"), latest)
+        .expect("compared")
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        differences,
+        [
+            "a changed index audit_events_at on audit_events",
+            "an extra trigger t on todos",
+            "no index throttle_expires_at on throttle",
+        ]
+    );
+}
+
+/// Every connection of the service refuses to run functions from the file's schema.
+#[test]
+fn connections_do_not_trust_the_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connection = Connections {
+        path: dir.path().join("trust.sqlite3"),
+    }
+    .open()
+    .expect("open");
+    let trusted: i64 = connection
+        .query_row("PRAGMA trusted_schema", [], |row| row.get(0))
+        .expect("pragma");
+    assert_eq!(trusted, 0);
 }
