@@ -122,6 +122,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(ranges::AUTH_RATE_LIMIT))]
     pub auth_rate_limit: u64,
 
+    /// Refusals (401, 403, 429, 503) a second each client gets at once, twice that in a
+    /// burst; beyond it, its refusals are held back for its turn, at most 2 s (0: never).
+    #[arg(long, env = "TODO_JWT_REFUSALS_PER_SECOND", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(ranges::REFUSALS_PER_SECOND))]
+    pub refusals_per_second: u64,
+
     /// How many leading bits of an IPv4 client address make one client for the per-address
     /// limit (32: each address).
     #[arg(long, env = "TODO_JWT_IPV4_PREFIX", default_value_t = 32,

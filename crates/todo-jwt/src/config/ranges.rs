@@ -28,6 +28,8 @@ pub const LOGIN_MAX_FAILURES: RangeInclusive<u64> = 0..=1_000_000;
 pub const LOGIN_FAILURE_WINDOW: RangeInclusive<u64> = 1..=30 * DAY;
 /// `--auth-rate-limit`, requests a minute (0: no limit).
 pub const AUTH_RATE_LIMIT: RangeInclusive<u64> = 0..=1_000_000;
+/// `--refusals-per-second` (0: never held back).
+pub const REFUSALS_PER_SECOND: RangeInclusive<u64> = 0..=1_000_000;
 /// `--ipv4-prefix`: the bits of an IPv4 address that make one client.
 pub const IPV4_PREFIX: RangeInclusive<u64> = 8..=32;
 /// `--ipv6-prefix`: the bits of an IPv6 address that make one client.

@@ -169,6 +169,12 @@ impl Settings {
                 config.auth_rate_limit,
                 ranges::AUTH_RATE_LIMIT,
             )?,
+            refusals_per_second: u32::try_from(within(
+                "TODO_JWT_REFUSALS_PER_SECOND",
+                config.refusals_per_second,
+                ranges::REFUSALS_PER_SECOND,
+            )?)
+            .unwrap_or(u32::MAX),
             trusted_proxies: trusted_proxies(&config.trusted_proxies)?,
             ipv4_prefix: prefix(
                 "TODO_JWT_IPV4_PREFIX",

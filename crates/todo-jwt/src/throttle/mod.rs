@@ -10,9 +10,11 @@
 
 use std::{net::IpAddr, sync::Arc};
 
+pub mod pace;
+
 use axum::{
     extract::{FromRef, FromRequestParts},
-    http::{Extensions, HeaderMap, request::Parts},
+    http::{Extensions, HeaderMap, HeaderValue, request::Parts},
 };
 use ipnet::IpNet;
 
@@ -52,6 +54,8 @@ pub struct ThrottleLimits {
     pub failure_window: u64,
     /// Credential requests per minute per client address.
     pub per_minute: u64,
+    /// Refusals a second per client before they are held back ([`pace`]; 0: never).
+    pub refusals_per_second: u32,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// The IPv4 prefix that counts as one client (32: an address).
@@ -200,25 +204,33 @@ impl Throttles {
     /// puts the request in one bucket of its own, never in the proxy's (which every client
     /// behind it shares).
     pub fn client_bucket(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<String> {
-        let peer = extensions
-            .get::<PeerAddr>()
-            .map(|PeerAddr(address)| address.ip().to_canonical())?;
+        let PeerAddr(peer) = extensions.get::<PeerAddr>()?;
+        Some(self.bucket_of(peer.ip(), headers.get_all(FORWARDED_FOR).iter()))
+    }
+
+    /// The bucket of a request from `peer` with these `X-Forwarded-For` values (see
+    /// [`Throttles::client_bucket`]).
+    pub fn bucket_of<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded: impl IntoIterator<Item = &'a HeaderValue>,
+    ) -> String {
+        let peer = peer.to_canonical();
         let trusted = |address: &IpAddr| self.0.trusted.iter().any(|net| net.contains(address));
         let mut client = peer;
         if trusted(&peer) {
-            let hops = headers
-                .get_all("x-forwarded-for")
-                .iter()
+            let hops = forwarded
+                .into_iter()
                 .map(|value| value.to_str().ok())
                 .collect::<Option<Vec<_>>>();
             let Some(hops) = hops else {
-                return Some(UNPARSABLE.to_owned());
+                return UNPARSABLE.to_owned();
             };
             let mut hops: Vec<&str> = hops.iter().flat_map(|value| value.split(',')).collect();
             hops.reverse();
             for hop in hops {
                 let Some(address) = hop_address(hop) else {
-                    return Some(UNPARSABLE.to_owned());
+                    return UNPARSABLE.to_owned();
                 };
                 client = address;
                 if !trusted(&client) {
@@ -231,9 +243,12 @@ impl Throttles {
             IpAddr::V6(_) => self.0.ipv6_prefix,
         };
         let network = IpNet::new(client, prefix).map_or(IpNet::from(client), |net| net.trunc());
-        Some(format!("ip:{network}"))
+        format!("ip:{network}")
     }
 }
+
+/// The header a trusted proxy names its client in.
+pub const FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// The bucket of requests whose forwarded client address does not parse.
 const UNPARSABLE: &str = "ip:unparsable";

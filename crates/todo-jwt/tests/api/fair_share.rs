@@ -158,3 +158,81 @@ async fn a_client_that_reads_slower_than_the_minimum_rate_loses_its_connection()
     let list = app.get_json("/todos", &token).await;
     assert_eq!(list.as_array().map(Vec::len), Some(300));
 }
+
+/// Row 9: `connections` clients from 127.0.0.2 that ask `/whoAmI` with a bad token without
+/// pause for `seconds`: how many refusals they got.
+async fn loop_on_refusals(app: &TestApp, connections: usize, seconds: u64) -> usize {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let mut loops = Vec::new();
+    for _ in 0..connections {
+        let url = format!("{}/whoAmI", app.address);
+        loops.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+                .build()
+                .expect("client");
+            let mut refused = 0;
+            while Instant::now() < until {
+                let response = client
+                    .get(&url)
+                    .bearer_auth("not-a-token")
+                    .send()
+                    .await
+                    .expect("an answer");
+                assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
+                refused += 1;
+            }
+            refused
+        }));
+    }
+    let mut refused = 0;
+    for one in loops {
+        refused += one.await.expect("loop");
+    }
+    refused
+}
+
+/// Row 9: a client that loops on refusals, ignoring `Retry-After`, gets 10 a second (20 at
+/// once), then each is held back for its turn (at most 2 s); another address's reads and its
+/// first refusal are never held back. Without pacing the same loops get thousands.
+#[tokio::test]
+async fn a_client_looping_on_refusals_is_held_back_and_others_are_not() {
+    let app = app_with(|_| {}).await;
+    let token = app.token_for("reader@example.com").await;
+    let reads = async {
+        let mut slowest = Duration::ZERO;
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            let started = Instant::now();
+            let response = app.call(reqwest::Method::GET, "/todos", &token, None).await;
+            assert_eq!(response.status(), reqwest::StatusCode::OK);
+            slowest = slowest.max(started.elapsed());
+        }
+        slowest
+    };
+    let (refused, slowest) = tokio::join!(loop_on_refusals(&app, 8, 3), reads);
+    // 10 a second for 3 s and a burst of 20, plus at most one per connection per 2 s.
+    assert!(refused <= 30 + 20 + 8 * 3, "{refused} refusals in 3 s");
+    assert!(
+        slowest < Duration::from_millis(500),
+        "a read took {slowest:?}"
+    );
+    // This address's first refusal is answered at once.
+    let started = Instant::now();
+    let response = app
+        .get_authorized("/whoAmI", Some("Bearer not-a-token"))
+        .await;
+    assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let unpaced = app_with(|config| config.refusals_per_second = 0).await;
+    let refused = loop_on_refusals(&unpaced, 8, 3).await;
+    assert!(
+        refused > 200,
+        "only {refused} refusals in 3 s without pacing"
+    );
+}

@@ -21,6 +21,10 @@ use tower_http::{
 };
 use utoipa_axum::router::OpenApiRouter;
 
+mod background;
+
+use background::Background;
+
 use crate::{
     accounts::{self, Accounts, Passwords, PasswordsError},
     audit,
@@ -36,17 +40,19 @@ use crate::{
     },
     keys::{self, Keyring},
     ops::{
-        allocator,
         backup::Backups,
         health::{self, Draining, Health},
         metrics::{self, Metrics},
-        tasks::{self, Signal, Tasks},
+        tasks::{self, Tasks},
         telemetry,
     },
     sessions::{self, EndedFirst, EndedSessions, RefreshPolicy, Sessions, StoreDirectory},
     state::{AppState, Parts},
     store::{Store, StoreError},
-    throttle::Throttles,
+    throttle::{
+        Throttles,
+        pace::{PaceRefusalsLayer, Pacer},
+    },
     todos,
 };
 
@@ -88,31 +94,9 @@ pub struct Application {
     draining: Draining,
     drain_period: Duration,
     cors_origins: Vec<axum::http::HeaderValue>,
+    pacer: Option<Pacer>,
     background: Background,
 }
-
-/// What the service's background tasks work on; started by [`Application::run`].
-struct Background {
-    sessions: Sessions,
-    throttles: Throttles,
-    passwords: Passwords,
-    metrics: Metrics,
-    store: Store,
-    /// How long audit events are kept.
-    audit_retention: Duration,
-    /// Backups of the SQLite database, and how often (`None`: on `SIGUSR1` only).
-    backups: Option<(Backups, Option<Duration>)>,
-    /// The signing keys, kept in step with the table, and the token service they feed.
-    keys: (Keyring, Arc<JwtService>),
-}
-
-/// How often expired sessions are removed.
-const SESSION_CLEANUP: Duration = Duration::from_secs(600);
-
-/// How often idle memory is given back: the password threads' after this long without a hash,
-/// then the allocator's freed pages to the system. RSS is back near its fresh level about 10 s
-/// after a burst.
-const MEMORY_RETURN: Duration = Duration::from_secs(5);
 
 impl Application {
     /// Checks the configuration, binds the listener, opens the store, resolves the secret and
@@ -208,6 +192,7 @@ impl Application {
             throttles: throttles.clone(),
         });
         let router = router(state, &strategies)?;
+        let pacer = Pacer::new(throttles.clone(), settings.throttle.refusals_per_second);
 
         let address = listener
             .local_addr()
@@ -220,9 +205,11 @@ impl Application {
             draining,
             drain_period: settings.drain_period,
             cors_origins: settings.cors_origins.clone(),
+            pacer: pacer.clone(),
             background: Background {
                 sessions,
                 throttles,
+                pacer,
                 passwords,
                 metrics,
                 store: health_store,
@@ -243,7 +230,7 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         let tasks = Tasks::new();
         self.background.start(&tasks);
-        let service = with_middleware(self.router, cors(&self.cors_origins));
+        let service = with_middleware(self.router, cors(&self.cors_origins), self.pacer);
         let (draining, drain) = (self.draining.clone(), self.drain_period);
         let shutdown = async move {
             tasks::shutdown_signal().await;
@@ -272,52 +259,6 @@ impl Application {
 
 /// How long shutdown waits for a background step in progress (a backup, say).
 const TASKS_GRACE: Duration = Duration::from_secs(10);
-
-impl Background {
-    /// Starts every periodic task on `tasks`.
-    fn start(self, tasks: &Tasks) {
-        let sessions = self.sessions;
-        tasks.every(SESSION_CLEANUP, move || {
-            let sessions = sessions.clone();
-            async move { sessions.remove_expired().await }
-        });
-        let (store, retention) = (self.store, self.audit_retention);
-        tasks.every(SESSION_CLEANUP, move || {
-            let store = store.clone();
-            async move { audit::remove_older_than(&store, retention).await }
-        });
-        let throttles = self.throttles;
-        tasks.every(SESSION_CLEANUP, move || {
-            let throttles = throttles.clone();
-            async move {
-                if let Err(error) = throttles.remove_expired().await {
-                    tracing::warn!(cause = %error::chain(&error), "cannot remove old throttle counters");
-                }
-            }
-        });
-        let (passwords, metrics) = (self.passwords, self.metrics);
-        tasks.every(MEMORY_RETURN, move || {
-            if passwords.release_idle_memory(MEMORY_RETURN) {
-                tracing::debug!("password threads gave their memory back");
-            }
-            metrics.upkeep();
-            allocator::return_freed_memory();
-            std::future::ready(())
-        });
-        if let Some((backups, every)) = self.backups {
-            tasks.on_signal_or_every(Signal::User1, every, move |_| {
-                let backups = backups.clone();
-                async move { backups.take_and_log().await }
-            });
-        }
-        let (keyring, jwt) = self.keys;
-        let reload = keyring.reload_interval();
-        tasks.on_signal_or_every(Signal::User2, Some(reload), move |wake| {
-            let (keyring, jwt) = (keyring.clone(), jwt.clone());
-            async move { keyring.on_wake(&jwt, wake).await }
-        });
-    }
-}
 
 /// The routes: public ones, and those behind the `jwt` strategy. [`with_middleware`] adds what
 /// every response goes through.
@@ -368,6 +309,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
 pub fn with_middleware(
     router: Router,
     cors: CorsLayer,
+    pacer: Option<Pacer>,
 ) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
 + Clone
 + Send
@@ -387,6 +329,8 @@ pub fn with_middleware(
                 .on_failure(()),
         )
         .layer(PropagateRequestIdLayer::new(request_id))
+        // Inside the request's span and log line: a refusal held back shows its wait.
+        .layer(PaceRefusalsLayer(pacer))
         .map_response(security_headers)
         .layer(CatchPanicLayer::custom(|_| internal_error()))
         .layer(WithoutCorsLayer)

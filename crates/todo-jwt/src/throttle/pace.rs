@@ -1,0 +1,200 @@
+//! Pacing refusals: a bounded tarpit for clients that loop on them.
+//!
+//! A refusal (401, 403, 429, 503) costs the service little, but a client that ignores
+//! `Retry-After` and asks again at once makes thousands a second per connection: 32 such
+//! connections took more than half the throughput of everyone else's reads. So each client
+//! (the throttle's bucket: its address, or its network prefix, or its forwarded address
+//! behind a trusted proxy) gets `per_second` refusals a second at once (twice that in a
+//! burst); beyond that its refusals are held back until its turn comes, at most [`MAX_DELAY`].
+//! A looping client then makes at most `per_second` refusals a second plus one per connection
+//! every [`MAX_DELAY`] (its connections are bounded by the per-address cap), and costs nothing
+//! but a timer while it waits. Answers that are not refusals, and the first refusals of anyone,
+//! are never delayed.
+//!
+//! `Retry-After` stays honest: it was computed when the refusal was decided, so a held-back
+//! answer says to wait at most [`MAX_DELAY`] longer than needed, never less.
+//!
+//! The per-client state is [`governor`]'s (a GCRA cell per bucket); buckets that are back to
+//! a full allowance are forgotten by [`Pacer::upkeep`], which the app runs periodically.
+
+use std::{
+    future::Future,
+    net::IpAddr,
+    num::NonZeroU32,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+    time::Duration,
+};
+
+use axum::{
+    body::Body,
+    http::{HeaderValue, Request, Response, StatusCode},
+};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
+
+use super::{FORWARDED_FOR, Throttles};
+use crate::http::server::PeerAddr;
+
+/// The longest a refusal is held back.
+pub const MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// The refusals each client may have at once, and whose client a request is.
+#[derive(Clone, Debug)]
+pub struct Pacer {
+    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    throttles: Throttles,
+}
+
+impl Pacer {
+    /// `per_second` refusals a second per client, twice that in a burst; `None` for 0 (no
+    /// pacing).
+    pub fn new(throttles: Throttles, per_second: u32) -> Option<Self> {
+        const TWO: NonZeroU32 = NonZeroU32::new(2).expect("2 is not 0");
+        let rate = NonZeroU32::new(per_second)?;
+        let burst = rate.saturating_mul(TWO);
+        Some(Self {
+            limiter: Arc::new(RateLimiter::keyed(
+                Quota::per_second(rate).allow_burst(burst),
+            )),
+            throttles,
+        })
+    }
+
+    /// Forgets the clients whose allowance is full again.
+    pub fn upkeep(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+
+    /// Waits until `client` may be refused again, at most [`MAX_DELAY`].
+    async fn pace(self, client: Client) {
+        let bucket = self
+            .throttles
+            .bucket_of(client.peer, client.forwarded.iter().flatten());
+        let deadline = tokio::time::Instant::now() + MAX_DELAY;
+        loop {
+            let Err(not_until) = self.limiter.check_key(&bucket) else {
+                return;
+            };
+            let wait = not_until.wait_time_from(self.limiter.clock().now());
+            // A little more than the wait, so that the next check finds the turn come.
+            let until = tokio::time::Instant::now() + wait + Duration::from_millis(1);
+            if until >= deadline {
+                tokio::time::sleep_until(deadline).await;
+                return;
+            }
+            tokio::time::sleep_until(until).await;
+        }
+    }
+}
+
+/// Whether a response refuses the request.
+fn refuses(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::UNAUTHORIZED
+            | StatusCode::FORBIDDEN
+            | StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::SERVICE_UNAVAILABLE
+    )
+}
+
+/// Who sent a request, as far as a bucket needs (read before the request is handed on).
+struct Client {
+    peer: IpAddr,
+    /// `X-Forwarded-For`'s values, when there are any.
+    forwarded: Option<Vec<HeaderValue>>,
+}
+
+/// Holds refusals back per [`Pacer`] (a layer of its own rather than `from_fn`, which clones
+/// the stack below it on every request; with no pacer it adds nothing).
+#[derive(Clone, Debug)]
+pub struct PaceRefusalsLayer(pub Option<Pacer>);
+
+impl<S> tower::Layer<S> for PaceRefusalsLayer {
+    type Service = PaceRefusals<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PaceRefusals {
+            inner,
+            pacer: self.0.clone(),
+        }
+    }
+}
+
+/// See [`PaceRefusalsLayer`].
+#[derive(Clone, Debug)]
+pub struct PaceRefusals<S> {
+    inner: S,
+    pacer: Option<Pacer>,
+}
+
+impl<S, B> tower::Service<Request<Body>> for PaceRefusals<S>
+where
+    S: tower::Service<Request<Body>, Response = Response<B>>,
+{
+    type Response = Response<B>;
+    type Error = S::Error;
+    type Future = Paced<S::Future, B>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let client = self.pacer.as_ref().and_then(|_| {
+            let PeerAddr(peer) = request.extensions().get::<PeerAddr>()?;
+            let mut values = request.headers().get_all(FORWARDED_FOR).iter().peekable();
+            let forwarded = values.peek().is_some().then(|| values.cloned().collect());
+            Some(Client {
+                peer: peer.ip(),
+                forwarded,
+            })
+        });
+        Paced {
+            inner: self.inner.call(request),
+            client: client.zip(self.pacer.clone()),
+            held: None,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner service's answer; a refusal held back until its client's turn.
+    pub struct Paced<F, B> {
+        #[pin]
+        inner: F,
+        client: Option<(Client, Pacer)>,
+        held: Option<(Pin<Box<dyn Future<Output = ()> + Send>>, Response<B>)>,
+    }
+}
+
+impl<F, B, E> Future for Paced<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Some((turn, _)) = this.held {
+            ready!(turn.as_mut().poll(context));
+            let (_, response) = this.held.take().expect("held");
+            return Poll::Ready(Ok(response));
+        }
+        let response = ready!(this.inner.poll(context))?;
+        match this.client.take() {
+            Some((client, pacer)) if refuses(response.status()) => {
+                let mut turn: Pin<Box<dyn Future<Output = ()> + Send>> =
+                    Box::pin(pacer.pace(client));
+                if turn.as_mut().poll(context).is_ready() {
+                    return Poll::Ready(Ok(response));
+                }
+                *this.held = Some((turn, response));
+                Poll::Pending
+            }
+            _ => Poll::Ready(Ok(response)),
+        }
+    }
+}
