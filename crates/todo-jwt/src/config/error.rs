@@ -58,6 +58,13 @@ pub enum ConfigError {
          `openssl rand -hex 32`"
     )]
     SecretTooSimple(usize),
+    /// The configured secret looks chosen by a person.
+    #[error(
+        "the JWT secret looks chosen by a person ({0}): anyone holding a token can test guesses \
+         of it offline. Generate one, e.g. `openssl rand -hex 32`, or set \
+         TODO_JWT_ALLOW_GUESSABLE_SECRET=true to use it anyway"
+    )]
+    SecretGuessable(String),
     /// The token keys are unusable for another reason.
     #[error("the token keys are unusable")]
     Keys(#[source] JwtError),

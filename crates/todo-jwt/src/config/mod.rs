@@ -296,6 +296,13 @@ pub struct Config {
     /// `<data-dir>/jwt-secret` (mode 0600).
     #[arg(long, global = true, env = "TODO_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub secret: Option<SecretString>,
+
+    /// Use a configured secret even though it looks chosen by a person (mostly dictionary
+    /// words, or a pattern): refused at start otherwise, since anyone holding a token or a
+    /// refresh token can test guesses of it offline.
+    #[arg(long, global = true, env = "TODO_JWT_ALLOW_GUESSABLE_SECRET", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub allow_guessable_secret: bool,
 }
 
 /// `--db-pool-size`, within [`ranges::DB_POOL_SIZE`] like every other number.

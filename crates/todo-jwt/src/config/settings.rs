@@ -13,7 +13,7 @@ use super::{
     Config, ConfigError, Database, SecretSource,
     lists::{cors_origins, trusted_proxies},
     ranges,
-    secret::load_or_generate_secret,
+    secret::{load_or_generate_secret, looks_chosen},
 };
 use crate::{
     http::{body::BodyLimits, response::ResponseMemory, server::ConnectionLimits},
@@ -89,6 +89,8 @@ pub struct Settings {
     pub key_activation_delay: Duration,
     /// The configured secret, if any (otherwise one in the data directory).
     secret: Option<SecretString>,
+    /// Whether a configured secret that looks chosen by a person is used anyway.
+    allow_guessable_secret: bool,
 }
 
 /// `value` of the setting `name`, if within `range`.
@@ -169,12 +171,11 @@ impl Settings {
                 config.auth_rate_limit,
                 ranges::AUTH_RATE_LIMIT,
             )?,
-            refusals_per_second: u32::try_from(within(
+            refusals_per_second: within(
                 "TODO_JWT_REFUSALS_PER_SECOND",
                 config.refusals_per_second,
                 ranges::REFUSALS_PER_SECOND,
-            )?)
-            .unwrap_or(u32::MAX),
+            )?,
             trusted_proxies: trusted_proxies(&config.trusted_proxies)?,
             ipv4_prefix: prefix(
                 "TODO_JWT_IPV4_PREFIX",
@@ -297,6 +298,7 @@ impl Settings {
                 ranges::KEY_ACTIVATION_DELAY,
             )?,
             secret: config.secret.clone(),
+            allow_guessable_secret: config.allow_guessable_secret,
         })
     }
 
@@ -350,6 +352,12 @@ impl Settings {
             JwtError::SecretTooSimple(distinct) => ConfigError::SecretTooSimple(distinct),
             other => ConfigError::Keys(other),
         })?;
+        if source == SecretSource::Configured
+            && !self.allow_guessable_secret
+            && let Some(reason) = looks_chosen(&secret)
+        {
+            return Err(ConfigError::SecretGuessable(reason));
+        }
         Ok((secret, source))
     }
 

@@ -191,3 +191,54 @@ fn a_flag_out_of_range_is_refused_by_the_parser() {
     let parsed = Flags::try_parse_from(["todo-jwt", "--body-timeout", "3600"]);
     assert_eq!(parsed.expect("in range").config.body_timeout, 3_600);
 }
+
+#[test]
+fn a_configured_secret_chosen_by_a_person_is_refused_unless_allowed() {
+    let chosen = [
+        "correct horse battery staple 2025",
+        "MySuperSecretPasswordForJWT2024!",
+        "test-secret-that-is-long-enough-for-hs256!",
+        "my-company-jwt-signing-secret-prod",
+        // Patterns rather than words.
+        "0123456789abcdef0123456789abcdef",
+        "Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3",
+        "qwertyuiopasdfghjklzxcvbnm123456",
+    ];
+    for secret in chosen {
+        let mut config = Config::for_data_dir("unused");
+        config.secret = Some(SecretString::from(secret));
+        let error = settings(&config).service_secret().expect_err(secret);
+        assert!(
+            matches!(error, ConfigError::SecretGuessable(_)),
+            "{secret}: {error}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains("openssl rand -hex 32")
+                && message.contains("TODO_JWT_ALLOW_GUESSABLE_SECRET"),
+            "{message}"
+        );
+        config.allow_guessable_secret = true;
+        assert!(settings(&config).service_secret().is_ok(), "{secret}");
+    }
+}
+
+#[test]
+fn generated_secrets_are_accepted() {
+    use base64::Engine as _;
+    for _ in 0..200 {
+        let bytes: [u8; 32] = rand::random();
+        let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        let generated = [
+            hex.clone(),
+            hex[..32].to_owned(),
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+        ];
+        for secret in generated {
+            let mut config = Config::for_data_dir("unused");
+            config.secret = Some(SecretString::from(secret.clone()));
+            assert!(settings(&config).service_secret().is_ok(), "{secret}");
+        }
+    }
+}

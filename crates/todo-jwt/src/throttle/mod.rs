@@ -55,7 +55,7 @@ pub struct ThrottleLimits {
     /// Credential requests per minute per client address.
     pub per_minute: u64,
     /// Refusals a second per client before they are held back ([`pace`]; 0: never).
-    pub refusals_per_second: u32,
+    pub refusals_per_second: u64,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// The IPv4 prefix that counts as one client (32: an address).

@@ -49,9 +49,9 @@ pub struct Pacer {
 impl Pacer {
     /// `per_second` refusals a second per client, twice that in a burst; `None` for 0 (no
     /// pacing).
-    pub fn new(throttles: Throttles, per_second: u32) -> Option<Self> {
+    pub fn new(throttles: Throttles, per_second: u64) -> Option<Self> {
         const TWO: NonZeroU32 = NonZeroU32::new(2).expect("2 is not 0");
-        let rate = NonZeroU32::new(per_second)?;
+        let rate = NonZeroU32::new(u32::try_from(per_second).unwrap_or(u32::MAX))?;
         let burst = rate.saturating_mul(TWO);
         Some(Self {
             limiter: Arc::new(RateLimiter::keyed(

@@ -17,7 +17,7 @@ use tempfile::TempDir;
 use todo_jwt::{Application, Config};
 
 /// A secret tests can also sign with, to forge tokens.
-pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256!";
+pub const TEST_SECRET: &str = "aa3dbc8bd4f2e8ee19f20c8512548c88a9749a05b87a9f494f2a48d713707543";
 
 pub struct TestApp {
     pub address: String,

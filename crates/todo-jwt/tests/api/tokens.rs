@@ -167,6 +167,28 @@ async fn a_configured_secret_under_32_bytes_stops_the_start() {
     );
 }
 
+/// Issue 21, row 13: a configured secret that a person chose (words, a pattern) stops the
+/// start with how to generate one, unless allowed explicitly.
+#[tokio::test]
+async fn a_configured_secret_chosen_by_a_person_stops_the_start_unless_allowed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::for_data_dir(dir.path());
+    config.secret = Some(SecretString::from("correct horse battery staple 2025"));
+    let error = Application::build(config.clone())
+        .await
+        .err()
+        .expect("refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("looks chosen by a person")
+            && message.contains("openssl rand -hex 32")
+            && message.contains("TODO_JWT_ALLOW_GUESSABLE_SECRET=true"),
+        "{message}"
+    );
+    config.allow_guessable_secret = true;
+    assert!(Application::build(config).await.is_ok());
+}
+
 #[tokio::test]
 async fn an_unreachable_database_stops_the_start_naming_the_host() {
     let dir = tempfile::tempdir().expect("tempdir");
