@@ -32,8 +32,8 @@ use crate::{
     http::{
         body, error,
         middleware::{
-            REQUEST_ID, WithoutCorsLayer, cors, internal_error, plain_request_id, security_headers,
-            without_trailing_slash,
+            HeadLimitLayer, REQUEST_ID, WithoutCorsLayer, cors, internal_error, plain_request_id,
+            security_headers, without_trailing_slash,
         },
         openapi,
         server::{self, ConnectionLimits},
@@ -333,6 +333,7 @@ pub fn with_middleware(
         .layer(PaceRefusalsLayer(pacer))
         .map_response(security_headers)
         .layer(CatchPanicLayer::custom(|_| internal_error()))
+        .layer(HeadLimitLayer)
         .layer(WithoutCorsLayer)
         .layer(cors)
         .map_request(without_trailing_slash)

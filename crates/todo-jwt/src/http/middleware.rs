@@ -9,7 +9,7 @@ use axum::{
 };
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use super::error::ApiError;
+use super::{error::ApiError, server::MAX_HEAD_BYTES};
 
 /// The headers the OWASP REST Security Cheat Sheet recommends for an API, on every response
 /// (the README says which are left out and why): no MIME sniffing; no caching of what is
@@ -188,4 +188,75 @@ fn without_cors_headers(mut response: Response) -> Response {
         headers.remove(name);
     }
     response
+}
+
+/// Refuses a request whose head (request line and headers) is over [`MAX_HEAD_BYTES`] with 431
+/// in the envelope. hyper's bound on its read buffer is approximate: a head that arrives in one
+/// read passed it by up to another buffer's worth (a single 100,000-byte header was served),
+/// so the head is measured again here, as written on the wire.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeadLimitLayer;
+
+impl<S> tower::Layer<S> for HeadLimitLayer {
+    type Service = HeadLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HeadLimit(inner)
+    }
+}
+
+/// See [`HeadLimitLayer`].
+#[derive(Clone, Debug)]
+pub struct HeadLimit<S>(S);
+
+impl<S> tower::Service<Request<Body>> for HeadLimit<S>
+where
+    S: tower::Service<Request<Body>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future =
+        futures_util::future::Either<std::future::Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(context)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if head_bytes(&request) <= MAX_HEAD_BYTES {
+            return futures_util::future::Either::Right(self.0.call(request));
+        }
+        let refusal = super::error::envelope(
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            serde_json::json!({"error": {
+                "statusCode": 431,
+                "name": "RequestHeaderFieldsTooLargeError",
+                "message": HEAD_TOO_LARGE,
+            }}),
+        );
+        futures_util::future::Either::Left(std::future::ready(Ok(refusal)))
+    }
+}
+
+/// The message of a 431, ours or hyper's rewritten.
+pub const HEAD_TOO_LARGE: &str = "The request head is too large: at most 64 KiB with the request \
+                                  line, and at most 100 header fields.";
+
+/// The bytes of `request`'s head as sent: `METHOD target HTTP/1.1` and each `name: value`,
+/// each line with its CRLF.
+fn head_bytes(request: &Request<Body>) -> usize {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(1, |target| target.as_str().len());
+    let line = request.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+    request
+        .headers()
+        .iter()
+        .fold(line + 2, |bytes, (name, value)| {
+            bytes + name.as_str().len() + 2 + value.len() + 2
+        })
 }

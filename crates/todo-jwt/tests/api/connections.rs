@@ -397,3 +397,36 @@ async fn announced_bodies_that_never_come_hold_no_memory() {
     );
     drop(waiting);
 }
+
+/// Issue 21: a head over 64 KiB is 431 however it arrives (a single 100,000-byte header used
+/// to pass hyper's approximate bound and be served), and so is one with more than 100 header
+/// fields, each with a message that names both bounds; a 60 KB header is served.
+#[tokio::test]
+async fn a_head_over_64_kib_or_100_fields_is_431_in_the_envelope() {
+    let app = app_with(|_| {}).await;
+    let many: String = (0..101).map(|index| format!("x-h{index}: v\r\n")).collect();
+    let cases = [
+        (format!("x-big: {}\r\n", "b".repeat(100_000)), 431),
+        (many, 431),
+        (format!("x-big: {}\r\n", "b".repeat(60_000)), 200),
+    ];
+    for (headers, expected) in cases {
+        let mut stream = connect(&app).await;
+        let request = format!("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n");
+        let _ = stream.write_all(request.as_bytes()).await;
+        let (answer, closed) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+        assert!(closed.is_some(), "still open: {answer:.80}");
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a response");
+        let status: u16 = head[9..12].parse().expect("status");
+        assert_eq!(status, expected, "{} bytes of headers: {head}", headers.len());
+        if expected == 431 {
+            assert!(head.to_ascii_lowercase().contains("x-content-type-options: nosniff"));
+            let body: serde_json::Value = serde_json::from_str(body).expect("json body");
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("64 KiB") && message.contains("100 header fields"),
+                "{body}"
+            );
+        }
+    }
+}

@@ -57,7 +57,7 @@ pub struct ConnectionLimits {
 }
 
 /// The largest request head buffered (request line and headers): a filter of 1000 items fits.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Serves `service` on `listener` within `limits` until `shutdown` completes, then lets the
 /// requests in flight finish (for at most `limits.shutdown_timeout`).

@@ -282,7 +282,7 @@ fn rewrite_automatic_response(bytes: &[u8]) -> Option<Vec<u8>> {
         ),
         431 => (
             "RequestHeaderFieldsTooLargeError",
-            "The request headers are too large (at most 64 KiB with the request line).",
+            super::super::middleware::HEAD_TOO_LARGE,
         ),
         _ => return None,
     };
