@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stalled request bodies: opens N connections that each send all but the last byte of a
 ~1 MB body, then stall; prints the server's RSS before, while they are open, after WAIT
-seconds, after they close, and after some light traffic (the allocator gives freed memory back
+seconds, after they close (3 s, and 12 s with no traffic), and after some light traffic (the allocator gives freed memory back
 when it next works), and whether another client is served meanwhile.
 
     python3 bench/stalled_bodies.py PORT N SERVER_PID [WAIT [BODY_BYTES [PATH]]]
@@ -45,6 +45,8 @@ for s in socks:
     s.close()
 time.sleep(3)
 print(f"after they closed: RSS {rss()} MiB")
+time.sleep(9)
+print(f"12 s after they closed, with no traffic: RSS {rss()} MiB")
 # The allocator keeps freed memory until it next works; any traffic gives it back.
 t0 = time.time()
 for _ in range(2000):
