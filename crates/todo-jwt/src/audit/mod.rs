@@ -24,8 +24,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 mod client;
 mod events;
 
-pub use client::ClientInfo;
-pub use events::{AuthEvent, record};
+pub use client::{ClientBucket, ClientInfo};
+pub use events::{AuthEvent, COUNT_WINDOW, record};
 
 use crate::{
     http::error::{ApiError, Result},
@@ -41,6 +41,8 @@ pub struct RequestContext {
     pub client: ClientInfo,
     /// The request's id (`X-Request-Id`, the client's or ours).
     pub request_id: Option<String>,
+    /// The client's rate-limit bucket, when the throttle's layer has set it.
+    pub bucket: Option<std::sync::Arc<str>>,
 }
 
 /// What [`RequestContext`] is made of, kept as the request has it (header values are shared
@@ -51,6 +53,7 @@ struct Captured {
     user_agent: Option<HeaderValue>,
     peer: Option<PeerAddr>,
     request_id: Option<HeaderValue>,
+    bucket: Option<ClientBucket>,
 }
 
 tokio::task_local! {
@@ -68,6 +71,7 @@ pub async fn with_context(request: Request, next: Next) -> Response {
             .headers()
             .get(crate::http::middleware::REQUEST_ID)
             .cloned(),
+        bucket: request.extensions().get::<ClientBucket>().cloned(),
     };
     CONTEXT.scope(captured, next.run(request)).await
 }
@@ -82,6 +86,10 @@ pub fn current() -> RequestContext {
                 .as_ref()
                 .and_then(|id| id.to_str().ok())
                 .map(str::to_owned),
+            bucket: captured
+                .bucket
+                .as_ref()
+                .map(|ClientBucket(bucket)| bucket.clone()),
         })
         .unwrap_or_default()
 }
