@@ -28,8 +28,9 @@ pub use client::{ClientBucket, ClientInfo};
 pub use events::{AuthEvent, COUNT_WINDOW, record};
 
 use crate::{
-    http::error::{ApiError, Result},
+    http::error::Result,
     http::openapi::{BadRequest, ServiceUnavailable, Unauthorized},
+    http::page,
     http::server::PeerAddr,
     store::{AuditRecord, Store},
 };
@@ -94,10 +95,6 @@ pub fn current() -> RequestContext {
         .unwrap_or_default()
 }
 
-/// The most events one page holds, and the default.
-const MAX_PAGE: i64 = 200;
-const DEFAULT_PAGE: i64 = 50;
-
 /// One event of the caller's, as `GET /users/me/events` lists it.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = AuditEvent)]
@@ -140,40 +137,16 @@ impl From<AuditRecord> for EventBody {
     }
 }
 
-/// A whole number query parameter within `range`, or 400.
-fn parameter(
-    query: Option<&str>,
-    name: &str,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<Option<i64>> {
-    let Some(query) = query else {
-        return Ok(None);
-    };
-    let Some((_, value)) = form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name)
-    else {
-        return Ok(None);
-    };
-    match value.parse::<i64>() {
-        Ok(number) if range.contains(&number) => Ok(Some(number)),
-        _ => Err(ApiError::bad_request(
-            "INVALID_PARAMETER_VALUE",
-            format!(
-                "`{name}` must be a whole number from {} to {}.",
-                range.start(),
-                range.end()
-            ),
-        )),
-    }
-}
-
 /// The caller's own authentication and session events, newest first, a page at a time.
 #[utoipa::path(
     get, path = "/users/me/events", tag = "UserController",
     operation_id = "UserController.findEvents",
     security(("jwt" = []), ("password" = [])),
     params(
-        ("limit" = Option<i64>, Query, description = "Events per page, 1 to 200 (50)"),
-        ("before" = Option<i64>, Query, description = "Only events with a lower id: the last id of the previous page"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200,
+         description = "Events per page, 1 to 200 (50)"),
+        ("before" = Option<i64>, Query, minimum = 1,
+         description = "Only events with a lower id: the last id of the previous page"),
     ),
     responses(
         (status = 200, description = "The caller's events, newest first", body = Vec<EventBody>),
@@ -187,8 +160,8 @@ pub async fn list_events(
     CurrentUser(caller): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<EventBody>>> {
-    let limit = parameter(query.as_deref(), "limit", 1..=MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
-    let before = parameter(query.as_deref(), "before", 1..=i64::MAX)?;
+    let limit = page::limit(query.as_deref())?;
+    let before = page::whole_number(query.as_deref(), "before", 1..=i64::MAX)?;
     let events = store.audit().list(&caller.id, before, limit).await?;
     Ok(Json(events.into_iter().map(EventBody::from).collect()))
 }

@@ -88,6 +88,8 @@ pub mod refresh_tokens {
     pub const CREATED_AT: &str = "created_at";
     /// When it was spent by a rotation (Unix seconds); null while it is the current one.
     pub const SPENT_AT: &str = "spent_at";
+    /// Its place in the session's chain: 0 for a login's, one more at each rotation.
+    pub const ROTATION: &str = "rotation";
 }
 
 /// The `throttle` table: rate-limit counters shared by every instance.

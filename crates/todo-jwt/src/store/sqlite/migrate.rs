@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_audit_events.sql"),
     include_str!("migrations/0008_signing_keys.sql"),
     include_str!("migrations/0009_audit_counts.sql"),
+    include_str!("migrations/0010_refresh_token_rotation.sql"),
 ];
 
 /// Runs the migrations this database has not seen, each in its own transaction.
