@@ -7,7 +7,10 @@
 //! address, `User-Agent` and request id come from the request being served: the credential and
 //! session routes run inside [`with_context`], which makes them known to the code below
 //! without passing them through every call. `GET /users/me/events` returns the caller's own
-//! events, newest first; events older than the retention are removed periodically.
+//! events, newest first; an account keeps its newest events only (the store's
+//! `events_per_account`). Attempts that name no account are counted per client bucket and
+//! minute instead of recorded ([`COUNT_WINDOW`]); events and counts older than the retention
+//! are removed periodically.
 
 use authn::CurrentUser;
 use axum::{
