@@ -173,15 +173,16 @@ impl Accounts {
                 Ok((user, hash))
             }
             (user, _) => {
+                let user = user.as_ref().map(|user| user.id.as_str());
                 audit::record(
                     self.store.audit(),
                     AuthEvent::LoginFailed {
-                        user: user.as_ref().map(|user| user.id.as_str()),
+                        user,
                         email: &email,
                     },
                 )
                 .await?;
-                self.throttles.failed(&email, attempt).await?;
+                self.throttles.failed(&email, user, attempt).await?;
                 Err(ApiError::Unauthorized(INVALID_CREDENTIALS.to_owned()))
             }
         }

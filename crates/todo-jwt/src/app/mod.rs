@@ -7,8 +7,9 @@ use authn_jwt::{BearerJwtStrategy, CachedUserDirectory, JwtService};
 use axum::{
     Router,
     body::Body,
-    extract::DefaultBodyLimit,
+    extract::{DefaultBodyLimit, FromRef},
     http::{HeaderName, Request},
+    middleware::{from_fn, from_fn_with_state},
     response::{IntoResponse, Response},
 };
 use tokio::net::TcpListener;
@@ -50,7 +51,7 @@ use crate::{
     state::{AppState, Parts},
     store::{Store, StoreError},
     throttle::{
-        Throttles,
+        self, Throttles,
         pace::{PaceRefusalsLayer, Pacer},
     },
     todos,
@@ -268,18 +269,21 @@ const TASKS_GRACE: Duration = Duration::from_secs(10);
 pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, authn::AuthError> {
     let require_jwt = strategies.require([BearerJwtStrategy::NAME])?;
     // `route_layer`: the protected routes authenticate after routing, so unknown paths are 404.
-    // The credential and session routes record audit events, with the request's context.
-    let audited = || axum::middleware::from_fn(audit::with_context);
+    // Credential and session routes know the request's context and client bucket (audit log).
+    let identify = from_fn_with_state(Throttles::from_ref(&state), throttle::identify_client);
+    let audited = ServiceBuilder::new()
+        .layer(identify)
+        .layer(from_fn(audit::with_context));
     let protected = accounts::protected_router()
         .merge(sessions::protected_router())
-        .route_layer(audited())
+        .route_layer(audited.clone())
         .merge(accounts::who_am_i_router())
         .merge(audit::router())
         .merge(todos::router())
         .route_layer(require_jwt);
     let public = accounts::public_router()
         .merge(sessions::public_router())
-        .route_layer(audited());
+        .route_layer(audited);
     let (api, operations) = OpenApiRouter::new()
         .merge(public)
         .merge(health::router())
@@ -292,7 +296,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
         .merge(openapi::router(doc))
         .route("/metrics", axum::routing::get(metrics::render))
         // After routing, so the route's template is known (the middleware is outside).
-        .route_layer(axum::middleware::from_fn(metrics::track))
+        .route_layer(from_fn(metrics::track))
         .fallback(metrics::endpoint_not_found)
         .method_not_allowed_fallback(metrics::method_not_allowed)
         .layer(DefaultBodyLimit::max(body::BODY_LIMIT))

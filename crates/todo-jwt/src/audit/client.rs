@@ -8,6 +8,12 @@ use axum::{
 
 use crate::http::server::PeerAddr;
 
+/// The client's rate-limit bucket (its network: an IPv4 address or an IPv6 /64 by default,
+/// through trusted proxies), as the throttle's layer computed it for the request. Attempts
+/// that name no account are counted per bucket, so one host cannot spread them over rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientBucket(pub std::sync::Arc<str>);
+
 /// The longest `User-Agent` kept, in characters.
 const MAX_USER_AGENT: usize = 256;
 

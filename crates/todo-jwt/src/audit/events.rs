@@ -1,12 +1,19 @@
 //! Session events, through one place: each is a log line (never with a token or a password),
 //! a metric, and a row of the audit log ([`crate::audit`]), written through the repository it
-//! is given: the transaction of the change it records, or the store.
+//! is given: the transaction of the change it records, or the store. An attempt that names no
+//! account is counted instead, on one row per client and [`COUNT_WINDOW`]: anyone can make
+//! such attempts without end, and a row each let one address add ~60 rows a minute (all it
+//! was allowed), or any number with the rate limit off.
 
 use crate::{
     clock::now,
     ops::metrics,
-    store::{Audit, AuditRecord, StoreError},
+    store::{Audit, AuditCount, AuditRecord, StoreError},
 };
+
+/// The window, in seconds, over which a client's attempts that name no account share a row
+/// (the per-address rate limit's minute).
+pub const COUNT_WINDOW: i64 = 60;
 
 /// Something that happened to an account or a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,11 +46,13 @@ pub enum AuthEvent<'a> {
     AccountDeleted { user: &'a str },
     /// A password hash imported from LoopBack (bcrypt) was replaced by argon2id at login.
     PasswordUpgraded { user: &'a str },
-    /// A rate limit started refusing (`account`, with the email: it locked; or `address`):
-    /// recorded once per window, each refusal after it only counted in the metrics.
+    /// A rate limit started refusing (`account`, with the email, and the user when the email
+    /// is an account's: it locked; or `address`): recorded once per window, each refusal after
+    /// it only counted in the metrics.
     Throttled {
         reason: &'a str,
         email: Option<&'a str>,
+        user: Option<&'a str>,
     },
 }
 
@@ -72,7 +81,7 @@ impl AuthEvent<'_> {
         match *self {
             Self::SignedUp { user, email } => (Some(user), Some(email), None),
             Self::LoginFailed { user, email } => (user, Some(email), None),
-            Self::Throttled { email, .. } => (None, email, None),
+            Self::Throttled { email, user, .. } => (user, email, None),
             Self::LoggedIn { user, session }
             | Self::Refreshed { user, session }
             | Self::ReuseDetected { user, session }
@@ -85,26 +94,56 @@ impl AuthEvent<'_> {
             | Self::PasswordUpgraded { user } => (Some(user), None, None),
         }
     }
+
+    /// Whether the event is an attempt that names no account (a failed login for an unknown
+    /// email, or the lock of such an email): counted per client and window, not recorded.
+    fn is_counted(&self) -> bool {
+        matches!(
+            self,
+            Self::LoginFailed { user: None, .. }
+                | Self::Throttled {
+                    reason: "account",
+                    user: None,
+                    ..
+                }
+        )
+    }
 }
 
 /// Records `event`: its audit row through `audit` (fails with it, so a change is never kept
-/// without its record), then its metric and log line.
+/// without its record), or, for an attempt that names no account, one more on its client's
+/// count for the window; then its metric and log line.
 pub async fn record(audit: Audit<'_>, event: AuthEvent<'_>) -> Result<(), StoreError> {
     let context = crate::audit::current();
     let (user, email, session) = event.subjects();
-    audit
-        .add(AuditRecord {
-            id: 0,
-            at: now(),
-            event: event.name().to_owned(),
-            user_id: user.map(str::to_owned),
-            email: email.map(str::to_owned),
-            ip: context.client.ip,
-            user_agent: context.client.user_agent,
-            request_id: context.request_id,
-            session_id: session.map(str::to_owned),
-        })
-        .await?;
+    let at = now();
+    if event.is_counted() {
+        // The rate limit's bucket (an IPv6 /64 is one client); the address outside a request.
+        let client = context.bucket.as_deref().or(context.client.ip.as_deref());
+        audit
+            .count(AuditCount {
+                kind: event.name(),
+                client: client.unwrap_or("unknown"),
+                window_start: at - at.rem_euclid(COUNT_WINDOW),
+                at,
+                email,
+            })
+            .await?;
+    } else {
+        audit
+            .add(AuditRecord {
+                id: 0,
+                at,
+                event: event.name().to_owned(),
+                user_id: user.map(str::to_owned),
+                email: email.map(str::to_owned),
+                ip: context.client.ip,
+                user_agent: context.client.user_agent,
+                request_id: context.request_id,
+                session_id: session.map(str::to_owned),
+            })
+            .await?;
+    }
     count(event);
     log(event);
     Ok(())

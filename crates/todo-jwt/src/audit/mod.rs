@@ -7,7 +7,10 @@
 //! address, `User-Agent` and request id come from the request being served: the credential and
 //! session routes run inside [`with_context`], which makes them known to the code below
 //! without passing them through every call. `GET /users/me/events` returns the caller's own
-//! events, newest first; events older than the retention are removed periodically.
+//! events, newest first; an account keeps its newest events only (the store's
+//! `events_per_account`). Attempts that name no account are counted per client bucket and
+//! minute instead of recorded ([`COUNT_WINDOW`]); events and counts older than the retention
+//! are removed periodically.
 
 use authn::CurrentUser;
 use axum::{
@@ -24,12 +27,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 mod client;
 mod events;
 
-pub use client::ClientInfo;
-pub use events::{AuthEvent, record};
+pub use client::{ClientBucket, ClientInfo};
+pub use events::{AuthEvent, COUNT_WINDOW, record};
 
 use crate::{
-    http::error::{ApiError, Result},
+    http::error::Result,
     http::openapi::{BadRequest, ServiceUnavailable, Unauthorized},
+    http::page,
     http::server::PeerAddr,
     store::{AuditRecord, Store},
 };
@@ -41,6 +45,8 @@ pub struct RequestContext {
     pub client: ClientInfo,
     /// The request's id (`X-Request-Id`, the client's or ours).
     pub request_id: Option<String>,
+    /// The client's rate-limit bucket, when the throttle's layer has set it.
+    pub bucket: Option<std::sync::Arc<str>>,
 }
 
 /// What [`RequestContext`] is made of, kept as the request has it (header values are shared
@@ -51,6 +57,7 @@ struct Captured {
     user_agent: Option<HeaderValue>,
     peer: Option<PeerAddr>,
     request_id: Option<HeaderValue>,
+    bucket: Option<ClientBucket>,
 }
 
 tokio::task_local! {
@@ -68,6 +75,7 @@ pub async fn with_context(request: Request, next: Next) -> Response {
             .headers()
             .get(crate::http::middleware::REQUEST_ID)
             .cloned(),
+        bucket: request.extensions().get::<ClientBucket>().cloned(),
     };
     CONTEXT.scope(captured, next.run(request)).await
 }
@@ -82,13 +90,13 @@ pub fn current() -> RequestContext {
                 .as_ref()
                 .and_then(|id| id.to_str().ok())
                 .map(str::to_owned),
+            bucket: captured
+                .bucket
+                .as_ref()
+                .map(|ClientBucket(bucket)| bucket.clone()),
         })
         .unwrap_or_default()
 }
-
-/// The most events one page holds, and the default.
-const MAX_PAGE: i64 = 200;
-const DEFAULT_PAGE: i64 = 50;
 
 /// One event of the caller's, as `GET /users/me/events` lists it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -132,40 +140,16 @@ impl From<AuditRecord> for EventBody {
     }
 }
 
-/// A whole number query parameter within `range`, or 400.
-fn parameter(
-    query: Option<&str>,
-    name: &str,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<Option<i64>> {
-    let Some(query) = query else {
-        return Ok(None);
-    };
-    let Some((_, value)) = form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name)
-    else {
-        return Ok(None);
-    };
-    match value.parse::<i64>() {
-        Ok(number) if range.contains(&number) => Ok(Some(number)),
-        _ => Err(ApiError::bad_request(
-            "INVALID_PARAMETER_VALUE",
-            format!(
-                "`{name}` must be a whole number from {} to {}.",
-                range.start(),
-                range.end()
-            ),
-        )),
-    }
-}
-
 /// The caller's own authentication and session events, newest first, a page at a time.
 #[utoipa::path(
     get, path = "/users/me/events", tag = "UserController",
     operation_id = "UserController.findEvents",
     security(("jwt" = []), ("password" = [])),
     params(
-        ("limit" = Option<i64>, Query, description = "Events per page, 1 to 200 (50)"),
-        ("before" = Option<i64>, Query, description = "Only events with a lower id: the last id of the previous page"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200,
+         description = "Events per page, 1 to 200 (50)"),
+        ("before" = Option<i64>, Query, minimum = 1,
+         description = "Only events with a lower id: the last id of the previous page"),
     ),
     responses(
         (status = 200, description = "The caller's events, newest first", body = Vec<EventBody>),
@@ -179,8 +163,8 @@ pub async fn list_events(
     CurrentUser(caller): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<EventBody>>> {
-    let limit = parameter(query.as_deref(), "limit", 1..=MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
-    let before = parameter(query.as_deref(), "before", 1..=i64::MAX)?;
+    let limit = page::limit(query.as_deref())?;
+    let before = page::whole_number(query.as_deref(), "before", 1..=i64::MAX)?;
     let events = store.audit().list(&caller.id, before, limit).await?;
     Ok(Json(events.into_iter().map(EventBody::from).collect()))
 }

@@ -248,6 +248,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(ranges::AUDIT_RETENTION_DAYS))]
     pub audit_retention_days: u64,
 
+    /// Audit events one account keeps at most: each new one removes the account's oldest
+    /// beyond this many.
+    #[arg(long, env = "TODO_JWT_MAX_EVENTS_PER_ACCOUNT", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(ranges::EVENTS_PER_ACCOUNT))]
+    pub max_events_per_account: u64,
+
     /// Serve `GET /metrics` (Prometheus' text format). `false`: the route answers 404 and
     /// nothing is recorded.
     #[arg(long, env = "TODO_JWT_METRICS", default_value_t = true, action = clap::ArgAction::Set)]

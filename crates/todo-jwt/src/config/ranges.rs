@@ -22,6 +22,8 @@ pub const SESSION_LIFETIME: RangeInclusive<u64> = 1..=10 * YEAR;
 pub const REFRESH_REUSE_INTERVAL: RangeInclusive<u64> = 0..=3_600;
 /// `--max-sessions-per-account`.
 pub const SESSIONS_PER_ACCOUNT: RangeInclusive<u64> = 1..=1_000_000;
+/// `--max-events-per-account`.
+pub const EVENTS_PER_ACCOUNT: RangeInclusive<u64> = 1..=1_000_000;
 /// `--login-max-failures` (0: no limit).
 pub const LOGIN_MAX_FAILURES: RangeInclusive<u64> = 0..=1_000_000;
 /// `--login-failure-window`, seconds: up to 30 days.

@@ -201,6 +201,11 @@ impl Settings {
                 // Costly reads (pattern matches) get half the cores, at least one, so the
                 // other half always serves everything else.
                 costly_reads: (cores / 2).max(1),
+                events_per_account: within(
+                    "TODO_JWT_MAX_EVENTS_PER_ACCOUNT",
+                    config.max_events_per_account,
+                    ranges::EVENTS_PER_ACCOUNT,
+                )?,
             },
             cors_origins: cors_origins(&config.cors_origins)?,
             connections: ConnectionLimits {

@@ -65,9 +65,22 @@ impl Sessions {
         Ok(())
     }
 
-    /// The caller's live sessions, newest first.
-    pub async fn list(&self, caller: &UserProfile) -> Result<Vec<Session>> {
-        Ok(self.store.sessions().list(&caller.id, now()).await?)
+    /// A page of the caller's live sessions, newest first: those after the session `before`
+    /// (400 when it is not one of the caller's: it has ended, say), at most `limit`.
+    pub async fn list(
+        &self,
+        caller: &UserProfile,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Session>> {
+        let sessions = self.store.sessions();
+        let page = sessions.list(&caller.id, now(), before, limit).await?;
+        page.ok_or_else(|| {
+            ApiError::bad_request(
+                "INVALID_PARAMETER_VALUE",
+                "`before` must be the id of one of your live sessions; start again from the first page.",
+            )
+        })
     }
 
     /// Ends the caller's session `id`; 404 when the caller has no such session.

@@ -3,7 +3,7 @@
 use authn::CurrentUser;
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::{Path, RawQuery, State},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -17,7 +17,10 @@ use crate::{
     accounts::Credentials,
     http::body::{JsonBody, json_body_schema},
     http::error::Result,
-    http::openapi::{JsonBodyErrors, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized},
+    http::openapi::{
+        BadRequest, JsonBodyErrors, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
+    },
+    http::page,
     store::Session,
     throttle::AddressLimited,
 };
@@ -178,6 +181,9 @@ pub async fn log_out_everywhere(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The longest `before` taken (a session id is a 36-character UUID).
+const MAX_SESSION_ID: usize = 64;
+
 /// One of the caller's sessions.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Session)]
@@ -212,13 +218,20 @@ impl SessionBody {
     }
 }
 
-/// The caller's live sessions, newest first.
+/// The caller's live sessions, newest first (by start time, then by id), a page at a time.
 #[utoipa::path(
     get, path = "/users/me/sessions", tag = "UserController",
     operation_id = "UserController.findSessions",
     security(("jwt" = []), ("password" = [])),
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200,
+         description = "Sessions per page, 1 to 200 (50)"),
+        ("before" = Option<String>, Query, min_length = 1, max_length = 64,
+         description = "Only sessions after this one in the list: the last id of the previous page"),
+    ),
     responses(
-        (status = 200, description = "The caller's sessions", body = Vec<SessionBody>),
+        (status = 200, description = "The caller's sessions, newest first", body = Vec<SessionBody>),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 503, response = ServiceUnavailable),
     ),
@@ -226,9 +239,12 @@ impl SessionBody {
 pub async fn list_sessions(
     State(sessions): State<Sessions>,
     CurrentUser(caller): CurrentUser,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<SessionBody>>> {
+    let limit = page::limit(query.as_deref())?;
+    let before = page::text(query.as_deref(), "before", MAX_SESSION_ID)?;
     let current = caller.session.as_deref();
-    let list = sessions.list(&caller).await?;
+    let list = sessions.list(&caller, before.as_deref(), limit).await?;
     Ok(Json(
         list.into_iter()
             .map(|session| SessionBody::of(session, current))

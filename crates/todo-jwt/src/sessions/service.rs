@@ -57,6 +57,11 @@ pub struct Sessions {
 /// How many rotations a spent token's chain is followed to the session's current token.
 const MAX_CHAIN: usize = 16;
 
+/// How many spent refresh tokens a session keeps (with its current one): as many as the chain
+/// is followed, so any token that could still get the current one within the reuse interval
+/// is found; an older one is unknown (401) rather than reuse that ends the session.
+const SPENT_KEPT: i64 = MAX_CHAIN as i64;
+
 impl Sessions {
     /// The service over its parts; sessions live at most `lifetime`.
     pub fn new(
@@ -141,7 +146,7 @@ impl Sessions {
             let token = random_token();
             transaction
                 .sessions()
-                .add_refresh_token(&token_hash(&token), &id, now)
+                .add_refresh_token(&token_hash(&token), &id, 0, now)
                 .await?;
             Some(token)
         } else {
@@ -231,8 +236,15 @@ impl Sessions {
                     // handing out a second live token if it ever does.
                     return Err(invalid_refresh_token());
                 }
+                let rotation = found.rotation.saturating_add(1);
                 sessions
-                    .add_refresh_token(&token_hash(&next), &session, now)
+                    .add_refresh_token(&token_hash(&next), &session, rotation, now)
+                    .await?;
+                // Reuse detection needs only the spent tokens whose chain it follows: older
+                // ones go, so a session keeps at most SPENT_KEPT of them however often it
+                // refreshes (each rotation added a row for good before).
+                sessions
+                    .forget_refresh_tokens_before(&session, rotation - SPENT_KEPT)
                     .await?;
                 Some(next)
             }

@@ -1,5 +1,7 @@
 //! The audit repository: one row per authentication or session event, written through the
-//! same transaction as the change it records where there is one.
+//! same transaction as the change it records where there is one; an account keeps its newest
+//! events only (older ones go as each new one is written). Attempts that name no account are
+//! counted instead, one row per kind, client and window ([`AuditCount`]).
 
 use super::{
     StoreError,
@@ -31,6 +33,21 @@ pub struct AuditRecord {
     pub session_id: Option<String>,
 }
 
+/// An attempt that names no account, counted on its client's row for the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditCount<'a> {
+    /// What is counted (`login_failed`, `throttled`).
+    pub kind: &'a str,
+    /// The client's rate-limit bucket (its address when it has none).
+    pub client: &'a str,
+    /// When the window began (Unix seconds).
+    pub window_start: i64,
+    /// When the attempt came (Unix seconds).
+    pub at: i64,
+    /// The email it gave.
+    pub email: Option<&'a str>,
+}
+
 /// The statements each engine implements for [`Audit`].
 #[async_trait::async_trait]
 pub trait AuditStatements: Send + Sync {
@@ -45,16 +62,37 @@ pub trait AuditStatements: Send + Sync {
     ) -> Result<Vec<AuditRecord>, StoreError>;
     /// Removes the events from before `at`; how many.
     async fn audit_expired(&self, at: i64) -> Result<u64, StoreError>;
+    /// Removes the user's events but the newest `keep`; how many.
+    async fn audit_trim(&self, user_id: &str, keep: i64) -> Result<u64, StoreError>;
+    /// Counts one attempt on its client's row for the window.
+    async fn audit_count(&self, count: AuditCount<'_>) -> Result<(), StoreError>;
+    /// Removes the counts of windows that began before `at`; how many.
+    async fn audit_counts_expired(&self, at: i64) -> Result<u64, StoreError>;
 }
 
 /// Audit events, on the store or in a transaction.
 #[derive(Clone, Copy)]
-pub struct Audit<'a>(pub(super) &'a dyn AuditStatements);
+pub struct Audit<'a> {
+    pub(super) statements: &'a dyn AuditStatements,
+    /// The most events an account keeps.
+    pub(super) keep: i64,
+}
 
 impl Audit<'_> {
-    /// Stores `record`.
+    /// Stores `record`; for an account's event, removes its events beyond the newest it keeps
+    /// (in the same transaction, so the bound holds whatever the rate of events).
     pub async fn add(&self, record: AuditRecord) -> Result<(), StoreError> {
-        self.0.audit_add(record).await
+        let user = record.user_id.clone();
+        self.statements.audit_add(record).await?;
+        if let Some(user) = user {
+            self.statements.audit_trim(&user, self.keep).await?;
+        }
+        Ok(())
+    }
+
+    /// Counts an attempt that names no account.
+    pub async fn count(&self, count: AuditCount<'_>) -> Result<(), StoreError> {
+        self.statements.audit_count(count).await
     }
 
     /// A page of the user's events, newest first: those with an id below `before` (all when
@@ -65,14 +103,15 @@ impl Audit<'_> {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        self.0
+        self.statements
             .audit_list(user_id, before.unwrap_or(i64::MAX), limit)
             .await
     }
 
-    /// Removes the events from before `at` (retention).
+    /// Removes the events and counts from before `at` (retention); how many rows went.
     pub async fn remove_before(&self, at: i64) -> Result<u64, StoreError> {
-        self.0.audit_expired(at).await
+        let events = self.statements.audit_expired(at).await?;
+        Ok(events + self.statements.audit_counts_expired(at).await?)
     }
 }
 
@@ -109,5 +148,29 @@ impl<X: Run> AuditStatements for X {
     async fn audit_expired(&self, at: i64) -> Result<u64, StoreError> {
         self.execute(Statement::write(&self.sql().audit.expired, &[at.into()]))
             .await
+    }
+
+    async fn audit_trim(&self, user_id: &str, keep: i64) -> Result<u64, StoreError> {
+        let params = [user_id.into(), user_id.into(), 1_i64.into(), keep.into()];
+        self.execute(Statement::write(&self.sql().audit.trim, &params))
+            .await
+    }
+
+    async fn audit_count(&self, count: AuditCount<'_>) -> Result<(), StoreError> {
+        let params = [
+            count.kind.into(),
+            count.client.into(),
+            count.window_start.into(),
+            count.at.into(),
+            count.email.into(),
+        ];
+        self.execute(Statement::write(&self.sql().audit.count, &params))
+            .await?;
+        Ok(())
+    }
+
+    async fn audit_counts_expired(&self, at: i64) -> Result<u64, StoreError> {
+        let sql = &self.sql().audit.counts_expired;
+        self.execute(Statement::write(sql, &[at.into()])).await
     }
 }

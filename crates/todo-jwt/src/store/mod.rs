@@ -48,7 +48,7 @@ use std::{
     time::Duration,
 };
 
-pub use audit::{Audit, AuditRecord, AuditStatements};
+pub use audit::{Audit, AuditCount, AuditRecord, AuditStatements};
 pub use error::{SchemaDifference, SchemaObjectName, StoreError};
 pub use keys::{KeyRecord, KeyStatements, SigningKeys};
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
@@ -84,6 +84,9 @@ pub struct Limits {
     /// request threads; PostgreSQL: turns on the pool), so that pattern matches over long
     /// texts cannot stall other requests.
     pub costly_reads: usize,
+    /// The most audit events one account keeps: each event written removes its account's
+    /// beyond the newest this many, in the same transaction.
+    pub events_per_account: u64,
 }
 
 impl Default for Limits {
@@ -91,6 +94,7 @@ impl Default for Limits {
         Self {
             query_timeout: Duration::from_secs(2),
             costly_reads: 1,
+            events_per_account: 1_000,
         }
     }
 }
@@ -149,6 +153,8 @@ trait TransactionEngine: UserStatements + TodoStatements + SessionStatements + A
 #[derive(Clone)]
 pub struct Store {
     engine: Arc<dyn Engine>,
+    /// The most audit events an account keeps.
+    events_kept: i64,
 }
 
 impl Store {
@@ -172,7 +178,11 @@ impl Store {
                 engine
             }
         };
-        Ok(Self { engine })
+        let events_kept = i64::try_from(limits.events_per_account).unwrap_or(i64::MAX);
+        Ok(Self {
+            engine,
+            events_kept,
+        })
     }
 
     /// Accounts.
@@ -197,7 +207,10 @@ impl Store {
 
     /// Audit events.
     pub fn audit(&self) -> Audit<'_> {
-        Audit(&*self.engine)
+        Audit {
+            statements: &*self.engine,
+            keep: self.events_kept,
+        }
     }
 
     /// The token signing keys.
@@ -209,6 +222,7 @@ impl Store {
     pub async fn transaction(&self) -> Result<Transaction, StoreError> {
         Ok(Transaction {
             engine: self.engine.begin().await?,
+            events_kept: self.events_kept,
         })
     }
 
@@ -254,6 +268,7 @@ impl std::fmt::Debug for Store {
 /// [`StoreError::Aborted`].
 pub struct Transaction {
     engine: Box<dyn TransactionEngine>,
+    events_kept: i64,
 }
 
 impl Transaction {
@@ -274,7 +289,10 @@ impl Transaction {
 
     /// Audit events, written in this transaction.
     pub fn audit(&self) -> Audit<'_> {
-        Audit(&*self.engine)
+        Audit {
+            statements: &*self.engine,
+            keep: self.events_kept,
+        }
     }
 
     /// Commits; [`StoreError::Aborted`] (and nothing is kept) when one of its statements

@@ -93,7 +93,8 @@ impl FromRow for RefreshRecord {
         Ok(Self {
             session_id: row.get(0)?,
             spent_at: row.get(1)?,
-            user: user_at(row, 2)?,
+            rotation: row.get(2)?,
+            user: user_at(row, 3)?,
         })
     }
 }

@@ -88,6 +88,8 @@ pub mod refresh_tokens {
     pub const CREATED_AT: &str = "created_at";
     /// When it was spent by a rotation (Unix seconds); null while it is the current one.
     pub const SPENT_AT: &str = "spent_at";
+    /// Its place in the session's chain: 0 for a login's, one more at each rotation.
+    pub const ROTATION: &str = "rotation";
 }
 
 /// The `throttle` table: rate-limit counters shared by every instance.
@@ -131,6 +133,25 @@ pub mod audit_events {
     pub const EVENT: [&str; 9] = [
         ID, AT, EVENT_NAME, USER_ID, EMAIL, IP, USER_AGENT, REQUEST_ID, SESSION_ID,
     ];
+}
+
+/// The `audit_counts` table: attempts that name no account, counted per kind, client and
+/// window rather than recorded one by one.
+pub mod audit_counts {
+    /// The table.
+    pub const TABLE: &str = "audit_counts";
+    /// What is counted (`login_failed`, `throttled`).
+    pub const KIND: &str = "kind";
+    /// The client's rate-limit bucket (`ip:192.0.2.1/32`, `ip:2001:db8::/64`).
+    pub const CLIENT: &str = "client";
+    /// When the window began (Unix seconds).
+    pub const WINDOW_START: &str = "window_start";
+    /// Attempts within the window.
+    pub const COUNT: &str = "count";
+    /// When the last one came (Unix seconds).
+    pub const LAST_AT: &str = "last_at";
+    /// The email the last one gave.
+    pub const LAST_EMAIL: &str = "last_email";
 }
 
 /// The `signing_keys` table: the keys access tokens are signed with.

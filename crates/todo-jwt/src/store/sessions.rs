@@ -32,6 +32,8 @@ pub struct RefreshRecord {
     pub session_id: String,
     /// When a rotation spent it; `None` while it is the session's current token.
     pub spent_at: Option<i64>,
+    /// Its place in the session's chain (0 for a login's).
+    pub rotation: i64,
     /// The session's user.
     pub user: User,
 }
@@ -53,8 +55,17 @@ pub trait SessionStatements: Send + Sync {
         user_id: &str,
         now: i64,
     ) -> Result<Option<User>, StoreError>;
-    /// The user's sessions that have not expired at `now`, newest first.
-    async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<Session>, StoreError>;
+    /// The user's sessions that have not expired at `now`, newest first, after the position
+    /// (`started`, `id`), at most `limit`.
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+        (started, id): (i64, &str),
+        limit: i64,
+    ) -> Result<Vec<Session>, StoreError>;
+    /// When the user's session `id` started, if it is theirs.
+    async fn session_started(&self, user_id: &str, id: &str) -> Result<Option<i64>, StoreError>;
     /// Deletes the user's session `id`; how many rows went (0 or 1).
     async fn delete_session(&self, user_id: &str, id: &str) -> Result<u64, StoreError>;
     /// Deletes every session of the user; how many went.
@@ -72,13 +83,20 @@ pub trait SessionStatements: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Sets the session's `last_used_at`.
     async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError>;
-    /// Stores a refresh token's hash for the session.
+    /// Stores a refresh token's hash for the session, at `rotation` in its chain.
     async fn insert_refresh_token(
         &self,
         hash: &str,
         session_id: &str,
+        rotation: i64,
         now: i64,
     ) -> Result<(), StoreError>;
+    /// Deletes the session's refresh tokens from before `rotation`; how many went.
+    async fn delete_refresh_tokens_before(
+        &self,
+        session_id: &str,
+        rotation: i64,
+    ) -> Result<u64, StoreError>;
     /// The refresh token with this hash, if its session is live at `now` (locked until the
     /// transaction ends, on PostgreSQL).
     async fn find_refresh_token(
@@ -112,9 +130,25 @@ impl SessionStore<'_> {
         self.0.find_session_user(id, user_id, now).await
     }
 
-    /// The user's live sessions, newest first.
-    pub async fn list(&self, user_id: &str, now: i64) -> Result<Vec<Session>, StoreError> {
-        self.0.list_sessions(user_id, now).await
+    /// A page of the user's live sessions, newest first (by start time, then by id): those
+    /// after the session `before` (from the first when `None`), at most `limit`. `None` when
+    /// `before` is not one of the user's sessions (it ended, or never was theirs).
+    pub async fn list(
+        &self,
+        user_id: &str,
+        now: i64,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Option<Vec<Session>>, StoreError> {
+        let position = match before {
+            None => (i64::MAX, ""),
+            Some(id) => match self.0.session_started(user_id, id).await? {
+                Some(started) => (started, id),
+                None => return Ok(None),
+            },
+        };
+        let page = self.0.list_sessions(user_id, now, position, limit).await?;
+        Ok(Some(page))
     }
 
     /// Ends the user's session `id`; whether there was one.
@@ -162,14 +196,29 @@ impl SessionStore<'_> {
         self.0.touch_session(id, now).await
     }
 
-    /// Adds a refresh token (by its hash) to the session.
+    /// Adds a refresh token (by its hash) to the session, at `rotation` in its chain (0 for a
+    /// login's).
     pub async fn add_refresh_token(
         &self,
         hash: &str,
         session_id: &str,
+        rotation: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.0.insert_refresh_token(hash, session_id, now).await
+        self.0
+            .insert_refresh_token(hash, session_id, rotation, now)
+            .await
+    }
+
+    /// Forgets the session's (spent) refresh tokens from before `rotation`; how many.
+    pub async fn forget_refresh_tokens_before(
+        &self,
+        session_id: &str,
+        rotation: i64,
+    ) -> Result<u64, StoreError> {
+        self.0
+            .delete_refresh_tokens_before(session_id, rotation)
+            .await
     }
 
     /// The refresh token with this hash, if its session is live; inside a transaction on
@@ -221,9 +270,28 @@ impl<X: Run> SessionStatements for X {
             .await
     }
 
-    async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<Session>, StoreError> {
-        let params = [user_id.into(), now.into()];
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+        (started, id): (i64, &str),
+        limit: i64,
+    ) -> Result<Vec<Session>, StoreError> {
+        let params = [
+            user_id.into(),
+            now.into(),
+            started.into(),
+            started.into(),
+            id.into(),
+            limit.into(),
+        ];
         self.all(Statement::read(&self.sql().sessions.list, &params))
+            .await
+    }
+
+    async fn session_started(&self, user_id: &str, id: &str) -> Result<Option<i64>, StoreError> {
+        let params = [user_id.into(), id.into()];
+        self.optional(Statement::read(&self.sql().sessions.started, &params))
             .await
     }
 
@@ -277,12 +345,23 @@ impl<X: Run> SessionStatements for X {
         &self,
         hash: &str,
         session_id: &str,
+        rotation: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        let params = [hash.into(), session_id.into(), now.into()];
+        let params = [hash.into(), session_id.into(), now.into(), rotation.into()];
         let sql = &self.sql().sessions.insert_refresh_token;
         self.execute(Statement::write(sql, &params)).await?;
         Ok(())
+    }
+
+    async fn delete_refresh_tokens_before(
+        &self,
+        session_id: &str,
+        rotation: i64,
+    ) -> Result<u64, StoreError> {
+        let params = [session_id.into(), rotation.into()];
+        let sql = &self.sql().sessions.delete_refresh_tokens_before;
+        self.execute(Statement::write(sql, &params)).await
     }
 
     /// Through the writer on SQLite: inside a transaction this is its connection, so the read

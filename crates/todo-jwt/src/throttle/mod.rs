@@ -13,13 +13,15 @@ use std::{net::IpAddr, sync::Arc};
 pub mod pace;
 
 use axum::{
-    extract::{FromRef, FromRequestParts},
+    extract::{FromRef, FromRequestParts, Request, State},
     http::{Extensions, HeaderMap, HeaderValue, request::Parts},
+    middleware::Next,
+    response::Response,
 };
 use ipnet::IpNet;
 
 use crate::{
-    audit::{self, AuthEvent},
+    audit::{self, AuthEvent, ClientBucket},
     clock::now,
     http::error::ApiError,
     http::server::PeerAddr,
@@ -121,14 +123,21 @@ impl Throttles {
     /// A reserved check failed; the failure that locks the account (the last attempt the
     /// window allows) is recorded as a `throttled` event, once per window (a refused attempt
     /// after it is only counted: an attacker hammering a locked account must not fill the
-    /// audit log).
-    pub async fn failed(&self, email: &str, attempt: Attempt) -> Result<(), ApiError> {
+    /// audit log). `user` is the email's account, if it has one (the lock of an email
+    /// without one is counted per client, as the failures are).
+    pub async fn failed(
+        &self,
+        email: &str,
+        user: Option<&str>,
+        attempt: Attempt,
+    ) -> Result<(), ApiError> {
         if self.0.max_failures > 0 && attempt.0 == self.0.max_failures {
             audit::record(
                 self.0.store.audit(),
                 AuthEvent::Throttled {
                     reason: "account",
                     email: Some(email),
+                    user,
                 },
             )
             .await?;
@@ -180,6 +189,7 @@ impl Throttles {
                     AuthEvent::Throttled {
                         reason: "address",
                         email: None,
+                        user: None,
                     },
                 )
                 .await?;
@@ -250,6 +260,22 @@ impl Throttles {
 /// The header a trusted proxy names its client in.
 pub const FORWARDED_FOR: &str = "x-forwarded-for";
 
+/// Puts the request's client bucket ([`Throttles::client_bucket`]) in its extensions, for the
+/// per-address limit and the audit log's counts: a route layer of the credential and session
+/// routes, outside the audit context's.
+pub async fn identify_client(
+    State(throttles): State<Throttles>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Some(bucket) = throttles.client_bucket(request.headers(), request.extensions()) {
+        request
+            .extensions_mut()
+            .insert(ClientBucket(Arc::from(bucket)));
+    }
+    next.run(request).await
+}
+
 /// The bucket of requests whose forwarded client address does not parse.
 const UNPARSABLE: &str = "ip:unparsable";
 
@@ -278,7 +304,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let throttles = Throttles::from_ref(state);
-        let bucket = throttles.client_bucket(&parts.headers, &parts.extensions);
+        let bucket = match parts.extensions.get::<ClientBucket>() {
+            Some(ClientBucket(bucket)) => Some(bucket.to_string()),
+            None => throttles.client_bucket(&parts.headers, &parts.extensions),
+        };
         throttles.hit_address(bucket.as_deref()).await?;
         Ok(Self)
     }

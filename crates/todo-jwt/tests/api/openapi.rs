@@ -124,12 +124,12 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
             "POST /users/token" => vec!["400", "408", "413", "429", "503"],
             "GET /whoAmI" => vec!["401", "503"],
             "GET /healthz" | "GET /.well-known/jwks.json" => vec![],
-            "GET /users/me/events" => vec!["400", "401", "503"],
+            "GET /users/me/events" | "GET /users/me/sessions" => vec!["400", "401", "503"],
             "GET /readyz" => vec!["503"],
             "PUT /users/me/password" | "DELETE /users/me" => {
                 [&body[..], &["401", "403", "429"]].concat()
             }
-            "POST /users/logout" | "POST /users/logout-all" | "GET /users/me/sessions" => {
+            "POST /users/logout" | "POST /users/logout-all" => {
                 vec!["401", "503"]
             }
             "DELETE /users/me/sessions/{id}" => vec!["401", "404", "503"],

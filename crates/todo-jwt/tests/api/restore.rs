@@ -210,12 +210,16 @@ async fn a_restore_ends_every_session_and_replaces_the_signing_keys() {
     assert_eq!(refresh(app, &refresh_token).await, StatusCode::OK);
 }
 
-/// A backup from before the signing keys were stored (schema 7: the table dropped, the version
-/// set back) has that version's schema: it is restored, migrated, and its sessions ended too.
+/// A backup from before the signing keys were stored (schema 7: the table and the later
+/// migrations' changes dropped, the version set back) has that version's schema: it is restored, migrated, and its sessions ended too.
 #[tokio::test]
 async fn an_older_backup_restores_with_its_sessions_ended() {
     let backed_up = BackedUp::new().await;
-    let older = backed_up.altered("DROP TABLE signing_keys; PRAGMA user_version = 7;");
+    // The later migrations undone too (audit_counts, the refresh tokens' rotation).
+    let older = backed_up.altered(
+        "DROP TABLE signing_keys; DROP TABLE audit_counts; \
+         ALTER TABLE refresh_tokens DROP COLUMN rotation; PRAGMA user_version = 7;",
+    );
     let output = restore(backed_up.data_dir.path(), &older, &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

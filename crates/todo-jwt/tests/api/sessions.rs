@@ -655,3 +655,179 @@ async fn a_login_beyond_the_cap_ends_the_oldest_session() {
         .count();
     assert_eq!(capped, 2, "{events}");
 }
+
+async fn sessions_page(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let list = app
+        .get_json(&format!("/users/me/sessions{query}"), token)
+        .await;
+    list.as_array().expect("a list").clone()
+}
+
+fn ids(page: &[Value]) -> Vec<String> {
+    page.iter()
+        .map(|session| session["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// Issue 21, row 6: the session list is paged like the events (`limit`, at most 200, 50 by
+/// default; `before`, the last id of the previous page), newest first, so its answer is
+/// bounded however many sessions an account has.
+#[tokio::test]
+async fn the_session_list_is_paged_newest_first() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        config.auth_rate_limit = 0;
+    })
+    .await;
+    sign_up(&app, "pages@example.com").await;
+    let oldest = log_in_as(&app, "pages@example.com", "first").await;
+    // Start times are in seconds: the first session is the oldest for sure.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let mut newest = String::new();
+    for index in 0..54 {
+        newest = log_in_as(&app, "pages@example.com", &format!("agent {index}")).await;
+    }
+    let first = sessions_page(&app, &newest, "").await;
+    assert_eq!(first.len(), 50, "the default page");
+    let everything = sessions_page(&app, &newest, "?limit=200").await;
+    assert_eq!(everything.len(), 55);
+    assert_eq!(ids(&first), ids(&everything)[..50]);
+    assert_eq!(everything[54]["userAgent"], "first", "the oldest last");
+    let starts: Vec<&str> = everything
+        .iter()
+        .map(|session| session["createdAt"].as_str().expect("createdAt"))
+        .collect();
+    assert!(
+        starts.windows(2).all(|pair| pair[0] >= pair[1]),
+        "{starts:?}"
+    );
+    // Page by page, each from the last id of the one before: every session once, in order.
+    let mut paged = Vec::new();
+    let mut query = "?limit=20".to_owned();
+    loop {
+        let page = sessions_page(&app, &oldest, &query).await;
+        assert!(page.len() <= 20);
+        let Some(last) = page.last() else { break };
+        query = format!("?limit=20&before={}", last["id"].as_str().expect("id"));
+        paged.extend(ids(&page));
+    }
+    assert_eq!(paged, ids(&everything));
+    let second = sessions_page(&app, &newest, &format!("?limit=20&before={}", paged[19])).await;
+    assert_eq!(ids(&second), paged[20..40]);
+    let current: Vec<&Value> = everything
+        .iter()
+        .filter(|session| session["current"] == true)
+        .collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["id"], claims(&newest)["sid"]);
+    let bad_queries = [
+        "?limit=0".to_owned(),
+        "?limit=201".to_owned(),
+        "?limit=x".to_owned(),
+        "?before=".to_owned(),
+        "?before=not-a-session".to_owned(),
+        format!("?before={}", "x".repeat(65)),
+    ];
+    for bad in bad_queries {
+        let response = app
+            .call(
+                Method::GET,
+                &format!("/users/me/sessions{bad}"),
+                &newest,
+                None,
+            )
+            .await;
+        let body = crate::helpers::error_body(response, StatusCode::BAD_REQUEST).await;
+        assert_eq!(body["code"], "INVALID_PARAMETER_VALUE", "{bad}: {body}");
+    }
+    // Another account's session is no position in this one's list.
+    let other = app.token_for("other-pages@example.com").await;
+    let theirs = sessions_page(&app, &other, "").await;
+    let response = app
+        .call(
+            Method::GET,
+            &format!(
+                "/users/me/sessions?before={}",
+                theirs[0]["id"].as_str().expect("id")
+            ),
+            &newest,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+/// Rotates `token` `times` times; every token of the chain, the first one first.
+async fn rotate(app: &TestApp, token: String, times: usize) -> Vec<String> {
+    let mut chain = vec![token];
+    for _ in 0..times {
+        let (status, body) = refresh(app, chain.last().expect("a token")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        chain.push(
+            body["refreshToken"]
+                .as_str()
+                .expect("refreshToken")
+                .to_owned(),
+        );
+    }
+    chain
+}
+
+async fn refresh_rows(app: &TestApp) -> i64 {
+    app.sql("SELECT count(*) FROM refresh_tokens")
+        .await
+        .expect("a count")
+        .parse()
+        .expect("a number")
+}
+
+/// Issue 21, row 6: a session keeps a bounded number of spent refresh tokens however often it
+/// rotates (16, as many as a spent token's chain is followed within the reuse interval); a
+/// recently spent one still gets the current one within the interval.
+#[tokio::test]
+async fn spent_refresh_tokens_per_session_stay_bounded() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        config.auth_rate_limit = 0;
+    })
+    .await;
+    sign_up(&app, "rotating@example.com").await;
+    let (_, first) = refresh_login(&app, "rotating@example.com").await;
+    let chain = rotate(&app, first, 40).await;
+    assert_eq!(refresh_rows(&app).await, 17, "16 spent and the current one");
+    let current = chain[40].clone();
+    // 16 rotations back: within the interval, answered with the current token.
+    let (status, body) = refresh(&app, &chain[24]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["refreshToken"], current.as_str());
+    // Forgotten: refused, but not taken for reuse (the session goes on).
+    let (status, _) = refresh(&app, &chain[5]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = refresh(&app, &current).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(refresh_rows(&app).await, 17);
+}
+
+/// After many rotations, the previous refresh token presented after the reuse interval is
+/// still reuse: the whole session ends.
+#[tokio::test]
+async fn reuse_of_the_previous_refresh_token_after_many_rotations_ends_the_session() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        config.auth_rate_limit = 0;
+        config.refresh_reuse_interval = 0;
+    })
+    .await;
+    sign_up(&app, "reused@example.com").await;
+    let (access, first) = refresh_login(&app, "reused@example.com").await;
+    let chain = rotate(&app, first, 30).await;
+    assert!(refresh_rows(&app).await <= 17);
+    // Spent in an earlier second than now: past the interval of 0 s.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let (status, _) = refresh(&app, &chain[29]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "reuse");
+    let (status, _) = refresh(&app, &chain[30]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the session has ended");
+    assert!(refused_soon(&app, &access).await);
+    assert_eq!(refresh_rows(&app).await, 0);
+}

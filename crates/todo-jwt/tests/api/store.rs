@@ -404,7 +404,7 @@ async fn expired_sessions_are_refused_and_removed() {
     assert!(!stale.await.expect("stale"));
     store
         .sessions()
-        .add_refresh_token("hash-of-old", "old", 0)
+        .add_refresh_token("hash-of-old", "old", 0, 0)
         .await
         .expect("token");
     assert!(
@@ -430,9 +430,10 @@ async fn expired_sessions_are_refused_and_removed() {
     assert_eq!(
         store
             .sessions()
-            .list(&user.id, 0)
+            .list(&user.id, 0, None, 50)
             .await
             .expect("list")
+            .expect("a first page")
             .len(),
         1
     );

@@ -31,6 +31,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_throttle.sql"),
     include_str!("migrations/0008_audit_events.sql"),
     include_str!("migrations/0009_signing_keys.sql"),
+    include_str!("migrations/0010_audit_counts.sql"),
+    include_str!("migrations/0011_refresh_token_rotation.sql"),
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations between instances.

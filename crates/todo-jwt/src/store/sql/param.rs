@@ -49,6 +49,12 @@ impl<'a> From<&'a Option<String>> for Param<'a> {
     }
 }
 
+impl<'a> From<Option<&'a str>> for Param<'a> {
+    fn from(text: Option<&'a str>) -> Self {
+        Self::Text(text.map(Cow::Borrowed))
+    }
+}
+
 impl From<i64> for Param<'_> {
     fn from(number: i64) -> Self {
         Self::Int(Some(number))

@@ -1,6 +1,6 @@
 //! The sessions' and refresh tokens' statements.
 
-use sea_query::{Expr, ExprTrait, LockType, Order as SqlOrder, Query};
+use sea_query::{Cond, Expr, ExprTrait, LockType, Order as SqlOrder, Query};
 
 use super::{Dialect, parameter, text};
 use crate::store::schema::{refresh_tokens, sessions, users};
@@ -15,8 +15,12 @@ pub struct SessionSql {
     pub insert: String,
     /// The user of a session (session id, user id, now): only while it has not expired.
     pub find_user: String,
-    /// A user's sessions (user id, now), newest first, in [`sessions::SESSION`]'s order.
+    /// A page of a user's live sessions, newest first (by start, then by id), those after a
+    /// position (user id, now, its start, its start, its id, limit), in
+    /// [`sessions::SESSION`]'s order.
     pub list: String,
+    /// When a user's session started (user id, session id): a page's position.
+    pub started: String,
     /// `DELETE` one session of a user (user id, session id).
     pub delete: String,
     /// `DELETE` every session of a user (user id).
@@ -31,11 +35,13 @@ pub struct SessionSql {
     pub delete_beyond: String,
     /// `UPDATE` a session's `last_used_at` (now, session id).
     pub touch: String,
-    /// `INSERT` a refresh token (hash, session id, created_at).
+    /// `INSERT` a refresh token (hash, session id, created_at, rotation).
     pub insert_refresh_token: String,
-    /// A refresh token of a live session (hash, now): session id, spent_at, then the user's
-    /// columns.
+    /// A refresh token of a live session (hash, now): session id, spent_at, rotation, then
+    /// the user's columns.
     pub find_refresh_token: String,
+    /// `DELETE` a session's refresh tokens from before a rotation (session id, rotation).
+    pub delete_refresh_tokens_before: String,
     /// Locks the session a refresh token belongs to (hash), for the transaction (PostgreSQL;
     /// SQLite's single writer serialises already).
     pub lock_token_session: String,
@@ -83,8 +89,25 @@ impl SessionSql {
             .from(sessions::TABLE)
             .and_where(Expr::col(sessions::USER_ID).eq(parameter()))
             .and_where(Expr::col(sessions::EXPIRES_AT).gt(parameter()))
+            .cond_where(
+                Cond::any()
+                    .add(Expr::col(sessions::CREATED_AT).lt(parameter()))
+                    .add(
+                        Cond::all()
+                            .add(Expr::col(sessions::CREATED_AT).eq(parameter()))
+                            .add(Expr::col(sessions::ID).lt(parameter())),
+                    ),
+            )
             .order_by(sessions::CREATED_AT, SqlOrder::Desc)
-            .order_by(sessions::ID, SqlOrder::Asc);
+            .order_by(sessions::ID, SqlOrder::Desc)
+            // A placeholder too: the number is discarded with the other values.
+            .limit(0);
+        let mut started = Query::select();
+        started
+            .column(sessions::CREATED_AT)
+            .from(sessions::TABLE)
+            .and_where(Expr::col(sessions::USER_ID).eq(parameter()))
+            .and_where(Expr::col(sessions::ID).eq(parameter()));
         let mut delete_for_user = Query::delete();
         delete_for_user
             .from_table(sessions::TABLE)
@@ -124,12 +147,14 @@ impl SessionSql {
                 refresh_tokens::HASH,
                 refresh_tokens::SESSION_ID,
                 refresh_tokens::CREATED_AT,
+                refresh_tokens::ROTATION,
             ])
-            .values_panic([parameter(), parameter(), parameter()]);
+            .values_panic([parameter(), parameter(), parameter(), parameter()]);
         let mut find_refresh_token = Query::select();
         find_refresh_token
             .column((refresh_tokens::TABLE, refresh_tokens::SESSION_ID))
             .column((refresh_tokens::TABLE, refresh_tokens::SPENT_AT))
+            .column((refresh_tokens::TABLE, refresh_tokens::ROTATION))
             .columns(users::USER.map(|column| (users::TABLE, column)))
             .from(refresh_tokens::TABLE)
             .inner_join(
@@ -158,6 +183,11 @@ impl SessionSql {
             .from(sessions::TABLE)
             .and_where(Expr::col(sessions::ID).in_subquery(token_session))
             .lock(LockType::Update);
+        let mut delete_refresh_tokens_before = Query::delete();
+        delete_refresh_tokens_before
+            .from_table(refresh_tokens::TABLE)
+            .and_where(Expr::col(refresh_tokens::SESSION_ID).eq(parameter()))
+            .and_where(Expr::col(refresh_tokens::ROTATION).lt(parameter()));
         let mut spend_refresh_token = Query::update();
         spend_refresh_token
             .table(refresh_tokens::TABLE)
@@ -168,6 +198,7 @@ impl SessionSql {
             insert: text(&insert, dialect),
             find_user: text(&find_user, dialect),
             list: text(&list, dialect),
+            started: text(&started, dialect),
             delete: text(&delete, dialect),
             delete_for_user: text(&delete_for_user, dialect),
             delete_expired: text(&delete_expired, dialect),
@@ -176,6 +207,7 @@ impl SessionSql {
             touch: text(&touch, dialect),
             insert_refresh_token: text(&insert_refresh_token, dialect),
             find_refresh_token: text(&find_refresh_token, dialect),
+            delete_refresh_tokens_before: text(&delete_refresh_tokens_before, dialect),
             lock_token_session: text(&lock_token_session, dialect),
             spend_refresh_token: text(&spend_refresh_token, dialect),
         }

@@ -181,3 +181,17 @@ fn audit_and_key_statements_are_built_for_each_dialect() {
         r#"DELETE FROM "signing_keys" WHERE "kid" = ?"#
     );
 }
+
+#[test]
+fn audit_trim_and_count_bind_every_value() {
+    for (dialect, placeholder) in [(Dialect::Sqlite, "?"), (Dialect::Postgres, "$4")] {
+        let audit = &FixedStatements::of(dialect).audit;
+        assert!(
+            audit.trim.contains("LIMIT") && audit.trim.contains(&format!("OFFSET {placeholder}")),
+            "{}",
+            audit.trim
+        );
+        assert!(audit.count.contains("ON CONFLICT"), "{}", audit.count);
+        assert!(audit.count.contains("+ 1"), "{}", audit.count);
+    }
+}
