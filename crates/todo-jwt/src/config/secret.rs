@@ -7,11 +7,13 @@ use std::{
     path::Path,
 };
 
+use authn_jwt::{JwtError, Key};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use zxcvbn::matching::patterns::MatchPattern;
 
-use super::ConfigError;
+use super::{ConfigError, Settings};
+use crate::sessions::RefreshKey;
 
 /// Where the secret in force came from; logged at start (the secret itself never is).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +24,42 @@ pub enum SecretSource {
     Stored,
     /// Generated now and stored in the data directory.
     Generated,
+}
+
+impl Settings {
+    /// The secret: configured, or stored in (or generated into) the data directory.
+    pub(super) fn resolve_secret(&self) -> Result<(SecretString, SecretSource), ConfigError> {
+        match &self.secret {
+            Some(secret) => Ok((secret.clone(), SecretSource::Configured)),
+            None if !self.is_sqlite() => Err(ConfigError::SharedSecretRequired),
+            None => load_or_generate_secret(&self.data_dir.join("jwt-secret")),
+        }
+    }
+
+    /// The service secret (see [`Config::secret`]), checked for length and variety.
+    pub fn service_secret(&self) -> Result<(SecretString, SecretSource), ConfigError> {
+        let (secret, source) = self.resolve_secret()?;
+        Key::hs256(&secret).map_err(|error| match error {
+            JwtError::SecretTooShort(length) => ConfigError::SecretTooShort(length),
+            JwtError::SecretTooSimple(distinct) => ConfigError::SecretTooSimple(distinct),
+            other => ConfigError::Keys(other),
+        })?;
+        if source == SecretSource::Configured
+            && !self.allow_guessable_secret
+            && let Some(reason) = looks_chosen(&secret)
+        {
+            return Err(ConfigError::SecretGuessable(reason));
+        }
+        Ok((secret, source))
+    }
+
+    /// The key refresh tokens are derived with: from the same secret, so every instance
+    /// derives the same (call after [`Settings::service_secret`], which creates a generated
+    /// secret).
+    pub fn refresh_key(&self) -> Result<RefreshKey, ConfigError> {
+        let (secret, _) = self.resolve_secret()?;
+        Ok(RefreshKey::from_secret(&secret))
+    }
 }
 
 /// Refuses a secret file that others can read (or write).

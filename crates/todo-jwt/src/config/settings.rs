@@ -5,20 +5,18 @@
 
 use std::{fs, net::SocketAddr, ops::RangeInclusive, path::PathBuf, time::Duration};
 
-use authn_jwt::{JwtConfig, JwtError, Key, KeySet};
+use authn_jwt::{JwtConfig, KeySet};
 use axum::http::HeaderValue;
 use secrecy::SecretString;
 
 use super::{
-    Config, ConfigError, Database, SecretSource,
+    Config, ConfigError, Database,
     lists::{cors_origins, trusted_proxies},
     ranges,
-    secret::{load_or_generate_secret, looks_chosen},
 };
 use crate::{
     http::{body::BodyLimits, response::ResponseMemory, server::ConnectionLimits},
     keys::{JwtAlgorithm, KeyOptions},
-    sessions::RefreshKey,
     store,
     throttle::ThrottleLimits,
     todos::TodoLimits,
@@ -88,9 +86,9 @@ pub struct Settings {
     /// How long after a rotation the new key signs.
     pub key_activation_delay: Duration,
     /// The configured secret, if any (otherwise one in the data directory).
-    secret: Option<SecretString>,
+    pub(super) secret: Option<SecretString>,
     /// Whether a configured secret that looks chosen by a person is used anyway.
-    allow_guessable_secret: bool,
+    pub(super) allow_guessable_secret: bool,
 }
 
 /// `value` of the setting `name`, if within `range`.
@@ -338,40 +336,6 @@ impl Settings {
                 path: self.data_dir.clone(),
                 source,
             })
-    }
-
-    /// The secret: configured, or stored in (or generated into) the data directory.
-    fn resolve_secret(&self) -> Result<(SecretString, SecretSource), ConfigError> {
-        match &self.secret {
-            Some(secret) => Ok((secret.clone(), SecretSource::Configured)),
-            None if !self.is_sqlite() => Err(ConfigError::SharedSecretRequired),
-            None => load_or_generate_secret(&self.data_dir.join("jwt-secret")),
-        }
-    }
-
-    /// The service secret (see [`Config::secret`]), checked for length and variety.
-    pub fn service_secret(&self) -> Result<(SecretString, SecretSource), ConfigError> {
-        let (secret, source) = self.resolve_secret()?;
-        Key::hs256(&secret).map_err(|error| match error {
-            JwtError::SecretTooShort(length) => ConfigError::SecretTooShort(length),
-            JwtError::SecretTooSimple(distinct) => ConfigError::SecretTooSimple(distinct),
-            other => ConfigError::Keys(other),
-        })?;
-        if source == SecretSource::Configured
-            && !self.allow_guessable_secret
-            && let Some(reason) = looks_chosen(&secret)
-        {
-            return Err(ConfigError::SecretGuessable(reason));
-        }
-        Ok((secret, source))
-    }
-
-    /// The key refresh tokens are derived with: from the same secret, so every instance
-    /// derives the same (call after [`Settings::service_secret`], which creates a generated
-    /// secret).
-    pub fn refresh_key(&self) -> Result<RefreshKey, ConfigError> {
-        let (secret, _) = self.resolve_secret()?;
-        Ok(RefreshKey::from_secret(&secret))
     }
 
     /// What the keyring needs (call after [`Settings::service_secret`]).

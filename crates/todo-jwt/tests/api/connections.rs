@@ -418,9 +418,17 @@ async fn a_head_over_64_kib_or_100_fields_is_431_in_the_envelope() {
         assert!(closed.is_some(), "still open: {answer:.80}");
         let (head, body) = answer.split_once("\r\n\r\n").expect("a response");
         let status: u16 = head[9..12].parse().expect("status");
-        assert_eq!(status, expected, "{} bytes of headers: {head}", headers.len());
+        assert_eq!(
+            status,
+            expected,
+            "{} bytes of headers: {head}",
+            headers.len()
+        );
         if expected == 431 {
-            assert!(head.to_ascii_lowercase().contains("x-content-type-options: nosniff"));
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains("x-content-type-options: nosniff")
+            );
             let body: serde_json::Value = serde_json::from_str(body).expect("json body");
             let message = body["error"]["message"].as_str().unwrap_or_default();
             assert!(
