@@ -78,6 +78,9 @@ fn unsealed_hs256(generation: i64) -> KeyRecord {
     }
 }
 
+/// A field of a row, changed in the table.
+type Change = (&'static str, fn(&mut KeyRecord));
+
 /// A key goes once its successor has signed for longer than the token lifetime; the
 /// newest key, and one whose successor is still pending, stay.
 #[test]
@@ -123,7 +126,7 @@ fn changing_any_field_of_a_row_makes_it_not_open() {
     for algorithm in [JwtAlgorithm::EdDsa, JwtAlgorithm::Hs256] {
         let row = new_record(&sealer, algorithm, 2, 1_000).expect("record");
         assert!(open(&sealer, &row).is_ok());
-        let changes: [(&str, fn(&mut KeyRecord)); 9] = [
+        let changes: [Change; 9] = [
             ("algorithm", |row| {
                 row.algorithm = if row.algorithm == "HS256" {
                     "EdDSA"

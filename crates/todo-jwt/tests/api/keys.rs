@@ -136,6 +136,11 @@ async fn an_installation_from_before_keys_keeps_hs256() {
     let key = DecodingKey::from_secret(TEST_SECRET.as_bytes());
     assert!(jsonwebtoken::decode::<Value>(&token, &key, &validation).is_ok());
     assert_eq!(kids(&jwks(&second).await), Vec::<String>::new());
+    // The migration's row, which held nothing, was sealed at the start (format 2).
+    let sealed = first
+        .sql("SELECT length(sealed_private_key) FROM signing_keys WHERE kid = 'hs256-1'")
+        .await;
+    assert_eq!(sealed.as_deref(), Some("29"));
 }
 
 /// Switching an HS256 installation to EdDSA: tokens signed before stay valid, new ones are
@@ -208,7 +213,7 @@ async fn another_secret_cannot_open_the_keys() {
     let first = spawn_app().await;
     first.token_for("sealed@example.com").await;
     let sealed = first
-        .sql("SELECT count(*) FROM signing_keys WHERE length(sealed_private_key) = 60")
+        .sql("SELECT count(*) FROM signing_keys WHERE length(sealed_private_key) = 61")
         .await;
     assert_eq!(sealed.as_deref(), Some("1"));
     let mut config = config_beside(&first);
