@@ -8,7 +8,7 @@ use authn_jwt::Key;
 use super::{
     JwtAlgorithm, KeyError, KeyOptions, Sealer,
     reseal::reseal,
-    sealing::{Opened, some_trusted},
+    sealing::{Opened, open_format_1, some_trusted},
 };
 use crate::{
     clock::now,
@@ -118,17 +118,23 @@ pub async fn replace_all(
     sealer: &Sealer,
     algorithm: Option<JwtAlgorithm>,
 ) -> Result<(KeyRecord, Vec<String>), KeyError> {
-    // (A backup from before format 2 holds format-1 rows.)
-    reseal(store, sealer).await?;
     let records = store.signing_keys().list().await?;
-    // This secret must open one: else the backup is not of this installation.
-    let (trusted, _) = some_trusted(sealer, records.clone())?;
+    // This secret must open one (a backup from before format 2: in format 1; every row goes
+    // anyway): else the backup is not of this installation.
+    let opens_in_format_1 = |record: &&KeyRecord| open_format_1(sealer, record).is_some();
+    let newest = match some_trusted(sealer, records.clone()) {
+        Ok((trusted, _)) => trusted.last().map(|newest| newest.record.clone()),
+        Err(_) if records.is_empty() => None,
+        Err(error) => Some(
+            records
+                .iter()
+                .rfind(opens_in_format_1)
+                .ok_or(error)?
+                .clone(),
+        ),
+    };
     let algorithm = algorithm
-        .or_else(|| {
-            trusted
-                .last()
-                .and_then(|newest| JwtAlgorithm::of(&newest.record))
-        })
+        .or_else(|| newest.as_ref().and_then(JwtAlgorithm::of))
         .unwrap_or(JwtAlgorithm::EdDsa);
     let record = add_at(store, sealer, algorithm, now(), next_generation(&records)?).await?;
     let mut removed = Vec::new();
