@@ -217,7 +217,7 @@ async fn another_secret_cannot_open_the_keys() {
         .await;
     assert_eq!(sealed.as_deref(), Some("1"));
     let mut config = config_beside(&first);
-    config.secret = Some("another secret that is long enough, 0123456789".into());
+    config.secret = Some("8f3c1e9a6b2d4f07a5c8e1b3d9f2a6c4e7b0d5f8a1c3e6b9".into());
     let error = Application::build(config).await.err().expect("refused");
     let message = todo_jwt::http::error::chain(&error);
     assert!(message.contains("sealed with another"), "{message}");
