@@ -42,10 +42,14 @@ pub async fn rotate(settings: &Settings) -> Outcome {
 pub async fn revoke(settings: &Settings, kid: &str) -> Outcome {
     let failed =
         |error: Box<dyn std::error::Error + Send + Sync>| Failure::new("no key removed", error);
+    // (The secret tells the newest key, which cannot be removed, from rows left out.)
+    let (secret, _) = settings
+        .service_secret()
+        .map_err(|error| failed(error.into()))?;
     let store = open_store(settings)
         .await
         .map_err(|error| failed(error.into()))?;
-    let record = keys::revoke(&store, kid)
+    let record = keys::revoke(&store, &keys::Sealer::from_secret(&secret), kid)
         .await
         .map_err(|error| failed(error.into()))?;
     Ok(format!(

@@ -2,17 +2,22 @@
 //! rotated without a restart, and published at `GET /.well-known/jwks.json`.
 //!
 //! - A key is a row of `signing_keys` ([`crate::store::KeyRecord`]). An Ed25519 key (EdDSA)
-//!   keeps its public half in the clear and its private seed sealed with ChaCha20-Poly1305
-//!   under a key derived from the service secret ([`Sealer`]), its id bound in as associated
-//!   data: reading the table (a dump, a replica, a backup) does not let anyone sign tokens
-//!   without the secret too. An HS256 row holds nothing: its key is the service secret itself,
-//!   and its tokens carry no `kid`, as LoopBack's do.
+//!   keeps its public half in the clear and its private seed sealed; an HS256 row's key is the
+//!   service secret itself (its tokens carry no `kid`, as LoopBack's do), and the row holds a
+//!   seal of its own. Every seal is made with the service secret over every field of its row
+//!   ([`sealing`]), so reading the table (a dump, a replica, a backup) does not let anyone
+//!   sign tokens without the secret too, and writing to it does not let anyone add a key,
+//!   change one, or retire one.
+//! - Only rows this secret opens are trusted, to sign, to verify and to retire others, of
+//!   whatever algorithm. A row that does not open (written without the secret, or altered) is
+//!   left out, said once in the log, and the service goes on with the keys that open; at
+//!   start, a table none of whose rows opens is refused (the secret is not the keys').
 //! - The first start of an installation adds its first key: EdDSA unless `--jwt-algorithm`
 //!   says otherwise. (An installation from before keys were stored, whose clients hold HS256
 //!   tokens, got an HS256 row from the migration that made the table.) Starting with another
 //!   `--jwt-algorithm` than the newest key's adds a key of that algorithm.
-//! - Only rows this secret opens are trusted, to verify as to sign: someone who can write to
-//!   the table but has not the secret cannot add a key of their own.
+//! - Rows sealed by a release before every field was bound are re-sealed once, at the first
+//!   start with the secret ([`reseal`]).
 //! - A rotation ([`rotate`]: `todo-jwt rotate-keys`, or `SIGUSR2`) adds an Ed25519 key that is
 //!   published at once and signs only from `signs_from` on, so every instance (which reload
 //!   the table every few seconds) and every verifier caching the JWK Set knows it before the
@@ -21,16 +26,18 @@
 //!   has signed for longer than the token lifetime. [`revoke`] removes one at once;
 //!   [`replace_all`] (after `todo-jwt restore`) replaces them all with a new one.
 //!
-//! Layout: [`sealing`] (private seeds at rest), [`rotation`] (adding, switching and removing
-//! rows), [`ring`] (the keys in force, kept in step with the table), [`jwks`] (the public
-//! route).
+//! Layout: [`sealing`] (keys at rest: what is bound, what cannot be), [`reseal`] (the upgrade
+//! of older rows), [`rotation`] (adding, switching and removing rows), [`ring`] (the keys in
+//! force, kept in step with the table), [`jwks`] (the public route).
 
 mod jwks;
+mod reseal;
 mod ring;
 mod rotation;
 mod sealing;
 
 pub use jwks::{Jwks, PublicJwk, jwks};
+pub use reseal::reseal;
 pub use ring::{KeyOptions, Keyring};
 pub use rotation::{replace_all, revoke, rotate};
 pub use sealing::Sealer;
@@ -90,6 +97,17 @@ pub enum KeyError {
          use the secret the keys were made with, or see \"Changing the secret\" in the README"
     )]
     Unopenable(String),
+    /// A row that opens, but appeared below the newest key this instance has loaded: keys are
+    /// only ever added after the newest, so this one was removed and put back (from a dump,
+    /// say), perhaps after it was revoked.
+    #[error(
+        "signing key {0} appeared below the newest key in force, where no key is ever added: \
+         a removed key put back is not trusted"
+    )]
+    Reappeared(String),
+    /// A row holds the largest generation there is: no key can be added after it.
+    #[error("signing key {0} holds the last generation: remove it (todo-jwt revoke-key)")]
+    NoGenerationLeft(String),
     /// A row of an algorithm this version does not know.
     #[error("signing key {0} has an unknown algorithm")]
     UnknownAlgorithm(String),

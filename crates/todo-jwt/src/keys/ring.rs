@@ -1,5 +1,5 @@
 //! The keys in force: opened from the rows this secret trusts, handed to the token service,
-//! and kept in step with the table.
+//! and kept in step with the table. A row left out is said once (a warning) per instance.
 
 use std::{
     sync::{Arc, RwLock},
@@ -13,8 +13,9 @@ use secrecy::SecretString;
 use super::{
     JwtAlgorithm, KeyError, Sealer,
     jwks::jwks_body,
+    reseal::reseal,
     rotation::{expired, new_record, rotate, switch},
-    sealing::open_ed25519,
+    sealing::{Opened, some_trusted, trusted},
 };
 use crate::{
     clock::now,
@@ -68,14 +69,14 @@ struct Inner {
 }
 
 impl Keyring {
-    /// Reads the keys, adding the installation's first key (or, with another
-    /// `--jwt-algorithm` than the newest key's, a key of that algorithm), and returns the
-    /// keyring and the key set to build the token service with.
+    /// Reads the keys (re-sealing an older installation's first), adding the installation's
+    /// first key (or, with another `--jwt-algorithm` than the newest key's, a key of that
+    /// algorithm), and returns the keyring and the key set to build the token service with.
     pub async fn open(store: Store, options: KeyOptions) -> Result<(Self, KeySet), KeyError> {
         let sealer = Sealer::from_secret(&options.secret);
+        reseal(&store, &sealer).await?;
         let keys = store.signing_keys();
-        let mut records = keys.list().await?;
-        if records.is_empty() {
+        if keys.list().await?.is_empty() {
             // (An installation from before keys were stored got an HS256 row from the
             // migration that made the table: its clients hold HS256 tokens.)
             let algorithm = options.algorithm.unwrap_or(JwtAlgorithm::EdDsa);
@@ -83,24 +84,42 @@ impl Keyring {
             if keys.add(new_record(&sealer, algorithm, 1, now())?).await? {
                 tracing::info!(algorithm = algorithm.name(), "added the first signing key");
             }
-            records = keys.list().await?;
         } else if let Some(algorithm) = options.algorithm {
-            // This secret must open the keys before this instance adds one.
-            all_trusted(&sealer, records.clone())?;
-            records = switch(&store, &sealer, &options, algorithm, records).await?;
+            // (This secret must open a key before this instance adds one.)
+            switch(&store, &sealer, &options, algorithm).await?;
         }
-        let set = key_set(&options.secret, &all_trusted(&sealer, records.clone())?)?;
+        // Some row must open (else the secret is not the keys'); the others are left out.
+        let (opened, left_out) = some_trusted(&sealer, keys.list().await?)?;
+        let set = key_set(&options.secret, &opened)?;
         let keyring = Self {
             inner: Arc::new(Inner {
                 store,
                 sealer,
                 options,
-                loaded: RwLock::new(records),
+                loaded: RwLock::new(opened.into_iter().map(|row| row.record).collect()),
                 jwks: RwLock::new(jwks_body(&set)),
                 left_out: std::sync::Mutex::default(),
             }),
         };
+        keyring.say_left_out(left_out);
         Ok((keyring, set))
+    }
+
+    /// Says, once per instance each, why rows are left out.
+    fn say_left_out(&self, left_out: Vec<KeyError>) {
+        let mut said = self
+            .inner
+            .left_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for error in left_out {
+            if said.insert(error.to_string()) {
+                tracing::warn!(
+                    cause = %error,
+                    "a signing key is left out: not trusted to sign, verify or retire others"
+                );
+            }
+        }
     }
 
     /// The JWK Set, serialised.
@@ -119,18 +138,26 @@ impl Keyring {
         let keys = inner.store.signing_keys();
         // Only keys this secret opens count, for removal too: a row written by someone
         // without the secret must not retire the keys in force.
-        let (mut opened, left_out) = trusted(&inner.sealer, keys.list().await?);
-        {
-            let mut warned = inner
-                .left_out
-                .lock()
+        let (opened, mut left_out) = trusted(&inner.sealer, keys.list().await?);
+        // Keys are only ever added after the newest: one that appears below the newest key
+        // loaded was removed and put back (a revoked key, from a dump).
+        let (mut opened, reappeared): (Vec<_>, Vec<_>) = {
+            let loaded = inner
+                .loaded
+                .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for error in left_out {
-                if warned.insert(error.to_string()) {
-                    tracing::error!(cause = %error, "a signing key is left out");
-                }
-            }
-        }
+            let newest = loaded.last().map_or(i64::MIN, |newest| newest.generation);
+            opened.into_iter().partition(|row| {
+                row.record.generation > newest
+                    || loaded.iter().any(|known| known.kid == row.record.kid)
+            })
+        };
+        left_out.extend(
+            reappeared
+                .into_iter()
+                .map(|row| KeyError::Reappeared(row.record.kid)),
+        );
+        self.say_left_out(left_out);
         let records: Vec<_> = opened.iter().map(|row| row.record.clone()).collect();
         let expired = expired(
             &records,
@@ -209,50 +236,6 @@ impl Keyring {
             }
         }
     }
-}
-
-/// A row this secret opens, with its key: an Ed25519 key whose seed opens and matches, or an
-/// HS256 row (`None`: its key is the secret).
-pub(super) struct Opened {
-    pub(super) record: KeyRecord,
-    key: Option<Key>,
-}
-
-/// The rows this secret opens, and why the others are left out. A key that does not open is
-/// never trusted, not even to verify: anyone who can write to the table could otherwise add a
-/// public key of their own.
-fn trusted(sealer: &Sealer, records: Vec<KeyRecord>) -> (Vec<Opened>, Vec<KeyError>) {
-    let mut left_out = Vec::new();
-    let opened = records
-        .into_iter()
-        .filter_map(|record| {
-            let key = match JwtAlgorithm::of(&record) {
-                Some(JwtAlgorithm::Hs256) => None,
-                Some(JwtAlgorithm::EdDsa) => match open_ed25519(sealer, &record) {
-                    Ok(key) => Some(key),
-                    Err(error) => {
-                        left_out.push(error);
-                        return None;
-                    }
-                },
-                None => {
-                    left_out.push(KeyError::UnknownAlgorithm(record.kid.clone()));
-                    return None;
-                }
-            };
-            Some(Opened { record, key })
-        })
-        .collect();
-    (opened, left_out)
-}
-
-/// The rows, all of which this secret must open (at start, and before adding a key).
-pub(super) fn all_trusted(
-    sealer: &Sealer,
-    records: Vec<KeyRecord>,
-) -> Result<Vec<Opened>, KeyError> {
-    let (opened, left_out) = trusted(sealer, records);
-    left_out.into_iter().next().map_or(Ok(opened), Err)
 }
 
 /// The key set of the opened rows: each Ed25519 key, and the newest HS256 row as the

@@ -5,7 +5,11 @@ use std::time::Duration;
 
 use authn_jwt::Key;
 
-use super::{JwtAlgorithm, KeyError, KeyOptions, Sealer, ring::all_trusted};
+use super::{
+    JwtAlgorithm, KeyError, KeyOptions, Sealer,
+    reseal::reseal,
+    sealing::{Opened, open_format_1, some_trusted},
+};
 use crate::{
     clock::now,
     store::{KeyRecord, Store},
@@ -16,33 +20,49 @@ fn from_now(delay: Duration) -> i64 {
     now().saturating_add(i64::try_from(delay.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// A new key row of `algorithm`, generation `generation`, signing from `signs_from`.
+/// A new key row of `algorithm`, generation `generation`, signing from `signs_from`, sealed.
 pub(super) fn new_record(
     sealer: &Sealer,
     algorithm: JwtAlgorithm,
     generation: i64,
     signs_from: i64,
 ) -> Result<KeyRecord, KeyError> {
-    let (kid, public_key, sealed_private_key) = match algorithm {
-        JwtAlgorithm::Hs256 => (format!("hs256-{generation}"), None, None),
+    let mut record = KeyRecord {
+        kid: format!("hs256-{generation}"),
+        generation,
+        algorithm: algorithm.name().to_owned(),
+        public_key: None,
+        sealed_private_key: None,
+        created_at: now(),
+        signs_from,
+    };
+    match algorithm {
+        JwtAlgorithm::Hs256 => sealer.seal(&mut record, None),
         JwtAlgorithm::EdDsa => {
             let seed = zeroize::Zeroizing::new(rand::random::<[u8; 32]>());
             let key = Key::ed25519(&seed)?;
-            let kid = key.thumbprint().expect("an Ed25519 key has a thumbprint");
-            let public = key.public_key().expect("an Ed25519 key has a public half");
-            let sealed = sealer.seal(&kid, &seed);
-            (kid, Some(public.to_vec()), Some(sealed))
+            record.kid = key.thumbprint().expect("an Ed25519 key has a thumbprint");
+            record.public_key = Some(
+                key.public_key()
+                    .expect("an Ed25519 key has a public half")
+                    .to_vec(),
+            );
+            sealer.seal(&mut record, Some(&seed));
         }
-    };
-    Ok(KeyRecord {
-        kid,
-        generation,
-        algorithm: algorithm.name().to_owned(),
-        public_key,
-        sealed_private_key,
-        created_at: now(),
-        signs_from,
-    })
+    }
+    Ok(record)
+}
+
+/// The generation after every row's, trusted or not (a row left out still holds its place).
+fn next_generation(records: &[KeyRecord]) -> Result<i64, KeyError> {
+    let newest = records.iter().map(|record| record.generation).max();
+    match newest {
+        None => Ok(1),
+        Some(newest) => newest.checked_add(1).ok_or_else(|| {
+            let kid = records.iter().find(|record| record.generation == newest);
+            KeyError::NoGenerationLeft(kid.map(|record| record.kid.clone()).unwrap_or_default())
+        }),
+    }
 }
 
 /// Adds an Ed25519 key that signs `delay` from now on, after the newest key; the record
@@ -53,67 +73,88 @@ pub async fn rotate(
     algorithm: JwtAlgorithm,
     delay: Duration,
 ) -> Result<KeyRecord, KeyError> {
+    reseal(store, sealer).await?;
     let records = store.signing_keys().list().await?;
-    // A key sealed with another secret than the instances' would be refused by all of them.
-    let newest = all_trusted(sealer, records)?
-        .last()
-        .map_or(0, |newest| newest.record.generation);
-    add_after(store, sealer, algorithm, from_now(delay), newest).await
+    // This secret must open a key of the table: a key sealed with another secret than the
+    // instances' would be refused by all of them.
+    some_trusted(sealer, records.clone())?;
+    add_at(
+        store,
+        sealer,
+        algorithm,
+        from_now(delay),
+        next_generation(&records)?,
+    )
+    .await
 }
 
-/// Removes the key `kid` at once, for a key that may have leaked: the tokens it signed are
-/// refused by every instance within its reload interval. The newest key cannot be removed
-/// (nothing would take over): rotate first. What `todo-jwt revoke-key` does.
-pub async fn revoke(store: &Store, kid: &str) -> Result<KeyRecord, KeyError> {
+/// Removes the key `kid` at once, for a key that may have leaked (or a row left out): the
+/// tokens it signed are refused by every instance within its reload interval. The newest key
+/// this secret opens cannot be removed (nothing would take over): rotate first. What
+/// `todo-jwt revoke-key` does.
+pub async fn revoke(store: &Store, sealer: &Sealer, kid: &str) -> Result<KeyRecord, KeyError> {
+    reseal(store, sealer).await?;
     let records = store.signing_keys().list().await?;
     let record = records
         .iter()
         .find(|record| record.kid == kid)
+        .cloned()
         .ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))?;
-    if records.last() == Some(record) {
+    let (opened, _) = some_trusted(sealer, records)?;
+    if opened.last().map(|newest| &newest.record) == Some(&record) {
         return Err(KeyError::NewestKey(kid.to_owned()));
     }
     store.signing_keys().remove(kid).await?;
-    Ok(record.clone())
+    Ok(record)
 }
 
 /// Replaces every key with a new one, signing at once: after a restore, whose keys are the
 /// backup's (one revoked since, because it leaked, among them). Its algorithm is `algorithm`
-/// when configured, otherwise the newest key's. The new record, and the ids removed. Every
-/// token signed before is refused from then on (with a stopped service, the SQLite case:
-/// nobody else reads the table meanwhile).
+/// when configured, otherwise the newest trusted key's. The new record, and the ids removed
+/// (rows left out among them). Every token signed before is refused from then on (with a
+/// stopped service, the SQLite case: nobody else reads the table meanwhile).
 pub async fn replace_all(
     store: &Store,
     sealer: &Sealer,
     algorithm: Option<JwtAlgorithm>,
 ) -> Result<(KeyRecord, Vec<String>), KeyError> {
     let records = store.signing_keys().list().await?;
-    // This secret must open them: else the backup is not of this installation.
-    let trusted = all_trusted(sealer, records)?;
-    let newest = trusted.last().map(|newest| &newest.record);
+    // This secret must open one (a backup from before format 2: in format 1; every row goes
+    // anyway): else the backup is not of this installation.
+    let opens_in_format_1 = |record: &&KeyRecord| open_format_1(sealer, record).is_some();
+    let newest = match some_trusted(sealer, records.clone()) {
+        Ok((trusted, _)) => trusted.last().map(|newest| newest.record.clone()),
+        Err(_) if records.is_empty() => None,
+        Err(error) => Some(
+            records
+                .iter()
+                .rfind(opens_in_format_1)
+                .ok_or(error)?
+                .clone(),
+        ),
+    };
     let algorithm = algorithm
-        .or_else(|| newest.and_then(JwtAlgorithm::of))
+        .or_else(|| newest.as_ref().and_then(JwtAlgorithm::of))
         .unwrap_or(JwtAlgorithm::EdDsa);
-    let generation = newest.map_or(0, |newest| newest.generation);
-    let record = add_after(store, sealer, algorithm, now(), generation).await?;
+    let record = add_at(store, sealer, algorithm, now(), next_generation(&records)?).await?;
     let mut removed = Vec::new();
-    for old in trusted {
-        store.signing_keys().remove(&old.record.kid).await?;
-        removed.push(old.record.kid);
+    for old in records {
+        store.signing_keys().remove(&old.kid).await?;
+        removed.push(old.kid);
     }
     Ok((record, removed))
 }
 
-/// Adds a key of `algorithm` right after generation `newest`; [`KeyError::Concurrent`] when
-/// another key took that place first.
-async fn add_after(
+/// Adds a key of `algorithm` at `generation`; [`KeyError::Concurrent`] when another key took
+/// that place first.
+async fn add_at(
     store: &Store,
     sealer: &Sealer,
     algorithm: JwtAlgorithm,
     signs_from: i64,
-    newest: i64,
+    generation: i64,
 ) -> Result<KeyRecord, KeyError> {
-    let record = new_record(sealer, algorithm, newest + 1, signs_from)?;
+    let record = new_record(sealer, algorithm, generation, signs_from)?;
     if store.signing_keys().add(record.clone()).await? {
         Ok(record)
     } else {
@@ -121,25 +162,30 @@ async fn add_after(
     }
 }
 
-/// Makes `algorithm` the newest key's (`--jwt-algorithm` changed): adds a key of it after the
-/// newest one, unless another instance started with the same setting did first; the rows then.
+/// Makes `algorithm` the newest trusted key's (`--jwt-algorithm` changed): adds a key of it
+/// after every row, unless another instance started with the same setting did first; the rows
+/// this secret opens then.
 pub(super) async fn switch(
     store: &Store,
     sealer: &Sealer,
     options: &KeyOptions,
     algorithm: JwtAlgorithm,
-    mut records: Vec<KeyRecord>,
-) -> Result<Vec<KeyRecord>, KeyError> {
+) -> Result<Vec<Opened>, KeyError> {
     let keys = store.signing_keys();
+    let mut records = keys.list().await?;
+    let newest_is = |opened: &[Opened]| {
+        opened
+            .last()
+            .and_then(|newest| JwtAlgorithm::of(&newest.record))
+            == Some(algorithm)
+    };
     // Instances started together with the new setting: one adds the key, the others find it
     // there. Bounded: instances configured with different algorithms would take turns.
     for _ in 0..4 {
-        let Some(newest) = records
-            .last()
-            .filter(|newest| JwtAlgorithm::of(newest) != Some(algorithm))
-        else {
+        let (opened, _) = some_trusted(sealer, records.clone())?;
+        if newest_is(&opened) {
             break;
-        };
+        }
         // Other instances learn of the key within their reload interval.
         let delay = if options.shared {
             2 * options.reload_interval.as_secs() + 1
@@ -147,9 +193,17 @@ pub(super) async fn switch(
             0
         };
         let signs_from = from_now(Duration::from_secs(delay));
-        // Only right after the key just read: if another instance added one since,
-        // read again and see whether it is of this algorithm.
-        match add_after(store, sealer, algorithm, signs_from, newest.generation).await {
+        // Only right after the rows just read: if another instance added one since, read
+        // again and see whether it is of this algorithm.
+        match add_at(
+            store,
+            sealer,
+            algorithm,
+            signs_from,
+            next_generation(&records)?,
+        )
+        .await
+        {
             Ok(record) => tracing::warn!(
                 algorithm = algorithm.name(),
                 kid = %record.kid,
@@ -162,14 +216,15 @@ pub(super) async fn switch(
         }
         records = keys.list().await?;
     }
-    if records.last().and_then(JwtAlgorithm::of) != Some(algorithm) {
+    let (opened, _) = some_trusted(sealer, records)?;
+    if !newest_is(&opened) {
         tracing::warn!(
             algorithm = algorithm.name(),
             "other instances keep adding keys of another algorithm: give every instance the \
              same --jwt-algorithm; signing with the newest key meanwhile"
         );
     }
-    Ok(records)
+    Ok(opened)
 }
 
 /// The ids of the keys whose tokens have all expired: those a later key took over from more

@@ -18,7 +18,9 @@ pub struct KeyRecord {
     pub algorithm: String,
     /// The Ed25519 public key (32 bytes); `None` for HS256.
     pub public_key: Option<Vec<u8>>,
-    /// The Ed25519 private seed, sealed (nonce and ciphertext); `None` for HS256.
+    /// What the secret sealed, over every other field of the row (`keys::sealing` says how):
+    /// the Ed25519 private seed, or for HS256 nothing but the seal. `None` only in an HS256
+    /// row from before rows were sealed (re-sealed at the next start).
     pub sealed_private_key: Option<Vec<u8>>,
     /// When it was added, in Unix seconds.
     pub created_at: i64,
@@ -35,6 +37,10 @@ pub trait KeyStatements: Send + Sync {
     async fn keys_add(&self, record: KeyRecord) -> Result<bool, StoreError>;
     /// Removes the key `kid`; how many rows (0 or 1).
     async fn keys_remove(&self, kid: &str) -> Result<u64, StoreError>;
+    /// Every key, by generation, locked until the transaction ends (PostgreSQL).
+    async fn keys_list_locked(&self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Replaces the sealed material of the key `kid`; how many rows (0 or 1).
+    async fn keys_reseal(&self, kid: &str, sealed: &Option<Vec<u8>>) -> Result<u64, StoreError>;
 }
 
 /// The signing keys.
@@ -56,6 +62,19 @@ impl SigningKeys<'_> {
     /// Removes the key `kid`.
     pub async fn remove(&self, kid: &str) -> Result<u64, StoreError> {
         self.0.keys_remove(kid).await
+    }
+
+    /// Every key, oldest generation first, locked until the transaction ends: in a
+    /// transaction, another instance's [`SigningKeys::list_locked`] waits for it, then reads
+    /// what it wrote (PostgreSQL; on SQLite the one writer serialises transactions already).
+    pub async fn list_locked(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.0.keys_list_locked().await
+    }
+
+    /// Replaces the sealed material of the key `kid` (a re-seal in a newer format); whether
+    /// the key was there.
+    pub async fn reseal(&self, kid: &str, sealed: &Option<Vec<u8>>) -> Result<bool, StoreError> {
+        Ok(self.0.keys_reseal(kid, sealed).await? == 1)
     }
 }
 
@@ -84,6 +103,17 @@ impl<X: Run> KeyStatements for X {
 
     async fn keys_remove(&self, kid: &str) -> Result<u64, StoreError> {
         self.execute(Statement::write(&self.sql().keys.remove, &[kid.into()]))
+            .await
+    }
+
+    async fn keys_list_locked(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.all(Statement::write(&self.sql().keys.list_locked, &[]))
+            .await
+    }
+
+    async fn keys_reseal(&self, kid: &str, sealed: &Option<Vec<u8>>) -> Result<u64, StoreError> {
+        let params = [sealed.into(), kid.into()];
+        self.execute(Statement::write(&self.sql().keys.reseal, &params))
             .await
     }
 }

@@ -144,7 +144,9 @@ pub struct PoolStatus {
 
 /// An open transaction of an engine: the same statements, then commit.
 #[async_trait::async_trait]
-trait TransactionEngine: UserStatements + TodoStatements + SessionStatements + AuditStatements {
+trait TransactionEngine:
+    UserStatements + TodoStatements + SessionStatements + AuditStatements + KeyStatements
+{
     /// Makes the transaction's writes durable and visible.
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
@@ -293,6 +295,11 @@ impl Transaction {
             statements: &*self.engine,
             keep: self.events_kept,
         }
+    }
+
+    /// The token signing keys, inside the transaction.
+    pub fn signing_keys(&self) -> SigningKeys<'_> {
+        SigningKeys(&*self.engine)
     }
 
     /// Commits; [`StoreError::Aborted`] (and nothing is kept) when one of its statements

@@ -141,6 +141,11 @@ async fn an_installation_from_before_keys_keeps_hs256() {
     let key = DecodingKey::from_secret(TEST_SECRET.as_bytes());
     assert!(jsonwebtoken::decode::<Value>(&token, &key, &validation).is_ok());
     assert_eq!(kids(&jwks(&second).await), Vec::<String>::new());
+    // The migration's row, which held nothing, was sealed at the start (format 2).
+    let sealed = first
+        .sql("SELECT length(sealed_private_key) FROM signing_keys WHERE kid = 'hs256-1'")
+        .await;
+    assert_eq!(sealed.as_deref(), Some("29"));
 }
 
 /// Switching an HS256 installation to EdDSA: tokens signed before stay valid, new ones are
@@ -213,11 +218,11 @@ async fn another_secret_cannot_open_the_keys() {
     let first = spawn_app().await;
     first.token_for("sealed@example.com").await;
     let sealed = first
-        .sql("SELECT count(*) FROM signing_keys WHERE length(sealed_private_key) = 60")
+        .sql("SELECT count(*) FROM signing_keys WHERE length(sealed_private_key) = 61")
         .await;
     assert_eq!(sealed.as_deref(), Some("1"));
     let mut config = config_beside(&first);
-    config.secret = Some("another secret that is long enough, 0123456789".into());
+    config.secret = Some("8f3c1e9a6b2d4f07a5c8e1b3d9f2a6c4e7b0d5f8a1c3e6b9".into());
     let error = Application::build(config).await.err().expect("refused");
     let message = todo_jwt::http::error::chain(&error);
     assert!(message.contains("sealed with another"), "{message}");

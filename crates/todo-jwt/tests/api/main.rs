@@ -19,6 +19,7 @@ mod logs;
 mod metrics;
 mod openapi;
 mod restore;
+mod sealed_keys;
 mod sessions;
 mod store;
 mod throttle;

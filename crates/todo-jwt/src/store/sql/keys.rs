@@ -1,6 +1,6 @@
 //! The signing keys' statements.
 
-use sea_query::{Expr, ExprTrait, OnConflict, Order as SqlOrder, Query};
+use sea_query::{Expr, ExprTrait, LockType, OnConflict, Order as SqlOrder, Query};
 
 use super::{Dialect, parameter, text};
 use crate::store::schema::signing_keys as keys;
@@ -15,6 +15,11 @@ pub struct KeySql {
     pub add: String,
     /// `DELETE` a key (kid).
     pub remove: String,
+    /// Every key, as [`KeySql::list`], locked until the transaction ends (PostgreSQL; SQLite's
+    /// one writer serialises already): instances re-sealing at once take turns.
+    pub list_locked: String,
+    /// `UPDATE` a key's sealed material (sealed_private_key, kid).
+    pub reseal: String,
 }
 
 impl KeySql {
@@ -32,10 +37,19 @@ impl KeySql {
         remove
             .from_table(keys::TABLE)
             .and_where(Expr::col(keys::KID).eq(parameter()));
+        let mut list_locked = list.clone();
+        list_locked.lock(LockType::Update);
+        let mut reseal = Query::update();
+        reseal
+            .table(keys::TABLE)
+            .value(keys::SEALED_PRIVATE_KEY, parameter())
+            .and_where(Expr::col(keys::KID).eq(parameter()));
         Self {
             list: text(&list, dialect),
             add: text(&add, dialect),
             remove: text(&remove, dialect),
+            list_locked: text(&list_locked, dialect),
+            reseal: text(&reseal, dialect),
         }
     }
 }
