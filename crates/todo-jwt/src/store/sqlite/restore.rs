@@ -69,10 +69,9 @@ impl Restore {
     pub fn finish(mut self) -> Result<(), StoreError> {
         // Through the service's VFS, as the store that may have changed the copy: the copy's
         // latest pages may still be in its write-ahead log, which that VFS keeps in memory.
-        let source = Connections {
+        let source = open_when_free(&Connections {
             path: self.staging.clone(),
-        }
-        .open()?;
+        })?;
         let copy = rusqlite::backup::Backup::new(&source, &mut self.target)?;
         copy.run_to_completion(256, Duration::ZERO, None)?;
         Ok(())
@@ -90,6 +89,26 @@ impl Restore {
 impl Drop for Restore {
     fn drop(&mut self) {
         self.remove_staging();
+    }
+}
+
+/// A connection to the copy once the store that changed it has let go: that store's writer
+/// thread closes its connection (and with it the file's lock) shortly after the store is
+/// dropped, not before the drop returns.
+fn open_when_free(copy: &Connections) -> Result<Connection, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match copy.open() {
+            Err(error)
+                if matches!(
+                    error.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && started.elapsed() < super::connection::BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            opened => return Ok(opened?),
+        }
     }
 }
 
