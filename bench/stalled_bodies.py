@@ -6,7 +6,8 @@ when it next works), and whether another client is served meanwhile.
 
     python3 bench/stalled_bodies.py PORT N SERVER_PID [WAIT [BODY_BYTES [PATH]]]
 
-Loopback only; bounded: N connections, WAIT seconds. bench/hostile.sh runs it.
+Loopback only; bounded: N connections (100 from each of 127.0.0.2, .3, ..., within the
+per-address connection cap), WAIT seconds. bench/hostile.sh runs it.
 """
 import socket, sys, time
 port, n, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -23,6 +24,8 @@ refused = 0
 for i in range(n):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
+    # From 127.0.0.2, .3, ...: 100 per address, within the per-address cap (128).
+    s.bind((f"127.0.0.{2 + i // 100}", 0))
     try:
         s.connect(("127.0.0.1", port))
         s.sendall(head + body[:-1])

@@ -241,6 +241,19 @@ impl BoundedBody<'_> {
         true
     }
 
+    /// Appends the list's last bytes (its closing bracket): into the current chunk's spare
+    /// room when they fit, where no more memory is needed; otherwise as any write.
+    pub fn finish_with(&mut self, last: &[u8]) -> bool {
+        if self.spent {
+            return false;
+        }
+        if self.current.capacity() - self.current.len() >= last.len() {
+            self.current.extend_from_slice(last);
+            return true;
+        }
+        self.write(|bytes| bytes.extend_from_slice(last))
+    }
+
     /// Makes the current chunk a finished one, with its memory, and starts the next with room
     /// for two todos as large as the largest so far (whole grains, from one to five).
     fn hand_over(&mut self) {

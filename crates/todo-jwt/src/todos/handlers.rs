@@ -134,7 +134,7 @@ pub async fn list_todos(
             first = false;
         })
         .await?;
-    body.write(|bytes| bytes.push(b']'));
+    body.finish_with(b"]");
     body.into_json_response()
 }
 
