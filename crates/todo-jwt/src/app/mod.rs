@@ -33,8 +33,8 @@ use crate::{
     http::{
         body, error,
         middleware::{
-            HeadLimitLayer, REQUEST_ID, WithoutCorsLayer, cors, internal_error, plain_request_id,
-            security_headers, without_trailing_slash,
+            REQUEST_ID, WithoutCorsLayer, cors, internal_error, plain_request_id, security_headers,
+            without_trailing_slash,
         },
         openapi,
         server::{self, ConnectionLimits},
@@ -333,11 +333,11 @@ pub fn with_middleware(
                 .on_failure(()),
         )
         .layer(PropagateRequestIdLayer::new(request_id))
-        // Inside the request's span and log line: a refusal held back shows its wait.
-        .layer(PaceRefusalsLayer(pacer))
         .map_response(security_headers)
         .layer(CatchPanicLayer::custom(|_| internal_error()))
-        .layer(HeadLimitLayer)
+        // Inside the request's span and log line (a refusal held back shows its wait); a head
+        // over 64 KiB is refused here, before routing.
+        .layer(PaceRefusalsLayer(pacer))
         .layer(WithoutCorsLayer)
         .layer(cors)
         .map_request(without_trailing_slash)

@@ -190,55 +190,22 @@ fn without_cors_headers(mut response: Response) -> Response {
     response
 }
 
-/// Refuses a request whose head (request line and headers) is over [`MAX_HEAD_BYTES`] with 431
-/// in the envelope. hyper's bound on its read buffer is approximate: a head that arrives in one
-/// read passed it by up to another buffer's worth (a single 100,000-byte header was served),
-/// so the head is measured again here, as written on the wire.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct HeadLimitLayer;
-
-impl<S> tower::Layer<S> for HeadLimitLayer {
-    type Service = HeadLimit<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        HeadLimit(inner)
-    }
-}
-
-/// See [`HeadLimitLayer`].
-#[derive(Clone, Debug)]
-pub struct HeadLimit<S>(S);
-
-impl<S> tower::Service<Request<Body>> for HeadLimit<S>
-where
-    S: tower::Service<Request<Body>, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future =
-        futures_util::future::Either<std::future::Ready<Result<Response, S::Error>>, S::Future>;
-
-    fn poll_ready(
-        &mut self,
-        context: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(context)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        if head_bytes(&request) <= MAX_HEAD_BYTES {
-            return futures_util::future::Either::Right(self.0.call(request));
-        }
-        let refusal = super::error::envelope(
+/// The 431 for a request whose head (request line and headers) is over [`MAX_HEAD_BYTES`], in
+/// the envelope; `None` for the others. hyper's bound on its read buffer is approximate: a head
+/// that arrives in one read passed it by up to another buffer's worth (a single 100,000-byte
+/// header was served), so the head is measured again, as written on the wire (the refusal
+/// layer, `throttle::pace`, asks before routing).
+pub fn head_too_large(request: &Request<Body>) -> Option<Response> {
+    (head_bytes(request) > MAX_HEAD_BYTES).then(|| {
+        super::error::envelope(
             http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             serde_json::json!({"error": {
                 "statusCode": 431,
                 "name": "RequestHeaderFieldsTooLargeError",
                 "message": HEAD_TOO_LARGE,
             }}),
-        );
-        futures_util::future::Either::Left(std::future::ready(Ok(refusal)))
-    }
+        )
+    })
 }
 
 /// The message of a 431, ours or hyper's rewritten.

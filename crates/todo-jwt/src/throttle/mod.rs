@@ -218,6 +218,12 @@ impl Throttles {
         Some(self.bucket_of(peer.ip(), headers.get_all(FORWARDED_FOR).iter()))
     }
 
+    /// Whether `peer` is a trusted proxy (whose `X-Forwarded-For` names the client).
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.0.trusted.iter().any(|net| net.contains(&peer))
+    }
+
     /// The bucket of a request from `peer` with these `X-Forwarded-For` values (see
     /// [`Throttles::client_bucket`]).
     pub fn bucket_of<'a>(

@@ -18,7 +18,7 @@
 //! a full allowance are forgotten by [`Pacer::upkeep`], which the app runs periodically.
 
 use std::{
-    future::Future,
+    future::{Future, Ready},
     net::IpAddr,
     num::NonZeroU32,
     pin::Pin,
@@ -31,18 +31,23 @@ use axum::{
     body::Body,
     http::{HeaderValue, Request, Response, StatusCode},
 };
+use futures_util::future::Either;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
 use super::{FORWARDED_FOR, Throttles};
-use crate::http::server::PeerAddr;
+use crate::http::{middleware::head_too_large, server::PeerAddr};
 
 /// The longest a refusal is held back.
 pub const MAX_DELAY: Duration = Duration::from_secs(2);
 
-/// The refusals each client may have at once, and whose client a request is.
+/// The refusals each client may have at once, and whose client a request is (one `Arc`: a
+/// request that may be refused holds a clone).
 #[derive(Clone, Debug)]
-pub struct Pacer {
-    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+pub struct Pacer(Arc<PacerInner>);
+
+#[derive(Debug)]
+struct PacerInner {
+    limiter: DefaultKeyedRateLimiter<String>,
     throttles: Throttles,
 }
 
@@ -53,31 +58,28 @@ impl Pacer {
         const TWO: NonZeroU32 = NonZeroU32::new(2).expect("2 is not 0");
         let rate = NonZeroU32::new(u32::try_from(per_second).unwrap_or(u32::MAX))?;
         let burst = rate.saturating_mul(TWO);
-        Some(Self {
-            limiter: Arc::new(RateLimiter::keyed(
-                Quota::per_second(rate).allow_burst(burst),
-            )),
+        Some(Self(Arc::new(PacerInner {
+            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             throttles,
-        })
+        })))
     }
 
     /// Forgets the clients whose allowance is full again.
     pub fn upkeep(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
+        self.0.limiter.retain_recent();
+        self.0.limiter.shrink_to_fit();
     }
 
     /// Waits until `client` may be refused again, at most [`MAX_DELAY`].
     async fn pace(self, client: Client) {
-        let bucket = self
-            .throttles
-            .bucket_of(client.peer, client.forwarded.iter().flatten());
+        let PacerInner { limiter, throttles } = &*self.0;
+        let bucket = throttles.bucket_of(client.peer, client.forwarded.iter().flatten());
         let deadline = tokio::time::Instant::now() + MAX_DELAY;
         loop {
-            let Err(not_until) = self.limiter.check_key(&bucket) else {
+            let Err(not_until) = limiter.check_key(&bucket) else {
                 return;
             };
-            let wait = not_until.wait_time_from(self.limiter.clock().now());
+            let wait = not_until.wait_time_from(limiter.clock().now());
             // A little more than the wait, so that the next check finds the turn come.
             let until = tokio::time::Instant::now() + wait + Duration::from_millis(1);
             if until >= deadline {
@@ -103,12 +105,13 @@ fn refuses(status: StatusCode) -> bool {
 /// Who sent a request, as far as a bucket needs (read before the request is handed on).
 struct Client {
     peer: IpAddr,
-    /// `X-Forwarded-For`'s values, when there are any.
+    /// `X-Forwarded-For`'s values, when the peer is a trusted proxy.
     forwarded: Option<Vec<HeaderValue>>,
 }
 
-/// Holds refusals back per [`Pacer`] (a layer of its own rather than `from_fn`, which clones
-/// the stack below it on every request; with no pacer it adds nothing).
+/// Holds refusals back per [`Pacer`], and first refuses a request whose head is over 64 KiB
+/// (431, [`head_too_large`]). One layer for both, of its own rather than `from_fn` (which
+/// clones the stack below it on every request): each layer costs its nesting on every request.
 #[derive(Clone, Debug)]
 pub struct PaceRefusalsLayer(pub Option<Pacer>);
 
@@ -130,31 +133,45 @@ pub struct PaceRefusals<S> {
     pacer: Option<Pacer>,
 }
 
-impl<S, B> tower::Service<Request<Body>> for PaceRefusals<S>
+impl<S> tower::Service<Request<Body>> for PaceRefusals<S>
 where
-    S: tower::Service<Request<Body>, Response = Response<B>>,
+    S: tower::Service<Request<Body>, Response = Response<Body>>,
 {
-    type Response = Response<B>;
+    type Response = Response<Body>;
     type Error = S::Error;
-    type Future = Paced<S::Future, B>;
+    type Future = Paced<S::Future, S::Error>;
 
     fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(context)
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let client = self.pacer.as_ref().and_then(|_| {
+        let client = self.pacer.as_ref().and_then(|pacer| {
             let PeerAddr(peer) = request.extensions().get::<PeerAddr>()?;
-            let mut values = request.headers().get_all(FORWARDED_FOR).iter().peekable();
-            let forwarded = values.peek().is_some().then(|| values.cloned().collect());
-            Some(Client {
-                peer: peer.ip(),
-                forwarded,
-            })
+            // Behind a trusted proxy only, the client is named in X-Forwarded-For.
+            let forwarded = pacer.0.throttles.trusts(peer.ip()).then(|| {
+                request
+                    .headers()
+                    .get_all(FORWARDED_FOR)
+                    .iter()
+                    .cloned()
+                    .collect()
+            });
+            Some((
+                Client {
+                    peer: peer.ip(),
+                    forwarded,
+                },
+                pacer.clone(),
+            ))
         });
+        let inner = match head_too_large(&request) {
+            Some(refusal) => Either::Left(std::future::ready(Ok(refusal))),
+            None => Either::Right(self.inner.call(request)),
+        };
         Paced {
-            inner: self.inner.call(request),
-            client: client.zip(self.pacer.clone()),
+            inner,
+            client,
             held: None,
         }
     }
@@ -162,19 +179,19 @@ where
 
 pin_project_lite::pin_project! {
     /// The inner service's answer; a refusal held back until its client's turn.
-    pub struct Paced<F, B> {
+    pub struct Paced<F, E> {
         #[pin]
-        inner: F,
+        inner: Either<Ready<Result<Response<Body>, E>>, F>,
         client: Option<(Client, Pacer)>,
-        held: Option<(Pin<Box<dyn Future<Output = ()> + Send>>, Response<B>)>,
+        held: Option<(Pin<Box<dyn Future<Output = ()> + Send>>, Response<Body>)>,
     }
 }
 
-impl<F, B, E> Future for Paced<F, B>
+impl<F, E> Future for Paced<F, E>
 where
-    F: Future<Output = Result<Response<B>, E>>,
+    F: Future<Output = Result<Response<Body>, E>>,
 {
-    type Output = Result<Response<B>, E>;
+    type Output = Result<Response<Body>, E>;
 
     fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
