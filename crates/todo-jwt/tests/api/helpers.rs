@@ -152,6 +152,16 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 /// A server on an existing data directory (to test restarts).
+/// The tests' HTTP client: it forgets an idle connection before the server closes it (after
+/// its header timeout, 10 s by default), so that a test that waits (for a time window, say)
+/// never sends its next request on a connection the server is closing.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("an HTTP client")
+}
+
 pub async fn spawn_on(config: Config, data_dir: TempDir) -> TestApp {
     todo_jwt::ops::telemetry::init();
     let app = Application::build(config).await.expect("the server starts");
@@ -159,7 +169,7 @@ pub async fn spawn_on(config: Config, data_dir: TempDir) -> TestApp {
     tokio::spawn(app.run());
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        client: client(),
         data_dir,
         database: None,
     }
@@ -407,7 +417,7 @@ pub fn start_with(mut command: Command, data_dir: TempDir) -> Instance {
         child,
         app: TestApp {
             address,
-            client: reqwest::Client::new(),
+            client: client(),
             data_dir,
             database: None,
         },
