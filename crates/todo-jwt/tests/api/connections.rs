@@ -10,7 +10,7 @@ use tokio::{
 
 use crate::helpers::{TEST_SECRET, TestApp, spawn_app_with};
 
-async fn app_with(configure: impl FnOnce(&mut todo_jwt::Config)) -> TestApp {
+pub(crate) async fn app_with(configure: impl FnOnce(&mut todo_jwt::Config)) -> TestApp {
     spawn_app_with(|config| {
         config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
         configure(config);
@@ -255,21 +255,7 @@ async fn a_client_that_does_not_read_is_dropped_after_the_send_timeout() {
         .await;
     }
     // A small receive buffer, so the ~800 KB answer cannot all sit in the kernel.
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("buffer size");
-    let address = app
-        .address
-        .trim_start_matches("http://")
-        .parse()
-        .expect("address");
-    let mut stream = socket.connect(address).await.expect("connect");
-    stream
-        .write_all(
-            format!("GET /todos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .expect("write");
+    let mut stream = crate::fair_share::ask(&app, "/todos", &token).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     // Meanwhile the server serves others.
     assert_eq!(app.who_am_i(&token).await.status(), reqwest::StatusCode::OK);

@@ -9,15 +9,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::{TEST_SECRET, TestApp, spawn_app_with};
-
-async fn app_with(configure: impl FnOnce(&mut todo_jwt::Config)) -> TestApp {
-    spawn_app_with(|config| {
-        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
-        configure(config);
-    })
-    .await
-}
+use crate::{connections::app_with, helpers::TestApp};
 
 /// `count` todos of `desc_length` characters each, for `token`'s account.
 async fn store_todos(app: &TestApp, token: &str, count: usize, desc_length: usize) {
@@ -30,7 +22,7 @@ async fn store_todos(app: &TestApp, token: &str, count: usize, desc_length: usiz
 
 /// A connection with a 4 KiB receive buffer (so that a large answer cannot sit in the kernel)
 /// that has asked for `path`.
-async fn ask(app: &TestApp, path: &str, token: &str) -> TcpStream {
+pub(crate) async fn ask(app: &TestApp, path: &str, token: &str) -> TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(4096).expect("buffer size");
     let address = app
