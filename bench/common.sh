@@ -8,7 +8,7 @@
 #   source bench/common.sh
 #
 # Sourcing creates $work (a fresh temporary directory) and sets one EXIT trap: it kills every
-# pid in bench_pids (register a background server with `bench_pids+=($!)`), removes $work,
+# pid in bench_pids and waits for it (register a background server with `bench_pids+=($!)`), removes $work,
 # then runs the commands registered with on_exit (e.g. dropping a PostgreSQL database).
 
 work=$(mktemp -d)
@@ -17,6 +17,9 @@ bench_exit_commands=()
 bench_cleanup() {
   local pid command
   for pid in "${bench_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Gone before the script ends: a server still shutting down (callgrind writing its profile,
+  # say) kept the port, and the next run's requests reached it (a 409 on its first signup).
+  for pid in "${bench_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
   for command in "${bench_exit_commands[@]}"; do eval "$command" || true; done
 }

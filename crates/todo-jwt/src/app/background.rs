@@ -41,9 +41,9 @@ pub(super) struct Background {
 const SESSION_CLEANUP: Duration = Duration::from_secs(600);
 
 /// How often idle memory is given back: the password threads' after this long without a hash,
-/// then the allocator's freed pages to the system. RSS is back near its fresh level about 10 s
-/// after a burst.
-const MEMORY_RETURN: Duration = Duration::from_secs(5);
+/// and a round of the allocator's collections ([`allocator`]). RSS is back near its idle level
+/// about two rounds after a burst.
+const MEMORY_RETURN: Duration = allocator::RETURN_INTERVAL;
 
 impl Background {
     /// Starts every periodic task on `tasks`.

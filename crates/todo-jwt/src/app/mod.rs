@@ -53,6 +53,7 @@ use crate::{
     throttle::{
         self, Throttles,
         pace::{PaceRefusalsLayer, Pacer},
+        shares::ClientShares,
     },
     todos,
 };
@@ -95,7 +96,8 @@ pub struct Application {
     draining: Draining,
     drain_period: Duration,
     cors_origins: Vec<axum::http::HeaderValue>,
-    pacer: Option<Pacer>,
+    /// The front layer's refusals: the pacer and the shares of clients behind a proxy.
+    front: PaceRefusalsLayer,
     background: Background,
 }
 
@@ -194,6 +196,8 @@ impl Application {
         });
         let router = router(state, &strategies)?;
         let pacer = Pacer::new(throttles.clone(), settings.throttle.refusals_per_second);
+        // Behind a trusted proxy, the per-address connection share applies per forwarded client.
+        let shares = ClientShares::new(throttles.clone(), settings.connections.per_address);
 
         let address = listener
             .local_addr()
@@ -206,7 +210,10 @@ impl Application {
             draining,
             drain_period: settings.drain_period,
             cors_origins: settings.cors_origins.clone(),
-            pacer: pacer.clone(),
+            front: PaceRefusalsLayer {
+                pacer: pacer.clone(),
+                shares,
+            },
             background: Background {
                 sessions,
                 throttles,
@@ -231,7 +238,7 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         let tasks = Tasks::new();
         self.background.start(&tasks);
-        let service = with_middleware(self.router, cors(&self.cors_origins), self.pacer);
+        let service = with_middleware(self.router, cors(&self.cors_origins), self.front);
         let (draining, drain) = (self.draining.clone(), self.drain_period);
         let shutdown = async move {
             tasks::shutdown_signal().await;
@@ -313,7 +320,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
 pub fn with_middleware(
     router: Router,
     cors: CorsLayer,
-    pacer: Option<Pacer>,
+    front: PaceRefusalsLayer,
 ) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
 + Clone
 + Send
@@ -337,7 +344,7 @@ pub fn with_middleware(
         .layer(CatchPanicLayer::custom(|_| internal_error()))
         // Inside the request's span and log line (a refusal held back shows its wait); a head
         // over 64 KiB is refused here, before routing.
-        .layer(PaceRefusalsLayer(pacer))
+        .layer(front)
         .layer(WithoutCorsLayer)
         .layer(cors)
         .map_request(without_trailing_slash)

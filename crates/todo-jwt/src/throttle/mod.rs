@@ -11,6 +11,7 @@
 use std::{net::IpAddr, sync::Arc};
 
 pub mod pace;
+pub mod shares;
 
 use axum::{
     extract::{FromRef, FromRequestParts, Request, State},
@@ -216,6 +217,11 @@ impl Throttles {
     pub fn client_bucket(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<String> {
         let PeerAddr(peer) = extensions.get::<PeerAddr>()?;
         Some(self.bucket_of(peer.ip(), headers.get_all(FORWARDED_FOR).iter()))
+    }
+
+    /// Whether any proxy is trusted.
+    pub fn trusts_any(&self) -> bool {
+        !self.0.trusted.is_empty()
     }
 
     /// Whether `peer` is a trusted proxy (whose `X-Forwarded-For` names the client).

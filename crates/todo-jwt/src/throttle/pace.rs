@@ -30,11 +30,15 @@ use std::{
 use axum::{
     body::Body,
     http::{HeaderValue, Request, Response, StatusCode},
+    response::IntoResponse,
 };
 use futures_util::future::Either;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
-use super::{FORWARDED_FOR, Throttles};
+use super::{
+    FORWARDED_FOR, Throttles,
+    shares::{ClientShares, Share},
+};
 use crate::http::{middleware::head_too_large, server::PeerAddr};
 
 /// The longest a refusal is held back.
@@ -109,11 +113,18 @@ struct Client {
     forwarded: Option<Vec<HeaderValue>>,
 }
 
-/// Holds refusals back per [`Pacer`], and first refuses a request whose head is over 64 KiB
-/// (431, [`head_too_large`]). One layer for both, of its own rather than `from_fn` (which
-/// clones the stack below it on every request): each layer costs its nesting on every request.
+/// Holds refusals back per [`Pacer`]; first refuses a request whose head is over 64 KiB (431,
+/// [`head_too_large`]), and one from a client behind a trusted proxy that has its share of
+/// requests in flight already (429, [`ClientShares`]). One layer for the three, of its own
+/// rather than `from_fn` (which clones the stack below it on every request): each layer costs
+/// its nesting on every request.
 #[derive(Clone, Debug)]
-pub struct PaceRefusalsLayer(pub Option<Pacer>);
+pub struct PaceRefusalsLayer {
+    /// The refusal pacer (none when pacing is off).
+    pub pacer: Option<Pacer>,
+    /// The shares of the clients behind trusted proxies (none when no proxy is trusted).
+    pub shares: Option<Arc<ClientShares>>,
+}
 
 impl<S> tower::Layer<S> for PaceRefusalsLayer {
     type Service = PaceRefusals<S>;
@@ -121,7 +132,7 @@ impl<S> tower::Layer<S> for PaceRefusalsLayer {
     fn layer(&self, inner: S) -> Self::Service {
         PaceRefusals {
             inner,
-            pacer: self.0.clone(),
+            front: self.clone(),
         }
     }
 }
@@ -130,7 +141,7 @@ impl<S> tower::Layer<S> for PaceRefusalsLayer {
 #[derive(Clone, Debug)]
 pub struct PaceRefusals<S> {
     inner: S,
-    pacer: Option<Pacer>,
+    front: PaceRefusalsLayer,
 }
 
 impl<S> tower::Service<Request<Body>> for PaceRefusals<S>
@@ -146,10 +157,14 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let client = self.pacer.as_ref().and_then(|pacer| {
-            let PeerAddr(peer) = request.extensions().get::<PeerAddr>()?;
+        let PaceRefusalsLayer { pacer, shares } = &self.front;
+        let peer = request
+            .extensions()
+            .get::<PeerAddr>()
+            .map(|PeerAddr(peer)| peer.ip());
+        let client = pacer.as_ref().zip(peer).map(|(pacer, peer)| {
             // Behind a trusted proxy only, the client is named in X-Forwarded-For.
-            let forwarded = pacer.0.throttles.trusts(peer.ip()).then(|| {
+            let forwarded = pacer.0.throttles.trusts(peer).then(|| {
                 request
                     .headers()
                     .get_all(FORWARDED_FOR)
@@ -157,15 +172,19 @@ where
                     .cloned()
                     .collect()
             });
-            Some((
-                Client {
-                    peer: peer.ip(),
-                    forwarded,
-                },
-                pacer.clone(),
-            ))
+            (Client { peer, forwarded }, pacer.clone())
         });
-        let inner = match head_too_large(&request) {
+        let mut share = None;
+        let mut refusal = head_too_large(&request);
+        if let (None, Some(shares), Some(peer)) = (&refusal, shares, peer)
+            && shares.applies_to(peer)
+        {
+            match shares.take(peer, request.headers().get_all(FORWARDED_FOR)) {
+                Ok(taken) => share = Some(taken),
+                Err(error) => refusal = Some(error.into_response()),
+            }
+        }
+        let inner = match refusal {
             Some(refusal) => Either::Left(std::future::ready(Ok(refusal))),
             None => Either::Right(self.inner.call(request)),
         };
@@ -173,6 +192,7 @@ where
             inner,
             client,
             held: None,
+            share,
         }
     }
 }
@@ -184,6 +204,8 @@ pin_project_lite::pin_project! {
         inner: Either<Ready<Result<Response<Body>, E>>, F>,
         client: Option<(Client, Pacer)>,
         held: Option<(Pin<Box<dyn Future<Output = ()> + Send>>, Response<Body>)>,
+        // Given back once the answer is ready.
+        share: Option<Share>,
     }
 }
 
@@ -201,6 +223,7 @@ where
             return Poll::Ready(Ok(response));
         }
         let response = ready!(this.inner.poll(context))?;
+        this.share.take();
         match this.client.take() {
             Some((client, pacer)) if refuses(response.status()) => {
                 let mut turn: Pin<Box<dyn Future<Output = ()> + Send>> =

@@ -348,6 +348,86 @@ async fn one_address_holds_its_share_and_another_is_served_meanwhile() {
     assert!(served, "the place was not given back");
 }
 
+/// Issue 21, row 1: behind a trusted proxy (exempt from the connection cap, since every client
+/// behind it shares its address) the same share applies per forwarded client, to its requests
+/// in flight: a fourth request of one client is 429 in the envelope while three of its bodies
+/// stall, another client behind the same proxy is served meanwhile, and the share comes back
+/// when a request ends.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_holds_its_share_of_requests() {
+    let app = app_with(|config| {
+        config.max_connections_per_address = 3;
+        config.trusted_proxies = "127.0.0.1/32".to_owned();
+        config.body_timeout = 30;
+    })
+    .await;
+    let stalled = |client: &'static str| {
+        let app = &app;
+        async move {
+            let mut stream = connect(app).await;
+            let head = format!(
+                "POST /signup HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+            );
+            stream.write_all(head.as_bytes()).await.expect("write");
+            stream
+        }
+    };
+    let ask = |client: &'static str| {
+        let app = &app;
+        async move {
+            let mut stream = connect(app).await;
+            let request = format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\n\
+                 Connection: close\r\n\r\n"
+            );
+            stream.write_all(request.as_bytes()).await.expect("write");
+            read_until_closed(&mut stream, Duration::from_secs(10))
+                .await
+                .0
+        }
+    };
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(stalled("203.0.113.7").await);
+    }
+    // The stalled requests are in flight once the server has read their heads.
+    let mut refused = String::new();
+    for _ in 0..100 {
+        refused = ask("203.0.113.7").await;
+        if refused.starts_with("HTTP/1.1 429") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        refused.starts_with("HTTP/1.1 429"),
+        "a fourth request in flight was not refused: {refused:.200}"
+    );
+    assert!(
+        refused.contains("\"code\":\"TOO_MANY_REQUESTS\"") && refused.contains("at most 3"),
+        "not the envelope: {refused:.400}"
+    );
+    let other = ask("203.0.113.8").await;
+    assert!(
+        other.starts_with("HTTP/1.1 200"),
+        "another client behind the proxy was refused: {other:.200}"
+    );
+    held.pop();
+    let mut served = String::new();
+    for _ in 0..100 {
+        served = ask("203.0.113.7").await;
+        if served.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        served.starts_with("HTTP/1.1 200"),
+        "the share was not given back: {served:.200}"
+    );
+}
+
 /// Issue 21: a body that is announced and not sent holds no memory while it waits. (Each took
 /// ~64 KiB of the budget before: with a 1 MiB budget, 40 such requests held up every other
 /// body until their body timeout.)

@@ -18,9 +18,10 @@ thread_local! {
     pub(super) static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Frees this thread's argon2 memory.
+/// Frees this thread's argon2 memory, and gives what its heap holds free back to the system.
 pub(super) fn release_memory() {
     MEMORY.take();
+    crate::ops::allocator::collect_this_thread();
 }
 
 /// Runs `work` with this thread's argon2 memory sized to `blocks`.
