@@ -1,6 +1,8 @@
 //! The todos repository: every statement within one owner's set, so another user's todo is as
 //! good as absent.
 
+use std::ops::ControlFlow;
+
 use super::{
     StoreError, Todo, TodoChanges, TodoFields, TodoRef,
     run::{Run, Statement},
@@ -8,8 +10,9 @@ use super::{
 };
 use crate::filter::{Condition, Filter};
 
-/// Called with each todo a list selects, borrowed from the row.
-pub type Visitor<'v> = dyn for<'a> FnMut(TodoRef<'a>) + Send + 'v;
+/// Called with each todo a list selects, borrowed from the row; `Break` stops the list there
+/// (no further row is read: a response that has run out of memory does not read the rest).
+pub type Visitor<'v> = dyn for<'a> FnMut(TodoRef<'a>) -> ControlFlow<()> + Send + 'v;
 
 /// The statements each engine implements for [`Todos`].
 #[async_trait::async_trait]
@@ -22,7 +25,8 @@ pub trait TodoStatements: Send + Sync {
         todo: TodoFields,
         limit: u64,
     ) -> Result<Option<Todo>, StoreError>;
-    /// Calls `visit` with each of the owner's todos `filter` selects, in its order.
+    /// Calls `visit` with each of the owner's todos `filter` selects, in its order, until it
+    /// breaks.
     async fn visit_todos(
         &self,
         owner: &str,
@@ -74,8 +78,9 @@ impl Todos<'_> {
             .ok_or(StoreError::LimitReached)
     }
 
-    /// Calls `visit` with each of the owner's todos that `filter` selects, in its order. This
-    /// is the list path: the caller serialises as rows arrive, and nothing is copied.
+    /// Calls `visit` with each of the owner's todos that `filter` selects, in its order, until
+    /// it breaks. This is the list path: the caller serialises as rows arrive, and nothing is
+    /// copied.
     pub async fn visit(
         &self,
         owner: &str,

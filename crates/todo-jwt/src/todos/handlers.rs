@@ -7,6 +7,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use std::ops::ControlFlow;
 
 use super::{
     model::{
@@ -125,13 +126,19 @@ pub async fn list_todos(
     store
         .todos()
         .visit(&user.id, &filter, &mut |todo| {
-            body.write(|bytes| {
+            let whole = body.write(|bytes| {
                 if !first {
                     bytes.push(b',');
                 }
                 Shown { todo, fields }.write_json(bytes);
             });
             first = false;
+            // Out of memory: the answer is a 503 now, and the rest is not read.
+            if whole {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
         })
         .await?;
     body.finish_with(b"]");
@@ -191,6 +198,7 @@ pub async fn get_todo(
         .todos()
         .visit(&user.id, &one, &mut |todo| {
             Shown { todo, fields }.write_json(&mut body);
+            ControlFlow::Continue(())
         })
         .await?;
     if body.is_empty() {

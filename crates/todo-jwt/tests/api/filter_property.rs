@@ -228,7 +228,10 @@ impl Fixture {
         let mut found = Vec::new();
         self.store
             .todos()
-            .visit(owner, filter, &mut |todo| found.push(Todo::from(todo)))
+            .visit(owner, filter, &mut |todo| {
+                found.push(Todo::from(todo));
+                std::ops::ControlFlow::Continue(())
+            })
             .await?;
         Ok(found)
     }
@@ -253,5 +256,53 @@ proptest! {
             prop_assert_eq!(count, matching as u64);
             Ok(())
         })?;
+    }
+}
+
+/// A visitor that breaks stops the list there (a response out of memory reads no further row),
+/// on the inline path and on the costly one (a `like`, read off the request threads), and the
+/// store reads whole lists afterwards (on PostgreSQL the stream dropped mid-way leaves its
+/// connection usable).
+#[test]
+fn a_list_stops_where_its_visitor_breaks() {
+    let fixture = Fixture::new();
+    let todos = (0..10)
+        .map(|n| TodoFields {
+            title: format!("t{n}"),
+            desc: None,
+            is_complete: None,
+        })
+        .collect();
+    let (owner, _) = fixture.owner_with(todos);
+    let costly = Filter {
+        condition: Some(Condition::Like {
+            field: Field::Title,
+            pattern: "t%".to_owned(),
+            negated: false,
+            insensitive: false,
+        }),
+        ..Filter::default()
+    };
+    for filter in [Filter::default(), costly] {
+        for _ in 0..3 {
+            let mut visited = 0;
+            fixture
+                .runtime
+                .block_on(fixture.store.todos().visit(&owner, &filter, &mut |_| {
+                    visited += 1;
+                    if visited == 3 {
+                        std::ops::ControlFlow::Break(())
+                    } else {
+                        std::ops::ControlFlow::Continue(())
+                    }
+                }))
+                .expect("visit");
+            assert_eq!(visited, 3, "rows read after the break ({filter:?})");
+            let all = fixture
+                .runtime
+                .block_on(fixture.find(&owner, &filter))
+                .expect("whole list");
+            assert_eq!(all.len(), 10, "a whole list after a broken one ({filter:?})");
+        }
     }
 }

@@ -2,7 +2,11 @@
 //! cache and run on a pooled connection, or on a transaction's own; costly ones take a turn
 //! first. And tokio-postgres' rows and parameters in the store's terms.
 
-use std::{error::Error, future::Future, ops::Deref};
+use std::{
+    error::Error,
+    future::Future,
+    ops::{ControlFlow, Deref},
+};
 
 use bytes::BytesMut;
 use deadpool_postgres::{ClientWrapper, Object};
@@ -142,7 +146,7 @@ impl<E: Exec> Postgres<E> {
     async fn each_row(
         &self,
         statement: Statement<'_>,
-        mut each: impl FnMut(&Row) -> Result<(), StoreError> + Send,
+        mut each: impl FnMut(&Row) -> Result<ControlFlow<()>, StoreError> + Send,
     ) -> Result<(), StoreError> {
         let _turn = self.turn(statement.access).await?;
         let client = self.0.client().await?;
@@ -150,7 +154,10 @@ impl<E: Exec> Postgres<E> {
         let rows = client.query_raw(&prepared, statement.params).await?;
         pin_mut!(rows);
         while let Some(row) = rows.try_next().await? {
-            each(&row)?;
+            if each(&row)?.is_break() {
+                // The rest of the rows are discarded as the stream drops.
+                break;
+            }
         }
         Ok(())
     }
@@ -186,7 +193,7 @@ impl<E: Exec> Run for Postgres<E> {
             if found.is_none() {
                 found = Some(T::from_row(row)?);
             }
-            Ok(())
+            Ok(ControlFlow::Continue(()))
         })
         .await?;
         Ok(found)
@@ -196,7 +203,7 @@ impl<E: Exec> Run for Postgres<E> {
         let mut all = Vec::new();
         self.each_row(statement, |row| {
             all.push(T::from_row(row)?);
-            Ok(())
+            Ok(ControlFlow::Continue(()))
         })
         .await?;
         Ok(all)
@@ -218,8 +225,7 @@ impl<E: Exec> Run for Postgres<E> {
     ) -> Result<(), StoreError> {
         let statement = Statement::read(select.sql, select.params.as_slice());
         self.each_row(statement.costly(select.costly), |row| {
-            visit(todo_ref(row)?);
-            Ok(())
+            Ok(visit(todo_ref(row)?))
         })
         .await
     }

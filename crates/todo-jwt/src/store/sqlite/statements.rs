@@ -240,7 +240,9 @@ impl<E: Exec> Run for Sqlite<E> {
             let select = Statement::read(sql, params.as_slice()).costly(true);
             let todos: Vec<Todo> = self.all(select).await?;
             for todo in &todos {
-                visit(TodoRef::from(todo));
+                if visit(TodoRef::from(todo)).is_break() {
+                    break;
+                }
             }
             return Ok(());
         }
@@ -248,7 +250,9 @@ impl<E: Exec> Run for Sqlite<E> {
             let mut prepared = connection.prepare_cached(&sql)?;
             let mut rows = prepared.query(params_from_iter(params.as_slice()))?;
             while let Some(row) = rows.next()? {
-                visit(todo_ref(row)?);
+                if visit(todo_ref(row)?).is_break() {
+                    break;
+                }
             }
             Ok(())
         })
