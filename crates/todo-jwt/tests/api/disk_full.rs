@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use todo_jwt::Config;
 
-use crate::helpers::{TEST_SECRET, eventually, spawn_on};
+use crate::helpers::{POSTGRES_ONLY, TEST_SECRET, eventually, on_postgres, spawn_on};
 
 /// A tmpfs of `megabytes` mounted at `path`, lazily unmounted when dropped.
 struct SmallDisk(std::path::PathBuf);
@@ -185,4 +185,80 @@ async fn a_log_on_the_full_disk_does_not_cost_a_request_its_answer() {
         .await
         .expect("a read is answered");
     assert_eq!(read.status(), StatusCode::OK);
+}
+
+/// PostgreSQL's side of the same rule: a write the server refuses for want of room (SQLSTATE
+/// `53100 disk_full`, raised here by a trigger, as the server raises it when a file cannot
+/// grow) is 507 `INSUFFICIENT_STORAGE` for every kind of write, and stores nothing; once the
+/// server has room again, the same process writes.
+#[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass of tests/run.sh"]
+async fn on_postgresql_a_full_disk_is_507_and_nothing_is_stored() {
+    assert!(on_postgres(), "{POSTGRES_ONLY}");
+    let app = crate::helpers::spawn_app().await;
+    let token = app.token_for("full@example.com").await;
+    let kept = app.create_todo(&token, json!({"title": "kept"})).await;
+    let id = kept["id"].as_i64().expect("id");
+    app.sql(
+        "CREATE FUNCTION refuse_for_want_of_room() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' \
+         USING ERRCODE = 'disk_full'; END $$; \
+         CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE OR DELETE ON todos \
+         FOR EACH ROW EXECUTE FUNCTION refuse_for_want_of_room(); \
+         CREATE TRIGGER full_disk BEFORE INSERT ON users \
+         FOR EACH ROW EXECUTE FUNCTION refuse_for_want_of_room()",
+    )
+    .await;
+    let writes: [(Method, String, Option<Value>); 5] = [
+        (
+            Method::POST,
+            "/todos".into(),
+            Some(json!({"title": "lost?"})),
+        ),
+        (
+            Method::PATCH,
+            format!("/todos/{id}"),
+            Some(json!({"title": "changed?"})),
+        ),
+        (
+            Method::PUT,
+            format!("/todos/{id}"),
+            Some(json!({"title": "replaced?"})),
+        ),
+        (Method::DELETE, format!("/todos/{id}"), None),
+        (
+            Method::PATCH,
+            "/todos".into(),
+            Some(json!({"isComplete": true})),
+        ),
+    ];
+    for (method, path, body) in writes {
+        let response = app.call(method.clone(), &path, &token, body.as_ref()).await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(
+            status,
+            StatusCode::INSUFFICIENT_STORAGE,
+            "{method} {path}: {body}"
+        );
+        assert_eq!(body["error"]["code"], "INSUFFICIENT_STORAGE", "{body}");
+    }
+    let signup = app.sign_up("second@example.com", "password123").await;
+    assert_eq!(signup.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let todos = app.get_json("/todos", &token).await;
+    assert_eq!(
+        todos,
+        json!([{"id": id, "title": "kept"}]),
+        "a refused write changed something"
+    );
+    assert_eq!(
+        app.sql("SELECT count(*) FROM users").await.as_deref(),
+        Some("1")
+    );
+    app.sql("DROP TRIGGER full_disk ON todos; DROP TRIGGER full_disk ON users")
+        .await;
+    let created = app
+        .create_todo(&token, json!({"title": "room again"}))
+        .await;
+    assert!(created["id"].is_i64(), "{created}");
 }

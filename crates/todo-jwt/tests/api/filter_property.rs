@@ -302,7 +302,11 @@ fn a_list_stops_where_its_visitor_breaks() {
                 .runtime
                 .block_on(fixture.find(&owner, &filter))
                 .expect("whole list");
-            assert_eq!(all.len(), 10, "a whole list after a broken one ({filter:?})");
+            assert_eq!(
+                all.len(),
+                10,
+                "a whole list after a broken one ({filter:?})"
+            );
         }
     }
 }
