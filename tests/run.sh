@@ -30,6 +30,16 @@ if grep -rnE '^\s*#\[ignore' crates/todo-jwt/tests/api | grep -vF "$postgres_onl
   exit 1
 fi
 
+# The mail tests deliver to a real SMTP server: aiosmtpd, in a virtualenv of its own, which the
+# tests start on free ports (crates/todo-jwt/tests/api/mail.rs) through TODO_JWT_TEST_PYTHON.
+smtp_venv=target/smtp-venv
+if ! "$smtp_venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+  echo "creating $smtp_venv (aiosmtpd, the SMTP server the mail tests deliver to)"
+  python3 -m venv "$smtp_venv"
+  "$smtp_venv/bin/pip" install -q --disable-pip-version-check 'aiosmtpd==1.4.6'
+fi
+export TODO_JWT_TEST_PYTHON=$PWD/$smtp_venv/bin/python
+
 echo "== tests on SQLite"
 cargo test --workspace
 

@@ -27,6 +27,7 @@ pub mod http;
 pub mod import;
 pub mod json;
 pub mod keys;
+pub mod mail;
 pub mod ops;
 pub mod sessions;
 pub mod state;

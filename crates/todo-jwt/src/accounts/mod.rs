@@ -1,11 +1,14 @@
 //! Accounts: signup and whoAmI; the account service and password hashing behind them.
 //! Password change and account deletion (`/users/me/password`, `/users/me`).
 
+mod email;
 mod handlers;
 mod model;
 mod passwords;
+mod reset;
 mod service;
 
+pub use email::INVALID_TOKEN;
 pub use model::{Credentials, NewUser, UserBody};
 pub use passwords::{Passwords, PasswordsError, bcrypt_cost};
 pub use service::{Accounts, INVALID_CREDENTIALS};
@@ -21,7 +24,11 @@ where
     crate::http::body::BodyLimits: FromRef<S>,
     crate::throttle::Throttles: FromRef<S>,
 {
-    OpenApiRouter::new().routes(routes!(handlers::sign_up))
+    OpenApiRouter::new()
+        .routes(routes!(handlers::sign_up))
+        .routes(routes!(email::verify_email))
+        .routes(routes!(reset::request_password_reset))
+        .routes(routes!(reset::confirm_password_reset))
 }
 
 /// `GET /whoAmI`: needs an authenticated caller, and changes nothing (no audit event).

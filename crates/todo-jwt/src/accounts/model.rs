@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::{http::body::json_body_schema, store::User};
 
 /// Email and password rules shared by signup and login (LoopBack validates them only at login).
-fn credential_properties() -> serde_json::Value {
+pub(super) fn credential_properties() -> serde_json::Value {
     json!({
         "email": {"type": "string", "format": "email", "maxLength": 254},
         "password": {"type": "string", "minLength": 8, "maxLength": 256},

@@ -9,7 +9,10 @@ use super::{
 };
 use crate::{
     audit::{self, AuthEvent},
+    clock,
     http::error::{ApiError, Result},
+    mail::{Mailer, VERIFY_EMAIL, VERIFY_EMAIL_LIFETIME},
+    sessions::{random_token, token_hash},
     store::{Store, StoreError, User, UserRecord},
     throttle::Throttles,
 };
@@ -23,16 +26,33 @@ pub struct Accounts {
     store: Store,
     passwords: Passwords,
     throttles: Throttles,
+    mailer: Mailer,
 }
 
 impl Accounts {
     /// The service over its parts.
-    pub fn new(store: Store, passwords: Passwords, throttles: Throttles) -> Self {
+    pub fn new(store: Store, passwords: Passwords, throttles: Throttles, mailer: Mailer) -> Self {
         Self {
             store,
             passwords,
             throttles,
+            mailer,
         }
+    }
+
+    /// The store the accounts live in.
+    pub(super) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The password hashing pool.
+    pub(super) fn passwords(&self) -> &Passwords {
+        &self.passwords
+    }
+
+    /// Where the accounts' mail goes.
+    pub(super) fn mailer(&self) -> &Mailer {
+        &self.mailer
     }
 
     /// Creates the account with a fresh UUID v4 and an argon2id hash of the password.
@@ -71,8 +91,23 @@ impl Accounts {
             },
         )
         .await?;
+        // The verification message, with the account: neither without the other.
+        let token = random_token();
+        let now = clock::now();
+        let mail = transaction.mail();
+        mail.token_add(
+            &token_hash(&token),
+            &user.id,
+            VERIFY_EMAIL,
+            now,
+            now + VERIFY_EMAIL_LIFETIME,
+        )
+        .await?;
+        let letter = self.mailer.verification(&token);
+        self.mailer.enqueue(mail, &user.email, &letter, now).await?;
         // A conflict can also surface at commit (PostgreSQL checks the unique index then).
         transaction.commit().await.map_err(conflict)?;
+        self.mailer.wake();
         Ok(user)
     }
 
@@ -111,14 +146,24 @@ impl Accounts {
             },
         )
         .await?;
+        if let Some(email) = &caller.email {
+            let notice = self
+                .mailer
+                .password_changed("by its owner, who knew the old one");
+            let now = clock::now();
+            self.mailer
+                .enqueue(transaction.mail(), email, &notice, now)
+                .await?;
+        }
         transaction.commit().await?;
+        self.mailer.wake();
         Ok(())
     }
 
     /// Deletes the caller's account, todos and sessions (403 if the password is wrong); the
     /// email can sign up again.
     pub async fn delete_account(&self, caller: &UserProfile, password: SecretString) -> Result<()> {
-        self.confirm(caller, password).await?;
+        let user = self.confirm(caller, password).await?;
         let transaction = self.store.transaction().await?;
         transaction.users().delete(&caller.id).await?;
         audit::record(
@@ -126,7 +171,13 @@ impl Accounts {
             AuthEvent::AccountDeleted { user: &caller.id },
         )
         .await?;
+        // The outbox keeps the notice: it belongs to no account.
+        let notice = self.mailer.account_deleted();
+        self.mailer
+            .enqueue(transaction.mail(), &user.email, &notice, clock::now())
+            .await?;
         transaction.commit().await?;
+        self.mailer.wake();
         Ok(())
     }
 

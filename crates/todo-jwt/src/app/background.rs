@@ -9,6 +9,7 @@ use crate::{
     audit,
     http::error,
     keys::Keyring,
+    mail::{self, Mailer},
     ops::{
         allocator,
         backup::Backups,
@@ -22,6 +23,8 @@ use crate::{
 
 /// What the service's background tasks work on; started by [`super::Application::run`].
 pub(super) struct Background {
+    /// The mail the outbox's sender delivers.
+    pub mailer: Mailer,
     pub sessions: Sessions,
     pub throttles: Throttles,
     /// The refusal pacer, whose forgotten clients are dropped (none when pacing is off).
@@ -48,6 +51,8 @@ const MEMORY_RETURN: Duration = allocator::RETURN_INTERVAL;
 impl Background {
     /// Starts every periodic task on `tasks`.
     pub(super) fn start(self, tasks: &Tasks) {
+        let (store, mailer) = (self.store.clone(), self.mailer);
+        tasks.spawn(move |stop| mail::sender::run(store, mailer, stop));
         let sessions = self.sessions;
         tasks.every(SESSION_CLEANUP, move || {
             let sessions = sessions.clone();

@@ -40,6 +40,7 @@ use crate::{
         server::{self, ConnectionLimits},
     },
     keys::{self, Keyring},
+    mail::{self, Mailer, Transport},
     ops::{
         backup::Backups,
         health::{self, Draining, Health},
@@ -76,6 +77,10 @@ pub enum StartError {
     /// The signing keys could not be loaded or created.
     #[error("cannot load the signing keys")]
     Keys(#[from] crate::keys::KeyError),
+    /// The SMTP URL names no server lettre can reach (its text, which may hold a password, is
+    /// not repeated).
+    #[error("TODO_JWT_SMTP_URL: cannot use it")]
+    Mail(#[source] lettre::transport::smtp::Error),
     /// The authentication layer could not be built.
     #[error("cannot build the authentication layer")]
     Auth(#[from] authn::AuthError),
@@ -134,7 +139,16 @@ impl Application {
         let cores = crate::config::cores();
         let throttles = Throttles::new(store.clone(), settings.throttle.clone());
         let passwords = Passwords::new(cores, settings.max_hash_wait)?;
-        let accounts = Accounts::new(store.clone(), passwords.clone(), throttles.clone());
+        let bound = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { address, source })?;
+        let mailer = mailer(&settings, bound)?;
+        let accounts = Accounts::new(
+            store.clone(),
+            passwords.clone(),
+            throttles.clone(),
+            mailer.clone(),
+        );
         let ended = EndedSessions::new(settings.token_lifetime);
         let sessions = Sessions::new(
             accounts.clone(),
@@ -215,6 +229,7 @@ impl Application {
                 shares,
             },
             background: Background {
+                mailer,
                 sessions,
                 throttles,
                 pacer,
@@ -301,6 +316,7 @@ pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, 
 
     Ok(api
         .merge(openapi::router(doc))
+        .merge(mail::pages::router())
         .route("/metrics", axum::routing::get(metrics::render))
         // After routing, so the route's template is known (the middleware is outside).
         .route_layer(from_fn(metrics::track))
@@ -349,4 +365,21 @@ pub fn with_middleware(
         .layer(cors)
         .map_request(without_trailing_slash)
         .service(router)
+}
+
+/// The mailer of `settings` (links under the listen address `bound` unless a public URL is set),
+/// and a line in the log that says where mail goes.
+fn mailer(settings: &Settings, bound: SocketAddr) -> Result<Mailer, StartError> {
+    let mail = &settings.mail;
+    let transport =
+        Transport::new(mail.smtp_url.as_deref(), &settings.data_dir).map_err(StartError::Mail)?;
+    match &transport {
+        Transport::Files(directory) => tracing::info!(
+            directory = %directory.display(),
+            "mail is written as .eml files (set TODO_JWT_SMTP_URL to send it)"
+        ),
+        Transport::Smtp(_) => tracing::info!("mail is sent through the SMTP server configured"),
+    }
+    let public_url = (mail.public_url.clone()).unwrap_or_else(|| format!("http://{bound}"));
+    Ok(Mailer::new(mail.from.clone(), public_url, transport))
 }

@@ -42,6 +42,10 @@ pub enum AuthEvent<'a> {
     SessionsCapped { user: &'a str, ended: u64 },
     /// The user changed their password; their other sessions (`ended` of them) ended.
     PasswordChanged { user: &'a str, ended: u64 },
+    /// The password was set through a reset link; every session (`ended` of them) ended.
+    PasswordReset { user: &'a str, ended: u64 },
+    /// The account's address was proven (its verification link was followed).
+    EmailVerified { user: &'a str },
     /// The user deleted their account, with its todos and sessions.
     AccountDeleted { user: &'a str },
     /// A password hash imported from LoopBack (bcrypt) was replaced by argon2id at login.
@@ -70,6 +74,8 @@ impl AuthEvent<'_> {
             Self::SessionEnded { .. } => "session_ended",
             Self::SessionsCapped { .. } => "sessions_capped",
             Self::PasswordChanged { .. } => "password_changed",
+            Self::PasswordReset { .. } => "password_reset",
+            Self::EmailVerified { .. } => "email_verified",
             Self::AccountDeleted { .. } => "account_deleted",
             Self::PasswordUpgraded { .. } => "password_upgraded",
             Self::Throttled { .. } => "throttled",
@@ -90,6 +96,8 @@ impl AuthEvent<'_> {
             Self::LoggedOutEverywhere { user, .. }
             | Self::SessionsCapped { user, .. }
             | Self::PasswordChanged { user, .. }
+            | Self::PasswordReset { user, .. }
+            | Self::EmailVerified { user }
             | Self::AccountDeleted { user }
             | Self::PasswordUpgraded { user } => (Some(user), None, None),
         }
@@ -194,6 +202,12 @@ fn log(event: AuthEvent<'_>) {
         }
         AuthEvent::PasswordChanged { user, ended } => {
             tracing::info!(event = name, %user, ended, "password changed");
+        }
+        AuthEvent::PasswordReset { user, ended } => {
+            tracing::info!(event = name, %user, ended, "password set through a reset link");
+        }
+        AuthEvent::EmailVerified { user } => {
+            tracing::info!(event = name, %user, "email address verified");
         }
         AuthEvent::AccountDeleted { user } => {
             tracing::info!(event = name, %user, "account deleted");

@@ -66,6 +66,11 @@ pub enum ConfigError {
     )]
     SecretGuessable(String),
     /// The token keys are unusable for another reason.
+    #[error("{setting}: {reason}")]
+    Mail {
+        setting: &'static str,
+        reason: String,
+    },
     #[error("the token keys are unusable")]
     Keys(#[source] JwtError),
     /// The data directory or the secret file could not be used.

@@ -9,6 +9,7 @@
 
 mod error;
 mod lists;
+mod mail;
 pub mod ranges;
 mod secret;
 mod settings;
@@ -22,6 +23,7 @@ use clap::{CommandFactory, FromArgMatches};
 use secrecy::SecretString;
 
 pub use error::ConfigError;
+pub use mail::MailSettings;
 pub use secret::SecretSource;
 pub use settings::{Settings, TOKEN_ISSUER, TOKEN_LEEWAY, cores};
 
@@ -149,6 +151,25 @@ pub struct Config {
     #[arg(long, env = "TODO_JWT_MAX_HASH_WAIT_MS", default_value_t = 1_000,
           value_parser = clap::value_parser!(u64).range(ranges::MAX_HASH_WAIT_MS))]
     pub max_hash_wait_ms: u64,
+
+    /// The SMTP server mail leaves through: `smtp://host:port` (plain, loopback only),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host` (implicit
+    /// TLS). Unset: messages are written as `.eml` files under `<data dir>/mail`.
+    #[arg(long, env = "TODO_JWT_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of the service's mail (`Name <address>` or an address).
+    #[arg(
+        long,
+        env = "TODO_JWT_MAIL_FROM",
+        default_value = "todo-jwt <todo-jwt@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// The origin the links in mail point to (`https://todo.example.com`); default: the
+    /// listen address (`http://127.0.0.1:3000`).
+    #[arg(long, env = "TODO_JWT_PUBLIC_URL")]
+    pub public_url: Option<String>,
 
     /// Origins a browser app may call the API from, comma-separated
     /// (`https://app.example.com,http://localhost:5173`), or `*` for any (LoopBack's default).

@@ -71,6 +71,8 @@ pub struct Settings {
     pub max_hash_wait: Duration,
     /// How long audit events are kept.
     pub audit_retention: Duration,
+    /// Where mail leaves through, who it is from, where its links point.
+    pub mail: super::MailSettings,
     /// How often the SQLite database is backed up (`None`: on `SIGUSR1` only).
     pub backup_interval: Option<Duration>,
     /// How many backups are kept.
@@ -186,8 +188,10 @@ impl Settings {
                 ranges::IPV6_PREFIX,
             )?,
         };
+        let address = SocketAddr::new(config.host, config.port);
         Ok(Self {
-            address: SocketAddr::new(config.host, config.port),
+            mail: super::MailSettings::new(config)?,
+            address,
             data_dir: config.data_dir.clone(),
             database,
             store: store::Limits {

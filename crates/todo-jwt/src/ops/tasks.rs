@@ -89,6 +89,16 @@ impl Tasks {
         });
     }
 
+    /// Runs the loop `task` makes, given the token shutdown cancels: the loop checks it between
+    /// its steps (as the mail sender does between messages).
+    pub fn spawn<F, Fut>(&self, task: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.tracker.spawn(task(self.stop.clone()));
+    }
+
     /// Asks every task to stop, and waits up to `grace` for the steps in progress to end.
     /// Returns whether they all did.
     pub async fn shutdown(&self, grace: Duration) -> bool {

@@ -13,7 +13,7 @@ mod token;
 
 pub use directory::StoreDirectory;
 pub use ended::{EndedFirst, EndedSessions};
-pub use refresh::RefreshKey;
+pub use refresh::{RefreshKey, random_token, token_hash};
 pub use service::{RefreshPolicy, Sessions, Tokens};
 
 use axum::extract::FromRef;

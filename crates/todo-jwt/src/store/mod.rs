@@ -30,6 +30,7 @@
 mod audit;
 mod error;
 mod keys;
+mod mail;
 mod model;
 mod postgres;
 mod rows;
@@ -51,6 +52,7 @@ use std::{
 pub use audit::{Audit, AuditCount, AuditRecord, AuditStatements};
 pub use error::{SchemaDifference, SchemaObjectName, StoreError};
 pub use keys::{KeyRecord, KeyStatements, SigningKeys};
+pub use mail::{Mail, MailStatements, OutboxMessage};
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
 pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
 pub use sqlite::Restore as SqliteRestore;
@@ -108,6 +110,7 @@ trait Engine:
     + ThrottleStatements
     + AuditStatements
     + KeyStatements
+    + MailStatements
     + 'static
 {
     /// Starts a transaction.
@@ -145,7 +148,12 @@ pub struct PoolStatus {
 /// An open transaction of an engine: the same statements, then commit.
 #[async_trait::async_trait]
 trait TransactionEngine:
-    UserStatements + TodoStatements + SessionStatements + AuditStatements + KeyStatements
+    UserStatements
+    + TodoStatements
+    + SessionStatements
+    + AuditStatements
+    + KeyStatements
+    + MailStatements
 {
     /// Makes the transaction's writes durable and visible.
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -218,6 +226,11 @@ impl Store {
     /// The token signing keys.
     pub fn signing_keys(&self) -> SigningKeys<'_> {
         SigningKeys(&*self.engine)
+    }
+
+    /// The outbox and the tokens sent by mail.
+    pub fn mail(&self) -> Mail<'_> {
+        Mail(&*self.engine)
     }
 
     /// Starts a unit of work (see [`Transaction`]).
@@ -300,6 +313,11 @@ impl Transaction {
     /// The token signing keys, inside the transaction.
     pub fn signing_keys(&self) -> SigningKeys<'_> {
         SigningKeys(&*self.engine)
+    }
+
+    /// The outbox and the tokens sent by mail.
+    pub fn mail(&self) -> Mail<'_> {
+        Mail(&*self.engine)
     }
 
     /// Commits; [`StoreError::Aborted`] (and nothing is kept) when one of its statements

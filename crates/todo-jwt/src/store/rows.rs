@@ -4,7 +4,8 @@
 //! statements in [`sql`](super::sql) select them.
 
 use super::{
-    AuditRecord, Counter, KeyRecord, RefreshRecord, Session, Todo, TodoRef, User, UserRecord,
+    AuditRecord, Counter, KeyRecord, OutboxMessage, RefreshRecord, Session, Todo, TodoRef, User,
+    UserRecord,
 };
 
 /// A value both drivers can read from a column.
@@ -149,5 +150,23 @@ impl FromRow for KeyRecord {
             created_at: row.get(5)?,
             signs_from: row.get(6)?,
         })
+    }
+}
+
+impl FromRow for OutboxMessage {
+    fn from_row<R: Columns>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            id: row.get(0)?,
+            recipient: row.get(1)?,
+            subject: row.get(2)?,
+            body: row.get(3)?,
+            attempts: row.get(4)?,
+        })
+    }
+}
+
+impl FromRow for Option<i64> {
+    fn from_row<R: Columns>(row: &R) -> Result<Self, R::Error> {
+        row.get(0)
     }
 }

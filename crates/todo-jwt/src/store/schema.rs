@@ -24,6 +24,8 @@ pub mod users {
     pub const CREATED_AT: &str = "created_at";
     /// How many todos the user has: kept by triggers on `todos`, read by the per-user limit.
     pub const TODO_COUNT: &str = "todo_count";
+    /// When the address was proven (Unix seconds; NULL: not yet).
+    pub const EMAIL_VERIFIED_AT: &str = "email_verified_at";
     /// What a [`crate::store::User`] is read from, in its field order.
     pub const USER: [&str; 4] = [ID, EMAIL, USERNAME, REALM];
 }
@@ -182,6 +184,52 @@ pub mod signing_keys {
         CREATED_AT,
         SIGNS_FROM,
     ];
+}
+
+/// The `email_tokens` table: single-use tokens sent by mail, stored only as their hash.
+pub mod email_tokens {
+    /// The table.
+    pub const TABLE: &str = "email_tokens";
+    /// The token's SHA-256, hex.
+    pub const HASH: &str = "hash";
+    /// The account it acts on.
+    pub const USER_ID: &str = "user_id";
+    /// What it proves (`verify-email`, ...).
+    pub const PURPOSE: &str = "purpose";
+    /// When it was made (Unix seconds).
+    pub const CREATED_AT: &str = "created_at";
+    /// When it stops working (Unix seconds).
+    pub const EXPIRES_AT: &str = "expires_at";
+    /// When it was used (Unix seconds; NULL: not yet).
+    pub const USED_AT: &str = "used_at";
+}
+
+/// The `outbox` table: messages to send, written with the change that causes them.
+pub mod outbox {
+    /// The table.
+    pub const TABLE: &str = "outbox";
+    /// Increasing.
+    pub const ID: &str = "id";
+    /// The address it goes to.
+    pub const RECIPIENT: &str = "recipient";
+    /// Its subject.
+    pub const SUBJECT: &str = "subject";
+    /// Its text (emptied once sent).
+    pub const BODY: &str = "body";
+    /// When it was written (Unix seconds).
+    pub const CREATED_AT: &str = "created_at";
+    /// Failed attempts so far.
+    pub const ATTEMPTS: &str = "attempts";
+    /// When it may be tried (again): after a failure, the backoff; while claimed, the claim's end.
+    pub const NEXT_ATTEMPT_AT: &str = "next_attempt_at";
+    /// When it was sent (Unix seconds).
+    pub const SENT_AT: &str = "sent_at";
+    /// When it was given up on, after its last attempt (Unix seconds).
+    pub const FAILED_AT: &str = "failed_at";
+    /// Why the last attempt failed.
+    pub const LAST_ERROR: &str = "last_error";
+    /// What a [`crate::store::OutboxMessage`] is read from, in its field order.
+    pub const MESSAGE: [&str; 5] = [ID, RECIPIENT, SUBJECT, BODY, ATTEMPTS];
 }
 
 /// The column a filter field is stored in: the only way a client's property name reaches SQL.

@@ -125,6 +125,11 @@ async fn an_installation_from_before_keys_keeps_hs256() {
     first
         .sql("ALTER TABLE refresh_tokens DROP COLUMN rotation")
         .await;
+    first.sql("DROP TABLE outbox").await;
+    first.sql("DROP TABLE email_tokens").await;
+    first
+        .sql("ALTER TABLE users DROP COLUMN email_verified_at")
+        .await;
     if on_postgres() {
         first
             .sql("DELETE FROM schema_migrations WHERE version >= 9")

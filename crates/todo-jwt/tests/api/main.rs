@@ -16,6 +16,7 @@ mod import;
 mod instances;
 mod keys;
 mod logs;
+mod mail;
 mod metrics;
 mod openapi;
 mod restore;

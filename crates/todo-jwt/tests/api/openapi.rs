@@ -30,7 +30,7 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 
 /// The operations whose ids are LoopBack's (`@loopback/authentication-jwt`'s for refresh), and
 /// ours for the routes LoopBack does not have, in the same `Controller.method` form.
-const OPERATION_IDS: [(&str, &str); 24] = [
+const OPERATION_IDS: [(&str, &str); 27] = [
     ("POST /signup", "UserController.signUp"),
     ("POST /users/login", "UserController.login"),
     ("GET /whoAmI", "UserController.whoAmI"),
@@ -58,6 +58,15 @@ const OPERATION_IDS: [(&str, &str); 24] = [
     ("GET /healthz", "HealthController.live"),
     ("GET /readyz", "HealthController.ready"),
     ("GET /.well-known/jwks.json", "KeysController.jwks"),
+    ("POST /users/verify-email", "UserController.verifyEmail"),
+    (
+        "POST /users/password-reset",
+        "UserController.requestPasswordReset",
+    ),
+    (
+        "POST /users/password-reset/confirm",
+        "UserController.confirmPasswordReset",
+    ),
 ];
 
 #[tokio::test]
@@ -118,6 +127,9 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
     let expected = |name: &str| -> Vec<&str> {
         let mut statuses: Vec<&str> = match name {
             "POST /signup" => [&body[..], &["409", "429"]].concat(),
+            "POST /users/verify-email"
+            | "POST /users/password-reset"
+            | "POST /users/password-reset/confirm" => [&body[..], &["429"]].concat(),
             "POST /users/login" | "POST /users/refresh-login" | "POST /refresh" => {
                 [&body[..], &["401", "429"]].concat()
             }
@@ -233,6 +245,9 @@ async fn public_operations_say_so_and_protected_ones_require_a_token() {
         "GET /healthz",
         "GET /readyz",
         "GET /.well-known/jwks.json",
+        "POST /users/verify-email",
+        "POST /users/password-reset",
+        "POST /users/password-reset/confirm",
     ];
     for (method, path, operation) in operations(&doc) {
         let name = format!("{method} {path}");

@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_signing_keys.sql"),
     include_str!("migrations/0010_audit_counts.sql"),
     include_str!("migrations/0011_refresh_token_rotation.sql"),
+    include_str!("migrations/0012_mail.sql"),
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations between instances.

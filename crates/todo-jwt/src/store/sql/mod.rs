@@ -15,6 +15,7 @@
 mod audit;
 mod condition;
 mod keys;
+mod mail;
 mod param;
 mod sessions;
 mod throttle;
@@ -30,6 +31,7 @@ use sea_query::{Expr, PostgresQueryBuilder, QueryStatementBuilder, SqliteQueryBu
 
 pub use audit::AuditSql;
 pub use keys::KeySql;
+pub use mail::{CLAIM_BATCH, MailSql};
 pub use param::Param;
 pub use sessions::SessionSql;
 pub use throttle::ThrottleSql;
@@ -61,6 +63,8 @@ pub struct FixedStatements {
     pub audit: AuditSql,
     /// Signing keys.
     pub keys: KeySql,
+    /// The outbox and the tokens sent by mail.
+    pub mail: MailSql,
 }
 
 static SQLITE: LazyLock<FixedStatements> =
@@ -87,6 +91,7 @@ impl FixedStatements {
             throttle: ThrottleSql::new(dialect),
             audit: AuditSql::new(dialect),
             keys: KeySql::new(dialect),
+            mail: MailSql::new(dialect),
         }
     }
 }

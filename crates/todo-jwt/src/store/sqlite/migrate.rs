@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_signing_keys.sql"),
     include_str!("migrations/0009_audit_counts.sql"),
     include_str!("migrations/0010_refresh_token_rotation.sql"),
+    include_str!("migrations/0011_mail.sql"),
 ];
 
 /// The schema versions this build knows: 1 to the number of migrations.

@@ -1,0 +1,65 @@
+//! The mail settings: where mail leaves through, who it is from, where its links point.
+
+use lettre::message::Mailbox;
+
+use super::{Config, ConfigError};
+
+/// The mail settings, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// The SMTP server's URL (it may hold a password: never logged); `None`: `.eml` files.
+    pub smtp_url: Option<String>,
+    /// The sender.
+    pub from: Mailbox,
+    /// The origin links point to, without a trailing slash; `None`: the address the service
+    /// listens on, once bound.
+    pub public_url: Option<String>,
+}
+
+impl MailSettings {
+    /// From `config`.
+    pub fn new(config: &Config) -> Result<Self, ConfigError> {
+        let from = config
+            .mail_from
+            .parse::<Mailbox>()
+            .map_err(|error| ConfigError::Mail {
+                setting: "TODO_JWT_MAIL_FROM",
+                reason: format!("{:?} is not an address ({error})", config.mail_from),
+            })?;
+        let public_url = match &config.public_url {
+            Some(url) => {
+                let origin = url.trim_end_matches('/');
+                let plain = origin
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && !matches!(c, '#' | '?' | '"' | '<' | '>'));
+                let scheme = origin.starts_with("http://") || origin.starts_with("https://");
+                if !plain || !scheme || origin.len() > 2048 {
+                    return Err(ConfigError::Mail {
+                        setting: "TODO_JWT_PUBLIC_URL",
+                        reason: format!(
+                            "{url:?} is not an http(s) origin (https://todo.example.com)"
+                        ),
+                    });
+                }
+                Some(origin.to_owned())
+            }
+            None => None,
+        };
+        let smtp_url = config.smtp_url.clone().filter(|url| !url.is_empty());
+        if let Some(url) = &smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(ConfigError::Mail {
+                setting: "TODO_JWT_SMTP_URL",
+                reason: "not an smtp:// or smtps:// URL (smtp://127.0.0.1:2525, \
+                         smtps://user:password@mail.example.com)"
+                    .to_owned(),
+            });
+        }
+        Ok(Self {
+            smtp_url,
+            from,
+            public_url,
+        })
+    }
+}

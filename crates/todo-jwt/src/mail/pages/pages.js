@@ -1,0 +1,69 @@
+// The pages the links in mail open. The token travels in the URL fragment, which browsers
+// send to no server (neither in the request nor in Referer); this script reads it, removes it
+// from the address bar and history, and POSTs it to the API.
+"use strict";
+(function () {
+  var status = document.getElementById("status");
+  var title = document.getElementById("title");
+  var token = new URLSearchParams(window.location.hash.slice(1)).get("token");
+  history.replaceState(null, "", window.location.pathname);
+  function say(text) { status.textContent = text; }
+  function post(path, body) {
+    return fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "omit",
+      referrerPolicy: "no-referrer",
+    }).then(function (response) {
+      if (response.ok) { return null; }
+      return response.json().then(function (envelope) {
+        return envelope && envelope.error ? envelope.error : { message: "Error " + response.status };
+      }, function () { return { message: "Error " + response.status }; });
+    });
+  }
+  function failed(error) {
+    if (error.code === "INVALID_TOKEN") {
+      say("This link does not work: it was already used, a newer one was sent, or it expired. " +
+          "Ask for a new one.");
+    } else {
+      say(error.message || "Something went wrong; try again.");
+    }
+  }
+  if (!token) {
+    say("This page needs the link from the message, whole (the part after # included).");
+    return;
+  }
+  if (window.location.pathname === "/verify-email") {
+    title.textContent = "Confirm your email address";
+    post("/users/verify-email", { token: token }).then(function (error) {
+      if (error) { failed(error); } else { say("Your email address is confirmed. You can close this page."); }
+    }, function () { say("The service cannot be reached; try the link again later."); });
+    return;
+  }
+  title.textContent = "Choose a new password";
+  say("");
+  var form = document.getElementById("reset");
+  form.hidden = false;
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var password = document.getElementById("password").value;
+    if (password !== document.getElementById("again").value) {
+      say("The two passwords differ.");
+      return;
+    }
+    document.getElementById("submit").disabled = true;
+    post("/users/password-reset/confirm", { token: token, newPassword: password }).then(function (error) {
+      if (error) {
+        document.getElementById("submit").disabled = false;
+        failed(error);
+      } else {
+        form.hidden = true;
+        say("Your password is set, and every session of your account has ended. Log in with the new password.");
+      }
+    }, function () {
+      document.getElementById("submit").disabled = false;
+      say("The service cannot be reached; try again.");
+    });
+  });
+})();

@@ -1,0 +1,166 @@
+//! The outbox's sender: claims the due messages, sends each, and records what happened.
+//!
+//! A claim moves the messages' next attempt [`CLAIM`] ahead, so another instance on the same
+//! PostgreSQL neither takes them meanwhile (it also skips the rows locked by a claim in
+//! progress) nor loses them if this one dies mid-send: they come due again when the claim ends.
+//! A failed attempt is retried after a delay that doubles from [`FIRST_RETRY`] up to
+//! [`LAST_RETRY`]; the [`MAX_ATTEMPTS`]th failure, or a refusal for good (a 5xx answer, an
+//! address that cannot be written), gives the message up: kept in the table, counted in
+//! `mail_failed_total` and logged.
+
+use std::time::Duration;
+
+use lettre::{
+    Message,
+    message::{
+        Body,
+        header::{ContentTransferEncoding, ContentType},
+    },
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{Mailer, TransportError};
+use crate::{
+    clock,
+    http::error,
+    store::{OutboxMessage, Store, StoreError},
+};
+
+/// How long a claim holds a message.
+pub const CLAIM: i64 = 120;
+/// The delay after the first failed attempt, in seconds.
+pub const FIRST_RETRY: i64 = 2;
+/// The longest delay between attempts, in seconds.
+pub const LAST_RETRY: i64 = 3600;
+/// Attempts before a message is given up.
+pub const MAX_ATTEMPTS: i64 = 10;
+/// How often the outbox is looked at without being woken.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Sends the outbox of `store` through `mailer` until `stop` is cancelled (checked between
+/// batches: a message being sent is finished first).
+pub async fn run(store: Store, mailer: Mailer, stop: CancellationToken) {
+    while !stop.is_cancelled() {
+        if let Err(error) = send_due(&store, &mailer).await {
+            tracing::warn!(cause = %error::chain(&error), "cannot read the outbox; trying again shortly");
+        }
+        match store.mail().outbox_counts().await {
+            Ok((depth, given_up)) => {
+                metrics::gauge!("mail_queue_depth").set(depth as f64);
+                metrics::gauge!("mail_given_up").set(given_up as f64);
+            }
+            Err(error) => tracing::debug!(cause = %error, "cannot count the outbox"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => {}
+            () = mailer.woken() => {}
+            () = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// Claims and sends the due messages, batch after batch, until none is due.
+pub async fn send_due(store: &Store, mailer: &Mailer) -> Result<(), StoreError> {
+    loop {
+        let now = clock::now();
+        let batch = store.mail().outbox_claim(now, now + CLAIM).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for message in batch {
+            deliver(store, mailer, message).await?;
+        }
+    }
+}
+
+/// The delay before attempt `attempts + 1`, after `attempts` failures.
+pub fn retry_delay(attempts: i64) -> i64 {
+    let doublings = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
+    FIRST_RETRY
+        .saturating_mul(1_i64 << doublings)
+        .min(LAST_RETRY)
+}
+
+async fn deliver(store: &Store, mailer: &Mailer, message: OutboxMessage) -> Result<(), StoreError> {
+    let OutboxMessage {
+        id,
+        recipient,
+        subject,
+        body,
+        attempts,
+    } = message;
+    let outcome = match compose(mailer, &recipient, &subject, body) {
+        Ok(letter) => mailer.transport().send(&letter, id).await,
+        Err(error) => Err(error),
+    };
+    let now = clock::now();
+    match outcome {
+        Ok(place) => {
+            store.mail().outbox_sent(id, now).await?;
+            metrics::counter!("mail_sent_total").increment(1);
+            tracing::info!(outbox_id = id, to = %place, "mail sent");
+        }
+        Err(TransportError::Transient(error)) if attempts + 1 < MAX_ATTEMPTS => {
+            let delay = retry_delay(attempts);
+            store.mail().outbox_retry(id, now + delay, &error).await?;
+            metrics::counter!("mail_retried_total").increment(1);
+            tracing::warn!(outbox_id = id, attempt = attempts + 1, retry_in_s = delay, %error,
+                "mail not sent; trying again later");
+        }
+        Err(error) => {
+            let error = error.to_string();
+            store.mail().outbox_failed(id, now, &error).await?;
+            metrics::counter!("mail_failed_total").increment(1);
+            tracing::error!(outbox_id = id, attempts = attempts + 1, %error,
+                "mail given up: it stays in the outbox table, marked failed");
+        }
+    }
+    Ok(())
+}
+
+/// The message as it leaves: from the configured sender, to `recipient`, in plain text. An
+/// address that cannot be written in a header (a line break, say) is refused here.
+fn compose(
+    mailer: &Mailer,
+    recipient: &str,
+    subject: &str,
+    body: String,
+) -> Result<Message, TransportError> {
+    let to = recipient
+        .parse()
+        .map_err(|error| TransportError::Permanent(format!("recipient address: {error}")))?;
+    // 7-bit when the text is (ASCII, CRLF lines of at most 998 bytes, as RFC 5322 allows): the
+    // link and the token stay readable in the raw message, where lettre's choice (quoted-printable
+    // for lines over 76 bytes) writes `=` as `=3D` and breaks the link across lines.
+    let seven_bit = body.is_ascii()
+        && !body.contains('\0')
+        && body
+            .split("\r\n")
+            .all(|line| line.len() <= 998 && !line.contains(['\r', '\n']));
+    let body = if seven_bit {
+        Body::dangerous_pre_encoded(body.into_bytes(), ContentTransferEncoding::SevenBit)
+    } else {
+        Body::new(body)
+    };
+    Message::builder()
+        .from(mailer.from().clone())
+        .to(to)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|error| TransportError::Permanent(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delay_doubles_up_to_an_hour() {
+        assert_eq!(retry_delay(0), 2);
+        assert_eq!(retry_delay(1), 4);
+        assert_eq!(retry_delay(5), 64);
+        assert_eq!(retry_delay(11), 3600);
+        assert_eq!(retry_delay(1000), 3600);
+    }
+}

@@ -1,0 +1,174 @@
+//! The mail statements: the outbox and the single-use tokens sent by mail.
+
+use sea_query::{
+    Asterisk, Expr, ExprTrait, Func, LockBehavior, LockType, Order as SqlOrder, Query,
+};
+
+use super::{Dialect, parameter, text};
+use crate::store::schema::{email_tokens as tokens, outbox, users};
+
+/// How many messages one claim takes at most.
+pub const CLAIM_BATCH: u64 = 20;
+
+/// The mail statements.
+#[derive(Debug)]
+pub struct MailSql {
+    /// `INSERT` a message (recipient, subject, body, created_at, next_attempt_at).
+    pub add: String,
+    /// Claims the due messages (claimed until, now, [`CLAIM_BATCH`]): moves their next attempt past the claim and
+    /// `RETURNING` them in [`outbox::MESSAGE`]'s order; on PostgreSQL rows another instance has
+    /// locked are skipped.
+    pub claim: String,
+    /// Marks a message sent and empties its body (sent_at, id).
+    pub sent: String,
+    /// Counts a failed attempt and sets the next (next_attempt_at, last_error, id).
+    pub retry: String,
+    /// Gives a message up after its last attempt, emptying its body (failed_at, last_error, id).
+    pub failed: String,
+    /// How many messages wait to be sent.
+    pub depth: String,
+    /// How many messages were given up.
+    pub given_up: String,
+    /// `INSERT` a token (hash, user_id, purpose, created_at, expires_at).
+    pub add_token: String,
+    /// `DELETE` an account's tokens for a purpose (user_id, purpose): only the newest is valid.
+    pub revoke_tokens: String,
+    /// Uses a token (used_at, hash, purpose, now) if unused and unexpired, `RETURNING` its
+    /// account.
+    pub use_token: String,
+    /// Marks an account's address proven, once (email_verified_at, id).
+    pub verify_user: String,
+    /// When an account's address was proven (id).
+    pub verified_at: String,
+}
+
+impl MailSql {
+    pub(super) fn new(dialect: Dialect) -> Self {
+        // Constants written into the text, not bound: every parameter is one the caller passes.
+        let emptied = || Expr::cust("''");
+        let one_more = || Expr::cust(format!("\"{}\" + 1", outbox::ATTEMPTS));
+        let pending = || {
+            Expr::col(outbox::SENT_AT)
+                .is_null()
+                .and(Expr::col(outbox::FAILED_AT).is_null())
+        };
+        let mut add = Query::insert();
+        add.into_table(outbox::TABLE)
+            .columns([
+                outbox::RECIPIENT,
+                outbox::SUBJECT,
+                outbox::BODY,
+                outbox::CREATED_AT,
+                outbox::NEXT_ATTEMPT_AT,
+            ])
+            .values_panic([
+                parameter(),
+                parameter(),
+                parameter(),
+                parameter(),
+                parameter(),
+            ]);
+        let mut due = Query::select();
+        due.column(outbox::ID)
+            .from(outbox::TABLE)
+            .and_where(pending())
+            .and_where(Expr::col(outbox::NEXT_ATTEMPT_AT).lte(parameter()))
+            .order_by(outbox::ID, SqlOrder::Asc)
+            .limit(CLAIM_BATCH)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        let mut claim = Query::update();
+        claim
+            .table(outbox::TABLE)
+            .value(outbox::NEXT_ATTEMPT_AT, parameter())
+            .and_where(Expr::col(outbox::ID).in_subquery(due))
+            .returning(Query::returning().columns(outbox::MESSAGE));
+        let mut sent = Query::update();
+        sent.table(outbox::TABLE)
+            .value(outbox::SENT_AT, parameter())
+            .value(outbox::BODY, emptied())
+            .and_where(Expr::col(outbox::ID).eq(parameter()));
+        let mut retry = Query::update();
+        retry
+            .table(outbox::TABLE)
+            .value(outbox::ATTEMPTS, one_more())
+            .value(outbox::NEXT_ATTEMPT_AT, parameter())
+            .value(outbox::LAST_ERROR, parameter())
+            .and_where(Expr::col(outbox::ID).eq(parameter()));
+        let mut failed = Query::update();
+        failed
+            .table(outbox::TABLE)
+            .value(outbox::ATTEMPTS, one_more())
+            .value(outbox::FAILED_AT, parameter())
+            .value(outbox::LAST_ERROR, parameter())
+            .value(outbox::BODY, emptied())
+            .and_where(Expr::col(outbox::ID).eq(parameter()));
+        let mut depth = Query::select();
+        depth
+            .expr(Func::count(Expr::col(Asterisk)))
+            .from(outbox::TABLE)
+            .and_where(pending());
+        let mut given_up = Query::select();
+        given_up
+            .expr(Func::count(Expr::col(Asterisk)))
+            .from(outbox::TABLE)
+            .and_where(Expr::col(outbox::FAILED_AT).is_not_null());
+        let mut add_token = Query::insert();
+        add_token
+            .into_table(tokens::TABLE)
+            .columns([
+                tokens::HASH,
+                tokens::USER_ID,
+                tokens::PURPOSE,
+                tokens::CREATED_AT,
+                tokens::EXPIRES_AT,
+            ])
+            .values_panic([
+                parameter(),
+                parameter(),
+                parameter(),
+                parameter(),
+                parameter(),
+            ]);
+        let mut revoke_tokens = Query::delete();
+        revoke_tokens
+            .from_table(tokens::TABLE)
+            .and_where(Expr::col(tokens::USER_ID).eq(parameter()))
+            .and_where(Expr::col(tokens::PURPOSE).eq(parameter()));
+        let mut use_token = Query::update();
+        use_token
+            .table(tokens::TABLE)
+            .value(tokens::USED_AT, parameter())
+            .and_where(Expr::col(tokens::HASH).eq(parameter()))
+            .and_where(Expr::col(tokens::PURPOSE).eq(parameter()))
+            .and_where(Expr::col(tokens::USED_AT).is_null())
+            .and_where(Expr::col(tokens::EXPIRES_AT).gt(parameter()))
+            .returning_col(tokens::USER_ID);
+        let mut verify_user = Query::update();
+        verify_user
+            .table(users::TABLE)
+            .value(
+                users::EMAIL_VERIFIED_AT,
+                Func::coalesce([Expr::col(users::EMAIL_VERIFIED_AT), parameter()]),
+            )
+            .and_where(Expr::col(users::ID).eq(parameter()));
+        let mut verified_at = Query::select();
+        verified_at
+            .column(users::EMAIL_VERIFIED_AT)
+            .from(users::TABLE)
+            .and_where(Expr::col(users::ID).eq(parameter()));
+        Self {
+            add: text(&add, dialect),
+            claim: text(&claim, dialect),
+            sent: text(&sent, dialect),
+            retry: text(&retry, dialect),
+            failed: text(&failed, dialect),
+            depth: text(&depth, dialect),
+            given_up: text(&given_up, dialect),
+            add_token: text(&add_token, dialect),
+            revoke_tokens: text(&revoke_tokens, dialect),
+            use_token: text(&use_token, dialect),
+            verify_user: text(&verify_user, dialect),
+            verified_at: text(&verified_at, dialect),
+        }
+    }
+}
