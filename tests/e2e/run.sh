@@ -70,6 +70,9 @@ echo "== e2e: another program (PyJWT) verifies our tokens with the JWK Set alone
 echo "== e2e: the explorer in headless Chromium"
 "$venv/bin/python" tests/e2e/explorer_test.py "$base" "$PWD/$artifacts/explorer.png"
 
+echo "== e2e: a password reset through the link's page, in headless Chromium"
+"$venv/bin/python" tests/e2e/reset_test.py "$base" "$work/data"
+
 echo "== e2e: CORS from pages on other origins, in headless Chromium"
 mkdir -p "$work/pages"
 allowed_page=http://127.0.0.1:$(free_port)

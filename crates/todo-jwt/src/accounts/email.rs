@@ -4,7 +4,7 @@ use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::Accounts;
+use super::{Accounts, model::credential_properties};
 use crate::{
     audit::{self, AuthEvent},
     clock,
@@ -13,8 +13,9 @@ use crate::{
         error::{ApiError, Result},
         openapi::{JsonBodyErrors, ServiceUnavailable, TooManyRequests},
     },
-    mail::VERIFY_EMAIL,
-    sessions::token_hash,
+    mail::{VERIFY_EMAIL, VERIFY_EMAIL_LIFETIME},
+    sessions::{random_token, token_hash},
+    store::email_key,
     throttle::AddressLimited,
 };
 
@@ -38,7 +39,70 @@ json_body_schema!(
     })
 );
 
+/// `POST /users/verify-email/resend`.
+#[derive(Debug, Deserialize)]
+pub struct ResendRequest {
+    pub email: String,
+}
+
+json_body_schema!(
+    ResendRequest,
+    json!({
+        "type": "object",
+        "required": ["email"],
+        "additionalProperties": false,
+        "properties": {"email": credential_properties()["email"].clone()},
+        "example": {"email": "ann@example.com"},
+    })
+);
+
+/// Verification messages one email may receive an hour by asking again.
+pub const RESENDS_PER_HOUR: i64 = 3;
+
 impl Accounts {
+    /// Sends a new verification message (the older links stop working) if `email` is an
+    /// account's whose address is not proven yet and it has not had its hourly share; otherwise
+    /// nothing. Says nothing either way.
+    pub async fn resend_verification(&self, email: &str) -> Result<()> {
+        let now = clock::now();
+        let key = format!("verify-resend:{}", email_key(email));
+        if self.store().throttle().hit(&key, now, 3600).await?.count > RESENDS_PER_HOUR {
+            return Ok(());
+        }
+        let Some(record) = self.store().users().find_by_email(email).await? else {
+            return Ok(());
+        };
+        let user = record.user;
+        if self
+            .store()
+            .mail()
+            .user_verified_at(&user.id)
+            .await?
+            .flatten()
+            .is_some()
+        {
+            return Ok(());
+        }
+        let token = random_token();
+        let transaction = self.store().transaction().await?;
+        let mail = transaction.mail();
+        mail.token_add(
+            &token_hash(&token),
+            &user.id,
+            VERIFY_EMAIL,
+            now,
+            now + VERIFY_EMAIL_LIFETIME,
+        )
+        .await?;
+        let letter = self.mailer().verification(&token);
+        self.mailer()
+            .enqueue(mail, &user.email, &letter, now)
+            .await?;
+        transaction.commit().await?;
+        self.mailer().wake();
+        Ok(())
+    }
+
     /// Marks the address of the token's account proven, and uses the token up.
     pub async fn verify_email(&self, token: &str) -> Result<()> {
         let now = clock::now();
@@ -91,4 +155,32 @@ pub async fn verify_email(
 ) -> Result<StatusCode> {
     accounts.verify_email(&body.token).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sends the verification message again, if the address is an account's and not proven yet.
+/// The answer is the same either way, and comes before the work.
+#[utoipa::path(
+    post, path = "/users/verify-email/resend", tag = "UserController",
+    operation_id = "UserController.resendVerification",
+    request_body = ResendRequest,
+    responses(
+        (status = 202, description = "Accepted: if the address is an unverified account's (and \
+            has not had 3 of these this hour), a new message is on its way; older links stop \
+            working"),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+        JsonBodyErrors,
+    ),
+)]
+pub async fn resend_verification(
+    _: AddressLimited,
+    State(accounts): State<Accounts>,
+    JsonBody(body): JsonBody<ResendRequest>,
+) -> StatusCode {
+    tokio::spawn(async move {
+        if let Err(error) = accounts.resend_verification(&body.email).await {
+            tracing::warn!(%error, "a verification resend failed");
+        }
+    });
+    StatusCode::ACCEPTED
 }

@@ -27,6 +27,7 @@ where
     OpenApiRouter::new()
         .routes(routes!(handlers::sign_up))
         .routes(routes!(email::verify_email))
+        .routes(routes!(email::resend_verification))
         .routes(routes!(reset::request_password_reset))
         .routes(routes!(reset::confirm_password_reset))
 }

@@ -467,3 +467,47 @@ async fn the_link_pages_are_served_with_a_strict_policy() {
             .contains("/users/password-reset/confirm")
     );
 }
+
+/// Asking for the verification message again sends a new one (the older link stops working),
+/// answers the same for an unknown address, and sends nothing once the address is proven.
+#[tokio::test]
+async fn a_resent_verification_replaces_the_first_and_stops_once_verified() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.sign_up("erin@example.com", "password123")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let resend = |email: &'static str| {
+        let app = &app;
+        async move {
+            app.post_json("/users/verify-email/resend", &json!({"email": email}))
+                .await
+                .status()
+        }
+    };
+    assert_eq!(resend("erin@example.com").await, StatusCode::ACCEPTED);
+    assert_eq!(resend("nobody@example.com").await, StatusCode::ACCEPTED);
+    eventually(
+        Duration::from_secs(10),
+        "two verification messages",
+        async || eml_files(&app, "Confirm your email address").len() == 2,
+    )
+    .await;
+    let messages = eml_files(&app, "Confirm your email address");
+    let (first, second) = (token_in(&messages[0]), token_in(&messages[1]));
+    let error = error_body(verify(&app, &first).await, StatusCode::BAD_REQUEST).await;
+    assert_eq!(
+        error["code"], "INVALID_TOKEN",
+        "the replaced link still works"
+    );
+    assert_eq!(verify(&app, &second).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(resend("erin@example.com").await, StatusCode::ACCEPTED);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        eml_files(&app, "Confirm your email address").len(),
+        2,
+        "a proven address got another verification message"
+    );
+}

@@ -30,7 +30,7 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 
 /// The operations whose ids are LoopBack's (`@loopback/authentication-jwt`'s for refresh), and
 /// ours for the routes LoopBack does not have, in the same `Controller.method` form.
-const OPERATION_IDS: [(&str, &str); 27] = [
+const OPERATION_IDS: [(&str, &str); 28] = [
     ("POST /signup", "UserController.signUp"),
     ("POST /users/login", "UserController.login"),
     ("GET /whoAmI", "UserController.whoAmI"),
@@ -59,6 +59,10 @@ const OPERATION_IDS: [(&str, &str); 27] = [
     ("GET /readyz", "HealthController.ready"),
     ("GET /.well-known/jwks.json", "KeysController.jwks"),
     ("POST /users/verify-email", "UserController.verifyEmail"),
+    (
+        "POST /users/verify-email/resend",
+        "UserController.resendVerification",
+    ),
     (
         "POST /users/password-reset",
         "UserController.requestPasswordReset",
@@ -128,6 +132,7 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
         let mut statuses: Vec<&str> = match name {
             "POST /signup" => [&body[..], &["409", "429"]].concat(),
             "POST /users/verify-email"
+            | "POST /users/verify-email/resend"
             | "POST /users/password-reset"
             | "POST /users/password-reset/confirm" => [&body[..], &["429"]].concat(),
             "POST /users/login" | "POST /users/refresh-login" | "POST /refresh" => {
@@ -246,6 +251,7 @@ async fn public_operations_say_so_and_protected_ones_require_a_token() {
         "GET /readyz",
         "GET /.well-known/jwks.json",
         "POST /users/verify-email",
+        "POST /users/verify-email/resend",
         "POST /users/password-reset",
         "POST /users/password-reset/confirm",
     ];
