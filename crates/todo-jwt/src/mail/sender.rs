@@ -155,6 +155,34 @@ fn compose(
 mod tests {
     use super::*;
 
+    /// A recipient or sender that would add a header line (a CR or LF in it) is refused, for
+    /// good, before any byte is sent: no header injection through an address.
+    #[test]
+    fn an_address_with_a_line_break_is_refused_not_sent() {
+        let directory = std::env::temp_dir().join("todo-jwt-compose-test");
+        let mailer = Mailer::new(
+            "todo-jwt <todo-jwt@localhost>".parse().expect("from"),
+            "http://127.0.0.1:3000".to_owned(),
+            super::super::Transport::Files(directory),
+        );
+        for recipient in [
+            "ann@example.com\r\nBcc: everyone@example.com",
+            "ann@example.com\nSubject: injected",
+            "\"Ann\r\nBcc: x@example.com\" <ann@example.com>",
+        ] {
+            let composed = compose(&mailer, recipient, "Subject", "Text".to_owned());
+            assert!(
+                matches!(composed, Err(TransportError::Permanent(_))),
+                "{recipient:?} was accepted"
+            );
+        }
+        let fine = compose(&mailer, "ann@example.com", "Subject", "Text\r\n".to_owned())
+            .expect("a plain address");
+        let text = String::from_utf8(fine.formatted()).expect("ascii");
+        assert!(text.contains("To: ann@example.com\r\n"), "{text}");
+        assert!(text.contains("Content-Transfer-Encoding: 7bit"), "{text}");
+    }
+
     #[test]
     fn the_delay_doubles_up_to_an_hour() {
         assert_eq!(retry_delay(0), 2);

@@ -43,7 +43,7 @@ pub trait MailStatements: Send + Sync {
     async fn outbox_failed(&self, id: i64, now: i64, error: &str) -> Result<(), StoreError>;
     /// How many messages wait, and how many were given up.
     async fn outbox_counts(&self) -> Result<(i64, i64), StoreError>;
-    /// Stores a token's hash for `user_id`, replacing the account's others for `purpose`.
+    /// Stores a token's hash for `user_id`, replacing the account's token for `purpose`.
     async fn token_add(
         &self,
         hash: &str,
@@ -147,9 +147,6 @@ impl<X: Run> MailStatements for X {
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let revoke = [user_id.into(), purpose.into()];
-        self.execute(Statement::write(&self.sql().mail.revoke_tokens, &revoke))
-            .await?;
         let params = [
             hash.into(),
             user_id.into(),

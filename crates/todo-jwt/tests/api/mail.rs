@@ -12,7 +12,10 @@ use std::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TEST_SECRET, TestApp, error_body, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TEST_SECRET, TestApp, command, error_body, eventually, postgres_only, spawn_app,
+    spawn_app_with, start_with,
+};
 
 /// A real SMTP server: aiosmtpd writing what it receives to a Maildir.
 struct SmtpSink {
@@ -509,5 +512,65 @@ async fn a_resent_verification_replaces_the_first_and_stops_once_verified() {
         eml_files(&app, "Confirm your email address").len(),
         2,
         "a proven address got another verification message"
+    );
+}
+
+/// Two instances on one PostgreSQL share one outbox: each of a few hundred messages, written
+/// through either, reaches the SMTP server exactly once (the claims skip each other's rows).
+#[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass of tests/run.sh"]
+async fn two_instances_send_each_message_of_their_outbox_once() {
+    const SIGNUPS: usize = 200;
+    let database = postgres_only().await;
+    let maildir = tempfile::tempdir().expect("maildir");
+    let mut sink = SmtpSink::on(SmtpSink::free_port(), maildir.path());
+    sink.start().await;
+    let port = sink.port;
+    let start = || {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let mut command = command(data_dir.path());
+        command
+            .env("TODO_JWT_DATABASE_URL", &database.url)
+            .env("TODO_JWT_SMTP_URL", format!("smtp://127.0.0.1:{port}"))
+            .env("TODO_JWT_AUTH_RATE_LIMIT", "0");
+        start_with(command, data_dir)
+    };
+    let (one, two) = (start(), start());
+    for batch in 0..SIGNUPS / 20 {
+        let signups = (0..20).map(|n| {
+            let index = batch * 20 + n;
+            let app = if index % 2 == 0 { &one.app } else { &two.app };
+            async move {
+                let email = format!("many{index}@example.com");
+                app.sign_up(&email, "password123").await.status()
+            }
+        });
+        for status in futures_util::future::join_all(signups).await {
+            assert_eq!(status, StatusCode::OK);
+        }
+    }
+    eventually(
+        Duration::from_secs(60),
+        "every message arrives",
+        async || sink.messages().len() >= SIGNUPS,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let messages = sink.messages();
+    let mut recipients: Vec<String> = messages
+        .iter()
+        .filter_map(|message| {
+            message
+                .lines()
+                .find_map(|line| line.strip_prefix("To: ").map(str::to_owned))
+        })
+        .collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(messages.len(), SIGNUPS, "a message was sent twice");
+    assert_eq!(
+        recipients.len(),
+        SIGNUPS,
+        "a message went to the wrong address"
     );
 }

@@ -1,7 +1,7 @@
 //! The mail statements: the outbox and the single-use tokens sent by mail.
 
 use sea_query::{
-    Asterisk, Expr, ExprTrait, Func, LockBehavior, LockType, Order as SqlOrder, Query,
+    Asterisk, Expr, ExprTrait, Func, LockBehavior, LockType, OnConflict, Order as SqlOrder, Query,
 };
 
 use super::{Dialect, parameter, text};
@@ -29,10 +29,9 @@ pub struct MailSql {
     pub depth: String,
     /// How many messages were given up.
     pub given_up: String,
-    /// `INSERT` a token (hash, user_id, purpose, created_at, expires_at).
+    /// `INSERT` a token (hash, user_id, purpose, created_at, expires_at), replacing the
+    /// account's token for the purpose: only the newest is valid.
     pub add_token: String,
-    /// `DELETE` an account's tokens for a purpose (user_id, purpose): only the newest is valid.
-    pub revoke_tokens: String,
     /// Uses a token (used_at, hash, purpose, now) if unused and unexpired, `RETURNING` its
     /// account.
     pub use_token: String,
@@ -128,12 +127,16 @@ impl MailSql {
                 parameter(),
                 parameter(),
                 parameter(),
-            ]);
-        let mut revoke_tokens = Query::delete();
-        revoke_tokens
-            .from_table(tokens::TABLE)
-            .and_where(Expr::col(tokens::USER_ID).eq(parameter()))
-            .and_where(Expr::col(tokens::PURPOSE).eq(parameter()));
+            ])
+            // The account's token for this purpose is replaced, in one statement: of concurrent
+            // requests, the last to commit holds the only valid token (and, as the row's lock
+            // made it wait for the others, it wrote the newest message).
+            .on_conflict(
+                OnConflict::columns([tokens::USER_ID, tokens::PURPOSE])
+                    .update_columns([tokens::HASH, tokens::CREATED_AT, tokens::EXPIRES_AT])
+                    .value(tokens::USED_AT, Expr::cust("NULL"))
+                    .to_owned(),
+            );
         let mut use_token = Query::update();
         use_token
             .table(tokens::TABLE)
@@ -165,7 +168,6 @@ impl MailSql {
             depth: text(&depth, dialect),
             given_up: text(&given_up, dialect),
             add_token: text(&add_token, dialect),
-            revoke_tokens: text(&revoke_tokens, dialect),
             use_token: text(&use_token, dialect),
             verify_user: text(&verify_user, dialect),
             verified_at: text(&verified_at, dialect),

@@ -11,7 +11,8 @@ CREATE TABLE email_tokens (
     used_at    INTEGER
 ) STRICT;
 
-CREATE INDEX email_tokens_user ON email_tokens (user_id, purpose);
+-- One token per account and purpose: a new one replaces the old (only the newest is valid).
+CREATE UNIQUE INDEX email_tokens_user ON email_tokens (user_id, purpose);
 
 -- Messages to send, written in the transaction of the change that causes them; the sender
 -- claims due ones for a while (next_attempt_at moves past the claim), sends, and marks them sent
