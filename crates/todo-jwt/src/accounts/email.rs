@@ -4,7 +4,7 @@ use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Accounts, model::credential_properties};
+use super::{Accounts, model::credential_properties, tokens::VERIFICATION};
 use crate::{
     audit::{self, AuthEvent},
     clock,
@@ -13,9 +13,8 @@ use crate::{
         error::{ApiError, Result},
         openapi::{JsonBodyErrors, ServiceUnavailable, TooManyRequests},
     },
-    mail::{VERIFY_EMAIL, VERIFY_EMAIL_LIFETIME},
-    sessions::{random_token, token_hash},
-    store::email_key,
+    mail::VERIFY_EMAIL,
+    sessions::token_hash,
     throttle::AddressLimited,
 };
 
@@ -64,43 +63,17 @@ impl Accounts {
     /// account's whose address is not proven yet and it has not had its hourly share; otherwise
     /// nothing. Says nothing either way.
     pub async fn resend_verification(&self, email: &str) -> Result<()> {
-        let now = clock::now();
-        let key = format!("verify-resend:{}", email_key(email));
-        if self.store().throttle().hit(&key, now, 3600).await?.count > RESENDS_PER_HOUR {
-            return Ok(());
-        }
-        let Some(record) = self.store().users().find_by_email(email).await? else {
+        let Some(user) = self
+            .asking_account(email, &VERIFICATION, RESENDS_PER_HOUR)
+            .await?
+        else {
             return Ok(());
         };
-        let user = record.user;
-        if self
-            .store()
-            .mail()
-            .user_verified_at(&user.id)
-            .await?
-            .flatten()
-            .is_some()
-        {
+        let verified = self.store().mail().user_verified_at(&user.id).await?;
+        if verified.flatten().is_some() {
             return Ok(());
         }
-        let token = random_token();
-        let transaction = self.store().transaction().await?;
-        let mail = transaction.mail();
-        mail.token_add(
-            &token_hash(&token),
-            &user.id,
-            VERIFY_EMAIL,
-            now,
-            now + VERIFY_EMAIL_LIFETIME,
-        )
-        .await?;
-        let letter = self.mailer().verification(&token);
-        self.mailer()
-            .enqueue(mail, &user.email, &letter, now)
-            .await?;
-        transaction.commit().await?;
-        self.mailer().wake();
-        Ok(())
+        self.send_token(&user, &VERIFICATION).await
     }
 
     /// Marks the address of the token's account proven, and uses the token up.

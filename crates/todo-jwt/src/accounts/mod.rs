@@ -7,6 +7,7 @@ mod model;
 mod passwords;
 mod reset;
 mod service;
+mod tokens;
 
 pub use email::INVALID_TOKEN;
 pub use model::{Credentials, NewUser, UserBody};

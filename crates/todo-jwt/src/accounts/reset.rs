@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Accounts, email::invalid_token, model::credential_properties};
+use super::{Accounts, email::invalid_token, model::credential_properties, tokens::RESET};
 use crate::{
     audit::{self, AuthEvent},
     clock,
@@ -20,9 +20,8 @@ use crate::{
         error::Result,
         openapi::{JsonBodyErrors, ServiceUnavailable, TooManyRequests},
     },
-    mail::{PASSWORD_RESET, PASSWORD_RESET_LIFETIME},
-    sessions::{random_token, token_hash},
-    store::email_key,
+    mail::PASSWORD_RESET,
+    sessions::token_hash,
     throttle::AddressLimited,
 };
 
@@ -74,35 +73,10 @@ impl Accounts {
     /// Sends a reset message to `email` if it is an account's and has not had its hourly
     /// share; otherwise nothing. Says nothing either way.
     pub async fn send_password_reset(&self, email: &str) -> Result<()> {
-        let now = clock::now();
-        let key = format!("password-reset:{}", email_key(email));
-        let counter = self.store().throttle().hit(&key, now, 3600).await?;
-        if counter.count > RESETS_PER_HOUR {
-            tracing::info!("password reset not sent: this email's hourly share is spent");
-            return Ok(());
+        match self.asking_account(email, &RESET, RESETS_PER_HOUR).await? {
+            Some(user) => self.send_token(&user, &RESET).await,
+            None => Ok(()),
         }
-        let Some(record) = self.store().users().find_by_email(email).await? else {
-            return Ok(());
-        };
-        let user = record.user;
-        let token = random_token();
-        let transaction = self.store().transaction().await?;
-        let mail = transaction.mail();
-        mail.token_add(
-            &token_hash(&token),
-            &user.id,
-            PASSWORD_RESET,
-            now,
-            now + PASSWORD_RESET_LIFETIME,
-        )
-        .await?;
-        let letter = self.mailer().password_reset(&token);
-        self.mailer()
-            .enqueue(mail, &user.email, &letter, now)
-            .await?;
-        transaction.commit().await?;
-        self.mailer().wake();
-        Ok(())
     }
 
     /// Sets the password of the token's account and ends every session of it.

@@ -6,13 +6,13 @@ use secrecy::SecretString;
 use super::{
     Passwords,
     model::{Credentials, NewUser},
+    tokens::VERIFICATION,
 };
 use crate::{
     audit::{self, AuthEvent},
     clock,
     http::error::{ApiError, Result},
-    mail::{Mailer, VERIFY_EMAIL, VERIFY_EMAIL_LIFETIME},
-    sessions::{random_token, token_hash},
+    mail::Mailer,
     store::{Store, StoreError, User, UserRecord},
     throttle::Throttles,
 };
@@ -92,19 +92,7 @@ impl Accounts {
         )
         .await?;
         // The verification message, with the account: neither without the other.
-        let token = random_token();
-        let now = clock::now();
-        let mail = transaction.mail();
-        mail.token_add(
-            &token_hash(&token),
-            &user.id,
-            VERIFY_EMAIL,
-            now,
-            now + VERIFY_EMAIL_LIFETIME,
-        )
-        .await?;
-        let letter = self.mailer.verification(&token);
-        self.mailer.enqueue(mail, &user.email, &letter, now).await?;
+        self.mail_token(&transaction, &user, &VERIFICATION).await?;
         // A conflict can also surface at commit (PostgreSQL checks the unique index then).
         transaction.commit().await.map_err(conflict)?;
         self.mailer.wake();

@@ -1,0 +1,103 @@
+//! Tokens sent by mail: issuing one (the account's previous one for the purpose stops working)
+//! with the message that carries it, and the hourly share of the routes that send one on
+//! request. Signup, the verification resend and the password reset share these.
+
+use super::Accounts;
+use crate::{
+    clock,
+    http::error::Result,
+    mail::{
+        Letter, Mailer, PASSWORD_RESET, PASSWORD_RESET_LIFETIME, VERIFY_EMAIL,
+        VERIFY_EMAIL_LIFETIME,
+    },
+    sessions::{random_token, token_hash},
+    store::{Transaction, User, email_key},
+};
+
+/// A kind of mailed token: what it is stored as, how long it works, the message carrying it.
+pub(super) struct Mailed {
+    purpose: &'static str,
+    lifetime: i64,
+    letter: fn(&Mailer, &str) -> Letter,
+}
+
+/// Proves an address (signup's message, and its resend).
+pub(super) const VERIFICATION: Mailed = Mailed {
+    purpose: VERIFY_EMAIL,
+    lifetime: VERIFY_EMAIL_LIFETIME,
+    letter: Mailer::verification,
+};
+
+/// Sets a new password.
+pub(super) const RESET: Mailed = Mailed {
+    purpose: PASSWORD_RESET,
+    lifetime: PASSWORD_RESET_LIFETIME,
+    letter: Mailer::password_reset,
+};
+
+impl Accounts {
+    /// Issues a new `mailed` token for `user` and writes the message carrying it, in
+    /// `transaction` (the caller commits, then wakes the sender).
+    pub(super) async fn mail_token(
+        &self,
+        transaction: &Transaction,
+        user: &User,
+        mailed: &Mailed,
+    ) -> Result<()> {
+        let (token, now) = (random_token(), clock::now());
+        let mail = transaction.mail();
+        let expires_at = now + mailed.lifetime;
+        mail.token_add(
+            &token_hash(&token),
+            &user.id,
+            mailed.purpose,
+            now,
+            expires_at,
+        )
+        .await?;
+        let letter = (mailed.letter)(self.mailer(), &token);
+        self.mailer()
+            .enqueue(mail, &user.email, &letter, now)
+            .await?;
+        Ok(())
+    }
+
+    /// [`Accounts::mail_token`] in a transaction of its own, and the sender woken.
+    pub(super) async fn send_token(&self, user: &User, mailed: &Mailed) -> Result<()> {
+        let transaction = self.store().transaction().await?;
+        self.mail_token(&transaction, user, mailed).await?;
+        transaction.commit().await?;
+        self.mailer().wake();
+        Ok(())
+    }
+
+    /// The account of `email`, unless `email` has asked for `mailed` more than `per_hour` times
+    /// this hour. Counted whether or not the address is an account's, so the count tells
+    /// nothing either.
+    pub(super) async fn asking_account(
+        &self,
+        email: &str,
+        mailed: &Mailed,
+        per_hour: i64,
+    ) -> Result<Option<User>> {
+        let key = format!("{}:{}", mailed.purpose, email_key(email));
+        let counter = self
+            .store()
+            .throttle()
+            .hit(&key, clock::now(), 3600)
+            .await?;
+        if counter.count > per_hour {
+            tracing::info!(
+                purpose = mailed.purpose,
+                "not sent: this email's hourly share is spent"
+            );
+            return Ok(None);
+        }
+        Ok(self
+            .store()
+            .users()
+            .find_by_email(email)
+            .await?
+            .map(|record| record.user))
+    }
+}
