@@ -4,7 +4,10 @@ use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Accounts, model::credential_properties, tokens::VERIFICATION};
+use super::{
+    Accounts,
+    tokens::{EmailAddress, VERIFICATION, accepted_then},
+};
 use crate::{
     audit::{self, AuthEvent},
     clock,
@@ -35,23 +38,6 @@ json_body_schema!(
         "additionalProperties": false,
         "properties": {"token": {"type": "string", "minLength": 1, "maxLength": 128}},
         "example": {"token": "q1x...the token from the message"},
-    })
-);
-
-/// `POST /users/verify-email/resend`.
-#[derive(Debug, Deserialize)]
-pub struct ResendRequest {
-    pub email: String,
-}
-
-json_body_schema!(
-    ResendRequest,
-    json!({
-        "type": "object",
-        "required": ["email"],
-        "additionalProperties": false,
-        "properties": {"email": credential_properties()["email"].clone()},
-        "example": {"email": "ann@example.com"},
     })
 );
 
@@ -135,7 +121,7 @@ pub async fn verify_email(
 #[utoipa::path(
     post, path = "/users/verify-email/resend", tag = "UserController",
     operation_id = "UserController.resendVerification",
-    request_body = ResendRequest,
+    request_body = EmailAddress,
     responses(
         (status = 202, description = "Accepted: if the address is an unverified account's (and \
             has not had 3 of these this hour), a new message is on its way; older links stop \
@@ -148,12 +134,9 @@ pub async fn verify_email(
 pub async fn resend_verification(
     _: AddressLimited,
     State(accounts): State<Accounts>,
-    JsonBody(body): JsonBody<ResendRequest>,
+    JsonBody(body): JsonBody<EmailAddress>,
 ) -> StatusCode {
-    tokio::spawn(async move {
-        if let Err(error) = accounts.resend_verification(&body.email).await {
-            tracing::warn!(%error, "a verification resend failed");
-        }
-    });
-    StatusCode::ACCEPTED
+    accepted_then("a verification resend", async move {
+        accounts.resend_verification(&body.email).await
+    })
 }

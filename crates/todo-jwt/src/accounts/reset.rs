@@ -11,7 +11,12 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Accounts, email::invalid_token, model::credential_properties, tokens::RESET};
+use super::{
+    Accounts,
+    email::invalid_token,
+    model::credential_properties,
+    tokens::{EmailAddress, RESET, accepted_then},
+};
 use crate::{
     audit::{self, AuthEvent},
     clock,
@@ -28,23 +33,6 @@ use crate::{
 /// Reset messages one email may receive an hour; further requests answer the same and send
 /// nothing.
 pub const RESETS_PER_HOUR: i64 = 3;
-
-/// `POST /users/password-reset`.
-#[derive(Debug, Deserialize)]
-pub struct ResetRequest {
-    pub email: String,
-}
-
-json_body_schema!(
-    ResetRequest,
-    json!({
-        "type": "object",
-        "required": ["email"],
-        "additionalProperties": false,
-        "properties": {"email": credential_properties()["email"].clone()},
-        "example": {"email": "ann@example.com"},
-    })
-);
 
 /// `POST /users/password-reset/confirm`.
 #[derive(Debug, Deserialize)]
@@ -118,7 +106,7 @@ impl Accounts {
 #[utoipa::path(
     post, path = "/users/password-reset", tag = "UserController",
     operation_id = "UserController.requestPasswordReset",
-    request_body = ResetRequest,
+    request_body = EmailAddress,
     responses(
         (status = 202, description = "Accepted: if the address is an account's (and has not had \
             3 reset messages this hour), a message with a reset link is on its way"),
@@ -130,14 +118,11 @@ impl Accounts {
 pub async fn request_password_reset(
     _: AddressLimited,
     State(accounts): State<Accounts>,
-    JsonBody(body): JsonBody<ResetRequest>,
+    JsonBody(body): JsonBody<EmailAddress>,
 ) -> StatusCode {
-    tokio::spawn(async move {
-        if let Err(error) = accounts.send_password_reset(&body.email).await {
-            tracing::warn!(%error, "a password reset request failed");
-        }
-    });
-    StatusCode::ACCEPTED
+    accepted_then("a password reset request", async move {
+        accounts.send_password_reset(&body.email).await
+    })
 }
 
 /// Sets a new password with the token of a reset message; every session of the account ends.

@@ -2,10 +2,20 @@
 //! with the message that carries it, and the hourly share of the routes that send one on
 //! request. Signup, the verification resend and the password reset share these.
 
-use super::Accounts;
+use std::future::Future;
+
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+use tracing::Instrument;
+
+use super::{Accounts, model::credential_properties};
 use crate::{
     clock,
-    http::error::Result,
+    http::{
+        body::json_body_schema,
+        error::{self, Result},
+    },
     mail::{
         Letter, Mailer, PASSWORD_RESET, PASSWORD_RESET_LIFETIME, VERIFY_EMAIL,
         VERIFY_EMAIL_LIFETIME,
@@ -13,6 +23,40 @@ use crate::{
     sessions::{random_token, token_hash},
     store::{Transaction, User, email_key},
 };
+
+/// An address a token is asked for (`POST /users/password-reset`, `/users/verify-email/resend`).
+#[derive(Debug, Deserialize)]
+pub struct EmailAddress {
+    pub email: String,
+}
+
+json_body_schema!(
+    EmailAddress,
+    json!({
+        "type": "object",
+        "required": ["email"],
+        "additionalProperties": false,
+        "properties": {"email": credential_properties()["email"].clone()},
+        "example": {"email": "ann@example.com"},
+    })
+);
+
+/// Answers 202 at once and does `work` after, in the request's span: the answer, and its time,
+/// are the same whether or not the address is an account's. A failure is logged (`what`).
+pub(super) fn accepted_then(
+    what: &'static str,
+    work: impl Future<Output = Result<()>> + Send + 'static,
+) -> StatusCode {
+    tokio::spawn(
+        async move {
+            if let Err(failure) = work.await {
+                tracing::warn!(cause = %error::chain(&failure), "{what} failed");
+            }
+        }
+        .in_current_span(),
+    );
+    StatusCode::ACCEPTED
+}
 
 /// A kind of mailed token: what it is stored as, how long it works, the message carrying it.
 pub(super) struct Mailed {
