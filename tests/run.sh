@@ -39,6 +39,11 @@ if ! "$smtp_venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
   "$smtp_venv/bin/pip" install -q --disable-pip-version-check 'aiosmtpd==1.4.6'
 fi
 export TODO_JWT_TEST_PYTHON=$PWD/$smtp_venv/bin/python
+# The TLS mail tests make their certificates with openssl (crates/todo-jwt/tests/api/mail_tls.rs).
+if ! command -v openssl >/dev/null; then
+  echo "installing openssl (the TLS mail tests make their certificates with it)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl) >/dev/null
+fi
 
 echo "== tests on SQLite"
 cargo test --workspace

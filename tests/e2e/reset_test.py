@@ -4,7 +4,7 @@ A user signs up and logs in through the API, asks for a reset, and the message t
 (the default transport: `.eml` files in the data directory) gives the link. Chromium opens it,
 the page's form sets a new password, and then: the new password logs in, the old one and the old
 session are refused, the token does not work twice, and the verification link from the signup
-message confirms the address in the page too.
+message confirms the address in the page too; an address change is confirmed through its page.
 
     python reset_test.py http://127.0.0.1:3000 /path/to/data-dir
 """
@@ -87,10 +87,21 @@ try:
 
     driver.get(verify_link)
     print("verification page:", status_text(driver, "is confirmed"))
+
+    status, body = call("POST", "/users/login", {"email": email, "password": new})
+    assert status == 200, body
+    moved = "moved-" + email
+    status, body = call("PUT", "/users/me/email", {"newEmail": moved, "password": new},
+                        token=json.loads(body)["token"])
+    assert status == 202, body
+    driver.get(message_for(moved, "Confirm your new email address"))
+    print("address change page:", status_text(driver, "now has this address"))
 finally:
     driver.quit()
 
-assert call("POST", "/users/login", {"email": email, "password": new})[0] == 200, "the new password"
-assert call("POST", "/users/login", {"email": email, "password": old})[0] == 401, "the old password"
+assert call("POST", "/users/login", {"email": moved, "password": new})[0] == 200, "the new password"
+assert call("POST", "/users/login", {"email": email, "password": new})[0] == 401, "the old address"
+assert call("POST", "/users/login", {"email": moved, "password": old})[0] == 401, "the old password"
 assert call("GET", "/whoAmI", token=session)[0] == 401, "the old session"
-print("e2e reset: the page set the password; the new one logs in, the old one and its session do not")
+print("e2e reset: the page set the password; the new one logs in, the old one and its session do not;")
+print("e2e address change: the page moved the account; the new address logs in, the old one does not")

@@ -69,7 +69,8 @@ impl Accounts {
         let user = transaction
             .mail()
             .token_use(&token_hash(token), VERIFY_EMAIL, now)
-            .await?;
+            .await?
+            .map(|used| used.user_id);
         let Some(user) = user else {
             return Err(invalid_token());
         };

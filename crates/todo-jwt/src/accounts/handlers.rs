@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     http::body::JsonBody,
-    http::error::Result,
+    http::error::{ApiError, Result},
     http::openapi::{
         Conflict, Forbidden, JsonBodyErrors, ServiceUnavailable, TooManyRequests, Unauthorized,
     },
@@ -33,7 +33,31 @@ pub async fn sign_up(
     JsonBody(new_user): JsonBody<NewUser>,
 ) -> Result<Json<UserBody>> {
     let user = accounts.sign_up(new_user).await?;
-    Ok(Json(user.into()))
+    // Just created: its address is not proven yet.
+    Ok(Json(UserBody::new(user, false)))
+}
+
+/// The caller's account (without its password), and whether its address is proven.
+#[utoipa::path(
+    get, path = "/users/me", tag = "UserController", operation_id = "UserController.findMe",
+    security(("jwt" = []), ("password" = [])),
+    responses(
+        (status = 200, description = "The caller's account", body = UserBody),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
+pub async fn find_me(
+    State(accounts): State<Accounts>,
+    CurrentUser(caller): CurrentUser,
+) -> Result<Json<UserBody>> {
+    let Some((user, verified)) = accounts.find(&caller.id).await? else {
+        // Deleted since its token was checked.
+        return Err(ApiError::Unauthorized(
+            "Error verifying token : user not found".to_owned(),
+        ));
+    };
+    Ok(Json(UserBody::new(user, verified)))
 }
 
 /// The caller's user id, as plain text.

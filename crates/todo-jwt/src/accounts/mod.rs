@@ -1,6 +1,9 @@
 //! Accounts: signup and whoAmI; the account service and password hashing behind them.
-//! Password change and account deletion (`/users/me/password`, `/users/me`).
+//! The caller's account (`GET /users/me`), password change and account deletion
+//! (`/users/me/password`, `DELETE /users/me`); addresses proven, changed and passwords reset
+//! by mail.
 
+mod address;
 mod email;
 mod handlers;
 mod model;
@@ -12,7 +15,7 @@ mod tokens;
 pub use email::INVALID_TOKEN;
 pub use model::{Credentials, NewUser, UserBody};
 pub use passwords::{Passwords, PasswordsError, bcrypt_cost};
-pub use service::{Accounts, INVALID_CREDENTIALS};
+pub use service::{Accounts, EMAIL_NOT_VERIFIED, INVALID_CREDENTIALS};
 
 use axum::extract::FromRef;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -31,6 +34,7 @@ where
         .routes(routes!(email::resend_verification))
         .routes(routes!(reset::request_password_reset))
         .routes(routes!(reset::confirm_password_reset))
+        .routes(routes!(address::confirm_email_change))
 }
 
 /// `GET /whoAmI`: needs an authenticated caller, and changes nothing (no audit event).
@@ -52,4 +56,6 @@ where
     OpenApiRouter::new()
         .routes(routes!(handlers::change_password))
         .routes(routes!(handlers::delete_account))
+        .routes(routes!(handlers::find_me))
+        .routes(routes!(address::change_email))
 }

@@ -99,6 +99,7 @@ json_body_schema!(
 /// A user as the API shows it: never with a password.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = User)]
+#[serde(rename_all = "camelCase")]
 pub struct UserBody {
     /// UUID v4.
     #[schema(format = "uuid")]
@@ -111,22 +112,28 @@ pub struct UserBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub realm: Option<String>,
+    /// Whether the owner proved the address (the link of the message sent at signup, or of
+    /// an address change).
+    pub email_verified: bool,
 }
 
-impl From<User> for UserBody {
-    fn from(
+impl UserBody {
+    /// `user` as the API shows it; `email_verified`: whether the address is proven.
+    pub fn new(
         User {
             id,
             email,
             username,
             realm,
         }: User,
+        email_verified: bool,
     ) -> Self {
         Self {
             id,
             email,
             username,
             realm,
+            email_verified,
         }
     }
 }

@@ -75,7 +75,8 @@ impl Accounts {
         let user = transaction
             .mail()
             .token_use(&token_hash(token), PASSWORD_RESET, now)
-            .await?;
+            .await?
+            .map(|used| used.user_id);
         let Some(user) = user else {
             return Err(invalid_token());
         };

@@ -17,6 +17,9 @@ use crate::{
     throttle::Throttles,
 };
 
+/// The code of a login refused until the address is proven.
+pub const EMAIL_NOT_VERIFIED: &str = "EMAIL_NOT_VERIFIED";
+
 /// What a failed password check says, whichever part was wrong.
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
 
@@ -27,6 +30,8 @@ pub struct Accounts {
     passwords: Passwords,
     throttles: Throttles,
     mailer: Mailer,
+    /// Whether a login needs a proven address (`TODO_JWT_REQUIRE_VERIFIED_EMAIL`).
+    require_verified_email: bool,
 }
 
 impl Accounts {
@@ -37,7 +42,42 @@ impl Accounts {
             passwords,
             throttles,
             mailer,
+            require_verified_email: false,
         }
+    }
+
+    /// The service refusing logins (403 `EMAIL_NOT_VERIFIED`) until the account's address is
+    /// proven, when `required`.
+    pub fn requiring_verified_email(mut self, required: bool) -> Self {
+        self.require_verified_email = required;
+        self
+    }
+
+    /// The user with this id, and whether their address is proven.
+    pub async fn find(&self, id: &str) -> Result<Option<(User, bool)>> {
+        let Some(user) = self.store.users().find(id).await? else {
+            return Ok(None);
+        };
+        let verified = self.store.mail().user_verified_at(id).await?;
+        Ok(Some((user, verified.flatten().is_some())))
+    }
+
+    /// Refuses a login whose password was just checked right, if the service requires a
+    /// proven address and `user`'s is not (403 `EMAIL_NOT_VERIFIED`); nothing otherwise.
+    pub async fn may_log_in(&self, user: &User) -> Result<()> {
+        if !self.require_verified_email {
+            return Ok(());
+        }
+        let verified = self.store.mail().user_verified_at(&user.id).await?;
+        if verified.flatten().is_some() {
+            return Ok(());
+        }
+        Err(ApiError::Refused {
+            code: EMAIL_NOT_VERIFIED,
+            message: "The email address is not verified yet: open the link in the message sent \
+                      at signup, or ask for a new one (POST /users/verify-email/resend)."
+                .to_owned(),
+        })
     }
 
     /// The store the accounts live in.
@@ -107,7 +147,7 @@ impl Accounts {
         current: SecretString,
         new: SecretString,
     ) -> Result<()> {
-        self.confirm(caller, current).await?;
+        let user = self.confirm(caller, current).await?;
         let hash = self.passwords.hash(new).await?;
         let transaction = self.store.transaction().await?;
         if !transaction
@@ -134,15 +174,12 @@ impl Accounts {
             },
         )
         .await?;
-        if let Some(email) = &caller.email {
-            let notice = self
-                .mailer
-                .password_changed("by its owner, who knew the old one");
-            let now = clock::now();
-            self.mailer
-                .enqueue(transaction.mail(), email, &notice, now)
-                .await?;
-        }
+        let notice = self
+            .mailer
+            .password_changed("by its owner, who knew the old one");
+        self.mailer
+            .enqueue(transaction.mail(), &user.email, &notice, clock::now())
+            .await?;
         transaction.commit().await?;
         self.mailer.wake();
         Ok(())
@@ -169,10 +206,21 @@ impl Accounts {
         Ok(())
     }
 
-    /// Checks the caller's own password: 403 when it is wrong (the caller is known).
-    async fn confirm(&self, caller: &UserProfile, password: SecretString) -> Result<User> {
+    /// Checks the caller's own password: 403 when it is wrong (the caller is known). The
+    /// address is the stored one (a token may be older than an address change).
+    pub(super) async fn confirm(
+        &self,
+        caller: &UserProfile,
+        password: SecretString,
+    ) -> Result<User> {
         let wrong = || ApiError::Forbidden("The password is wrong.".to_owned());
-        let email = caller.email.clone().ok_or_else(wrong)?;
+        let user = self
+            .store
+            .users()
+            .find(&caller.id)
+            .await?
+            .ok_or_else(wrong)?;
+        let email = user.email;
         match self.check_password(Credentials { email, password }).await {
             Ok(user) if user.id == caller.id => Ok(user),
             Ok(_) | Err(ApiError::Unauthorized(_)) => Err(wrong()),

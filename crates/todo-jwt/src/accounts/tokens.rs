@@ -17,11 +17,11 @@ use crate::{
         error::{self, Result},
     },
     mail::{
-        Letter, Mailer, PASSWORD_RESET, PASSWORD_RESET_LIFETIME, VERIFY_EMAIL,
-        VERIFY_EMAIL_LIFETIME,
+        CHANGE_EMAIL, CHANGE_EMAIL_LIFETIME, Letter, Mailer, PASSWORD_RESET,
+        PASSWORD_RESET_LIFETIME, VERIFY_EMAIL, VERIFY_EMAIL_LIFETIME,
     },
     sessions::{random_token, token_hash},
-    store::{Transaction, User, email_key},
+    store::{NewToken, Transaction, User, email_key},
 };
 
 /// An address a token is asked for (`POST /users/password-reset`, `/users/verify-email/resend`).
@@ -79,30 +79,48 @@ pub(super) const RESET: Mailed = Mailed {
     letter: Mailer::password_reset,
 };
 
+/// Moves an account to a new address: sent to that address, which it proves.
+pub(super) const CHANGE: Mailed = Mailed {
+    purpose: CHANGE_EMAIL,
+    lifetime: CHANGE_EMAIL_LIFETIME,
+    letter: Mailer::email_change,
+};
+
 impl Accounts {
-    /// Issues a new `mailed` token for `user` and writes the message carrying it, in
-    /// `transaction` (the caller commits, then wakes the sender).
+    /// Issues a new `mailed` token for `user` and writes the message carrying it to their
+    /// address, in `transaction` (the caller commits, then wakes the sender).
     pub(super) async fn mail_token(
         &self,
         transaction: &Transaction,
         user: &User,
         mailed: &Mailed,
     ) -> Result<()> {
+        self.mail_token_to(transaction, &user.id, &user.email, mailed)
+            .await
+    }
+
+    /// As [`Accounts::mail_token`], to `recipient`; for [`CHANGE`] the account moves there
+    /// once the token is used.
+    pub(super) async fn mail_token_to(
+        &self,
+        transaction: &Transaction,
+        user_id: &str,
+        recipient: &str,
+        mailed: &Mailed,
+    ) -> Result<()> {
         let (token, now) = (random_token(), clock::now());
         let mail = transaction.mail();
-        let expires_at = now + mailed.lifetime;
-        mail.token_add(
-            &token_hash(&token),
-            &user.id,
-            mailed.purpose,
+        let hash = token_hash(&token);
+        let new_token = NewToken {
+            hash: &hash,
+            purpose: mailed.purpose,
             now,
-            expires_at,
-        )
-        .await?;
+            expires_at: now + mailed.lifetime,
+            new_email: (mailed.purpose == CHANGE_EMAIL).then_some(recipient),
+        };
+        mail.token_add(new_token, user_id).await?;
         let letter = (mailed.letter)(self.mailer(), &token);
-        self.mailer()
-            .enqueue(mail, &user.email, &letter, now)
-            .await?;
+        self.mailer().enqueue(mail, recipient, &letter, now).await?;
         Ok(())
     }
 

@@ -148,7 +148,8 @@ impl Application {
             passwords.clone(),
             throttles.clone(),
             mailer.clone(),
-        );
+        )
+        .requiring_verified_email(settings.mail.require_verified_email);
         let ended = EndedSessions::new(settings.token_lifetime);
         let sessions = Sessions::new(
             accounts.clone(),
@@ -371,8 +372,12 @@ pub fn with_middleware(
 /// and a line in the log that says where mail goes.
 fn mailer(settings: &Settings, bound: SocketAddr) -> Result<Mailer, StartError> {
     let mail = &settings.mail;
-    let transport =
-        Transport::new(mail.smtp_url.as_deref(), &settings.data_dir).map_err(StartError::Mail)?;
+    let transport = Transport::new(
+        mail.smtp_url.as_deref(),
+        mail.smtp_ca.as_deref(),
+        &settings.data_dir,
+    )
+    .map_err(StartError::Mail)?;
     match &transport {
         Transport::Files(directory) => tracing::info!(
             directory = %directory.display(),

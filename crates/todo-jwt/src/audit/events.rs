@@ -46,6 +46,10 @@ pub enum AuthEvent<'a> {
     PasswordReset { user: &'a str, ended: u64 },
     /// The account's address was proven (its verification link was followed).
     EmailVerified { user: &'a str },
+    /// The user asked to move their account to `email` (a confirmation was sent there).
+    EmailChangeRequested { user: &'a str, email: &'a str },
+    /// The account moved to `email`, proven by its confirmation link.
+    EmailChanged { user: &'a str, email: &'a str },
     /// The user deleted their account, with its todos and sessions.
     AccountDeleted { user: &'a str },
     /// A password hash imported from LoopBack (bcrypt) was replaced by argon2id at login.
@@ -76,6 +80,8 @@ impl AuthEvent<'_> {
             Self::PasswordChanged { .. } => "password_changed",
             Self::PasswordReset { .. } => "password_reset",
             Self::EmailVerified { .. } => "email_verified",
+            Self::EmailChangeRequested { .. } => "email_change_requested",
+            Self::EmailChanged { .. } => "email_changed",
             Self::AccountDeleted { .. } => "account_deleted",
             Self::PasswordUpgraded { .. } => "password_upgraded",
             Self::Throttled { .. } => "throttled",
@@ -85,7 +91,9 @@ impl AuthEvent<'_> {
     /// (user, email, session) as the audit log keeps them.
     fn subjects(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
         match *self {
-            Self::SignedUp { user, email } => (Some(user), Some(email), None),
+            Self::SignedUp { user, email }
+            | Self::EmailChangeRequested { user, email }
+            | Self::EmailChanged { user, email } => (Some(user), Some(email), None),
             Self::LoginFailed { user, email } => (user, Some(email), None),
             Self::Throttled { email, user, .. } => (user, email, None),
             Self::LoggedIn { user, session }
@@ -208,6 +216,12 @@ fn log(event: AuthEvent<'_>) {
         }
         AuthEvent::EmailVerified { user } => {
             tracing::info!(event = name, %user, "email address verified");
+        }
+        AuthEvent::EmailChangeRequested { user, .. } => {
+            tracing::info!(event = name, %user, "address change asked; confirmation sent");
+        }
+        AuthEvent::EmailChanged { user, .. } => {
+            tracing::info!(event = name, %user, "address changed");
         }
         AuthEvent::AccountDeleted { user } => {
             tracing::info!(event = name, %user, "account deleted");

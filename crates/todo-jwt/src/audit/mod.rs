@@ -109,7 +109,8 @@ pub struct EventBody {
     #[schema(format = DateTime)]
     pub at: String,
     /// `signup`, `login`, `login_failed`, `refresh`, `reuse_detected`, `logout`, `logout_all`,
-    /// `session_ended`, `password_changed`, `password_upgraded`, `account_deleted` or
+    /// `session_ended`, `password_changed`, `password_reset`, `password_upgraded`,
+    /// `email_verified`, `email_change_requested`, `email_changed`, `account_deleted` or
     /// `throttled`.
     pub event: String,
     /// The client's address.

@@ -9,11 +9,15 @@ use super::{Config, ConfigError};
 pub struct MailSettings {
     /// The SMTP server's URL (it may hold a password: never logged); `None`: `.eml` files.
     pub smtp_url: Option<String>,
+    /// CA certificates (PEM) the SMTP server's certificate may chain to, besides the system's.
+    pub smtp_ca: Option<Vec<u8>>,
     /// The sender.
     pub from: Mailbox,
     /// The origin links point to, without a trailing slash; `None`: the address the service
     /// listens on, once bound.
     pub public_url: Option<String>,
+    /// Whether a login needs a proven address.
+    pub require_verified_email: bool,
 }
 
 impl MailSettings {
@@ -56,10 +60,26 @@ impl MailSettings {
                     .to_owned(),
             });
         }
+        let smtp_ca = match &config.smtp_ca_file {
+            Some(path) => {
+                let refused = |reason: String| ConfigError::Mail {
+                    setting: "TODO_JWT_SMTP_CA_FILE",
+                    reason: format!("{}: {reason}", path.display()),
+                };
+                let pem = std::fs::read(path).map_err(|error| refused(error.to_string()))?;
+                if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(refused("no PEM certificate in it".to_owned()));
+                }
+                Some(pem)
+            }
+            None => None,
+        };
         Ok(Self {
             smtp_url,
+            smtp_ca,
             from,
             public_url,
+            require_verified_email: config.require_verified_email,
         })
     }
 }

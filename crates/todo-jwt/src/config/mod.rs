@@ -158,6 +158,11 @@ pub struct Config {
     #[arg(long, env = "TODO_JWT_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
 
+    /// A PEM file of CA certificates the SMTP server's certificate may also chain to, besides
+    /// the system's roots (a mail relay with a private CA).
+    #[arg(long, env = "TODO_JWT_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<std::path::PathBuf>,
+
     /// The sender of the service's mail (`Name <address>` or an address).
     #[arg(
         long,
@@ -170,6 +175,12 @@ pub struct Config {
     /// listen address (`http://127.0.0.1:3000`).
     #[arg(long, env = "TODO_JWT_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// Refuse the login of an account whose address is not proven yet (403
+    /// `EMAIL_NOT_VERIFIED`). `false` is LoopBack's behaviour: unverified accounts log in.
+    #[arg(long, env = "TODO_JWT_REQUIRE_VERIFIED_EMAIL", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub require_verified_email: bool,
 
     /// Origins a browser app may call the API from, comma-separated
     /// (`https://app.example.com,http://localhost:5173`), or `*` for any (LoopBack's default).

@@ -43,6 +43,12 @@ pub const PASSWORD_RESET_LIFETIME: i64 = 30 * 60;
 /// The purpose a password reset token is stored under.
 pub const PASSWORD_RESET: &str = "password-reset";
 
+/// How long a link confirming a new address works.
+pub const CHANGE_EMAIL_LIFETIME: i64 = 24 * 3600;
+
+/// The purpose an address change token is stored under.
+pub const CHANGE_EMAIL: &str = "change-email";
+
 /// Writes messages and wakes their sender.
 #[derive(Clone, Debug)]
 pub struct Mailer(Arc<Inner>);
@@ -97,6 +103,50 @@ impl Mailer {
                  POST /users/password-reset/confirm:\r\n\r\n\
                  token={token}\r\n\r\n\
                  If it was not you, ignore this message: your password stays as it is.\r\n"
+            ),
+        }
+    }
+
+    /// The message to a new address, for `token`: opening its link moves the account there.
+    pub fn email_change(&self, token: &str) -> Letter {
+        let link = format!("{}/confirm-email#token={token}", self.0.public_url);
+        Letter {
+            subject: "Confirm your new email address".to_owned(),
+            body: format!(
+                "Someone, hopefully you, asked to move their account to this address.\r\n\r\n\
+                 To confirm it is yours and make the change, open this link within 24 hours:\r\n\r\n\
+                 {link}\r\n\r\n\
+                 or send this token to POST /users/me/email/confirm:\r\n\r\n\
+                 token={token}\r\n\r\n\
+                 If it was not you, ignore this message: nothing changes without the link.\r\n"
+            ),
+        }
+    }
+
+    /// The notice to the current address that a move to `new` was asked (it happens only if
+    /// the link sent to `new` is opened).
+    pub fn email_change_requested(&self, new: &str) -> Letter {
+        Letter {
+            subject: "A change of your email address was asked".to_owned(),
+            body: format!(
+                "Someone who knew the password of the account with this address asked to move \
+                 it to {new}.\r\n\r\n\
+                 Nothing changes until the link sent to that address is opened. If it was not \
+                 you, reset your password now at {}/reset-password and tell whoever runs this \
+                 service.\r\n",
+                self.0.public_url
+            ),
+        }
+    }
+
+    /// The notice to the former address that the account moved to `new`.
+    pub fn email_changed(&self, new: &str) -> Letter {
+        Letter {
+            subject: "Your email address was changed".to_owned(),
+            body: format!(
+                "The account that had this address now has {new}: its owner confirmed it from \
+                 that mailbox. This address no longer logs in.\r\n\r\n\
+                 If it was not you, tell whoever runs this service.\r\n"
             ),
         }
     }

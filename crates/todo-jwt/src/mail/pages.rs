@@ -1,7 +1,7 @@
-//! The pages the links in mail open (`/verify-email`, `/reset-password`), served by the binary:
-//! one HTML page, a script and a style sheet, no framework. The token is in the link's fragment,
-//! which reaches no server log and no `Referer`; the script POSTs it to the API. The pages allow
-//! scripts and styles from this origin only, and send no referrer.
+//! The pages the links in mail open (`/verify-email`, `/reset-password`, `/confirm-email`),
+//! served by the binary: one HTML page, a script and a style sheet, no framework. The token is
+//! in the link's fragment, which reaches no server log and no `Referer`; the script POSTs it to
+//! the API. The pages allow scripts and styles from this origin only, and send no referrer.
 
 use axum::{
     Router,
@@ -42,6 +42,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/verify-email", get(page))
         .route("/reset-password", get(page))
+        .route("/confirm-email", get(page))
         .route(
             "/mail-pages.js",
             get(|| async { served("text/javascript; charset=utf-8", SCRIPT) }),

@@ -37,12 +37,19 @@ pub const MAX_ATTEMPTS: i64 = 10;
 /// How often the outbox is looked at without being woken.
 const POLL: Duration = Duration::from_secs(1);
 
+/// While the outbox cannot be read, how often that is logged again.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
 /// Sends the outbox of `store` through `mailer` until `stop` is cancelled (checked between
-/// batches: a message being sent is finished first).
+/// batches: a message being sent is finished first). While the database is down, the outbox
+/// is looked at less often (up to every [`WARN_EVERY`] / 2) and the failure logged once per
+/// [`WARN_EVERY`], not each time.
 pub async fn run(store: Store, mailer: Mailer, stop: CancellationToken) {
+    let mut failing = Failing::default();
     while !stop.is_cancelled() {
-        if let Err(error) = send_due(&store, &mailer).await {
-            tracing::warn!(cause = %error::chain(&error), "cannot read the outbox; trying again shortly");
+        match send_due(&store, &mailer).await {
+            Ok(()) => failing.recovered(),
+            Err(error) => failing.failed(&error),
         }
         match store.mail().outbox_counts().await {
             Ok((depth, given_up)) => {
@@ -54,8 +61,40 @@ pub async fn run(store: Store, mailer: Mailer, stop: CancellationToken) {
         tokio::select! {
             () = stop.cancelled() => {}
             () = mailer.woken() => {}
-            () = tokio::time::sleep(POLL) => {}
+            () = tokio::time::sleep(failing.pause()) => {}
         }
+    }
+}
+
+/// The outbox's failures in a row, and when they were last logged.
+#[derive(Debug, Default)]
+struct Failing {
+    in_a_row: u32,
+    logged: Option<std::time::Instant>,
+}
+
+impl Failing {
+    fn failed(&mut self, error: &StoreError) {
+        self.in_a_row = self.in_a_row.saturating_add(1);
+        if self.logged.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+            self.logged = Some(std::time::Instant::now());
+            tracing::warn!(cause = %error::chain(error), failures = self.in_a_row,
+                "cannot read the outbox; trying again shortly (logged once a minute while it lasts)");
+        }
+    }
+
+    fn recovered(&mut self) {
+        if self.in_a_row > 0 {
+            tracing::info!(failures = self.in_a_row, "the outbox can be read again");
+        }
+        *self = Self::default();
+    }
+
+    /// The wait before the next look: [`POLL`], doubling with each failure in a row up to
+    /// half of [`WARN_EVERY`].
+    fn pause(&self) -> Duration {
+        let doubled = POLL.saturating_mul(1 << self.in_a_row.min(5));
+        doubled.min(WARN_EVERY / 2)
     }
 }
 
@@ -190,5 +229,32 @@ mod tests {
         assert_eq!(retry_delay(5), 64);
         assert_eq!(retry_delay(11), 3600);
         assert_eq!(retry_delay(1000), 3600);
+    }
+
+    /// While the outbox cannot be read, the sender looks less and less often (2, 4, ... up to
+    /// 30 s), logs the first failure and then at most once a minute, and goes back to every
+    /// second once it can read again.
+    #[test]
+    fn a_database_outage_is_logged_once_a_minute_and_looked_at_less_often() {
+        let mut failing = Failing::default();
+        assert_eq!(failing.pause(), POLL);
+        let error = StoreError::Conflict;
+        failing.failed(&error);
+        let first_logged = failing.logged;
+        assert!(first_logged.is_some());
+        let pauses: Vec<u64> = (0..6)
+            .map(|_| {
+                let pause = failing.pause().as_secs();
+                failing.failed(&error);
+                pause
+            })
+            .collect();
+        assert_eq!(pauses, [2, 4, 8, 16, 30, 30]);
+        assert_eq!(
+            failing.logged, first_logged,
+            "logged again within the minute"
+        );
+        failing.recovered();
+        assert_eq!((failing.pause(), failing.logged), (POLL, None));
     }
 }

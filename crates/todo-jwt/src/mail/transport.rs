@@ -6,7 +6,13 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    transport::smtp::{
+        self,
+        client::{Certificate, Tls, TlsParameters},
+    },
+};
 
 /// Where messages go.
 #[derive(Clone)]
@@ -40,16 +46,19 @@ pub enum TransportError {
 
 impl Transport {
     /// SMTP at `url` when given (`smtp://host:port` plain, `smtp://...?tls=required` STARTTLS,
-    /// `smtps://user:pass@host` implicit TLS), else files under `data_dir/mail`.
-    pub fn new(url: Option<&str>, data_dir: &Path) -> Result<Self, lettre::transport::smtp::Error> {
-        match url {
-            Some(url) => Ok(Self::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
-                    .timeout(Some(std::time::Duration::from_secs(10)))
-                    .build(),
-            )),
-            None => Ok(Self::Files(data_dir.join("mail"))),
+    /// `smtps://user:pass@host` implicit TLS; the server's certificate chains to the system's
+    /// roots or to one of `ca`, PEM), else files under `data_dir/mail`.
+    pub fn new(url: Option<&str>, ca: Option<&[u8]>, data_dir: &Path) -> Result<Self, smtp::Error> {
+        let Some(url) = url else {
+            return Ok(Self::Files(data_dir.join("mail")));
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
+            .timeout(Some(std::time::Duration::from_secs(10)));
+        // `from_url` took the URL, so it parses.
+        if let (Some(ca), Ok(parsed)) = (ca, url::Url::parse(url)) {
+            builder = builder.tls(tls_with(&parsed, ca)?);
         }
+        Ok(Self::Smtp(builder.build()))
     }
 
     /// Sends `message` (the outbox's `id`); where it went, for the log.
@@ -72,6 +81,24 @@ impl Transport {
             }
         }
     }
+}
+
+/// The TLS mode of `url` (as lettre reads it), with `ca`'s certificates trusted as well.
+fn tls_with(url: &url::Url, ca: &[u8]) -> Result<Tls, smtp::Error> {
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let parameters = TlsParameters::builder(host)
+        .add_root_certificate(Certificate::from_pem(ca)?)
+        .build_rustls()?;
+    let mode = url
+        .query_pairs()
+        .find(|(key, _)| key == "tls")
+        .map(|(_, value)| value.into_owned());
+    Ok(match (url.scheme(), mode.as_deref()) {
+        ("smtps", _) => Tls::Wrapper(parameters),
+        (_, Some("opportunistic")) => Tls::Opportunistic(parameters),
+        (_, Some("required")) => Tls::Required(parameters),
+        _ => Tls::None,
+    })
 }
 
 /// Writes message `id` as `directory/message-<id>.eml`, readable by the owner only.

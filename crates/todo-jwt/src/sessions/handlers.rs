@@ -18,7 +18,8 @@ use crate::{
     http::body::{JsonBody, json_body_schema},
     http::error::Result,
     http::openapi::{
-        BadRequest, JsonBodyErrors, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
+        BadRequest, Forbidden, JsonBodyErrors, NotFound, ServiceUnavailable, TooManyRequests,
+        Unauthorized,
     },
     http::page,
     store::Session,
@@ -40,6 +41,7 @@ pub struct TokenBody {
     responses(
         (status = 200, description = "An access token", body = TokenBody),
         (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 429, response = TooManyRequests),
         JsonBodyErrors,
     ),
@@ -75,6 +77,7 @@ pub struct RefreshedTokens {
     responses(
         (status = 200, description = "An access token and a refresh token", body = RefreshedTokens),
         (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 429, response = TooManyRequests),
         JsonBodyErrors,
     ),

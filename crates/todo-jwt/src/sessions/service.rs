@@ -116,6 +116,8 @@ impl Sessions {
         with_refresh: bool,
     ) -> Result<Tokens> {
         let (user, checked_hash) = self.accounts.check_password_hash(credentials).await?;
+        // Only once the password is right: the refusal tells nothing to a guesser.
+        self.accounts.may_log_in(&user).await?;
         let now = now();
         // Without a refresh token, nothing can renew the session once its access token has
         // expired: it lives as long as that token.

@@ -22,6 +22,15 @@ pub struct OutboxMessage {
     pub attempts: i64,
 }
 
+/// A token just used: its account, and for an address change the new address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedToken {
+    /// The account it acts on.
+    pub user_id: String,
+    /// The address a `change-email` token moves the account to.
+    pub new_email: Option<String>,
+}
+
 /// The statements each engine implements for [`Mail`].
 #[async_trait::async_trait]
 pub trait MailStatements: Send + Sync {
@@ -43,27 +52,41 @@ pub trait MailStatements: Send + Sync {
     async fn outbox_failed(&self, id: i64, now: i64, error: &str) -> Result<(), StoreError>;
     /// How many messages wait, and how many were given up.
     async fn outbox_counts(&self) -> Result<(i64, i64), StoreError>;
-    /// Stores a token's hash for `user_id`, replacing the account's token for `purpose`.
-    async fn token_add(
-        &self,
-        hash: &str,
-        user_id: &str,
-        purpose: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
-    /// Uses the token `hash` for `purpose` at `now`: its account, if it was unused and
-    /// unexpired.
+    /// Stores `token` for `user_id`, replacing the account's token for its purpose.
+    async fn token_add(&self, token: NewToken<'_>, user_id: &str) -> Result<(), StoreError>;
+    /// Uses the token `hash` for `purpose` at `now`: its account (and new address), if it was
+    /// unused and unexpired.
     async fn token_use(
         &self,
         hash: &str,
         purpose: &str,
         now: i64,
-    ) -> Result<Option<String>, StoreError>;
+    ) -> Result<Option<UsedToken>, StoreError>;
+    /// Forgets every token of the account (its address changed: links sent before stop
+    /// working).
+    async fn tokens_drop(&self, user_id: &str) -> Result<(), StoreError>;
+    /// Moves the account to `email`, proven at `now`; [`StoreError::Conflict`] when another
+    /// account has it (in any letter case). Whether the account exists.
+    async fn user_move(&self, user_id: &str, email: &str, now: i64) -> Result<bool, StoreError>;
     /// Marks the account's address proven at `now` (the first proof's time is kept).
     async fn user_verify(&self, user_id: &str, now: i64) -> Result<(), StoreError>;
     /// When the account's address was proven (`None` inside: not yet; outside: no account).
     async fn user_verified_at(&self, user_id: &str) -> Result<Option<Option<i64>>, StoreError>;
+}
+
+/// A token to store (only its hash).
+#[derive(Debug, Clone, Copy)]
+pub struct NewToken<'a> {
+    /// The token's SHA-256, hex.
+    pub hash: &'a str,
+    /// What it proves.
+    pub purpose: &'a str,
+    /// When it was made.
+    pub now: i64,
+    /// When it stops working.
+    pub expires_at: i64,
+    /// For an address change, the new address.
+    pub new_email: Option<&'a str>,
 }
 
 /// The outbox and the tokens sent by mail.
@@ -139,20 +162,14 @@ impl<X: Run> MailStatements for X {
         Ok((depth, given_up))
     }
 
-    async fn token_add(
-        &self,
-        hash: &str,
-        user_id: &str,
-        purpose: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
+    async fn token_add(&self, token: NewToken<'_>, user_id: &str) -> Result<(), StoreError> {
         let params = [
-            hash.into(),
+            token.hash.into(),
             user_id.into(),
-            purpose.into(),
-            now.into(),
-            expires_at.into(),
+            token.purpose.into(),
+            token.now.into(),
+            token.expires_at.into(),
+            token.new_email.into(),
         ];
         self.execute(Statement::write(&self.sql().mail.add_token, &params))
             .await?;
@@ -164,10 +181,26 @@ impl<X: Run> MailStatements for X {
         hash: &str,
         purpose: &str,
         now: i64,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<UsedToken>, StoreError> {
         let params = [now.into(), hash.into(), purpose.into(), now.into()];
         self.optional(Statement::write(&self.sql().mail.use_token, &params))
             .await
+    }
+
+    async fn tokens_drop(&self, user_id: &str) -> Result<(), StoreError> {
+        let sql = &self.sql().mail.drop_tokens;
+        self.execute(Statement::write(sql, &[user_id.into()]))
+            .await?;
+        Ok(())
+    }
+
+    async fn user_move(&self, user_id: &str, email: &str, now: i64) -> Result<bool, StoreError> {
+        let key = super::email_key(email);
+        let params = [email.into(), (&key).into(), now.into(), user_id.into()];
+        let moved = self
+            .execute(Statement::write(&self.sql().mail.move_user, &params))
+            .await?;
+        Ok(moved > 0)
     }
 
     async fn user_verify(&self, user_id: &str, now: i64) -> Result<(), StoreError> {

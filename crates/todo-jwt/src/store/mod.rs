@@ -52,7 +52,7 @@ use std::{
 pub use audit::{Audit, AuditCount, AuditRecord, AuditStatements};
 pub use error::{SchemaDifference, SchemaObjectName, StoreError};
 pub use keys::{KeyRecord, KeyStatements, SigningKeys};
-pub use mail::{Mail, MailStatements, OutboxMessage};
+pub use mail::{Mail, MailStatements, NewToken, OutboxMessage, UsedToken};
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
 pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
 pub use sqlite::Restore as SqliteRestore;

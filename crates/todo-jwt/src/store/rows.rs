@@ -4,8 +4,8 @@
 //! statements in [`sql`](super::sql) select them.
 
 use super::{
-    AuditRecord, Counter, KeyRecord, OutboxMessage, RefreshRecord, Session, Todo, TodoRef, User,
-    UserRecord,
+    AuditRecord, Counter, KeyRecord, OutboxMessage, RefreshRecord, Session, Todo, TodoRef,
+    UsedToken, User, UserRecord,
 };
 
 /// A value both drivers can read from a column.
@@ -161,6 +161,15 @@ impl FromRow for OutboxMessage {
             subject: row.get(2)?,
             body: row.get(3)?,
             attempts: row.get(4)?,
+        })
+    }
+}
+
+impl FromRow for UsedToken {
+    fn from_row<R: Columns>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            user_id: row.get(0)?,
+            new_email: row.get(1)?,
         })
     }
 }

@@ -202,6 +202,8 @@ pub mod email_tokens {
     pub const EXPIRES_AT: &str = "expires_at";
     /// When it was used (Unix seconds; NULL: not yet).
     pub const USED_AT: &str = "used_at";
+    /// The address a `change-email` token moves the account to (NULL for other purposes).
+    pub const NEW_EMAIL: &str = "new_email";
 }
 
 /// The `outbox` table: messages to send, written with the change that causes them.

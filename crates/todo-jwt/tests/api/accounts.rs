@@ -22,9 +22,11 @@ async fn signup_returns_the_user_with_a_uuid_v4_and_without_the_password() {
     assert_eq!(id.get_version_num(), 4);
     assert_eq!(body["email"], "ann@example.com");
     assert_eq!(body["username"], "ann");
+    // LoopBack's User model has `emailVerified`; a new account has not proven its address.
+    assert_eq!(body["emailVerified"], false);
     assert_eq!(
         body.as_object().expect("object").len(),
-        3,
+        4,
         "no password, no nulls: {body}"
     );
 }

@@ -18,21 +18,23 @@ use crate::helpers::{
 };
 
 /// A real SMTP server: aiosmtpd writing what it receives to a Maildir.
-struct SmtpSink {
-    port: u16,
+pub(crate) struct SmtpSink {
+    pub(crate) port: u16,
     maildir: PathBuf,
     child: Option<Child>,
+    /// Arguments for aiosmtpd besides the address and the handler (TLS).
+    pub(crate) extra: Vec<String>,
 }
 
 impl SmtpSink {
     /// A port nothing listens on (yet).
-    fn free_port() -> u16 {
+    pub(crate) fn free_port() -> u16 {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.local_addr().expect("address").port()
     }
 
     /// The sink on `port`, delivering into `maildir`, not started.
-    fn on(port: u16, maildir: &Path) -> Self {
+    pub(crate) fn on(port: u16, maildir: &Path) -> Self {
         for sub in ["tmp", "new", "cur"] {
             std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
         }
@@ -40,15 +42,17 @@ impl SmtpSink {
             port,
             maildir: maildir.to_owned(),
             child: None,
+            extra: Vec::new(),
         }
     }
 
     /// Starts the server and waits until it accepts connections.
-    async fn start(&mut self) {
+    pub(crate) async fn start(&mut self) {
         let python = std::env::var("TODO_JWT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let child = Command::new(&python)
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{}", self.port))
+            .args(&self.extra)
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&self.maildir)
             .stdout(Stdio::null())
@@ -75,7 +79,7 @@ impl SmtpSink {
     }
 
     /// Stops the server (the port is closed).
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -83,7 +87,7 @@ impl SmtpSink {
     }
 
     /// Every message received so far, as sent.
-    fn messages(&self) -> Vec<String> {
+    pub(crate) fn messages(&self) -> Vec<String> {
         let mut paths: Vec<PathBuf> = ["new", "cur"]
             .iter()
             .filter_map(|sub| std::fs::read_dir(self.maildir.join(sub)).ok())
@@ -105,7 +109,7 @@ impl Drop for SmtpSink {
 }
 
 /// The token a message carries on its own line (`token=...`).
-fn token_in(message: &str) -> String {
+pub(crate) fn token_in(message: &str) -> String {
     message
         .lines()
         .find_map(|line| line.trim().strip_prefix("token="))
@@ -113,13 +117,13 @@ fn token_in(message: &str) -> String {
         .to_owned()
 }
 
-async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
+pub(crate) async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
     app.post_json("/users/verify-email", &json!({"token": token}))
         .await
 }
 
 /// Whether the account's address is proven, read under the API.
-async fn verified(app: &TestApp, email: &str) -> bool {
+pub(crate) async fn verified(app: &TestApp, email: &str) -> bool {
     let at = app
         .sql(&format!(
             "SELECT coalesce(email_verified_at, 0) FROM users WHERE email = '{email}'"
@@ -300,7 +304,7 @@ async fn while_the_mail_server_is_down_nothing_is_lost() {
 
 /// The `.eml` files written so far (default transport), in the order they were written, with
 /// those whose subject is `subject`.
-fn eml_files(app: &TestApp, subject: &str) -> Vec<String> {
+pub(crate) fn eml_files(app: &TestApp, subject: &str) -> Vec<String> {
     let mut files: Vec<(i64, String)> = std::fs::read_dir(app.data_dir.path().join("mail"))
         .map(|entries| {
             entries
@@ -325,12 +329,12 @@ fn eml_files(app: &TestApp, subject: &str) -> Vec<String> {
         .collect()
 }
 
-async fn request_reset(app: &TestApp, email: &str) -> reqwest::Response {
+pub(crate) async fn request_reset(app: &TestApp, email: &str) -> reqwest::Response {
     app.post_json("/users/password-reset", &json!({"email": email}))
         .await
 }
 
-async fn confirm_reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn confirm_reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
     app.post_json(
         "/users/password-reset/confirm",
         &json!({"token": token, "newPassword": password}),

@@ -30,7 +30,7 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 
 /// The operations whose ids are LoopBack's (`@loopback/authentication-jwt`'s for refresh), and
 /// ours for the routes LoopBack does not have, in the same `Controller.method` form.
-const OPERATION_IDS: [(&str, &str); 28] = [
+const OPERATION_IDS: [(&str, &str); 31] = [
     ("POST /signup", "UserController.signUp"),
     ("POST /users/login", "UserController.login"),
     ("GET /whoAmI", "UserController.whoAmI"),
@@ -70,6 +70,12 @@ const OPERATION_IDS: [(&str, &str); 28] = [
     (
         "POST /users/password-reset/confirm",
         "UserController.confirmPasswordReset",
+    ),
+    ("GET /users/me", "UserController.findMe"),
+    ("PUT /users/me/email", "UserController.changeEmail"),
+    (
+        "POST /users/me/email/confirm",
+        "UserController.confirmEmailChange",
     ),
 ];
 
@@ -135,9 +141,13 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
             | "POST /users/verify-email/resend"
             | "POST /users/password-reset"
             | "POST /users/password-reset/confirm" => [&body[..], &["429"]].concat(),
-            "POST /users/login" | "POST /users/refresh-login" | "POST /refresh" => {
-                [&body[..], &["401", "429"]].concat()
+            "POST /users/login" | "POST /users/refresh-login" => {
+                [&body[..], &["401", "403", "429"]].concat()
             }
+            "POST /refresh" => [&body[..], &["401", "429"]].concat(),
+            "POST /users/me/email/confirm" => [&body[..], &["409", "429"]].concat(),
+            "PUT /users/me/email" => [&body[..], &["401", "403", "409", "429"]].concat(),
+            "GET /users/me" => vec!["401", "503"],
             "POST /users/token" => vec!["400", "408", "413", "429", "503"],
             "GET /whoAmI" => vec!["401", "503"],
             "GET /healthz" | "GET /.well-known/jwks.json" => vec![],
@@ -254,6 +264,7 @@ async fn public_operations_say_so_and_protected_ones_require_a_token() {
         "POST /users/verify-email/resend",
         "POST /users/password-reset",
         "POST /users/password-reset/confirm",
+        "POST /users/me/email/confirm",
     ];
     for (method, path, operation) in operations(&doc) {
         let name = format!("{method} {path}");
@@ -324,7 +335,10 @@ async fn response_schemas_require_what_is_always_there_and_nothing_is_null() {
         "#/components/schemas/Todo"
     );
     assert!(schemas["PartialTodo"].get("required").is_none());
-    assert_eq!(schemas["User"]["required"], json!(["id", "email"]));
+    assert_eq!(
+        schemas["User"]["required"],
+        json!(["id", "email", "emailVerified"])
+    );
     for (schema, property, kind) in [
         ("User", "username", "string"),
         ("User", "realm", "string"),

@@ -34,10 +34,18 @@
     say("This page needs the link from the message, whole (the part after # included).");
     return;
   }
-  if (window.location.pathname === "/verify-email") {
-    title.textContent = "Confirm your email address";
-    post("/users/verify-email", { token: token }).then(function (error) {
-      if (error) { failed(error); } else { say("Your email address is confirmed. You can close this page."); }
+  // The links that only send their token back: the page's title, the route, what success means.
+  var confirmations = {
+    "/verify-email": ["Confirm your email address", "/users/verify-email",
+      "Your email address is confirmed. You can close this page."],
+    "/confirm-email": ["Confirm your new email address", "/users/me/email/confirm",
+      "Your account now has this address: log in with it from now on. You can close this page."],
+  };
+  var confirmation = confirmations[window.location.pathname];
+  if (confirmation) {
+    title.textContent = confirmation[0];
+    post(confirmation[1], { token: token }).then(function (error) {
+      if (error) { failed(error); } else { say(confirmation[2]); }
     }, function () { say("The service cannot be reached; try the link again later."); });
     return;
   }

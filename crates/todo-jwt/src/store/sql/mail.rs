@@ -29,12 +29,16 @@ pub struct MailSql {
     pub depth: String,
     /// How many messages were given up.
     pub given_up: String,
-    /// `INSERT` a token (hash, user_id, purpose, created_at, expires_at), replacing the
-    /// account's token for the purpose: only the newest is valid.
+    /// `INSERT` a token (hash, user_id, purpose, created_at, expires_at, new_email), replacing
+    /// the account's token for the purpose: only the newest is valid.
     pub add_token: String,
     /// Uses a token (used_at, hash, purpose, now) if unused and unexpired, `RETURNING` its
-    /// account.
+    /// account and new address.
     pub use_token: String,
+    /// `DELETE` an account's tokens (user id).
+    pub drop_tokens: String,
+    /// Moves an account to a new address, proven (email, email_key, email_verified_at, id).
+    pub move_user: String,
     /// Marks an account's address proven, once (email_verified_at, id).
     pub verify_user: String,
     /// When an account's address was proven (id).
@@ -120,8 +124,10 @@ impl MailSql {
                 tokens::PURPOSE,
                 tokens::CREATED_AT,
                 tokens::EXPIRES_AT,
+                tokens::NEW_EMAIL,
             ])
             .values_panic([
+                parameter(),
                 parameter(),
                 parameter(),
                 parameter(),
@@ -133,7 +139,12 @@ impl MailSql {
             // made it wait for the others, it wrote the newest message).
             .on_conflict(
                 OnConflict::columns([tokens::USER_ID, tokens::PURPOSE])
-                    .update_columns([tokens::HASH, tokens::CREATED_AT, tokens::EXPIRES_AT])
+                    .update_columns([
+                        tokens::HASH,
+                        tokens::CREATED_AT,
+                        tokens::EXPIRES_AT,
+                        tokens::NEW_EMAIL,
+                    ])
                     .value(tokens::USED_AT, Expr::cust("NULL"))
                     .to_owned(),
             );
@@ -145,7 +156,18 @@ impl MailSql {
             .and_where(Expr::col(tokens::PURPOSE).eq(parameter()))
             .and_where(Expr::col(tokens::USED_AT).is_null())
             .and_where(Expr::col(tokens::EXPIRES_AT).gt(parameter()))
-            .returning_col(tokens::USER_ID);
+            .returning(Query::returning().columns([tokens::USER_ID, tokens::NEW_EMAIL]));
+        let mut drop_tokens = Query::delete();
+        drop_tokens
+            .from_table(tokens::TABLE)
+            .and_where(Expr::col(tokens::USER_ID).eq(parameter()));
+        let mut move_user = Query::update();
+        move_user
+            .table(users::TABLE)
+            .value(users::EMAIL, parameter())
+            .value(users::EMAIL_KEY, parameter())
+            .value(users::EMAIL_VERIFIED_AT, parameter())
+            .and_where(Expr::col(users::ID).eq(parameter()));
         let mut verify_user = Query::update();
         verify_user
             .table(users::TABLE)
@@ -169,6 +191,8 @@ impl MailSql {
             given_up: text(&given_up, dialect),
             add_token: text(&add_token, dialect),
             use_token: text(&use_token, dialect),
+            drop_tokens: text(&drop_tokens, dialect),
+            move_user: text(&move_user, dialect),
             verify_user: text(&verify_user, dialect),
             verified_at: text(&verified_at, dialect),
         }
