@@ -69,12 +69,22 @@ impl Accounts {
 
     /// Sets the password of the token's account and ends every session of it.
     pub async fn reset_password(&self, token: &str, new: SecretString) -> Result<()> {
+        let (token, now) = (token_hash(token), clock::now());
+        // A token that cannot work costs no password hash (made-up tokens must not buy CPU);
+        // the one that can is used, for good, in the transaction below.
+        if !self
+            .store()
+            .mail()
+            .token_works(&token, PASSWORD_RESET, now)
+            .await?
+        {
+            return Err(invalid_token());
+        }
         let hash = self.passwords().hash(new).await?;
-        let now = clock::now();
         let transaction = self.store().transaction().await?;
         let user = transaction
             .mail()
-            .token_use(&token_hash(token), PASSWORD_RESET, now)
+            .token_use(&token, PASSWORD_RESET, now)
             .await?
             .map(|used| used.user_id);
         let Some(user) = user else {

@@ -62,6 +62,9 @@ pub trait MailStatements: Send + Sync {
         purpose: &str,
         now: i64,
     ) -> Result<Option<UsedToken>, StoreError>;
+    /// Whether the token `hash` for `purpose` would work at `now` (unused, unexpired), without
+    /// using it.
+    async fn token_works(&self, hash: &str, purpose: &str, now: i64) -> Result<bool, StoreError>;
     /// Forgets every token of the account (its address changed: links sent before stop
     /// working).
     async fn tokens_drop(&self, user_id: &str) -> Result<(), StoreError>;
@@ -185,6 +188,14 @@ impl<X: Run> MailStatements for X {
         let params = [now.into(), hash.into(), purpose.into(), now.into()];
         self.optional(Statement::write(&self.sql().mail.use_token, &params))
             .await
+    }
+
+    async fn token_works(&self, hash: &str, purpose: &str, now: i64) -> Result<bool, StoreError> {
+        let params = [hash.into(), purpose.into(), now.into()];
+        let found = self
+            .optional::<String>(Statement::read(&self.sql().mail.token_works, &params))
+            .await?;
+        Ok(found.is_some())
     }
 
     async fn tokens_drop(&self, user_id: &str) -> Result<(), StoreError> {

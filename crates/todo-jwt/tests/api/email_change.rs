@@ -266,3 +266,35 @@ async fn expired_tokens_are_refused_and_guesses_are_limited() {
     }
     assert_eq!(statuses, [400, 400, 400, 400, 429, 429, 429, 429, 429, 429]);
 }
+
+/// A made-up reset token costs no password hash: the token is looked up before the new
+/// password is hashed (a process of its own, so the hash count is this service's alone).
+#[tokio::test]
+async fn a_made_up_reset_token_buys_no_password_hash() {
+    let instance = crate::helpers::start_process(|_| {}).await;
+    let app = &instance.app;
+    let hashes = async || {
+        let text = crate::metrics::scrape(app).await;
+        crate::metrics::value(&text, "password_hash_wait_seconds_count")
+    };
+    let before = hashes().await;
+    for guess in 0..5 {
+        let error = error_body(
+            confirm_reset(app, &format!("made-up-{guess}"), "a brand new password").await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert_eq!(error["code"], "INVALID_TOKEN", "{error}");
+    }
+    assert_eq!(
+        hashes().await,
+        before,
+        "a made-up token was paid for with a hash"
+    );
+    // A real one is (the check above counts hashes at all).
+    assert_eq!(
+        app.sign_up("gil@example.com", "password123").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(hashes().await, before + 1.0);
+}

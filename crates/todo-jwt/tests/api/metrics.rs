@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::helpers::{TEST_SECRET, TestApp, on_postgres, spawn_app_with, start_process};
 
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let response = app
         .client
         .get(app.url("/metrics"))
@@ -25,7 +25,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// The value of the series `name{labels}` exactly as written (0 when absent).
-fn value(text: &str, series: &str) -> f64 {
+pub(crate) fn value(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .map_or(0.0, |value| value.trim().parse().expect("a number"))

@@ -35,6 +35,8 @@ pub struct MailSql {
     /// Uses a token (used_at, hash, purpose, now) if unused and unexpired, `RETURNING` its
     /// account and new address.
     pub use_token: String,
+    /// The account of a token that would work (hash, purpose, now), without using it.
+    pub token_works: String,
     /// `DELETE` an account's tokens (user id).
     pub drop_tokens: String,
     /// Moves an account to a new address, proven (email, email_key, email_verified_at, id).
@@ -157,6 +159,14 @@ impl MailSql {
             .and_where(Expr::col(tokens::USED_AT).is_null())
             .and_where(Expr::col(tokens::EXPIRES_AT).gt(parameter()))
             .returning(Query::returning().columns([tokens::USER_ID, tokens::NEW_EMAIL]));
+        let mut token_works = Query::select();
+        token_works
+            .column(tokens::USER_ID)
+            .from(tokens::TABLE)
+            .and_where(Expr::col(tokens::HASH).eq(parameter()))
+            .and_where(Expr::col(tokens::PURPOSE).eq(parameter()))
+            .and_where(Expr::col(tokens::USED_AT).is_null())
+            .and_where(Expr::col(tokens::EXPIRES_AT).gt(parameter()));
         let mut drop_tokens = Query::delete();
         drop_tokens
             .from_table(tokens::TABLE)
@@ -191,6 +201,7 @@ impl MailSql {
             given_up: text(&given_up, dialect),
             add_token: text(&add_token, dialect),
             use_token: text(&use_token, dialect),
+            token_works: text(&token_works, dialect),
             drop_tokens: text(&drop_tokens, dialect),
             move_user: text(&move_user, dialect),
             verify_user: text(&verify_user, dialect),
