@@ -86,6 +86,8 @@ try:
     print("the same link again:", status_text(driver, "does not work"))
 
     driver.get(verify_link)
+    status_text(driver, "This confirms")  # nothing sent until the button is pressed
+    driver.find_element(By.ID, "confirm").click()
     print("verification page:", status_text(driver, "is confirmed"))
 
     status, body = call("POST", "/users/login", {"email": email, "password": new})
@@ -95,7 +97,18 @@ try:
                         token=json.loads(body)["token"])
     assert status == 202, body
     driver.get(message_for(moved, "Confirm your new email address"))
+    status_text(driver, "This moves your account")
+    assert call("POST", "/users/login", {"email": moved, "password": new})[0] == 401, "moved before the button"
+    driver.find_element(By.ID, "confirm").click()
     print("address change page:", status_text(driver, "now has this address"))
+
+    # A notice's link to /reset-password (no token) asks for a reset link.
+    driver.get(BASE + "/reset-password")
+    WebDriverWait(driver, WAIT).until(lambda d: d.find_element(By.ID, "request").is_displayed())
+    driver.find_element(By.ID, "email").send_keys(moved)
+    driver.find_element(By.ID, "send").click()
+    print("reset request page:", status_text(driver, "on its way"))
+    message_for(moved, "Reset your password")
 finally:
     driver.quit()
 

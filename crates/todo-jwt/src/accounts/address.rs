@@ -4,7 +4,7 @@
 //! may be opened while logged out), which proves the new address, and tells the former one.
 //! Addresses stay unique in any letter case, checked when asked and again when confirmed.
 
-use authn::UserProfile;
+use authn::{CurrentUser, UserProfile};
 use axum::{extract::State, http::StatusCode};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use super::{
     Accounts,
     email::{EmailToken, invalid_token},
     model::credential_properties,
+    service::taken,
     tokens::CHANGE,
 };
 use crate::{
@@ -28,10 +29,9 @@ use crate::{
     },
     mail::CHANGE_EMAIL,
     sessions::token_hash,
-    store::{StoreError, email_key},
+    store::email_key,
     throttle::AddressLimited,
 };
-use authn::CurrentUser;
 
 /// Address changes one account may ask for an hour.
 pub const CHANGES_PER_HOUR: i64 = 3;
@@ -57,11 +57,6 @@ json_body_schema!(
         "example": {"newEmail": "ann@example.org", "password": "correct horse"},
     })
 );
-
-/// The 409 for an address another account has.
-fn taken() -> ApiError {
-    ApiError::Conflict("Email is already registered.".to_owned())
-}
 
 impl Accounts {
     /// Sends a link to `new` that moves the caller's account there, and a notice to their
@@ -92,10 +87,10 @@ impl Accounts {
             ));
         }
         if self.store().users().find_by_email(new).await?.is_some() {
-            return Err(taken());
+            return Err(taken(crate::store::StoreError::Conflict));
         }
         let transaction = self.store().transaction().await?;
-        self.mail_token_to(&transaction, &user.id, new, &CHANGE)
+        self.mail_token_to(&transaction, &user, new, &CHANGE)
             .await?;
         let notice = self.mailer().email_change_requested(new);
         self.mailer()
@@ -129,15 +124,11 @@ impl Accounts {
         let Some(former) = transaction.users().find(&user).await? else {
             return Err(invalid_token());
         };
-        let conflict = |error| match error {
-            StoreError::Conflict => taken(),
-            other => other.into(),
-        };
         let moved = transaction
-            .mail()
-            .user_move(&user, &new, now)
+            .users()
+            .move_email(&user, &new, now)
             .await
-            .map_err(conflict)?;
+            .map_err(taken)?;
         if !moved {
             return Err(invalid_token());
         }
@@ -154,8 +145,7 @@ impl Accounts {
         self.mailer()
             .enqueue(transaction.mail(), &former.email, &notice, now)
             .await?;
-        // PostgreSQL may find the address taken only at commit.
-        transaction.commit().await.map_err(conflict)?;
+        transaction.commit().await.map_err(taken)?;
         self.mailer().wake();
         Ok(())
     }
@@ -170,12 +160,13 @@ impl Accounts {
     request_body = EmailChange,
     responses(
         (status = 202, description = "Accepted: a confirmation link was sent to the new address \
-            (it works for 24 hours; a newer request replaces it) and a notice to the current \
+            (it works for a day; a newer request replaces it) and a notice to the current \
             one. The same address in another letter case is 400 `SAME_EMAIL`"),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 409, response = Conflict),
         (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
         JsonBodyErrors,
     ),
 )]

@@ -3,7 +3,8 @@
 //! is done after the answer, so neither the body nor the time tells); the message carries a
 //! single-use token (256 bits, stored as its SHA-256, 30 minutes, only the newest valid);
 //! `POST /users/password-reset/confirm` sets the new password (signup's rules), ends every
-//! session, records the event and sends a notice. No automatic login. Requests are limited per
+//! session, cancels an address change asked before, proves the address, records the event and
+//! sends a notice. No automatic login. Requests are limited per
 //! address (the credential routes' limit) and per email ([`RESETS_PER_HOUR`]: no mail bombing).
 
 use axum::{extract::State, http::StatusCode};
@@ -25,7 +26,7 @@ use crate::{
         error::Result,
         openapi::{JsonBodyErrors, ServiceUnavailable, TooManyRequests},
     },
-    mail::PASSWORD_RESET,
+    mail::{CHANGE_EMAIL, PASSWORD_RESET},
     sessions::token_hash,
     throttle::AddressLimited,
 };
@@ -81,6 +82,8 @@ impl Accounts {
             return Err(invalid_token());
         }
         let hash = self.passwords().hash(new).await?;
+        // Now again: the token must still work after the hashing.
+        let now = clock::now();
         let transaction = self.store().transaction().await?;
         let user = transaction
             .mail()
@@ -95,6 +98,10 @@ impl Accounts {
         };
         transaction.users().set_password_hash(&user, hash).await?;
         let ended = transaction.sessions().end_all(&user).await?;
+        // The link came through the mailbox, which is proven; an address change asked before
+        // (by whoever knew the old password) is cancelled.
+        transaction.mail().user_verify(&user, now).await?;
+        transaction.mail().token_drop(&user, CHANGE_EMAIL).await?;
         audit::record(
             transaction.audit(),
             AuthEvent::PasswordReset { user: &user, ended },

@@ -12,10 +12,19 @@ use crate::{
     audit::{self, AuthEvent},
     clock,
     http::error::{ApiError, Result},
-    mail::Mailer,
+    mail::{CHANGE_EMAIL, Mailer},
     store::{Store, StoreError, User, UserRecord},
     throttle::Throttles,
 };
+
+/// A store error as the API's: the 409 of an address another account has (in any letter
+/// case), or what the error is.
+pub(super) fn taken(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Conflict => ApiError::Conflict("Email is already registered.".to_owned()),
+        other => other.into(),
+    }
+}
 
 /// The code of a login refused until the address is proven.
 pub const EMAIL_NOT_VERIFIED: &str = "EMAIL_NOT_VERIFIED";
@@ -72,7 +81,7 @@ impl Accounts {
         if verified.flatten().is_some() {
             return Ok(());
         }
-        Err(ApiError::Refused {
+        Err(ApiError::Denied {
             code: EMAIL_NOT_VERIFIED,
             message: "The email address is not verified yet: open the link in the message sent \
                       at signup, or ask for a new one (POST /users/verify-email/resend)."
@@ -110,10 +119,6 @@ impl Accounts {
             username,
             realm,
         };
-        let conflict = |error| match error {
-            StoreError::Conflict => ApiError::Conflict("Email is already registered.".to_owned()),
-            other => other.into(),
-        };
         let transaction = self.store.transaction().await?;
         let user = transaction
             .users()
@@ -122,7 +127,7 @@ impl Accounts {
                 password_hash,
             })
             .await
-            .map_err(conflict)?;
+            .map_err(taken)?;
         audit::record(
             transaction.audit(),
             AuthEvent::SignedUp {
@@ -133,8 +138,7 @@ impl Accounts {
         .await?;
         // The verification message, with the account: neither without the other.
         self.mail_token(&transaction, &user, &VERIFICATION).await?;
-        // A conflict can also surface at commit (PostgreSQL checks the unique index then).
-        transaction.commit().await.map_err(conflict)?;
+        transaction.commit().await.map_err(taken)?;
         self.mailer.wake();
         Ok(user)
     }
@@ -157,6 +161,12 @@ impl Accounts {
         {
             return Err(ApiError::Unauthorized(INVALID_CREDENTIALS.to_owned()));
         }
+        // An address change asked before (perhaps by whoever knew the old password) is
+        // cancelled with it.
+        transaction
+            .mail()
+            .token_drop(&caller.id, CHANGE_EMAIL)
+            .await?;
         let ended = match &caller.session {
             Some(session) => {
                 transaction

@@ -1,6 +1,7 @@
-//! Tokens sent by mail: issuing one (the account's previous one for the purpose stops working)
-//! with the message that carries it, and the hourly share of the routes that send one on
-//! request. Signup, the verification resend and the password reset share these.
+//! Tokens sent by mail: issuing one (the account's previous one for the purpose stops working,
+//! and it works only while the account keeps its address) with the message that carries it,
+//! and the hourly share of the routes that send one on request. Signup, the verification
+//! resend, the password reset and the address change share these.
 
 use std::future::Future;
 
@@ -95,30 +96,31 @@ impl Accounts {
         user: &User,
         mailed: &Mailed,
     ) -> Result<()> {
-        self.mail_token_to(transaction, &user.id, &user.email, mailed)
+        self.mail_token_to(transaction, user, &user.email, mailed)
             .await
     }
 
     /// As [`Accounts::mail_token`], to `recipient`; for [`CHANGE`] the account moves there
-    /// once the token is used.
+    /// once the token is used. The token works only while the account has `user.email`.
     pub(super) async fn mail_token_to(
         &self,
         transaction: &Transaction,
-        user_id: &str,
+        user: &User,
         recipient: &str,
         mailed: &Mailed,
     ) -> Result<()> {
         let (token, now) = (random_token(), clock::now());
         let mail = transaction.mail();
-        let hash = token_hash(&token);
+        let (hash, account_key) = (token_hash(&token), email_key(&user.email));
         let new_token = NewToken {
             hash: &hash,
             purpose: mailed.purpose,
             now,
             expires_at: now + mailed.lifetime,
             new_email: (mailed.purpose == CHANGE_EMAIL).then_some(recipient),
+            account_key: &account_key,
         };
-        mail.token_add(new_token, user_id).await?;
+        mail.token_add(new_token, &user.id).await?;
         let letter = (mailed.letter)(self.mailer(), &token);
         self.mailer().enqueue(mail, recipient, &letter, now).await?;
         Ok(())

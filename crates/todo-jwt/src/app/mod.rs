@@ -80,7 +80,7 @@ pub enum StartError {
     /// The SMTP URL names no server lettre can reach (its text, which may hold a password, is
     /// not repeated).
     #[error("TODO_JWT_SMTP_URL: cannot use it")]
-    Mail(#[source] lettre::transport::smtp::Error),
+    Mail(#[source] crate::mail::SetupError),
     /// The authentication layer could not be built.
     #[error("cannot build the authentication layer")]
     Auth(#[from] authn::AuthError),

@@ -70,6 +70,18 @@ impl MailSettings {
                 if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
                     return Err(refused("no PEM certificate in it".to_owned()));
                 }
+                let tls = smtp_url.as_deref().is_some_and(|url| {
+                    url.starts_with("smtps://")
+                        || url.contains("tls=required")
+                        || url.contains("tls=opportunistic")
+                });
+                if !tls {
+                    return Err(refused(
+                        "set only with a TLS URL in TODO_JWT_SMTP_URL (smtps://..., or \
+                         smtp://...?tls=required): without TLS no certificate is checked"
+                            .to_owned(),
+                    ));
+                }
                 Some(pem)
             }
             None => None,

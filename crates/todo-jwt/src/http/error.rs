@@ -72,7 +72,7 @@ pub enum ApiError {
     /// 403 with a code a client can act on (`EMAIL_NOT_VERIFIED`: the login needs a proven
     /// address).
     #[error("{message}")]
-    Refused { code: &'static str, message: String },
+    Denied { code: &'static str, message: String },
     /// 429: a rate limit; retry after `retry_after` seconds.
     #[error("{message}")]
     TooManyRequests { retry_after: u64, message: String },
@@ -160,7 +160,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::Refused { .. } => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Denied { .. } => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Auth(error) => error.status(),
             Self::EntityNotFound { .. } | Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
@@ -188,7 +188,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "UnsupportedMediaTypeError",
             Self::PayloadTooLarge => "PayloadTooLargeError",
             Self::Unauthorized(_) | Self::Auth(_) => "UnauthorizedError",
-            Self::Forbidden(_) | Self::Refused { .. } => "ForbiddenError",
+            Self::Forbidden(_) | Self::Denied { .. } => "ForbiddenError",
             Self::TooManyRequests { .. } => "TooManyRequestsError",
             Self::EntityNotFound { .. } => "Error",
             Self::EndpointNotFound(..) => "NotFoundError",
@@ -212,7 +212,7 @@ impl ApiError {
         match self {
             Self::Validation(_) => Some("VALIDATION_FAILED"),
             Self::BadRequest { code, .. } => *code,
-            Self::Refused { code, .. } => Some(code),
+            Self::Denied { code, .. } => Some(code),
             Self::UnsupportedMediaType(_) => Some("UNSUPPORTED_MEDIA_TYPE"),
             Self::Conflict(_) => Some("CONFLICT"),
             Self::EntityNotFound { .. } => Some("ENTITY_NOT_FOUND"),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use lettre::message::Mailbox;
 use tokio::sync::Notify;
 
-pub use transport::{Transport, TransportError};
+pub use transport::{SetupError, Transport, TransportError};
 
 use crate::store::{Mail, StoreError};
 
@@ -48,6 +48,18 @@ pub const CHANGE_EMAIL_LIFETIME: i64 = 24 * 3600;
 
 /// The purpose an address change token is stored under.
 pub const CHANGE_EMAIL: &str = "change-email";
+
+/// `address` with its local part hidden but for its first character (`a***@example.org`): a
+/// notice says which address without handing it to whoever reads the old mailbox.
+pub fn masked(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
+    }
+}
 
 /// Writes messages and wakes their sender.
 #[derive(Clone, Debug)]
@@ -80,11 +92,12 @@ impl Mailer {
             subject: "Confirm your email address".to_owned(),
             body: format!(
                 "Someone, hopefully you, signed up with this address.\r\n\r\n\
-                 To confirm it is yours, open this link within 24 hours:\r\n\r\n\
+                 To confirm it is yours, open this link within {hours} hours:\r\n\r\n\
                  {link}\r\n\r\n\
                  or send this token to POST /users/verify-email:\r\n\r\n\
                  token={token}\r\n\r\n\
-                 If it was not you, ignore this message: nothing happens without the link.\r\n"
+                 If it was not you, ignore this message: nothing happens without the link.\r\n",
+                hours = VERIFY_EMAIL_LIFETIME / 3600,
             ),
         }
     }
@@ -97,12 +110,13 @@ impl Mailer {
             body: format!(
                 "Someone, hopefully you, asked to reset the password of the account with this \
                  address.\r\n\r\n\
-                 To choose a new password, open this link within 30 minutes:\r\n\r\n\
+                 To choose a new password, open this link within {minutes} minutes:\r\n\r\n\
                  {link}\r\n\r\n\
                  or send this token, with the new password, to \
                  POST /users/password-reset/confirm:\r\n\r\n\
                  token={token}\r\n\r\n\
-                 If it was not you, ignore this message: your password stays as it is.\r\n"
+                 If it was not you, ignore this message: your password stays as it is.\r\n",
+                minutes = PASSWORD_RESET_LIFETIME / 60,
             ),
         }
     }
@@ -114,39 +128,43 @@ impl Mailer {
             subject: "Confirm your new email address".to_owned(),
             body: format!(
                 "Someone, hopefully you, asked to move their account to this address.\r\n\r\n\
-                 To confirm it is yours and make the change, open this link within 24 hours:\r\n\r\n\
+                 To confirm it is yours and make the change, open this link within {hours} \
+                 hours:\r\n\r\n\
                  {link}\r\n\r\n\
                  or send this token to POST /users/me/email/confirm:\r\n\r\n\
                  token={token}\r\n\r\n\
-                 If it was not you, ignore this message: nothing changes without the link.\r\n"
+                 If it was not you, ignore this message: nothing changes without the link.\r\n",
+                hours = CHANGE_EMAIL_LIFETIME / 3600,
             ),
         }
     }
 
     /// The notice to the current address that a move to `new` was asked (it happens only if
-    /// the link sent to `new` is opened).
+    /// the link sent to `new` is opened). The new address is shown masked.
     pub fn email_change_requested(&self, new: &str) -> Letter {
         Letter {
             subject: "A change of your email address was asked".to_owned(),
             body: format!(
                 "Someone who knew the password of the account with this address asked to move \
-                 it to {new}.\r\n\r\n\
+                 it to {masked}.\r\n\r\n\
                  Nothing changes until the link sent to that address is opened. If it was not \
-                 you, reset your password now at {}/reset-password and tell whoever runs this \
-                 service.\r\n",
-                self.0.public_url
+                 you, reset your password now at {url}/reset-password: that also cancels the \
+                 change. Then tell whoever runs this service.\r\n",
+                masked = masked(new),
+                url = self.0.public_url
             ),
         }
     }
 
-    /// The notice to the former address that the account moved to `new`.
+    /// The notice to the former address that the account moved to `new` (shown masked).
     pub fn email_changed(&self, new: &str) -> Letter {
         Letter {
             subject: "Your email address was changed".to_owned(),
             body: format!(
-                "The account that had this address now has {new}: its owner confirmed it from \
+                "The account that had this address now has {}: its owner confirmed it from \
                  that mailbox. This address no longer logs in.\r\n\r\n\
-                 If it was not you, tell whoever runs this service.\r\n"
+                 If it was not you, tell whoever runs this service.\r\n",
+                masked(new)
             ),
         }
     }

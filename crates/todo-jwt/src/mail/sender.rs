@@ -238,7 +238,7 @@ mod tests {
     fn a_database_outage_is_logged_once_a_minute_and_looked_at_less_often() {
         let mut failing = Failing::default();
         assert_eq!(failing.pause(), POLL);
-        let error = StoreError::Conflict;
+        let error = StoreError::Unavailable("the database is down".into());
         failing.failed(&error);
         let first_logged = failing.logged;
         assert!(first_logged.is_some());

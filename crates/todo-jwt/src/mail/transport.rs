@@ -33,6 +33,17 @@ impl std::fmt::Debug for Transport {
     }
 }
 
+/// Why the configured SMTP transport cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// lettre refused the URL or the TLS settings.
+    #[error(transparent)]
+    Smtp(#[from] smtp::Error),
+    /// The URL does not parse.
+    #[error(transparent)]
+    Url(#[from] url::ParseError),
+}
+
 /// Why a message did not leave.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -48,15 +59,14 @@ impl Transport {
     /// SMTP at `url` when given (`smtp://host:port` plain, `smtp://...?tls=required` STARTTLS,
     /// `smtps://user:pass@host` implicit TLS; the server's certificate chains to the system's
     /// roots or to one of `ca`, PEM), else files under `data_dir/mail`.
-    pub fn new(url: Option<&str>, ca: Option<&[u8]>, data_dir: &Path) -> Result<Self, smtp::Error> {
+    pub fn new(url: Option<&str>, ca: Option<&[u8]>, data_dir: &Path) -> Result<Self, SetupError> {
         let Some(url) = url else {
             return Ok(Self::Files(data_dir.join("mail")));
         };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
             .timeout(Some(std::time::Duration::from_secs(10)));
-        // `from_url` took the URL, so it parses.
-        if let (Some(ca), Ok(parsed)) = (ca, url::Url::parse(url)) {
-            builder = builder.tls(tls_with(&parsed, ca)?);
+        if let Some(ca) = ca {
+            builder = builder.tls(tls_with(&url::Url::parse(url)?, ca)?);
         }
         Ok(Self::Smtp(builder.build()))
     }

@@ -199,7 +199,7 @@ pub async fn issue_token(
     };
     match sessions.log_in_with_refresh(credentials, client).await {
         Ok(tokens) => answer(&sessions, tokens),
-        Err(ApiError::Unauthorized(message) | ApiError::Refused { message, .. }) => {
+        Err(ApiError::Unauthorized(message) | ApiError::Denied { message, .. }) => {
             refuse("invalid_grant", message)
         }
         Err(other) => other.into_response(),

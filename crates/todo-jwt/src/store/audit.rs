@@ -16,12 +16,14 @@ pub struct AuditRecord {
     /// When, in Unix seconds.
     pub at: i64,
     /// What: `signup`, `login`, `login_failed`, `refresh`, `reuse_detected`, `logout`,
-    /// `logout_all`, `session_ended`, `password_changed`, `password_upgraded`,
+    /// `logout_all`, `session_ended`, `password_changed`, `password_reset`,
+    /// `password_upgraded`, `email_verified`, `email_change_requested`, `email_changed`,
     /// `account_deleted`, `throttled`.
     pub event: String,
     /// Whose, when known.
     pub user_id: Option<String>,
-    /// The email given (signup, failed logins, throttled attempts).
+    /// The email given (signup, failed logins, throttled attempts, the new address of a
+    /// change).
     pub email: Option<String>,
     /// The client's address.
     pub ip: Option<String>,

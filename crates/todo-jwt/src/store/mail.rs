@@ -68,9 +68,8 @@ pub trait MailStatements: Send + Sync {
     /// Forgets every token of the account (its address changed: links sent before stop
     /// working).
     async fn tokens_drop(&self, user_id: &str) -> Result<(), StoreError>;
-    /// Moves the account to `email`, proven at `now`; [`StoreError::Conflict`] when another
-    /// account has it (in any letter case). Whether the account exists.
-    async fn user_move(&self, user_id: &str, email: &str, now: i64) -> Result<bool, StoreError>;
+    /// Forgets the account's token for `purpose`, if any.
+    async fn token_drop(&self, user_id: &str, purpose: &str) -> Result<(), StoreError>;
     /// Marks the account's address proven at `now` (the first proof's time is kept).
     async fn user_verify(&self, user_id: &str, now: i64) -> Result<(), StoreError>;
     /// When the account's address was proven (`None` inside: not yet; outside: no account).
@@ -90,6 +89,8 @@ pub struct NewToken<'a> {
     pub expires_at: i64,
     /// For an address change, the new address.
     pub new_email: Option<&'a str>,
+    /// The account's email key now: the token works only while the account keeps it.
+    pub account_key: &'a str,
 }
 
 /// The outbox and the tokens sent by mail.
@@ -173,6 +174,7 @@ impl<X: Run> MailStatements for X {
             token.now.into(),
             token.expires_at.into(),
             token.new_email.into(),
+            token.account_key.into(),
         ];
         self.execute(Statement::write(&self.sql().mail.add_token, &params))
             .await?;
@@ -205,13 +207,11 @@ impl<X: Run> MailStatements for X {
         Ok(())
     }
 
-    async fn user_move(&self, user_id: &str, email: &str, now: i64) -> Result<bool, StoreError> {
-        let key = super::email_key(email);
-        let params = [email.into(), (&key).into(), now.into(), user_id.into()];
-        let moved = self
-            .execute(Statement::write(&self.sql().mail.move_user, &params))
+    async fn token_drop(&self, user_id: &str, purpose: &str) -> Result<(), StoreError> {
+        let sql = &self.sql().mail.drop_token;
+        self.execute(Statement::write(sql, &[user_id.into(), purpose.into()]))
             .await?;
-        Ok(moved > 0)
+        Ok(())
     }
 
     async fn user_verify(&self, user_id: &str, now: i64) -> Result<(), StoreError> {

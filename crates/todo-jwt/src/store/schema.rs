@@ -204,6 +204,8 @@ pub mod email_tokens {
     pub const USED_AT: &str = "used_at";
     /// The address a `change-email` token moves the account to (NULL for other purposes).
     pub const NEW_EMAIL: &str = "new_email";
+    /// The account's email key when it was issued: it works only while the account has it.
+    pub const ACCOUNT_KEY: &str = "account_key";
 }
 
 /// The `outbox` table: messages to send, written with the change that causes them.

@@ -26,6 +26,15 @@ pub trait UserStatements: Send + Sync {
         checked: &str,
         hash: String,
     ) -> Result<bool, StoreError>;
+    /// Moves the user to `email` (keyed by `email_key`), proven at `now`; whether the user
+    /// exists. [`StoreError::Conflict`] when the key is taken.
+    async fn move_email(
+        &self,
+        id: &str,
+        email: &str,
+        email_key: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
     /// Deletes the user (and, by cascade, their todos, sessions and refresh tokens); whether
     /// there was one.
     async fn delete_user(&self, id: &str) -> Result<bool, StoreError>;
@@ -62,6 +71,13 @@ impl Users<'_> {
         hash: String,
     ) -> Result<bool, StoreError> {
         self.0.replace_password_hash(id, checked, hash).await
+    }
+
+    /// Moves the user to `email`, proven at `now` (its owner followed a link sent there);
+    /// whether the user exists. [`StoreError::Conflict`] when another account has the
+    /// address, in any letter case.
+    pub async fn move_email(&self, id: &str, email: &str, now: i64) -> Result<bool, StoreError> {
+        self.0.move_email(id, email, &email_key(email), now).await
     }
 
     /// Deletes the user with everything that is theirs; whether there was one.
@@ -129,6 +145,18 @@ impl<X: Run> UserStatements for X {
     ) -> Result<bool, StoreError> {
         let sql = &self.sql().users.replace_password_hash;
         let params = [(&hash).into(), id.into(), checked.into()];
+        Ok(self.execute(Statement::write(sql, &params)).await? > 0)
+    }
+
+    async fn move_email(
+        &self,
+        id: &str,
+        email: &str,
+        email_key: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let params = [email.into(), email_key.into(), now.into(), id.into()];
+        let sql = &self.sql().users.move_email;
         Ok(self.execute(Statement::write(sql, &params)).await? > 0)
     }
 

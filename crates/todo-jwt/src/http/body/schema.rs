@@ -74,6 +74,9 @@ pub fn without(mut schema: Value, keywords: &[&str]) -> Value {
 pub fn compile(schema: &Value) -> Validator {
     jsonschema::options()
         .should_validate_formats(true)
+        // An address, not `Name <address>`: a display name would slip past the uniqueness of
+        // addresses and into the text of the service's mail.
+        .with_email_options(jsonschema::EmailOptions::default().without_display_text())
         .build(schema)
         .expect("a built-in schema compiles")
 }

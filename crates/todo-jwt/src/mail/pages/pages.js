@@ -30,23 +30,61 @@
       say(error.message || "Something went wrong; try again.");
     }
   }
+  if (!token && window.location.pathname === "/reset-password") {
+    // Opened without a link (from a notice): ask for one.
+    title.textContent = "Reset your password";
+    say("Give the address of your account; if it has one, a message with a reset link is sent there.");
+    var request = document.getElementById("request");
+    request.hidden = false;
+    request.addEventListener("submit", function (event) {
+      event.preventDefault();
+      document.getElementById("send").disabled = true;
+      post("/users/password-reset", { email: document.getElementById("email").value }).then(function (error) {
+        if (error) {
+          document.getElementById("send").disabled = false;
+          failed(error);
+        } else {
+          request.hidden = true;
+          say("If the address has an account, a message with a reset link is on its way. It works for 30 minutes.");
+        }
+      }, function () {
+        document.getElementById("send").disabled = false;
+        say("The service cannot be reached; try again.");
+      });
+    });
+    return;
+  }
   if (!token) {
     say("This page needs the link from the message, whole (the part after # included).");
     return;
   }
-  // The links that only send their token back: the page's title, the route, what success means.
+  // The links that only send their token back: the page's title, what the button does, the
+  // route, what success means. Nothing is sent before the button is pressed (a link scanner
+  // that opens the page confirms nothing).
   var confirmations = {
-    "/verify-email": ["Confirm your email address", "/users/verify-email",
-      "Your email address is confirmed. You can close this page."],
-    "/confirm-email": ["Confirm your new email address", "/users/me/email/confirm",
+    "/verify-email": ["Confirm your email address", "This confirms that this address is yours.",
+      "/users/verify-email", "Your email address is confirmed. You can close this page."],
+    "/confirm-email": ["Confirm your new email address",
+      "This moves your account to the address this link was sent to: you will log in with it.",
+      "/users/me/email/confirm",
       "Your account now has this address: log in with it from now on. You can close this page."],
   };
   var confirmation = confirmations[window.location.pathname];
   if (confirmation) {
     title.textContent = confirmation[0];
-    post(confirmation[1], { token: token }).then(function (error) {
-      if (error) { failed(error); } else { say(confirmation[2]); }
-    }, function () { say("The service cannot be reached; try the link again later."); });
+    say(confirmation[1]);
+    var button = document.getElementById("confirm");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      post(confirmation[2], { token: token }).then(function (error) {
+        button.hidden = true;
+        if (error) { failed(error); } else { say(confirmation[3]); }
+      }, function () {
+        button.disabled = false;
+        say("The service cannot be reached; try again.");
+      });
+    });
     return;
   }
   title.textContent = "Choose a new password";

@@ -29,18 +29,18 @@ pub struct MailSql {
     pub depth: String,
     /// How many messages were given up.
     pub given_up: String,
-    /// `INSERT` a token (hash, user_id, purpose, created_at, expires_at, new_email), replacing
-    /// the account's token for the purpose: only the newest is valid.
+    /// `INSERT` a token (hash, user_id, purpose, created_at, expires_at, new_email,
+    /// account_key), replacing the account's token for the purpose: only the newest is valid.
     pub add_token: String,
-    /// Uses a token (used_at, hash, purpose, now) if unused and unexpired, `RETURNING` its
-    /// account and new address.
+    /// Uses a token (used_at, hash, purpose, now) if unused, unexpired and its account still
+    /// has the address it had then, `RETURNING` its account and new address.
     pub use_token: String,
     /// The account of a token that would work (hash, purpose, now), without using it.
     pub token_works: String,
     /// `DELETE` an account's tokens (user id).
     pub drop_tokens: String,
-    /// Moves an account to a new address, proven (email, email_key, email_verified_at, id).
-    pub move_user: String,
+    /// `DELETE` an account's token for a purpose (user id, purpose).
+    pub drop_token: String,
     /// Marks an account's address proven, once (email_verified_at, id).
     pub verify_user: String,
     /// When an account's address was proven (id).
@@ -127,8 +127,10 @@ impl MailSql {
                 tokens::CREATED_AT,
                 tokens::EXPIRES_AT,
                 tokens::NEW_EMAIL,
+                tokens::ACCOUNT_KEY,
             ])
             .values_panic([
+                parameter(),
                 parameter(),
                 parameter(),
                 parameter(),
@@ -146,10 +148,26 @@ impl MailSql {
                         tokens::CREATED_AT,
                         tokens::EXPIRES_AT,
                         tokens::NEW_EMAIL,
+                        tokens::ACCOUNT_KEY,
                     ])
                     .value(tokens::USED_AT, Expr::cust("NULL"))
                     .to_owned(),
             );
+        // A token works only while its account has the address it had when the token was
+        // issued (a reset asked just before the account moved must not reach the old mailbox
+        // in a working state); tokens from before the column was added have none.
+        let same_address = || {
+            Expr::cust(format!(
+                "(\"{key}\" IS NULL OR \"{key}\" = (SELECT \"{email_key}\" FROM \"{users}\" \
+                 WHERE \"{users}\".\"{id}\" = \"{tokens}\".\"{user_id}\"))",
+                key = tokens::ACCOUNT_KEY,
+                email_key = users::EMAIL_KEY,
+                users = users::TABLE,
+                id = users::ID,
+                tokens = tokens::TABLE,
+                user_id = tokens::USER_ID,
+            ))
+        };
         let mut use_token = Query::update();
         use_token
             .table(tokens::TABLE)
@@ -158,6 +176,7 @@ impl MailSql {
             .and_where(Expr::col(tokens::PURPOSE).eq(parameter()))
             .and_where(Expr::col(tokens::USED_AT).is_null())
             .and_where(Expr::col(tokens::EXPIRES_AT).gt(parameter()))
+            .and_where(same_address())
             .returning(Query::returning().columns([tokens::USER_ID, tokens::NEW_EMAIL]));
         let mut token_works = Query::select();
         token_works
@@ -166,18 +185,14 @@ impl MailSql {
             .and_where(Expr::col(tokens::HASH).eq(parameter()))
             .and_where(Expr::col(tokens::PURPOSE).eq(parameter()))
             .and_where(Expr::col(tokens::USED_AT).is_null())
-            .and_where(Expr::col(tokens::EXPIRES_AT).gt(parameter()));
+            .and_where(Expr::col(tokens::EXPIRES_AT).gt(parameter()))
+            .and_where(same_address());
         let mut drop_tokens = Query::delete();
         drop_tokens
             .from_table(tokens::TABLE)
             .and_where(Expr::col(tokens::USER_ID).eq(parameter()));
-        let mut move_user = Query::update();
-        move_user
-            .table(users::TABLE)
-            .value(users::EMAIL, parameter())
-            .value(users::EMAIL_KEY, parameter())
-            .value(users::EMAIL_VERIFIED_AT, parameter())
-            .and_where(Expr::col(users::ID).eq(parameter()));
+        let mut drop_token = drop_tokens.clone();
+        drop_token.and_where(Expr::col(tokens::PURPOSE).eq(parameter()));
         let mut verify_user = Query::update();
         verify_user
             .table(users::TABLE)
@@ -203,7 +218,7 @@ impl MailSql {
             use_token: text(&use_token, dialect),
             token_works: text(&token_works, dialect),
             drop_tokens: text(&drop_tokens, dialect),
-            move_user: text(&move_user, dialect),
+            drop_token: text(&drop_token, dialect),
             verify_user: text(&verify_user, dialect),
             verified_at: text(&verified_at, dialect),
         }

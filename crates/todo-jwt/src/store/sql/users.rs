@@ -18,6 +18,8 @@ pub struct UserSql {
     pub update_password_hash: String,
     /// `UPDATE` a user's password hash while it is the one checked (hash, user id, checked).
     pub replace_password_hash: String,
+    /// Moves a user to a new address, proven (email, email_key, email_verified_at, user id).
+    pub move_email: String,
     /// `DELETE` a user (user id); their todos, sessions and tokens go with them.
     pub delete: String,
 }
@@ -61,6 +63,13 @@ impl UserSql {
             .and_where(Expr::col(users::ID).eq(parameter()));
         let mut replace_password_hash = update_password_hash.clone();
         replace_password_hash.and_where(Expr::col(users::PASSWORD_HASH).eq(parameter()));
+        let mut move_email = Query::update();
+        move_email
+            .table(users::TABLE)
+            .value(users::EMAIL, parameter())
+            .value(users::EMAIL_KEY, parameter())
+            .value(users::EMAIL_VERIFIED_AT, parameter())
+            .and_where(Expr::col(users::ID).eq(parameter()));
         let mut delete = Query::delete();
         delete
             .from_table(users::TABLE)
@@ -71,6 +80,7 @@ impl UserSql {
             find_by_email_key: text(&find_by_email_key, dialect),
             update_password_hash: text(&update_password_hash, dialect),
             replace_password_hash: text(&replace_password_hash, dialect),
+            move_email: text(&move_email, dialect),
             delete: text(&delete, dialect),
         }
     }
