@@ -11,15 +11,39 @@ use crate::{directory::UserDirectory, error::TokenError, token::JwtService};
 pub struct BearerJwtStrategy {
     jwt: Arc<JwtService>,
     users: Option<Arc<dyn UserDirectory>>,
+    /// The name it is registered under.
+    name: &'static str,
+    /// Whether a token of the first factor of two (`aal: "aal1"`) is accepted.
+    first_factor: bool,
 }
+
+/// The level of a token that has one factor of an account's two.
+pub const FIRST_FACTOR: &str = "aal1";
+
+/// The code of a refusal of such a token where both factors are needed.
+pub const MFA_REQUIRED: &str = "MFA_REQUIRED";
 
 impl BearerJwtStrategy {
     /// The name routers require: `jwt`, as in LoopBack.
     pub const NAME: &'static str = "jwt";
 
-    /// A strategy that trusts any valid token.
+    /// A strategy that trusts any valid token but those of a first factor only (`aal1`),
+    /// which it refuses with 403 [`MFA_REQUIRED`].
     pub fn new(jwt: Arc<JwtService>) -> Self {
-        Self { jwt, users: None }
+        Self {
+            jwt,
+            users: None,
+            name: Self::NAME,
+            first_factor: false,
+        }
+    }
+
+    /// The strategy named `name` that accepts first-factor tokens too: for the routes that
+    /// complete a login with its second factor, or say what it needs.
+    pub fn accepting_first_factor(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self.first_factor = true;
+        self
     }
 
     /// Also refuses valid tokens whose user is no longer in `users`.
@@ -93,12 +117,20 @@ fn bad_token(error: TokenError) -> AuthError {
 #[async_trait::async_trait]
 impl AuthenticationStrategy for BearerJwtStrategy {
     fn name(&self) -> &str {
-        Self::NAME
+        self.name
     }
 
     async fn authenticate(&self, request: &Parts) -> Result<UserProfile, AuthError> {
         let token = Self::bearer_token(request)?;
         let verified = self.jwt.verify(token).map_err(bad_token)?;
+        if !self.first_factor && verified.user.aal.as_deref() == Some(FIRST_FACTOR) {
+            return Err(AuthError::Forbidden {
+                message: "This token has the password only: complete the login with the \
+                          second factor (POST /users/login/mfa)."
+                    .to_owned(),
+                code: MFA_REQUIRED,
+            });
+        }
         let Some(users) = &self.users else {
             return Ok(verified.user);
         };
@@ -111,6 +143,8 @@ impl AuthenticationStrategy for BearerJwtStrategy {
             )
         })?;
         user.session = verified.user.session;
+        user.aal = verified.user.aal;
+        user.amr = verified.user.amr;
         Ok(user)
     }
 }

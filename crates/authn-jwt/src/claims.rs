@@ -31,6 +31,13 @@ pub struct AccessClaims {
     /// The session the token belongs to, when the issuer tracks sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The assurance level the session reached (`aal1`, `aal2`), for accounts with a second
+    /// factor; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aal: Option<String>,
+    /// How the user authenticated (RFC 8176: `pwd`, `otp`), with `aal`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 /// A token whose signature, algorithm, issuer, audience and times have been checked: who it
@@ -66,6 +73,10 @@ pub(crate) struct PresentedClaims {
     iat: Option<Value>,
     #[serde(default)]
     exp: Option<Value>,
+    #[serde(default)]
+    aal: Option<Value>,
+    #[serde(default)]
+    amr: Option<Value>,
 }
 
 fn text(value: Option<Value>) -> Option<String> {
@@ -100,6 +111,8 @@ impl PresentedClaims {
             jti,
             iat,
             exp,
+            aal,
+            amr,
         } = self;
         let id = id.filter(|id| !id.is_empty())?;
         Some(VerifiedToken {
@@ -108,6 +121,14 @@ impl PresentedClaims {
                 name,
                 email,
                 session: text(sid),
+                aal: text(aal),
+                amr: match amr {
+                    Some(Value::Array(values)) => values
+                        .into_iter()
+                        .filter_map(|value| text(Some(value)))
+                        .collect(),
+                    _ => Vec::new(),
+                },
             },
             token_id: text(jti),
             issued_at: seconds(iat.as_ref()),

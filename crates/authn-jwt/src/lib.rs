@@ -49,7 +49,7 @@ mod error;
 mod keys;
 mod token;
 
-pub use bearer::BearerJwtStrategy;
+pub use bearer::{BearerJwtStrategy, FIRST_FACTOR, MFA_REQUIRED};
 pub use claims::{AccessClaims, VerifiedToken};
 pub use directory::{CachedUserDirectory, UserDirectory};
 pub use error::{JwtError, MIN_SECRET_BYTES, MIN_SECRET_DISTINCT_BYTES, TokenError};

@@ -164,6 +164,8 @@ impl JwtService {
             aud: self.config.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
             sid: user.session.clone(),
+            aal: user.aal.clone(),
+            amr: user.amr.clone(),
         };
         self.sign_claims(&claims)
     }

@@ -19,6 +19,16 @@ pub enum AuthError {
         /// Why, as a type: what metrics and logs read, so the message stays the client's.
         reason: FailureReason,
     },
+    /// The caller is known but these credentials may not be used here: 403 with `message`,
+    /// and `code` for the client to act on (e.g. `MFA_REQUIRED`: the token has one factor of
+    /// two).
+    #[error("{message}")]
+    Forbidden {
+        /// The message for the client.
+        message: String,
+        /// What the client can act on, e.g. `MFA_REQUIRED`.
+        code: &'static str,
+    },
     /// A layer asked for a strategy nobody registered: a programming error found at start-up.
     #[error("authentication strategy '{0}' is not registered")]
     UnknownStrategy(String),
@@ -69,6 +79,7 @@ impl AuthError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::UnknownStrategy(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }

@@ -17,6 +17,13 @@ pub struct UserProfile {
     /// claim): what logout ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// The authentication assurance level the credentials reached, when the strategy tells
+    /// (`aal1`: the password alone where the account has a second factor; `aal2`: both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aal: Option<String>,
+    /// How the caller authenticated, in RFC 8176's words (`pwd`, `otp`), when known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 impl UserProfile {

@@ -161,6 +161,7 @@ async fn a_token_signed_by_the_service_authenticates_its_user() {
         name: Some("Ann".into()),
         email: Some("a@b.co".into()),
         session: Some("s1".into()),
+        ..UserProfile::default()
     };
     let token = service().sign(&user).expect("signed");
     assert_eq!(
@@ -539,5 +540,41 @@ async fn two_authorization_headers_are_refused() {
         authenticate(&strategy, Some(&format!("Bearer {token}")))
             .await
             .is_ok()
+    );
+}
+
+/// A token of the first factor of two (`aal: "aal1"`) is refused with 403 `MFA_REQUIRED` by
+/// the plain strategy and accepted, with its level and methods, by one that accepts it; a
+/// token without `aal` (an account without a second factor) by both, unchanged.
+#[tokio::test]
+async fn a_first_factor_token_is_refused_unless_the_strategy_accepts_it() {
+    let first = UserProfile {
+        session: Some("s1".into()),
+        aal: Some(crate::FIRST_FACTOR.into()),
+        amr: vec!["pwd".into()],
+        ..UserProfile::new("u1")
+    };
+    let token = service().sign(&first).expect("signed");
+    let (parts, ()) = Request::get("/")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(())
+        .expect("request")
+        .into_parts();
+    match BearerJwtStrategy::new(service()).authenticate(&parts).await {
+        Err(AuthError::Forbidden { code, .. }) => assert_eq!(code, crate::MFA_REQUIRED),
+        other => panic!("expected a 403, got {other:?}"),
+    }
+    let accepting = BearerJwtStrategy::new(service()).accepting_first_factor("jwt-first");
+    assert_eq!(accepting.name(), "jwt-first");
+    let user = accepting.authenticate(&parts).await.expect("accepted");
+    assert_eq!(user, first);
+    let plain = UserProfile::new("u2");
+    let token = service().sign(&plain).expect("signed");
+    let claims = service().verify(&token).expect("valid");
+    assert_eq!((claims.user.aal, claims.user.amr.len()), (None, 0));
+    let header_value = format!("Bearer {token}");
+    assert_eq!(
+        authenticate(&BearerJwtStrategy::new(service()), Some(&header_value)).await,
+        Ok(plain)
     );
 }

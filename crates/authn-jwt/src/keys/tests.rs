@@ -13,7 +13,7 @@ fn user() -> UserProfile {
         id: "user-1".to_owned(),
         name: None,
         email: Some("ann@example.com".to_owned()),
-        session: None,
+        ..UserProfile::default()
     }
 }
 

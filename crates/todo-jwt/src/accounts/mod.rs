@@ -6,6 +6,7 @@
 mod address;
 mod email;
 mod handlers;
+pub mod mfa;
 mod model;
 mod passwords;
 mod reset;
@@ -58,4 +59,18 @@ where
         .routes(routes!(handlers::delete_account))
         .routes(routes!(handlers::find_me))
         .routes(routes!(address::change_email))
+        .routes(routes!(mfa::handlers::enrol_totp))
+        .routes(routes!(mfa::handlers::verify_totp))
+        .routes(routes!(mfa::handlers::new_recovery_codes))
+        .routes(routes!(mfa::handlers::disable_totp))
+}
+
+/// The account routes a token of the password alone (`aal1`) may call too: what factors the
+/// account has.
+pub fn first_factor_router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Accounts: FromRef<S>,
+{
+    OpenApiRouter::new().routes(routes!(mfa::handlers::find_factors))
 }

@@ -5,6 +5,7 @@ use secrecy::SecretString;
 
 use super::{
     Passwords,
+    mfa::SecondFactor,
     model::{Credentials, NewUser},
     tokens::VERIFICATION,
 };
@@ -39,18 +40,27 @@ pub struct Accounts {
     passwords: Passwords,
     throttles: Throttles,
     mailer: Mailer,
+    /// Second factors.
+    factors: SecondFactor,
     /// Whether a login needs a proven address (`TODO_JWT_REQUIRE_VERIFIED_EMAIL`).
     require_verified_email: bool,
 }
 
 impl Accounts {
     /// The service over its parts.
-    pub fn new(store: Store, passwords: Passwords, throttles: Throttles, mailer: Mailer) -> Self {
+    pub fn new(
+        store: Store,
+        passwords: Passwords,
+        throttles: Throttles,
+        mailer: Mailer,
+        factors: SecondFactor,
+    ) -> Self {
         Self {
             store,
             passwords,
             throttles,
             mailer,
+            factors,
             require_verified_email: false,
         }
     }
@@ -102,6 +112,16 @@ impl Accounts {
     /// Where the accounts' mail goes.
     pub(super) fn mailer(&self) -> &Mailer {
         &self.mailer
+    }
+
+    /// The rate limits of password (and code) checks.
+    pub(super) fn throttles(&self) -> &Throttles {
+        &self.throttles
+    }
+
+    /// Second factors.
+    pub(super) fn factors(&self) -> &SecondFactor {
+        &self.factors
     }
 
     /// Creates the account with a fresh UUID v4 and an argon2id hash of the password.
@@ -260,7 +280,11 @@ impl Accounts {
         };
         match (user, hash) {
             (Some(user), Some(hash)) if valid => {
-                self.throttles.succeeded(&email).await?;
+                // With a second factor the lockout is cleared by a right code only: else each
+                // login with the password would buy another round of code guesses.
+                if !self.second_factor_active(&user.id).await? {
+                    self.throttles.succeeded(&email).await?;
+                }
                 // An outdated hash is replaced now that the password is known right.
                 let hash = if Passwords::is_outdated(&hash) {
                     self.upgrade(&user.id, password, hash).await

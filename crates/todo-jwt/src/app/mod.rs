@@ -7,9 +7,7 @@ use authn_jwt::{BearerJwtStrategy, CachedUserDirectory, JwtService};
 use axum::{
     Router,
     body::Body,
-    extract::{DefaultBodyLimit, FromRef},
     http::{HeaderName, Request},
-    middleware::{from_fn, from_fn_with_state},
     response::{IntoResponse, Response},
 };
 use tokio::net::TcpListener;
@@ -20,43 +18,44 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
-use utoipa_axum::router::OpenApiRouter;
 
 mod background;
+mod routes;
 
 use background::Background;
+use routes::{FIRST_FACTOR_STRATEGY, router};
 
 use crate::{
-    accounts::{self, Accounts, Passwords, PasswordsError},
-    audit,
+    accounts::{
+        Accounts, Passwords, PasswordsError,
+        mfa::{SecondFactor, SecretSeal},
+    },
     config::{Config, ConfigError, SecretSource, Settings},
     http::{
-        body, error,
+        error,
         middleware::{
             REQUEST_ID, WithoutCorsLayer, cors, internal_error, plain_request_id, security_headers,
             without_trailing_slash,
         },
-        openapi,
         server::{self, ConnectionLimits},
     },
-    keys::{self, Keyring},
-    mail::{self, Mailer, Transport},
+    keys::Keyring,
+    mail::{Mailer, Transport},
     ops::{
         backup::Backups,
-        health::{self, Draining, Health},
+        health::{Draining, Health},
         metrics::{self, Metrics},
         tasks::{self, Tasks},
         telemetry,
     },
-    sessions::{self, EndedFirst, EndedSessions, RefreshPolicy, Sessions, StoreDirectory},
+    sessions::{EndedFirst, EndedSessions, RefreshPolicy, Sessions, StoreDirectory},
     state::{AppState, Parts},
     store::{Store, StoreError},
     throttle::{
-        self, Throttles,
+        Throttles,
         pace::{PaceRefusalsLayer, Pacer},
         shares::ClientShares,
     },
-    todos,
 };
 
 /// How long an instance trusts that a token's user still exists.
@@ -148,6 +147,10 @@ impl Application {
             passwords.clone(),
             throttles.clone(),
             mailer.clone(),
+            SecondFactor::new(
+                SecretSeal::from_secret(&settings.key_options()?.secret),
+                settings.mail.totp_issuer.clone(),
+            ),
         )
         .requiring_verified_email(settings.mail.require_verified_email);
         let ended = EndedSessions::new(settings.token_lifetime);
@@ -174,8 +177,14 @@ impl Application {
                 100_000,
             )),
         };
+        let directory: Arc<dyn authn_jwt::UserDirectory> = Arc::new(directory);
         let strategies = StrategyRegistry::new()
-            .with(BearerJwtStrategy::new(jwt.clone()).with_user_directory(Arc::new(directory)))
+            .with(BearerJwtStrategy::new(jwt.clone()).with_user_directory(directory.clone()))
+            .with(
+                BearerJwtStrategy::new(jwt.clone())
+                    .with_user_directory(directory)
+                    .accepting_first_factor(FIRST_FACTOR_STRATEGY),
+            )
             .render_with(error::render_auth_error)
             .observe(telemetry::log_auth_outcome);
         let draining = Draining::default();
@@ -283,49 +292,6 @@ impl Application {
 
 /// How long shutdown waits for a background step in progress (a backup, say).
 const TASKS_GRACE: Duration = Duration::from_secs(10);
-
-/// The routes: public ones, and those behind the `jwt` strategy. [`with_middleware`] adds what
-/// every response goes through.
-///
-/// A new resource is a module with its routes (taking its part of [`AppState`] through
-/// `FromRef`), merged here into the public or the protected router.
-pub fn router(state: AppState, strategies: &StrategyRegistry) -> Result<Router, authn::AuthError> {
-    let require_jwt = strategies.require([BearerJwtStrategy::NAME])?;
-    // `route_layer`: the protected routes authenticate after routing, so unknown paths are 404.
-    // Credential and session routes know the request's context and client bucket (audit log).
-    let identify = from_fn_with_state(Throttles::from_ref(&state), throttle::identify_client);
-    let audited = ServiceBuilder::new()
-        .layer(identify)
-        .layer(from_fn(audit::with_context));
-    let protected = accounts::protected_router()
-        .merge(sessions::protected_router())
-        .route_layer(audited.clone())
-        .merge(accounts::who_am_i_router())
-        .merge(audit::router())
-        .merge(todos::router())
-        .route_layer(require_jwt);
-    let public = accounts::public_router()
-        .merge(sessions::public_router())
-        .route_layer(audited);
-    let (api, operations) = OpenApiRouter::new()
-        .merge(public)
-        .merge(health::router())
-        .merge(keys::router())
-        .merge(protected)
-        .split_for_parts();
-    let doc = openapi::document(operations);
-
-    Ok(api
-        .merge(openapi::router(doc))
-        .merge(mail::pages::router())
-        .route("/metrics", axum::routing::get(metrics::render))
-        // After routing, so the route's template is known (the middleware is outside).
-        .route_layer(from_fn(metrics::track))
-        .fallback(metrics::endpoint_not_found)
-        .method_not_allowed_fallback(metrics::method_not_allowed)
-        .layer(DefaultBodyLimit::max(body::BODY_LIMIT))
-        .with_state(state))
-}
 
 /// `router` inside the layers every response goes through: request id, tracing, the security
 /// headers ([`security_headers`]), panics to 500, CORS. (The security headers are set here and

@@ -50,6 +50,20 @@ pub enum AuthEvent<'a> {
     EmailChangeRequested { user: &'a str, email: &'a str },
     /// The account moved to `email`, proven by its confirmation link.
     EmailChanged { user: &'a str, email: &'a str },
+    /// An authenticator app's enrolment started (inactive until a code of it is verified).
+    MfaEnrolled { user: &'a str },
+    /// The enrolled app's first code was verified: the factor is active.
+    MfaActivated { user: &'a str },
+    /// A login was completed with the app's code.
+    MfaVerified { user: &'a str },
+    /// A second-factor code was wrong (or already used).
+    MfaFailed { user: &'a str },
+    /// The factor and its recovery codes were removed.
+    MfaDisabled { user: &'a str },
+    /// A recovery code was used in place of the app's code.
+    RecoveryCodeUsed { user: &'a str },
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesRegenerated { user: &'a str },
     /// The user deleted their account, with its todos and sessions.
     AccountDeleted { user: &'a str },
     /// A password hash imported from LoopBack (bcrypt) was replaced by argon2id at login.
@@ -82,6 +96,13 @@ impl AuthEvent<'_> {
             Self::EmailVerified { .. } => "email_verified",
             Self::EmailChangeRequested { .. } => "email_change_requested",
             Self::EmailChanged { .. } => "email_changed",
+            Self::MfaEnrolled { .. } => "mfa_enrolled",
+            Self::MfaActivated { .. } => "mfa_activated",
+            Self::MfaVerified { .. } => "mfa_verified",
+            Self::MfaFailed { .. } => "mfa_failed",
+            Self::MfaDisabled { .. } => "mfa_disabled",
+            Self::RecoveryCodeUsed { .. } => "recovery_code_used",
+            Self::RecoveryCodesRegenerated { .. } => "recovery_codes_regenerated",
             Self::AccountDeleted { .. } => "account_deleted",
             Self::PasswordUpgraded { .. } => "password_upgraded",
             Self::Throttled { .. } => "throttled",
@@ -106,6 +127,13 @@ impl AuthEvent<'_> {
             | Self::PasswordChanged { user, .. }
             | Self::PasswordReset { user, .. }
             | Self::EmailVerified { user }
+            | Self::MfaEnrolled { user }
+            | Self::MfaActivated { user }
+            | Self::MfaVerified { user }
+            | Self::MfaFailed { user }
+            | Self::MfaDisabled { user }
+            | Self::RecoveryCodeUsed { user }
+            | Self::RecoveryCodesRegenerated { user }
             | Self::AccountDeleted { user }
             | Self::PasswordUpgraded { user } => (Some(user), None, None),
         }
@@ -222,6 +250,17 @@ fn log(event: AuthEvent<'_>) {
         }
         AuthEvent::EmailChanged { user, .. } => {
             tracing::info!(event = name, %user, "address changed");
+        }
+        AuthEvent::MfaEnrolled { user }
+        | AuthEvent::MfaActivated { user }
+        | AuthEvent::MfaVerified { user }
+        | AuthEvent::MfaDisabled { user }
+        | AuthEvent::RecoveryCodeUsed { user }
+        | AuthEvent::RecoveryCodesRegenerated { user } => {
+            tracing::info!(event = name, %user, "second factor");
+        }
+        AuthEvent::MfaFailed { user } => {
+            tracing::warn!(event = name, %user, "a second-factor code was refused");
         }
         AuthEvent::AccountDeleted { user } => {
             tracing::info!(event = name, %user, "account deleted");

@@ -18,6 +18,8 @@ pub struct MailSettings {
     pub public_url: Option<String>,
     /// Whether a login needs a proven address.
     pub require_verified_email: bool,
+    /// The issuer authenticator apps show.
+    pub totp_issuer: String,
 }
 
 impl MailSettings {
@@ -49,6 +51,13 @@ impl MailSettings {
             }
             None => None,
         };
+        let totp_issuer = config.totp_issuer.trim().to_owned();
+        if totp_issuer.is_empty() || totp_issuer.len() > 64 || totp_issuer.contains(':') {
+            return Err(ConfigError::Mail {
+                setting: "TODO_JWT_TOTP_ISSUER",
+                reason: "1 to 64 characters, without `:`".to_owned(),
+            });
+        }
         let smtp_url = config.smtp_url.clone().filter(|url| !url.is_empty());
         if let Some(url) = &smtp_url
             && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
@@ -92,6 +101,7 @@ impl MailSettings {
             from,
             public_url,
             require_verified_email: config.require_verified_email,
+            totp_issuer,
         })
     }
 }

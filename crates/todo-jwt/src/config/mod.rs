@@ -176,6 +176,10 @@ pub struct Config {
     #[arg(long, env = "TODO_JWT_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// The name authenticator apps show beside the account (no `:`).
+    #[arg(long, env = "TODO_JWT_TOTP_ISSUER", default_value = "todo-jwt")]
+    pub totp_issuer: String,
+
     /// Refuse the login of an account whose address is not proven yet (403
     /// `EMAIL_NOT_VERIFIED`). `false` is LoopBack's behaviour: unverified accounts log in.
     #[arg(long, env = "TODO_JWT_REQUIRE_VERIFIED_EMAIL", default_value_t = false,

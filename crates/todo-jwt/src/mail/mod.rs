@@ -169,6 +169,33 @@ impl Mailer {
         }
     }
 
+    /// The notice that the account's second factor was turned on or off (`what`).
+    pub fn second_factor_changed(&self, what: &str) -> Letter {
+        Letter {
+            subject: format!("Your second factor was {what}"),
+            body: format!(
+                "The authenticator-app factor of the account with this address was {what}.\r\n\r\n\
+                 If it was not you, reset your password now at {}/reset-password and tell \
+                 whoever runs this service.\r\n",
+                self.0.public_url
+            ),
+        }
+    }
+
+    /// The notice that a recovery code was used to log in.
+    pub fn recovery_code_used(&self) -> Letter {
+        Letter {
+            subject: "A recovery code was used".to_owned(),
+            body: format!(
+                "A recovery code of the account with this address was used in place of the \
+                 authenticator app's code. It cannot be used again.\r\n\r\n\
+                 If it was not you, reset your password now at {}/reset-password and tell \
+                 whoever runs this service.\r\n",
+                self.0.public_url
+            ),
+        }
+    }
+
     /// The notice that the account's password changed (`how`: by the owner, or by a reset).
     pub fn password_changed(&self, how: &str) -> Letter {
         Letter {

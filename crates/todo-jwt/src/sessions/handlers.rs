@@ -29,9 +29,15 @@ use crate::{
 /// `POST /users/login`'s answer.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Token)]
+#[serde(rename_all = "camelCase")]
 pub struct TokenBody {
     /// A JWT (EdDSA, or HS256 where so configured); send it as `Authorization: Bearer <token>`.
     pub token: String,
+    /// Present (`true`) when the account has a second factor: the token works only for
+    /// `POST /users/login/mfa` (and `GET /users/me/mfa`) until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub mfa_required: Option<bool>,
 }
 
 /// Logs in: an access token for valid credentials.
@@ -52,8 +58,12 @@ pub async fn log_in(
     client: ClientInfo,
     JsonBody(credentials): JsonBody<Credentials>,
 ) -> Result<Response> {
-    let token = sessions.log_in(credentials, client).await?;
-    Ok(with_no_store(Json(TokenBody { token }).into_response()))
+    let tokens = sessions.log_in(credentials, client).await?;
+    let body = TokenBody {
+        token: tokens.access_token,
+        mfa_required: tokens.mfa_required.then_some(true),
+    };
+    Ok(with_no_store(Json(body).into_response()))
 }
 
 /// A new access token and refresh token (LoopBack's `TokenObject`).
@@ -67,6 +77,12 @@ pub struct RefreshedTokens {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub refresh_token: Option<String>,
+    /// Present (`true`) when the account has a second factor: the access token works only for
+    /// `POST /users/login/mfa` (and `GET /users/me/mfa`), and the refresh token refreshes
+    /// nothing, until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub mfa_required: Option<bool>,
 }
 
 /// Logs in with a refresh token as well: LoopBack's `POST /users/refresh-login`.
@@ -99,6 +115,7 @@ impl From<Tokens> for RefreshedTokens {
         Self {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
+            mfa_required: tokens.mfa_required.then_some(true),
         }
     }
 }

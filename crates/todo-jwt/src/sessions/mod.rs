@@ -7,12 +7,14 @@ mod directory;
 mod ended;
 mod ending;
 mod handlers;
+mod mfa;
 mod refresh;
 mod service;
 mod token;
 
 pub use directory::StoreDirectory;
 pub use ended::{EndedFirst, EndedSessions};
+pub use mfa::{SECOND_FACTOR, SecondStep};
 pub use refresh::{RefreshKey, random_token, token_hash};
 pub use service::{RefreshPolicy, Sessions, Tokens};
 
@@ -32,6 +34,17 @@ where
         .routes(routes!(handlers::refresh_login))
         .routes(routes!(handlers::refresh))
         .routes(routes!(token::issue_token))
+}
+
+/// The route a token of the password alone (`aal1`) is for: completing its login.
+pub fn first_factor_router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Sessions: FromRef<S>,
+    crate::http::body::BodyLimits: FromRef<S>,
+    crate::throttle::Throttles: FromRef<S>,
+{
+    OpenApiRouter::new().routes(routes!(mfa::complete_login))
 }
 
 /// The session routes that need an authenticated caller.

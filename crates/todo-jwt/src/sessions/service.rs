@@ -5,10 +5,11 @@
 use std::{sync::Arc, time::Duration};
 
 use authn::UserProfile;
-use authn_jwt::JwtService;
+use authn_jwt::{FIRST_FACTOR, JwtService};
 
 use super::{
     ended::EndedSessions,
+    mfa::{SECOND_FACTOR, SecondStep, mfa_required},
     refresh::{RefreshKey, random_token, token_hash},
 };
 use crate::{
@@ -37,14 +38,16 @@ pub struct Tokens {
     pub access_token: String,
     /// The refresh token, if one was issued (not with rotation off on `/refresh`).
     pub refresh_token: Option<String>,
+    /// Whether the session waits for its second factor (its access token is `aal1`).
+    pub mfa_required: bool,
 }
 
 /// Login, sessions and tokens, over the account service, the store and the token service.
 #[derive(Clone, Debug)]
 pub struct Sessions {
-    accounts: Accounts,
+    pub(super) accounts: Accounts,
     pub(super) store: Store,
-    jwt: Arc<JwtService>,
+    pub(super) jwt: Arc<JwtService>,
     /// How long a session lives at most.
     lifetime: Duration,
     refresh: RefreshPolicy,
@@ -96,8 +99,9 @@ impl Sessions {
 
     /// For valid credentials, a new session and an access token for it (401 otherwise, the
     /// same for an unknown email and a wrong password).
-    pub async fn log_in(&self, credentials: Credentials, client: ClientInfo) -> Result<String> {
-        Ok(self.start(credentials, client, false).await?.access_token)
+    pub async fn log_in(&self, credentials: Credentials, client: ClientInfo) -> Result<Tokens> {
+        self.start(credentials, client, false, SecondStep::Later)
+            .await
     }
 
     /// As [`Sessions::log_in`], with a refresh token for the session as well.
@@ -106,18 +110,31 @@ impl Sessions {
         credentials: Credentials,
         client: ClientInfo,
     ) -> Result<Tokens> {
-        self.start(credentials, client, true).await
+        self.start(credentials, client, true, SecondStep::Later)
+            .await
     }
 
-    async fn start(
+    /// Starts a session for valid credentials; for an account with a second factor, as
+    /// `second` says.
+    pub(super) async fn start(
         &self,
         credentials: Credentials,
         client: ClientInfo,
         with_refresh: bool,
+        second: SecondStep<'_>,
     ) -> Result<Tokens> {
         let (user, checked_hash) = self.accounts.check_password_hash(credentials).await?;
         // Only once the password is right: the refusal tells nothing to a guesser.
         self.accounts.may_log_in(&user).await?;
+        let aal = match (self.accounts.second_factor_active(&user.id).await?, second) {
+            (false, _) => None,
+            (true, SecondStep::Later) => Some(FIRST_FACTOR),
+            (true, SecondStep::Code(code)) => {
+                self.accounts.check_second_factor(&user, code).await?;
+                Some(SECOND_FACTOR)
+            }
+            (true, SecondStep::Required) => return Err(mfa_required()),
+        };
         let now = now();
         // Without a refresh token, nothing can renew the session once its access token has
         // expired: it lives as long as that token.
@@ -143,6 +160,9 @@ impl Sessions {
         let transaction = self.store.transaction().await?;
         if !transaction.sessions().start(session, &checked_hash).await? {
             return Err(refused());
+        }
+        if let Some(aal) = aal {
+            transaction.mfa().session_set_aal(&id, aal).await?;
         }
         let refresh_token = if with_refresh {
             let token = random_token();
@@ -180,8 +200,9 @@ impl Sessions {
         }
         transaction.commit().await?;
         Ok(Tokens {
-            access_token: self.sign(user, &id)?,
+            access_token: self.sign(user, &id, aal)?,
             refresh_token,
+            mfa_required: aal == Some(FIRST_FACTOR),
         })
     }
 
@@ -208,6 +229,13 @@ impl Sessions {
             return Err(invalid_refresh_token());
         };
         let session = found.session_id.clone();
+        // A session waiting for its second factor renews nothing (its refresh token works
+        // once the factor is given, at `aal2`).
+        let aal = transaction.mfa().session_aal(&session).await?;
+        if aal.as_deref() == Some(FIRST_FACTOR) {
+            return Err(mfa_required());
+        }
+        let aal = aal.map(|_| SECOND_FACTOR);
         if !self.refresh.rotation && found.spent_at.is_none() {
             sessions.touch(&session, now).await?;
             audit::record(
@@ -220,8 +248,9 @@ impl Sessions {
             .await?;
             transaction.commit().await?;
             return Ok(Tokens {
-                access_token: self.sign(found.user, &session)?,
+                access_token: self.sign(found.user, &session, aal)?,
                 refresh_token: None,
+                mfa_required: false,
             });
         }
         let current = match found.spent_at {
@@ -291,8 +320,9 @@ impl Sessions {
         .await?;
         transaction.commit().await?;
         Ok(Tokens {
-            access_token: self.sign(found.user, &session)?,
+            access_token: self.sign(found.user, &session, aal)?,
             refresh_token: Some(current),
+            mfa_required: false,
         })
     }
 
@@ -321,12 +351,6 @@ impl Sessions {
     fn reuse_interval(&self) -> i64 {
         i64::try_from(self.refresh.reuse_interval.as_secs()).unwrap_or(i64::MAX)
     }
-
-    fn sign(&self, user: User, session: &str) -> Result<String> {
-        let mut profile = profile(user);
-        profile.session = Some(session.to_owned());
-        self.jwt.sign(&profile).map_err(ApiError::internal)
-    }
 }
 
 /// The 401 for a refresh token that does not (or no longer) open a session.
@@ -340,6 +364,6 @@ pub fn profile(user: User) -> UserProfile {
         id: user.id,
         name: user.username,
         email: Some(user.email),
-        session: None,
+        ..UserProfile::default()
     }
 }

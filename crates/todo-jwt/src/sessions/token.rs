@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::Sessions;
+use super::{Sessions, mfa::SecondStep};
 use crate::audit::ClientInfo;
 use crate::{
     accounts::Credentials,
@@ -38,6 +38,10 @@ pub struct TokenRequest {
     password: Option<String>,
     /// A refresh token (refresh grant).
     refresh_token: Option<String>,
+    /// For an account with a second factor, its code (the app's, or a recovery code), with
+    /// the password: required for such an account (else `invalid_grant`), ignored for others.
+    #[schema(example = "123456")]
+    mfa_code: Option<String>,
 }
 
 /// A successful token response (RFC 6749, section 5.1).
@@ -151,13 +155,15 @@ pub async fn issue_token(
     if !form {
         return refuse("invalid_request", format!("the body must be {FORM}"));
     }
-    let (mut grant_type, mut username, mut password, mut refresh_token) = (None, None, None, None);
+    let (mut grant_type, mut username, mut password, mut refresh_token, mut mfa_code) =
+        (None, None, None, None, None);
     for (key, value) in form_urlencoded::parse(body) {
         let slot = match key.as_ref() {
             "grant_type" => &mut grant_type,
             "username" => &mut username,
             "password" => &mut password,
             "refresh_token" => &mut refresh_token,
+            "mfa_code" => &mut mfa_code,
             _ => continue,
         };
         if slot.replace(value.into_owned()).is_some() {
@@ -197,11 +203,24 @@ pub async fn issue_token(
         email,
         password: SecretString::from(password),
     };
-    match sessions.log_in_with_refresh(credentials, client).await {
+    if mfa_code
+        .as_ref()
+        .is_some_and(|code| !(6..=32).contains(&code.len()))
+    {
+        return refuse("invalid_request", "`mfa_code` is 6 to 32 characters");
+    }
+    // No `aal1` session from here: a client of this grant could not complete it.
+    let second = match &mfa_code {
+        Some(code) => SecondStep::Code(code),
+        None => SecondStep::Required,
+    };
+    match sessions.start(credentials, client, true, second).await {
         Ok(tokens) => answer(&sessions, tokens),
-        Err(ApiError::Unauthorized(message) | ApiError::Denied { message, .. }) => {
-            refuse("invalid_grant", message)
-        }
+        Err(
+            ApiError::Unauthorized(message)
+            | ApiError::Denied { message, .. }
+            | ApiError::BadRequest { message, .. },
+        ) => refuse("invalid_grant", message),
         Err(other) => other.into_response(),
     }
 }

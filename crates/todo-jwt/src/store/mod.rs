@@ -31,6 +31,7 @@ mod audit;
 mod error;
 mod keys;
 mod mail;
+mod mfa;
 mod model;
 mod postgres;
 mod rows;
@@ -53,6 +54,7 @@ pub use audit::{Audit, AuditCount, AuditRecord, AuditStatements};
 pub use error::{SchemaDifference, SchemaObjectName, StoreError};
 pub use keys::{KeyRecord, KeyStatements, SigningKeys};
 pub use mail::{Mail, MailStatements, NewToken, OutboxMessage, UsedToken};
+pub use mfa::{Mfa, MfaStatements, TotpRecord};
 pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
 pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
 pub use sqlite::Restore as SqliteRestore;
@@ -111,6 +113,7 @@ trait Engine:
     + AuditStatements
     + KeyStatements
     + MailStatements
+    + MfaStatements
     + 'static
 {
     /// Starts a transaction.
@@ -154,6 +157,7 @@ trait TransactionEngine:
     + AuditStatements
     + KeyStatements
     + MailStatements
+    + MfaStatements
 {
     /// Makes the transaction's writes durable and visible.
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -231,6 +235,11 @@ impl Store {
     /// The outbox and the tokens sent by mail.
     pub fn mail(&self) -> Mail<'_> {
         Mail(&*self.engine)
+    }
+
+    /// The second factor.
+    pub fn mfa(&self) -> Mfa<'_> {
+        Mfa(&*self.engine)
     }
 
     /// Starts a unit of work (see [`Transaction`]).
@@ -318,6 +327,11 @@ impl Transaction {
     /// The outbox and the tokens sent by mail.
     pub fn mail(&self) -> Mail<'_> {
         Mail(&*self.engine)
+    }
+
+    /// The second factor.
+    pub fn mfa(&self) -> Mfa<'_> {
+        Mfa(&*self.engine)
     }
 
     /// Commits; [`StoreError::Aborted`] (and nothing is kept) when one of its statements

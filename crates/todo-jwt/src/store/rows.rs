@@ -5,7 +5,7 @@
 
 use super::{
     AuditRecord, Counter, KeyRecord, OutboxMessage, RefreshRecord, Session, Todo, TodoRef,
-    UsedToken, User, UserRecord,
+    TotpRecord, UsedToken, User, UserRecord,
 };
 
 /// A value both drivers can read from a column.
@@ -171,6 +171,22 @@ impl FromRow for UsedToken {
             user_id: row.get(0)?,
             new_email: row.get(1)?,
         })
+    }
+}
+
+impl FromRow for TotpRecord {
+    fn from_row<R: Columns>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            secret: row.get(0)?,
+            activated_at: row.get(1)?,
+            last_step: row.get(2)?,
+        })
+    }
+}
+
+impl FromRow for Option<String> {
+    fn from_row<R: Columns>(row: &R) -> Result<Self, R::Error> {
+        row.get(0)
     }
 }
 

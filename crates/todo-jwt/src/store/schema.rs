@@ -66,6 +66,8 @@ pub mod sessions {
     pub const USER_AGENT: &str = "user_agent";
     /// The client's address at login.
     pub const IP: &str = "ip";
+    /// The assurance level reached (`aal1`, `aal2`; NULL: no second factor at login).
+    pub const AAL: &str = "aal";
     /// What a [`crate::store::Session`] is read from, in its field order.
     pub const SESSION: [&str; 7] = [
         ID,
@@ -244,4 +246,32 @@ pub fn todo_column(field: Field) -> &'static str {
         Field::Desc => todos::DESCRIPTION,
         Field::IsComplete => todos::IS_COMPLETE,
     }
+}
+
+/// The `mfa_totp` table: each account's authenticator-app factor.
+pub mod mfa_totp {
+    /// The table.
+    pub const TABLE: &str = "mfa_totp";
+    /// The account.
+    pub const USER_ID: &str = "user_id";
+    /// The secret, sealed.
+    pub const SECRET: &str = "secret";
+    /// When the enrolment started (Unix seconds).
+    pub const CREATED_AT: &str = "created_at";
+    /// When its first code was accepted (NULL: waiting for it).
+    pub const ACTIVATED_AT: &str = "activated_at";
+    /// The time step of the last code accepted.
+    pub const LAST_STEP: &str = "last_step";
+}
+
+/// The `mfa_recovery_codes` table: each account's recovery codes, by hash.
+pub mod mfa_recovery_codes {
+    /// The table.
+    pub const TABLE: &str = "mfa_recovery_codes";
+    /// The code's SHA-256, hex.
+    pub const HASH: &str = "hash";
+    /// The account.
+    pub const USER_ID: &str = "user_id";
+    /// When it was used (NULL: not yet).
+    pub const USED_AT: &str = "used_at";
 }

@@ -125,6 +125,9 @@ async fn an_installation_from_before_keys_keeps_hs256() {
     first
         .sql("ALTER TABLE refresh_tokens DROP COLUMN rotation")
         .await;
+    first.sql("DROP TABLE mfa_recovery_codes").await;
+    first.sql("DROP TABLE mfa_totp").await;
+    first.sql("ALTER TABLE sessions DROP COLUMN aal").await;
     first.sql("DROP TABLE outbox").await;
     first.sql("DROP TABLE email_tokens").await;
     first

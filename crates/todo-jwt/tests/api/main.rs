@@ -20,6 +20,7 @@ mod logs;
 mod mail;
 mod mail_tls;
 mod metrics;
+mod mfa;
 mod openapi;
 mod restore;
 mod sealed_keys;

@@ -30,7 +30,7 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 
 /// The operations whose ids are LoopBack's (`@loopback/authentication-jwt`'s for refresh), and
 /// ours for the routes LoopBack does not have, in the same `Controller.method` form.
-const OPERATION_IDS: [(&str, &str); 31] = [
+const OPERATION_IDS: [(&str, &str); 37] = [
     ("POST /signup", "UserController.signUp"),
     ("POST /users/login", "UserController.login"),
     ("GET /whoAmI", "UserController.whoAmI"),
@@ -77,6 +77,18 @@ const OPERATION_IDS: [(&str, &str); 31] = [
         "POST /users/me/email/confirm",
         "UserController.confirmEmailChange",
     ),
+    ("POST /users/me/mfa/totp", "UserController.enrolTotp"),
+    (
+        "POST /users/me/mfa/totp/verify",
+        "UserController.verifyTotp",
+    ),
+    ("GET /users/me/mfa", "UserController.findFactors"),
+    (
+        "POST /users/me/mfa/recovery-codes",
+        "UserController.newRecoveryCodes",
+    ),
+    ("DELETE /users/me/mfa/totp", "UserController.disableTotp"),
+    ("POST /users/login/mfa", "UserController.completeLogin"),
 ];
 
 #[tokio::test]
@@ -128,6 +140,23 @@ async fn every_reference_resolves_and_there_is_a_server() {
     assert_eq!(doc["servers"][0]["url"], "/");
 }
 
+/// The operations anyone may call.
+const PUBLIC: [&str; 13] = [
+    "POST /signup",
+    "POST /users/login",
+    "POST /users/token",
+    "POST /users/refresh-login",
+    "POST /refresh",
+    "GET /healthz",
+    "GET /readyz",
+    "GET /.well-known/jwks.json",
+    "POST /users/verify-email",
+    "POST /users/verify-email/resend",
+    "POST /users/password-reset",
+    "POST /users/password-reset/confirm",
+    "POST /users/me/email/confirm",
+];
+
 /// What each operation answers besides success, as the handlers and extractors do.
 #[tokio::test]
 async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
@@ -147,7 +176,13 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
             "POST /refresh" => [&body[..], &["401", "429"]].concat(),
             "POST /users/me/email/confirm" => [&body[..], &["409", "429"]].concat(),
             "PUT /users/me/email" => [&body[..], &["401", "403", "409", "429"]].concat(),
-            "GET /users/me" => vec!["401", "503"],
+            "GET /users/me" | "GET /users/me/mfa" => vec!["401", "503"],
+            "POST /users/me/mfa/totp" => vec!["401", "403", "409", "503"],
+            "POST /users/me/mfa/totp/verify" | "POST /users/me/mfa/recovery-codes" => {
+                [&body[..], &["401", "403", "409", "429"]].concat()
+            }
+            "DELETE /users/me/mfa/totp" => [&body[..], &["401", "403", "429"]].concat(),
+            "POST /users/login/mfa" => [&body[..], &["401", "429"]].concat(),
             "POST /users/token" => vec!["400", "408", "413", "429", "503"],
             "GET /whoAmI" => vec!["401", "503"],
             "GET /healthz" | "GET /.well-known/jwks.json" => vec![],
@@ -166,6 +201,12 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
             "GET /todos/{id}" | "DELETE /todos/{id}" => vec!["400", "401", "404", "503"],
             other => panic!("{other} is not in this list"),
         };
+        // Every protected operation but the two a first-step token is for: 403 `MFA_REQUIRED`.
+        let protected = !PUBLIC.contains(&name)
+            && !["GET /users/me/mfa", "POST /users/login/mfa"].contains(&name);
+        if protected && !statuses.contains(&"403") {
+            statuses.push("403");
+        }
         statuses.sort_unstable();
         statuses
     };
@@ -251,21 +292,7 @@ async fn the_error_details_are_typed_as_the_objects_they_are() {
 async fn public_operations_say_so_and_protected_ones_require_a_token() {
     let app = spawn_app().await;
     let doc = document(&app).await;
-    let public = [
-        "POST /signup",
-        "POST /users/login",
-        "POST /users/token",
-        "POST /users/refresh-login",
-        "POST /refresh",
-        "GET /healthz",
-        "GET /readyz",
-        "GET /.well-known/jwks.json",
-        "POST /users/verify-email",
-        "POST /users/verify-email/resend",
-        "POST /users/password-reset",
-        "POST /users/password-reset/confirm",
-        "POST /users/me/email/confirm",
-    ];
+    let public = PUBLIC;
     for (method, path, operation) in operations(&doc) {
         let name = format!("{method} {path}");
         if public.contains(&name.as_str()) {

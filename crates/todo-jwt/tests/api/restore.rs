@@ -215,10 +215,12 @@ async fn a_restore_ends_every_session_and_replaces_the_signing_keys() {
 #[tokio::test]
 async fn an_older_backup_restores_with_its_sessions_ended() {
     let backed_up = BackedUp::new().await;
-    // The later migrations undone too (audit_counts, the refresh tokens' rotation, mail).
+    // The later migrations undone too (audit_counts, the refresh tokens' rotation, mail, the
+    // second factor).
     let older = backed_up.altered(
         "DROP TABLE signing_keys; DROP TABLE audit_counts; \
          ALTER TABLE refresh_tokens DROP COLUMN rotation; DROP TABLE outbox; \
+         DROP TABLE mfa_recovery_codes; DROP TABLE mfa_totp; ALTER TABLE sessions DROP COLUMN aal; \
          DROP TABLE email_tokens; ALTER TABLE users DROP COLUMN email_verified_at; \
          PRAGMA user_version = 7;",
     );

@@ -18,6 +18,7 @@ impl From<AuthError> for ApiError {
         match error {
             // The same 503 as any request's when the database is down.
             AuthError::Unavailable(cause) => Self::DatabaseUnavailable(cause),
+            AuthError::Forbidden { message, code } => Self::Denied { code, message },
             other => Self::Auth(other),
         }
     }

@@ -108,10 +108,11 @@ error_response!(
 error_response!(
     /// 403.
     Forbidden,
-    "The password given to confirm the change is wrong; or, at login, the account's address is \
-     not proven and the service requires it (`EMAIL_NOT_VERIFIED`, with \
-     `TODO_JWT_REQUIRE_VERIFIED_EMAIL=true`: open the signup message's link, or ask for a new \
-     one)"
+    "The password given to confirm the change is wrong; or the token has the password only, \
+     for an account with a second factor (`MFA_REQUIRED`: complete the login with \
+     `POST /users/login/mfa`); or, at login, the account's address is not proven and the \
+     service requires it (`EMAIL_NOT_VERIFIED`, with `TODO_JWT_REQUIRE_VERIFIED_EMAIL=true`: \
+     open the signup message's link, or ask for a new one)"
 );
 error_response!(
     /// 404.

@@ -88,6 +88,7 @@ impl Modify for SecuritySchemes {
 /// an explicit empty `security` when it has none: public, rather than unspecified.
 fn finish_operations(doc: &mut openapi::OpenApi) {
     let default = errors::default_response();
+    let forbidden = openapi::Ref::from_response_name("Forbidden");
     for item in doc.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
@@ -102,10 +103,27 @@ fn finish_operations(doc: &mut openapi::OpenApi) {
                 .responses
                 .entry("default".to_owned())
                 .or_insert_with(|| default.clone().into());
-            operation.security.get_or_insert_with(Vec::new);
+            let security = operation.security.get_or_insert_with(Vec::new);
+            // A token of the password alone (an account with a second factor) is 403
+            // `MFA_REQUIRED` everywhere but on the routes that complete or inspect its login.
+            let first_factor = operation
+                .operation_id
+                .as_deref()
+                .is_some_and(|id| FIRST_FACTOR_OPERATIONS.contains(&id));
+            if !security.is_empty() && !first_factor {
+                operation
+                    .responses
+                    .responses
+                    .entry("403".to_owned())
+                    .or_insert_with(|| forbidden.clone().into());
+            }
         }
     }
 }
+
+/// The operations a token of the password alone may call.
+const FIRST_FACTOR_OPERATIONS: [&str; 2] =
+    ["UserController.findFactors", "UserController.completeLogin"];
 
 /// The finished document, from the routes' operations.
 pub fn document(routes: openapi::OpenApi) -> openapi::OpenApi {

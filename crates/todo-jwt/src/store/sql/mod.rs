@@ -16,6 +16,7 @@ mod audit;
 mod condition;
 mod keys;
 mod mail;
+mod mfa;
 mod param;
 mod sessions;
 mod throttle;
@@ -32,6 +33,7 @@ use sea_query::{Expr, PostgresQueryBuilder, QueryStatementBuilder, SqliteQueryBu
 pub use audit::AuditSql;
 pub use keys::KeySql;
 pub use mail::{CLAIM_BATCH, MailSql};
+pub use mfa::MfaSql;
 pub use param::Param;
 pub use sessions::SessionSql;
 pub use throttle::ThrottleSql;
@@ -65,6 +67,8 @@ pub struct FixedStatements {
     pub keys: KeySql,
     /// The outbox and the tokens sent by mail.
     pub mail: MailSql,
+    /// The second factor.
+    pub mfa: MfaSql,
 }
 
 static SQLITE: LazyLock<FixedStatements> =
@@ -92,6 +96,7 @@ impl FixedStatements {
             audit: AuditSql::new(dialect),
             keys: KeySql::new(dialect),
             mail: MailSql::new(dialect),
+            mfa: MfaSql::new(dialect),
         }
     }
 }

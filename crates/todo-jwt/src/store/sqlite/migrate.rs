@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_refresh_token_rotation.sql"),
     include_str!("migrations/0011_mail.sql"),
     include_str!("migrations/0012_email_change.sql"),
+    include_str!("migrations/0013_mfa.sql"),
 ];
 
 /// The schema versions this build knows: 1 to the number of migrations.
