@@ -261,12 +261,20 @@ impl Accounts {
     /// The user whose email and password these are; an unknown email and a wrong password give
     /// the same 401 after the same work.
     pub async fn check_password(&self, credentials: Credentials) -> Result<User> {
-        Ok(self.check_password_hash(credentials).await?.0)
+        // The caller is already known (a session of theirs asks): a right password clears
+        // the count, second factor or not.
+        Ok(self.check(credentials, true).await?.0)
     }
 
     /// [`Accounts::check_password`], with the hash the password was checked against (a session
     /// is started only while the user still has it).
     pub async fn check_password_hash(&self, credentials: Credentials) -> Result<(User, String)> {
+        self.check(credentials, false).await
+    }
+
+    /// [`Accounts::check_password_hash`]; `known`: the caller's session asks (then a right
+    /// password clears the failures even with a second factor).
+    async fn check(&self, credentials: Credentials, known: bool) -> Result<(User, String)> {
         let Credentials { email, password } = credentials;
         // Counted before any hashing; a locked account is refused, the right password included.
         let attempt = self.throttles.reserve(&email).await?;
@@ -282,7 +290,7 @@ impl Accounts {
             (Some(user), Some(hash)) if valid => {
                 // With a second factor the lockout is cleared by a right code only: else each
                 // login with the password would buy another round of code guesses.
-                if !self.second_factor_active(&user.id).await? {
+                if known || !self.second_factor_active(&user.id).await? {
                     self.throttles.succeeded(&email).await?;
                 }
                 // An outdated hash is replaced now that the password is known right.

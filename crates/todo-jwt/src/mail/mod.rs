@@ -182,6 +182,21 @@ impl Mailer {
         }
     }
 
+    /// The notice that `count` wrong app codes in a row were given: only recovery codes work
+    /// until one is used.
+    pub fn codes_guessed(&self, count: i64) -> Letter {
+        Letter {
+            subject: "Someone is guessing your codes".to_owned(),
+            body: format!(
+                "{count} wrong authenticator-app codes in a row were given for the account with \
+                 this address, after its password. Until a recovery code is used, app codes \
+                 are refused.\r\n\r\n\
+                 Someone knows your password: change it now at {}/reset-password.\r\n",
+                self.0.public_url
+            ),
+        }
+    }
+
     /// The notice that a recovery code was used to log in.
     pub fn recovery_code_used(&self) -> Letter {
         Letter {

@@ -14,10 +14,17 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{Sessions, Tokens, handlers::TokenBody, service::profile, token::with_no_store};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{
+    Sessions, Tokens,
+    refresh::{random_token, token_hash},
+    service::profile,
+    token::with_no_store,
+};
 use crate::{
     accounts::mfa::FactorCode,
-    audit::{self, AuthEvent},
     http::{
         body::JsonBody,
         error::{ApiError, Result},
@@ -29,6 +36,9 @@ use crate::{
 
 /// The level of a session whose second factor was given.
 pub const SECOND_FACTOR: &str = "aal2";
+
+/// How long a session waits for its second factor (seconds).
+pub const PENDING_LIFETIME: i64 = 600;
 
 /// For an account with a second factor, what a login does about it.
 #[derive(Debug, Clone, Copy)]
@@ -89,32 +99,64 @@ impl Sessions {
             ));
         };
         self.accounts.check_second_factor(&user, code).await?;
+        let now = crate::clock::now();
         let transaction = self.store.transaction().await?;
+        // A session started by `/users/refresh-login` gets a new refresh token (the one handed
+        // out with the password alone dies) and the lifetime of its kind.
+        let with_refresh = transaction.mfa().session_refresh_tokens(session).await? > 0;
+        let lifetime = if with_refresh {
+            self.lifetime
+        } else {
+            self.jwt.lifetime().min(self.lifetime)
+        };
+        let expires_at = now.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
         if !transaction
             .mfa()
-            .session_set_aal(session, SECOND_FACTOR)
+            .session_upgrade(session, expires_at)
             .await?
         {
-            // Ended meanwhile (a logout, a password change).
-            return Err(ApiError::Unauthorized(
-                "Error verifying token : user not found".to_owned(),
-            ));
+            // Ended (or upgraded) meanwhile.
+            return Err(not_waiting());
         }
-        audit::record(
-            transaction.audit(),
-            AuthEvent::LoggedIn {
-                user: &user.id,
-                session,
-            },
-        )
-        .await?;
+        let refresh_token = if with_refresh {
+            let sessions = transaction.sessions();
+            sessions
+                .forget_refresh_tokens_before(session, i64::MAX)
+                .await?;
+            let token = random_token();
+            sessions
+                .add_refresh_token(&token_hash(&token), session, 0, now)
+                .await?;
+            Some(token)
+        } else {
+            None
+        };
         transaction.commit().await?;
         Ok(Tokens {
             access_token: self.sign(user, session, Some(SECOND_FACTOR))?,
-            refresh_token: None,
+            refresh_token,
             mfa_required: false,
         })
     }
+}
+
+/// What completing a login answers: the `aal2` token as `/users/login` names it, and, for a
+/// session started by `/users/refresh-login`, as that route names it with its new refresh
+/// token.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompletedLogin {
+    /// The session's first `aal2` access token.
+    pub token: String,
+    /// The same token (a session started by `/users/refresh-login`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub access_token: Option<String>,
+    /// The session's new refresh token (a session started by `/users/refresh-login`; the one
+    /// handed out with the password alone no longer works).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub refresh_token: Option<String>,
 }
 
 /// Completes a login with the second factor: the bearer is the token `/users/login` (or
@@ -125,10 +167,10 @@ impl Sessions {
     security(("jwt" = [])),
     request_body = FactorCode,
     responses(
-        (status = 200, description = "The session's first `aal2` token (a session started by \
-            `/users/refresh-login` refreshes with its refresh token from now on). A wrong or \
-            used code is 400 `INVALID_CODE`; a token whose session is not waiting, 400 \
-            `MFA_NOT_PENDING`", body = TokenBody),
+        (status = 200, description = "The session's first `aal2` token (with a new refresh \
+            token for a session started by `/users/refresh-login`). A wrong or used code is 400 \
+            `INVALID_CODE` (`USE_RECOVERY_CODE` after 100 wrong ones in a row); a token whose \
+            session is not waiting, 400 `MFA_NOT_PENDING`", body = CompletedLogin),
         (status = 401, response = Unauthorized),
         (status = 429, response = TooManyRequests),
         JsonBodyErrors,
@@ -141,9 +183,13 @@ pub async fn complete_login(
     JsonBody(body): JsonBody<FactorCode>,
 ) -> Result<Response> {
     let tokens = sessions.complete_login(&caller, &body.code).await?;
-    let body = TokenBody {
+    let body = CompletedLogin {
+        access_token: tokens
+            .refresh_token
+            .as_ref()
+            .map(|_| tokens.access_token.clone()),
         token: tokens.access_token,
-        mfa_required: None,
+        refresh_token: tokens.refresh_token,
     };
     Ok(with_no_store(Json(body).into_response()))
 }

@@ -36,7 +36,8 @@ where
         .routes(routes!(token::issue_token))
 }
 
-/// The route a token of the password alone (`aal1`) is for: completing its login.
+/// The routes a token of the password alone (`aal1`) may call too: completing its login, and
+/// ending it.
 pub fn first_factor_router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -44,7 +45,9 @@ where
     crate::http::body::BodyLimits: FromRef<S>,
     crate::throttle::Throttles: FromRef<S>,
 {
-    OpenApiRouter::new().routes(routes!(mfa::complete_login))
+    OpenApiRouter::new()
+        .routes(routes!(mfa::complete_login))
+        .routes(routes!(handlers::log_out))
 }
 
 /// The session routes that need an authenticated caller.
@@ -54,7 +57,6 @@ where
     Sessions: FromRef<S>,
 {
     OpenApiRouter::new()
-        .routes(routes!(handlers::log_out))
         .routes(routes!(handlers::log_out_everywhere))
         .routes(routes!(handlers::list_sessions))
         .routes(routes!(handlers::end_session))

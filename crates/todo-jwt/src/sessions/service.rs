@@ -9,7 +9,7 @@ use authn_jwt::{FIRST_FACTOR, JwtService};
 
 use super::{
     ended::EndedSessions,
-    mfa::{SECOND_FACTOR, SecondStep, mfa_required},
+    mfa::{PENDING_LIFETIME, SECOND_FACTOR, SecondStep, mfa_required},
     refresh::{RefreshKey, random_token, token_hash},
 };
 use crate::{
@@ -49,7 +49,7 @@ pub struct Sessions {
     pub(super) store: Store,
     pub(super) jwt: Arc<JwtService>,
     /// How long a session lives at most.
-    lifetime: Duration,
+    pub(super) lifetime: Duration,
     refresh: RefreshPolicy,
     /// The sessions ended here, refused by this instance at once.
     pub(super) ended: Arc<EndedSessions>,
@@ -144,6 +144,13 @@ impl Sessions {
             self.jwt.lifetime().min(self.lifetime)
         };
         let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
+        // A session waiting for its second factor lives minutes, not days: its tokens are
+        // good for one thing, and it must not take a place among the account's sessions.
+        let lifetime = if aal == Some(FIRST_FACTOR) {
+            lifetime.min(PENDING_LIFETIME)
+        } else {
+            lifetime
+        };
         let session = Session {
             id: uuid::Uuid::new_v4().to_string(),
             user_id: user.id.clone(),
@@ -160,6 +167,18 @@ impl Sessions {
         let transaction = self.store.transaction().await?;
         if !transaction.sessions().start(session, &checked_hash).await? {
             return Err(refused());
+        }
+        // A factor activated meanwhile (activation takes the account's row, which the
+        // session's insert shares, so on PostgreSQL it is seen here): no session at a level
+        // the account no longer allows; the client logs in again.
+        if aal.is_none()
+            && transaction
+                .mfa()
+                .totp_find(&user.id)
+                .await?
+                .is_some_and(|factor| factor.activated_at.is_some())
+        {
+            return Err(mfa_required());
         }
         if let Some(aal) = aal {
             transaction.mfa().session_set_aal(&id, aal).await?;

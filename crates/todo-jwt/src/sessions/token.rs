@@ -180,7 +180,9 @@ pub async fn issue_token(
             };
             return match sessions.refresh(&presented).await {
                 Ok(tokens) => answer(&sessions, tokens),
-                Err(ApiError::Unauthorized(message)) => refuse("invalid_grant", message),
+                Err(ApiError::Unauthorized(message) | ApiError::Denied { message, .. }) => {
+                    refuse("invalid_grant", message)
+                }
                 Err(other) => other.into_response(),
             };
         }

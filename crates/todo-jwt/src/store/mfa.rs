@@ -16,6 +16,8 @@ pub struct TotpRecord {
     pub activated_at: Option<i64>,
     /// The time step of the last code accepted.
     pub last_step: Option<i64>,
+    /// Wrong app codes in a row.
+    pub failures: i64,
 }
 
 /// The statements each engine implements for [`Mfa`].
@@ -26,16 +28,28 @@ pub trait MfaStatements: Send + Sync {
     /// Starts (or starts over) the account's enrolment with `secret`, unless its factor is
     /// active; whether it did.
     async fn totp_enrol(&self, user_id: &str, secret: &[u8], now: i64) -> Result<bool, StoreError>;
-    /// Accepts a code of time step `step`: only if no code of this step or a later one was
-    /// accepted before (on any instance), and, with `activate`, the enrolment is waiting
-    /// (it then becomes active at `now`), else the factor is active. Whether it was accepted.
+    /// Accepts a code of time step `step` (clearing the failures): only if no code of this
+    /// step or a later one was accepted before (on any instance), and, with `activating`
+    /// (the sealed secret the code was checked against), the enrolment of that very secret is
+    /// waiting (it then becomes active at `now`), else the factor is active. Whether it was
+    /// accepted.
     async fn totp_accept(
         &self,
         user_id: &str,
         step: i64,
-        activate: bool,
+        activating: Option<&[u8]>,
         now: i64,
     ) -> Result<bool, StoreError>;
+    /// Counts a wrong app code (`true`) or clears the count (`false`).
+    async fn totp_failed(&self, user_id: &str, wrong: bool) -> Result<(), StoreError>;
+    /// Takes the account's row for the rest of the transaction (PostgreSQL): a login that
+    /// starts a session (which shares the row) waits, or is waited for.
+    async fn user_lock(&self, user_id: &str) -> Result<(), StoreError>;
+    /// How many refresh tokens the session has.
+    async fn session_refresh_tokens(&self, session_id: &str) -> Result<i64, StoreError>;
+    /// Upgrades a waiting (`aal1`) session to `aal2`, living until `expires_at`; whether it
+    /// was waiting.
+    async fn session_upgrade(&self, session_id: &str, expires_at: i64) -> Result<bool, StoreError>;
     /// Removes the account's factor and its recovery codes.
     async fn totp_remove(&self, user_id: &str) -> Result<(), StoreError>;
     /// Replaces the account's recovery codes by `hashes`.
@@ -81,12 +95,19 @@ impl<X: Run> MfaStatements for X {
         &self,
         user_id: &str,
         step: i64,
-        activate: bool,
+        activating: Option<&[u8]>,
         now: i64,
     ) -> Result<bool, StoreError> {
         let sql = &self.sql().mfa;
-        let accepted = if activate {
-            let params = [step.into(), now.into(), user_id.into(), step.into()];
+        let accepted = if let Some(secret) = activating {
+            let secret = Some(secret.to_vec());
+            let params = [
+                step.into(),
+                now.into(),
+                user_id.into(),
+                (&secret).into(),
+                step.into(),
+            ];
             self.execute(Statement::write(&sql.activate, &params))
                 .await?
         } else {
@@ -94,6 +115,37 @@ impl<X: Run> MfaStatements for X {
             self.execute(Statement::write(&sql.accept, &params)).await?
         };
         Ok(accepted > 0)
+    }
+
+    async fn totp_failed(&self, user_id: &str, wrong: bool) -> Result<(), StoreError> {
+        let sql = &self.sql().mfa;
+        let sql = if wrong {
+            &sql.fail
+        } else {
+            &sql.clear_failures
+        };
+        self.execute(Statement::write(sql, &[user_id.into()]))
+            .await?;
+        Ok(())
+    }
+
+    async fn user_lock(&self, user_id: &str) -> Result<(), StoreError> {
+        let sql = &self.sql().mfa.lock_user;
+        self.execute(Statement::write(sql, &[user_id.into()]))
+            .await?;
+        Ok(())
+    }
+
+    async fn session_refresh_tokens(&self, session_id: &str) -> Result<i64, StoreError> {
+        let sql = &self.sql().mfa.refresh_tokens;
+        self.one::<i64>(Statement::read(sql, &[session_id.into()]))
+            .await
+    }
+
+    async fn session_upgrade(&self, session_id: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let params = [expires_at.into(), session_id.into()];
+        let sql = &self.sql().mfa.upgrade_session;
+        Ok(self.execute(Statement::write(sql, &params)).await? > 0)
     }
 
     async fn totp_remove(&self, user_id: &str) -> Result<(), StoreError> {

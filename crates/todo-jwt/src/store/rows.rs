@@ -180,6 +180,7 @@ impl FromRow for TotpRecord {
             secret: row.get(0)?,
             activated_at: row.get(1)?,
             last_step: row.get(2)?,
+            failures: row.get(3)?,
         })
     }
 }

@@ -262,6 +262,8 @@ pub mod mfa_totp {
     pub const ACTIVATED_AT: &str = "activated_at";
     /// The time step of the last code accepted.
     pub const LAST_STEP: &str = "last_step";
+    /// Wrong app codes in a row.
+    pub const FAILURES: &str = "failures";
 }
 
 /// The `mfa_recovery_codes` table: each account's recovery codes, by hash.

@@ -11,6 +11,7 @@
 
 mod codes;
 pub mod handlers;
+mod manage;
 mod seal;
 
 pub use handlers::FactorCode;
@@ -32,6 +33,13 @@ use codes::{is_app_code, recovery_codes, recovery_hash};
 
 /// The code of a code that is wrong, already used, or for a factor that is not there.
 pub const INVALID_CODE: &str = "INVALID_CODE";
+
+/// The code of an app's code refused unchecked: too many wrong ones in a row.
+pub const USE_RECOVERY_CODE: &str = "USE_RECOVERY_CODE";
+
+/// Wrong app codes in a row after which only a recovery code works (NIST SP 800-63B asks for
+/// at most 100): the lockout's window limits the pace, this the total.
+pub const MAX_CODE_FAILURES: i64 = 100;
 
 /// The factors of the service: how secrets are sealed, and the issuer apps show.
 #[derive(Clone, Debug)]
@@ -77,12 +85,13 @@ fn invalid_code() -> ApiError {
 }
 
 impl Accounts {
-    /// The app's view of `secret` for `email`.
+    /// The app's view of `secret` for `email` (the label without `:`, which an address may
+    /// hold in a domain literal and an `otpauth` label may not).
     fn totp(&self, secret: Vec<u8>, email: &str) -> Result<Totp> {
         Builder::new()
             .with_secret(Secret::from(secret))
             .with_issuer(Some(self.factors().issuer.as_str()))
-            .with_account_name(email)
+            .with_account_name(email.replace(':', "_"))
             .build()
             .map_err(ApiError::internal)
     }
@@ -144,25 +153,42 @@ impl Accounts {
             ));
         }
         let attempt = self.throttles().reserve(&user.email).await?;
-        let transaction = self.store().transaction().await?;
-        let step = self.matching_step(&user, &factor.secret, code)?;
-        let accepted = match step {
-            Some(step) => {
-                transaction
-                    .mfa()
-                    .totp_accept(&user.id, step, true, clock::now())
-                    .await?
-            }
-            None => false,
+        let checked = async {
+            let transaction = self.store().transaction().await?;
+            // The account's row, so that a login starting a session now either finishes first
+            // (and its session is ended below) or waits and finds the factor active.
+            transaction.mfa().user_lock(&user.id).await?;
+            let accepted = match self.matching_step(&user, &factor.secret, code)? {
+                Some(step) => {
+                    let secret = Some(factor.secret.as_slice());
+                    transaction
+                        .mfa()
+                        .totp_accept(&user.id, step, secret, clock::now())
+                        .await?
+                }
+                None => false,
+            };
+            Ok::<_, ApiError>(accepted.then_some(transaction))
         };
-        if !accepted {
-            drop(transaction);
-            return Err(self.wrong_code(&user, attempt).await);
-        }
+        let transaction = match checked.await {
+            Ok(Some(transaction)) => transaction,
+            Ok(None) => return Err(self.wrong_code(&user, attempt, None).await),
+            Err(error) => {
+                self.throttles().release(&user.email).await;
+                return Err(error);
+            }
+        };
         let (codes, hashes) = recovery_codes();
         transaction.mfa().codes_replace(&user.id, &hashes).await?;
-        if let Some(session) = &caller.session {
-            transaction.sessions().end_others(&user.id, session).await?;
+        match &caller.session {
+            Some(session) => {
+                transaction.sessions().end_others(&user.id, session).await?;
+                // This session proved both: its refreshed tokens say so.
+                transaction.mfa().session_set_aal(session, "aal2").await?;
+            }
+            None => {
+                transaction.sessions().end_all(&user.id).await?;
+            }
         }
         audit::record(
             transaction.audit(),
@@ -191,11 +217,11 @@ impl Accounts {
             }
         };
         let proof = match self.proof(&transaction, user, code).await {
-            Ok(Some(proof)) => proof,
-            Ok(None) => {
+            Ok(Ok(proof)) => proof,
+            Ok(Err(failures)) => {
                 // Rolled back before the failure is written (one writer at a time).
                 drop(transaction);
-                return Err(self.wrong_code(user, attempt).await);
+                return Err(self.wrong_code(user, attempt, failures).await);
             }
             Err(error) => {
                 drop(transaction);
@@ -209,6 +235,7 @@ impl Accounts {
         };
         audit::record(transaction.audit(), event).await?;
         if proof == Proof::Recovery {
+            transaction.mfa().totp_failed(&user.id, false).await?;
             let notice = self.mailer().recovery_code_used();
             self.mailer()
                 .enqueue(transaction.mail(), &user.email, &notice, clock::now())
@@ -220,41 +247,58 @@ impl Accounts {
         Ok(proof)
     }
 
-    /// What `code` proves for `user`, using it up; `None` when it proves nothing.
+    /// What `code` proves for `user`, using it up; when it proves nothing, the wrong app codes
+    /// in a row so far if it was one (`None`: a recovery code, or no factor).
     async fn proof(
         &self,
         transaction: &Transaction,
         user: &User,
         code: &str,
-    ) -> Result<Option<Proof>> {
+    ) -> Result<std::result::Result<Proof, Option<i64>>> {
         let Some(factor) = transaction.mfa().totp_find(&user.id).await? else {
-            return Ok(None);
+            return Ok(Err(None));
         };
         if factor.activated_at.is_none() {
-            return Ok(None);
+            return Ok(Err(None));
         }
         if !is_app_code(code) {
             let used = transaction
                 .mfa()
                 .code_use(&user.id, &recovery_hash(code), clock::now())
                 .await?;
-            return Ok(used.then_some(Proof::Recovery));
+            return Ok(if used { Ok(Proof::Recovery) } else { Err(None) });
         }
-        let Some(step) = self.matching_step(user, &factor.secret, code)? else {
-            return Ok(None);
+        if factor.failures >= MAX_CODE_FAILURES {
+            return Err(ApiError::bad_request(
+                USE_RECOVERY_CODE,
+                "Too many wrong codes in a row: only a recovery code works now (it clears the \
+                 count).",
+            ));
+        }
+        let accepted = match self.matching_step(user, &factor.secret, code)? {
+            Some(step) => {
+                transaction
+                    .mfa()
+                    .totp_accept(&user.id, step, None, clock::now())
+                    .await?
+            }
+            None => false,
         };
-        let accepted = transaction
-            .mfa()
-            .totp_accept(&user.id, step, false, clock::now())
-            .await?;
-        Ok(accepted.then_some(Proof::Totp))
+        Ok(if accepted {
+            Ok(Proof::Totp)
+        } else {
+            Err(Some(factor.failures))
+        })
     }
 
     /// The time step `code` is of, within a step of now, if it is the app's for `sealed`.
     fn matching_step(&self, user: &User, sealed: &[u8], code: &str) -> Result<Option<i64>> {
         let Some(secret) = self.factors().seal.open(&user.id, sealed) else {
-            tracing::error!(user = %user.id, "an authenticator secret does not open: its codes are refused");
-            return Ok(None);
+            // Not the caller's mistake (the service secret changed, or the row was altered):
+            // no code can be checked, and none is counted against them.
+            return Err(ApiError::internal(std::io::Error::other(
+                "an authenticator secret does not open with the service secret",
+            )));
         };
         let totp = self.totp(secret.to_vec(), &user.email)?;
         let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
@@ -264,14 +308,33 @@ impl Accounts {
             .and_then(|step| i64::try_from(step).ok()))
     }
 
-    /// A wrong code: recorded, counted toward the lockout; the 400 to answer.
-    async fn wrong_code(&self, user: &User, attempt: crate::throttle::Attempt) -> ApiError {
+    /// A wrong code: recorded, counted toward the lockout (and, for an app's code, toward the
+    /// factor's cap: `failures` before this one; the owner is told when it is reached); the
+    /// 400 to answer.
+    async fn wrong_code(
+        &self,
+        user: &User,
+        attempt: crate::throttle::Attempt,
+        failures: Option<i64>,
+    ) -> ApiError {
         let recorded = async {
             audit::record(
                 self.store().audit(),
                 AuthEvent::MfaFailed { user: &user.id },
             )
             .await?;
+            if let Some(failures) = failures {
+                self.store().mfa().totp_failed(&user.id, true).await?;
+                if failures + 1 == MAX_CODE_FAILURES {
+                    let transaction = self.store().transaction().await?;
+                    let notice = self.mailer().codes_guessed(MAX_CODE_FAILURES);
+                    self.mailer()
+                        .enqueue(transaction.mail(), &user.email, &notice, clock::now())
+                        .await?;
+                    transaction.commit().await?;
+                    self.mailer().wake();
+                }
+            }
             self.throttles()
                 .failed(&user.email, Some(&user.id), attempt)
                 .await
@@ -282,62 +345,8 @@ impl Accounts {
         }
     }
 
-    /// Whether the caller has an active factor, and how many recovery codes are left.
-    pub async fn factors_of(&self, caller: &UserProfile) -> Result<(bool, i64)> {
-        let active = self.second_factor_active(&caller.id).await?;
-        let left = self.store().mfa().codes_left(&caller.id).await?;
-        Ok((active, if active { left } else { 0 }))
-    }
-
-    /// New recovery codes for the caller (the old ones stop working), after their password.
-    pub async fn regenerate_codes(
-        &self,
-        caller: &UserProfile,
-        password: secrecy::SecretString,
-    ) -> Result<Vec<String>> {
-        let user = self.confirm(caller, password).await?;
-        if !self.second_factor_active(&user.id).await? {
-            return Err(ApiError::Conflict("No second factor is active.".to_owned()));
-        }
-        let (codes, hashes) = recovery_codes();
-        let transaction = self.store().transaction().await?;
-        transaction.mfa().codes_replace(&user.id, &hashes).await?;
-        audit::record(
-            transaction.audit(),
-            AuthEvent::RecoveryCodesRegenerated { user: &user.id },
-        )
-        .await?;
-        transaction.commit().await?;
-        Ok(codes)
-    }
-
-    /// Removes the caller's factor and recovery codes, after their password and a fresh code.
-    pub async fn disable_totp(
-        &self,
-        caller: &UserProfile,
-        password: secrecy::SecretString,
-        code: &str,
-    ) -> Result<()> {
-        let user = self.confirm(caller, password).await?;
-        self.check_second_factor(&user, code).await?;
-        let transaction = self.store().transaction().await?;
-        transaction.mfa().totp_remove(&user.id).await?;
-        audit::record(
-            transaction.audit(),
-            AuthEvent::MfaDisabled { user: &user.id },
-        )
-        .await?;
-        let notice = self.mailer().second_factor_changed("turned off");
-        self.mailer()
-            .enqueue(transaction.mail(), &user.email, &notice, clock::now())
-            .await?;
-        transaction.commit().await?;
-        self.mailer().wake();
-        Ok(())
-    }
-
     /// The caller's stored account (401 if it is gone).
-    async fn current(&self, caller: &UserProfile) -> Result<User> {
+    pub(super) async fn current(&self, caller: &UserProfile) -> Result<User> {
         self.store()
             .users()
             .find(&caller.id)

@@ -122,8 +122,11 @@ fn finish_operations(doc: &mut openapi::OpenApi) {
 }
 
 /// The operations a token of the password alone may call.
-const FIRST_FACTOR_OPERATIONS: [&str; 2] =
-    ["UserController.findFactors", "UserController.completeLogin"];
+const FIRST_FACTOR_OPERATIONS: [&str; 3] = [
+    "UserController.findFactors",
+    "UserController.completeLogin",
+    "UserController.logout",
+];
 
 /// The finished document, from the routes' operations.
 pub fn document(routes: openapi::OpenApi) -> openapi::OpenApi {
