@@ -29,6 +29,7 @@ pub mod json;
 pub mod keys;
 pub mod mail;
 pub mod ops;
+pub mod secret_token;
 pub mod sessions;
 pub mod state;
 pub mod store;

@@ -28,7 +28,7 @@ use crate::{
         },
     },
     mail::CHANGE_EMAIL,
-    sessions::token_hash,
+    secret_token::token_hash,
     store::email_key,
     throttle::AddressLimited,
 };

@@ -17,7 +17,7 @@ use crate::{
         openapi::{JsonBodyErrors, ServiceUnavailable, TooManyRequests},
     },
     mail::VERIFY_EMAIL,
-    sessions::token_hash,
+    secret_token::token_hash,
     throttle::AddressLimited,
 };
 

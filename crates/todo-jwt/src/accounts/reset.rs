@@ -27,7 +27,7 @@ use crate::{
         openapi::{JsonBodyErrors, ServiceUnavailable, TooManyRequests},
     },
     mail::{CHANGE_EMAIL, PASSWORD_RESET},
-    sessions::token_hash,
+    secret_token::token_hash,
     throttle::AddressLimited,
 };
 

@@ -21,7 +21,7 @@ use crate::{
         CHANGE_EMAIL, CHANGE_EMAIL_LIFETIME, Letter, Mailer, PASSWORD_RESET,
         PASSWORD_RESET_LIFETIME, VERIFY_EMAIL, VERIFY_EMAIL_LIFETIME,
     },
-    sessions::{random_token, token_hash},
+    secret_token::{random_token, token_hash},
     store::{NewToken, Transaction, User, email_key},
 };
 

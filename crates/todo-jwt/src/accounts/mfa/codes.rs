@@ -1,7 +1,7 @@
 //! The codes a second factor takes: an app's (6 digits) or a recovery code, and how recovery
 //! codes are made and stored.
 
-use crate::sessions::token_hash;
+use crate::secret_token::token_hash;
 
 /// How many recovery codes an activation (or a regeneration) hands out.
 pub const RECOVERY_CODES: usize = 10;
