@@ -31,11 +31,12 @@ if [ "$(cat "$redocly/version" 2>/dev/null)" != "$redocly_version" ]; then
   npm install --silent --no-audit --no-fund --prefix "$redocly" "@redocly/cli@$redocly_version"
   echo "$redocly_version" >"$redocly/version"
 fi
-if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/python" -c 'import jwt, cryptography' 2>/dev/null; then
+if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/python" -c 'import jwt, cryptography, pyotp' 2>/dev/null; then
   echo "e2e: creating $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check \
-    'selenium>=4.20' 'schemathesis>=4,<5' 'openapi-spec-validator>=0.7' 'pyjwt[crypto]>=2.8,<3'
+    'selenium>=4.20' 'schemathesis>=4,<5' 'openapi-spec-validator>=0.7' 'pyjwt[crypto]>=2.8,<3' \
+    'pyotp>=2.9,<3'
 fi
 
 cargo build -q -p todo-jwt
@@ -72,6 +73,9 @@ echo "== e2e: the explorer in headless Chromium"
 
 echo "== e2e: a password reset through the link's page, in headless Chromium"
 "$venv/bin/python" tests/e2e/reset_test.py "$base" "$work/data"
+
+echo "== e2e: a second factor turned on through its page, in headless Chromium"
+"$venv/bin/python" tests/e2e/mfa_test.py "$base"
 
 echo "== e2e: CORS from pages on other origins, in headless Chromium"
 mkdir -p "$work/pages"

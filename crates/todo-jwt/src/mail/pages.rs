@@ -1,7 +1,8 @@
 //! The pages the links in mail open (`/verify-email`, `/reset-password`, `/confirm-email`),
-//! served by the binary: one HTML page, a script and a style sheet, no framework. The token is
-//! in the link's fragment, which reaches no server log and no `Referer`; the script POSTs it to
-//! the API. The pages allow scripts and styles from this origin only, and send no referrer.
+//! and the page that turns on a second factor (`/mfa`), served by the binary: HTML, scripts
+//! and a style sheet, no framework. A link's token is in its fragment, which reaches no server
+//! log and no `Referer`; the script POSTs it to the API. The pages allow scripts and styles
+//! from this origin only, and send no referrer.
 
 use axum::{
     Router,
@@ -11,6 +12,8 @@ use axum::{
 };
 
 const PAGE: &str = include_str!("pages/page.html");
+const MFA_PAGE: &str = include_str!("pages/mfa.html");
+const MFA_SCRIPT: &str = include_str!("pages/mfa.js");
 const SCRIPT: &str = include_str!("pages/pages.js");
 const STYLE: &str = include_str!("pages/pages.css");
 
@@ -43,6 +46,14 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/verify-email", get(page))
         .route("/reset-password", get(page))
         .route("/confirm-email", get(page))
+        .route(
+            "/mfa",
+            get(|| async { served("text/html; charset=utf-8", MFA_PAGE) }),
+        )
+        .route(
+            "/mfa.js",
+            get(|| async { served("text/javascript; charset=utf-8", MFA_SCRIPT) }),
+        )
         .route(
             "/mail-pages.js",
             get(|| async { served("text/javascript; charset=utf-8", SCRIPT) }),

@@ -448,7 +448,12 @@ async fn reset_requests_tell_nothing_are_capped_and_only_the_newest_token_works(
 #[tokio::test]
 async fn the_link_pages_are_served_with_a_strict_policy() {
     let app = spawn_app().await;
-    for path in ["/verify-email", "/reset-password"] {
+    for (path, script) in [
+        ("/verify-email", "/mail-pages.js"),
+        ("/reset-password", "/mail-pages.js"),
+        ("/confirm-email", "/mail-pages.js"),
+        ("/mfa", "/mfa.js"),
+    ] {
         let response = app.client.get(app.url(path)).send().await.expect("page");
         assert_eq!(response.status(), StatusCode::OK);
         let headers = response.headers().clone();
@@ -457,7 +462,10 @@ async fn the_link_pages_are_served_with_a_strict_policy() {
         let policy = headers["content-security-policy"].to_str().expect("policy");
         assert!(policy.contains("script-src 'self'") && policy.contains("default-src 'none'"));
         let page = response.text().await.expect("html");
-        assert!(page.contains("<script src=\"/mail-pages.js\">"), "{page}");
+        assert!(
+            page.contains(&format!("<script src=\"{script}\">")),
+            "{page}"
+        );
     }
     let script = app
         .client
