@@ -199,6 +199,13 @@ fn count(event: AuthEvent<'_>) {
         AuthEvent::LoginFailed { .. } => metrics::login("bad_credentials"),
         AuthEvent::Refreshed { .. } => metrics::refresh("success"),
         AuthEvent::ReuseDetected { .. } => metrics::refresh("reuse_detected"),
+        AuthEvent::MfaEnrolled { .. }
+        | AuthEvent::MfaActivated { .. }
+        | AuthEvent::MfaVerified { .. }
+        | AuthEvent::MfaFailed { .. }
+        | AuthEvent::MfaDisabled { .. }
+        | AuthEvent::RecoveryCodeUsed { .. }
+        | AuthEvent::RecoveryCodesRegenerated { .. } => metrics::second_factor(event.name()),
         _ => {}
     }
 }

@@ -333,6 +333,12 @@ pub fn login(outcome: &'static str) {
     metrics::counter!("logins_total", "outcome" => outcome).increment(1);
 }
 
+/// A second-factor event (`mfa_enrolled`, `mfa_activated`, `mfa_verified`, `mfa_failed`,
+/// `mfa_disabled`, `recovery_code_used`, `recovery_codes_regenerated`).
+pub fn second_factor(event: &'static str) {
+    metrics::counter!("second_factor_events_total", "event" => event).increment(1);
+}
+
 /// A refresh's outcome.
 pub fn refresh(outcome: &'static str) {
     metrics::counter!("refreshes_total", "outcome" => outcome).increment(1);

@@ -391,6 +391,19 @@ async fn recovery_codes_work_once_and_the_factor_goes_with_password_and_code() {
     }
     let plain = log_in(&app, "carol@example.com").await;
     assert_eq!(plain.as_object().expect("object").len(), 1, "{plain}");
+    // Counted (the recorder is the test process's, shared by every test in it: at least ours).
+    let text = crate::metrics::scrape(&app).await;
+    for event in [
+        "mfa_disabled",
+        "recovery_code_used",
+        "recovery_codes_regenerated",
+    ] {
+        let series = format!("second_factor_events_total{{event=\"{event}\"}}");
+        assert!(
+            crate::metrics::value(&text, &series) >= 1.0,
+            "{series} in {text}"
+        );
+    }
     let events = app.get_json("/users/me/events", &full).await;
     let names: Vec<&str> = events
         .as_array()
