@@ -266,15 +266,19 @@ impl Accounts {
         Ok(self.check(credentials, true).await?.0)
     }
 
-    /// [`Accounts::check_password`], with the hash the password was checked against (a session
-    /// is started only while the user still has it).
-    pub async fn check_password_hash(&self, credentials: Credentials) -> Result<(User, String)> {
+    /// [`Accounts::check_password`] for a login: with the hash the password was checked
+    /// against (a session is started only while the user still has it), and whether the
+    /// account has an active second factor.
+    pub async fn check_password_hash(
+        &self,
+        credentials: Credentials,
+    ) -> Result<(User, String, bool)> {
         self.check(credentials, false).await
     }
 
     /// [`Accounts::check_password_hash`]; `known`: the caller's session asks (then a right
-    /// password clears the failures even with a second factor).
-    async fn check(&self, credentials: Credentials, known: bool) -> Result<(User, String)> {
+    /// password clears the failures even with a second factor, which is not looked up).
+    async fn check(&self, credentials: Credentials, known: bool) -> Result<(User, String, bool)> {
         let Credentials { email, password } = credentials;
         // Counted before any hashing; a locked account is refused, the right password included.
         let attempt = self.throttles.reserve(&email).await?;
@@ -290,7 +294,8 @@ impl Accounts {
             (Some(user), Some(hash)) if valid => {
                 // With a second factor the lockout is cleared by a right code only: else each
                 // login with the password would buy another round of code guesses.
-                if known || !self.second_factor_active(&user.id).await? {
+                let second_factor = !known && self.second_factor_active(&user.id).await?;
+                if !second_factor {
                     self.throttles.succeeded(&email).await?;
                 }
                 // An outdated hash is replaced now that the password is known right.
@@ -299,7 +304,7 @@ impl Accounts {
                 } else {
                     hash
                 };
-                Ok((user, hash))
+                Ok((user, hash, second_factor))
             }
             (user, _) => {
                 let user = user.as_ref().map(|user| user.id.as_str());

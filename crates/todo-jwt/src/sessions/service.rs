@@ -123,10 +123,11 @@ impl Sessions {
         with_refresh: bool,
         second: SecondStep<'_>,
     ) -> Result<Tokens> {
-        let (user, checked_hash) = self.accounts.check_password_hash(credentials).await?;
+        let (user, checked_hash, second_factor) =
+            self.accounts.check_password_hash(credentials).await?;
         // Only once the password is right: the refusal tells nothing to a guesser.
         self.accounts.may_log_in(&user).await?;
-        let aal = match (self.accounts.second_factor_active(&user.id).await?, second) {
+        let aal = match (second_factor, second) {
             (false, _) => None,
             (true, SecondStep::Later) => Some(FIRST_FACTOR),
             (true, SecondStep::Code(code)) => {
