@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     http::body::JsonBody,
-    http::error::{ApiError, Result},
+    http::error::Result,
     http::openapi::{
         Conflict, Forbidden, JsonBodyErrors, ServiceUnavailable, TooManyRequests, Unauthorized,
     },
@@ -51,12 +51,7 @@ pub async fn find_me(
     State(accounts): State<Accounts>,
     CurrentUser(caller): CurrentUser,
 ) -> Result<Json<UserBody>> {
-    let Some((user, verified)) = accounts.find(&caller.id).await? else {
-        // Deleted since its token was checked.
-        return Err(ApiError::Unauthorized(
-            "Error verifying token : user not found".to_owned(),
-        ));
-    };
+    let (user, verified) = accounts.current_verified(&caller).await?;
     Ok(Json(UserBody::new(user, verified)))
 }
 

@@ -72,13 +72,18 @@ impl Accounts {
         self
     }
 
-    /// The user with this id, and whether their address is proven.
-    pub async fn find(&self, id: &str) -> Result<Option<(User, bool)>> {
-        let Some(user) = self.store.users().find(id).await? else {
-            return Ok(None);
-        };
-        let verified = self.store.mail().user_verified_at(id).await?;
-        Ok(Some((user, verified.flatten().is_some())))
+    /// The caller's stored account: 401 if it is gone since its token was checked.
+    pub async fn current(&self, caller: &UserProfile) -> Result<User> {
+        self.store.users().find(&caller.id).await?.ok_or_else(|| {
+            ApiError::Unauthorized("Error verifying token : user not found".to_owned())
+        })
+    }
+
+    /// [`Accounts::current`], and whether its address is proven.
+    pub async fn current_verified(&self, caller: &UserProfile) -> Result<(User, bool)> {
+        let user = self.current(caller).await?;
+        let verified = self.store.mail().user_verified_at(&user.id).await?;
+        Ok((user, verified.flatten().is_some()))
     }
 
     /// Refuses a login whose password was just checked right, if the service requires a

@@ -93,11 +93,7 @@ impl Sessions {
         if self.store.mfa().session_aal(session).await?.as_deref() != Some(FIRST_FACTOR) {
             return Err(not_waiting());
         }
-        let Some(user) = self.store.users().find(&caller.id).await? else {
-            return Err(ApiError::Unauthorized(
-                "Error verifying token : user not found".to_owned(),
-            ));
-        };
+        let user = self.accounts.current(caller).await?;
         self.accounts.check_second_factor(&user, code).await?;
         let now = crate::clock::now();
         let transaction = self.store.transaction().await?;

@@ -344,13 +344,4 @@ impl Accounts {
             Err(error) => error,
         }
     }
-
-    /// The caller's stored account (401 if it is gone).
-    pub(super) async fn current(&self, caller: &UserProfile) -> Result<User> {
-        self.store()
-            .users()
-            .find(&caller.id)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("Error verifying token : user not found".into()))
-    }
 }
