@@ -13,8 +13,11 @@
 #                                     # other binaries (an earlier build, to compare against);
 #                                     # only the one not given is built, nothing when both are
 #
-# Prints, per endpoint: requests/s, p50, p99, the server's resident memory during the run, and
-# the ratio to the ceiling's GET /todos (measured first and last; the higher counts).
+# Prints, per endpoint: requests/s, p50, p99, the server's resident memory during the run, the
+# ratio to the ceiling's GET /todos (measured first and last; the higher counts), the server's
+# CPU time per request (user + system, microseconds), and on PostgreSQL the statements it sent
+# per request (its `database_statements_total`; each a round trip). The server logs at `info`
+# (its default: a line per request) unless RUST_LOG says otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
@@ -36,7 +39,7 @@ ceiling=http://127.0.0.1:$CEILING_PORT
 
 # POST /todos measures a user accumulating todos: no per-user limit gets in the way.
 start_app() {
-  env RUST_LOG="${RUST_LOG:-warn}" TODO_JWT_PORT="$APP_PORT" TODO_JWT_DATA_DIR="$work/data" \
+  env RUST_LOG="${RUST_LOG:-info}" TODO_JWT_PORT="$APP_PORT" TODO_JWT_DATA_DIR="$work/data" \
     TODO_JWT_MAX_TODOS_PER_USER=1000000000 \
     ${DATABASE_URL:+TODO_JWT_DATABASE_URL=$DATABASE_URL} "$SERVER_BIN" >>"$work/app.log" 2>&1 &
   app_pid=$!
@@ -67,6 +70,9 @@ for i in $(seq 20); do
     -d "{\"title\":\"todo number $i\",\"desc\":\"something to do\",\"isComplete\":$([ $((i % 2)) = 0 ] && echo true || echo false)}" >/dev/null
 done
 one_id=$(curl -sf "$app/todos?filter%5Blimit%5D=1" -H "Authorization: Bearer $reader" | json '[0]["id"]')
+# The list's entity tag: GET /todos revalidated with it is a 304 (no body).
+list_tag=$(curl -sfi "$app/todos" -H "Authorization: Bearer $reader" |
+  awk 'tolower($1) == "etag:" {print $2}' | tr -d '\r')
 
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -75,6 +81,11 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Statements the server has sent to PostgreSQL so far (its metrics; 0 on SQLite).
+statements() {
+  curl -sf "$app/metrics" | awk '$1 == "database_statements_total" {n = $2} END {print n + 0}'
+}
 
 # run NAME PID URL TOKEN [wrk args...] -> one table row in $work/rows
 run() {
@@ -83,20 +94,31 @@ run() {
   local out=$work/wrk.txt
   (sleep "$((DURATION / 2))"; rss_kib "$pid" >"$work/rss") &
   local sampler=$!
+  local ticks_before statements_before
+  ticks_before=$(cpu_ticks "$pid")
+  statements_before=$(statements)
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $token" "$@" "$url" >"$out"
   wait "$sampler"
-  local rps p50 p99 errors
+  local rps p50 p99 errors requests cpu per
   rps=$(awk '/Requests\/sec/ {print $2}' "$out")
   p50=$(awk '$1 == "50%" {print $2}' "$out")
   p99=$(awk '$1 == "99%" {print $2}' "$out")
   errors=$(awk '/Non-2xx/ {print $5} /Socket errors/ {print "socket:" $0}' "$out" | tr '\n' ' ')
-  echo "$name|$rps|$p50|$p99|$(( $(cat "$work/rss") / 1024 ))|${errors:-0}" >>"$work/rows"
+  requests=$(awk '/requests in/ {print $1}' "$out")
+  # The server's CPU time (user + system) and its PostgreSQL statements, per request.
+  cpu=$(awk -v t=$(( $(cpu_ticks "$pid") - ticks_before )) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+    'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
+  per=$(awk -v s=$(( $(statements) - statements_before )) -v n="$requests" 'BEGIN {printf "%.3f", s / n}')
+  echo "$name|$rps|$p50|$p99|$(( $(cat "$work/rss") / 1024 ))|$cpu|$per|${errors:-0}" >>"$work/rows"
 }
 
 : >"$work/rows"
 echo "idle resident memory: todo-jwt $(( $(rss_kib "$app_pid") / 1024 )) MiB, ceiling $(( $(rss_kib "$ceiling_pid") / 1024 )) MiB"
 run "ceiling GET /todos (fixed body)" "$ceiling_pid" "$ceiling/todos" "$reader"
 run "GET /todos (20 todos)" "$app_pid" "$app/todos" "$reader"
+if [ -n "$list_tag" ]; then
+  run "GET /todos, If-None-Match (304)" "$app_pid" "$app/todos" "$reader" -H "If-None-Match: $list_tag"
+fi
 run "GET /todos/{id}" "$app_pid" "$app/todos/$one_id" "$reader"
 run "GET /whoAmI" "$app_pid" "$app/whoAmI" "$reader"
 run "POST /todos" "$app_pid" "$app/todos" "$writer" -s "$work/post.lua"
@@ -141,29 +163,39 @@ if [ "${PAIRED:-0}" -gt 0 ]; then
     mv "$work/rows" "$work/rows.main"
     run ceiling "$ceiling_pid" "$ceiling/todos" "$reader"
     run todos "$app_pid" "$app/todos" "$reader"
+    if [ -n "$list_tag" ]; then
+      run revalidated "$app_pid" "$app/todos" "$reader" -H "If-None-Match: $list_tag"
+    fi
     mv "$work/rows" "$work/rows.pair"
     mv "$work/rows.main" "$work/rows"
     c=$(grep '^ceiling' "$work/rows.pair" | cut -d'|' -f2)
     t=$(grep '^todos' "$work/rows.pair" | cut -d'|' -f2)
-    echo "$pair $c $t" >>"$work/pairs"
+    r=$(grep '^revalidated' "$work/rows.pair" | cut -d'|' -f2)
+    echo "$pair $c $t ${r:-0}" >>"$work/pairs"
   done
 fi
-printf '\n%-42s %10s %9s %9s %8s %8s  %s\n' endpoint "req/s" p50 p99 "RSS MiB" "ceiling" "errors"
-while IFS='|' read -r name rps p50 p99 rss errors; do
+printf '\n%-42s %10s %9s %9s %8s %8s %8s %8s  %s\n' endpoint "req/s" p50 p99 "RSS MiB" "ceiling" "CPU us" "PG st." "errors"
+while IFS='|' read -r name rps p50 p99 rss cpu per errors; do
   ratio=$(python3 -c "print(f'{$rps / $ceiling_rps:.0%}')")
-  printf '%-42s %10s %9s %9s %8s %8s  %s\n' "$name" "$rps" "$p50" "$p99" "$rss" "$ratio" "$errors"
+  printf '%-42s %10s %9s %9s %8s %8s %8s %8s  %s\n' "$name" "$rps" "$p50" "$p99" "$rss" "$ratio" "$cpu" "$per" "$errors"
 done <"$work/rows"
 if [ "${PAIRED:-0}" -gt 0 ]; then
   echo
   python3 - "$work/pairs" <<'PY'
 import statistics, sys
 pairs = [line.split() for line in open(sys.argv[1])]
-ratios = []
-for pair, ceiling, todos in pairs:
+ratios, revalidations = [], []
+for pair, ceiling, todos, revalidated in pairs:
     ratio = float(todos) / float(ceiling)
     ratios.append(ratio)
-    print(f"pair {pair}: ceiling {float(ceiling):10.0f} req/s, GET /todos {float(todos):10.0f} req/s, ratio {ratio:.0%}")
+    line = f"pair {pair}: ceiling {float(ceiling):10.0f} req/s, GET /todos {float(todos):10.0f} req/s, ratio {ratio:.0%}"
+    if float(revalidated) > 0:
+        revalidations.append(float(revalidated) / float(ceiling))
+        line += f"; 304 {float(revalidated):10.0f} req/s, ratio {revalidations[-1]:.0%}"
+    print(line)
 print(f"median ratio GET /todos / ceiling over {len(ratios)} pairs: {statistics.median(ratios):.0%}")
+if revalidations:
+    print(f"median ratio GET /todos 304 / ceiling over {len(revalidations)} pairs: {statistics.median(revalidations):.0%}")
 PY
 fi
 echo

@@ -9,9 +9,15 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::{
-    accounts::Accounts, http::body::BodyLimits, http::response::ResponseMemory,
-    ops::health::Health, ops::metrics::Metrics, sessions::Sessions, store::Store,
-    throttle::Throttles, todos::TodoLimits,
+    accounts::Accounts,
+    http::body::BodyLimits,
+    http::response::ResponseMemory,
+    ops::health::Health,
+    ops::metrics::Metrics,
+    sessions::Sessions,
+    store::Store,
+    throttle::Throttles,
+    todos::{Revalidation, TodoLimits},
 };
 
 /// The application's state. axum clones it for every request before a handler takes its part,
@@ -34,6 +40,8 @@ pub struct Parts {
     pub todo_limits: TodoLimits,
     /// The memory large responses may hold.
     pub responses: ResponseMemory,
+    /// Entity tags, kept list answers, and whether writes must be conditional.
+    pub revalidation: Revalidation,
     /// The rate limits of the credential endpoints.
     pub throttles: Throttles,
     /// What readiness checks.
@@ -78,6 +86,12 @@ impl FromRef<AppState> for BodyLimits {
 impl FromRef<AppState> for ResponseMemory {
     fn from_ref(state: &AppState) -> Self {
         state.0.responses.clone()
+    }
+}
+
+impl FromRef<AppState> for Revalidation {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.revalidation.clone()
     }
 }
 

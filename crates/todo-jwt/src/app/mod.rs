@@ -56,6 +56,7 @@ use crate::{
         pace::{PaceRefusalsLayer, Pacer},
         shares::ClientShares,
     },
+    todos::Revalidation,
 };
 
 /// How long an instance trusts that a token's user still exists.
@@ -216,6 +217,11 @@ impl Application {
             bodies: settings.body_limits(),
             todo_limits: settings.todos,
             responses: settings.response_memory(),
+            revalidation: Revalidation::new(
+                &settings.key_options()?.secret,
+                settings.list_cache,
+                settings.require_if_match,
+            ),
             throttles: throttles.clone(),
         });
         let router = router(state, &strategies)?;

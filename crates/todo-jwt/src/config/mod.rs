@@ -7,6 +7,7 @@
 //! layer is built from), `secret` (the service secret: configured, or generated once into the
 //! data directory), `error`.
 
+mod conditional;
 mod error;
 mod lists;
 mod mail;
@@ -22,6 +23,7 @@ use std::{
 use clap::{CommandFactory, FromArgMatches};
 use secrecy::SecretString;
 
+pub use conditional::ConditionalConfig;
 pub use error::ConfigError;
 pub use mail::MailSettings;
 pub use secret::SecretSource;
@@ -246,6 +248,10 @@ pub struct Config {
     #[arg(long, env = "TODO_JWT_BODY_MEMORY_MB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(ranges::MEMORY_MB))]
     pub body_memory_mb: u64,
+
+    /// Conditional requests on todos.
+    #[command(flatten)]
+    pub conditional: ConditionalConfig,
 
     /// MiB of list responses held at once, over all requests (at least 1): a client that does
     /// not read holds its list until the send timeout; beyond the budget a list is 503.

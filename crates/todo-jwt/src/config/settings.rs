@@ -51,6 +51,10 @@ pub struct Settings {
     pub todos: TodoLimits,
     /// Bytes of list responses held at once.
     pub response_memory: usize,
+    /// Whether todo writes must carry `If-Match` (428 without).
+    pub require_if_match: bool,
+    /// Bytes of serialised list answers kept.
+    pub list_cache: u64,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
     /// Bytes of request bodies buffered at once.
@@ -251,6 +255,8 @@ impl Settings {
                 )?,
             },
             response_memory: memory("TODO_JWT_RESPONSE_MEMORY_MB", config.response_memory_mb)?,
+            require_if_match: config.conditional.require_if_match,
+            list_cache: config.conditional.list_cache_mb * 1024 * 1024,
             body_timeout: io_timeout("TODO_JWT_BODY_TIMEOUT", config.body_timeout)?,
             body_memory: memory("TODO_JWT_BODY_MEMORY_MB", config.body_memory_mb)?,
             token_lifetime: seconds(

@@ -88,6 +88,18 @@ pub enum ApiError {
     /// 409: the request conflicts with stored state (an email already registered).
     #[error("{0}")]
     Conflict(String),
+    /// 412: a precondition (`If-Match`, `If-None-Match`) failed and nothing was changed; the
+    /// current entity tag, when there is one, is sent as `ETag`.
+    #[error("{message}")]
+    PreconditionFailed {
+        message: &'static str,
+        etag: Option<HeaderValue>,
+    },
+    /// 428: this service requires `If-Match` on writes (`TODO_JWT_REQUIRE_IF_MATCH`).
+    #[error(
+        "This server requires conditional writes: send If-Match with the ETag of your last read          of what you change."
+    )]
+    PreconditionRequired,
     /// 408: the request body did not arrive within the body timeout.
     #[error("The request body was not received in time.")]
     RequestTimeout,
@@ -166,6 +178,8 @@ impl ApiError {
             Self::EntityNotFound { .. } | Self::EndpointNotFound(..) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::QueryTimeout
             | Self::Busy
             | Self::ResponsesBusy
@@ -194,6 +208,8 @@ impl ApiError {
             Self::EndpointNotFound(..) => "NotFoundError",
             Self::MethodNotAllowed(..) => "MethodNotAllowedError",
             Self::Conflict(_) => "ConflictError",
+            Self::PreconditionFailed { .. } => "PreconditionFailedError",
+            Self::PreconditionRequired => "PreconditionRequiredError",
             Self::QueryTimeout
             | Self::Busy
             | Self::ResponsesBusy
@@ -215,6 +231,8 @@ impl ApiError {
             Self::Denied { code, .. } => Some(code),
             Self::UnsupportedMediaType(_) => Some("UNSUPPORTED_MEDIA_TYPE"),
             Self::Conflict(_) => Some("CONFLICT"),
+            Self::PreconditionFailed { .. } => Some("PRECONDITION_FAILED"),
+            Self::PreconditionRequired => Some("PRECONDITION_REQUIRED"),
             Self::EntityNotFound { .. } => Some("ENTITY_NOT_FOUND"),
             Self::QueryTimeout => Some("QUERY_TIMEOUT"),
             Self::Busy | Self::ResponsesBusy => Some("BUSY"),
@@ -320,6 +338,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Self::PreconditionFailed {
+            etag: Some(etag), ..
+        } = &self
+        {
+            response.headers_mut().insert(header::ETAG, etag.clone());
         }
         if let Self::InsufficientStorage(_) = self {
             // Space is freed by an operator, not in a second.

@@ -107,10 +107,13 @@ pub fn cors(origins: &[HeaderValue]) -> CorsLayer {
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
             HeaderName::from_static(REQUEST_ID),
         ])
         .expose_headers([
             HeaderName::from_static(REQUEST_ID),
+            header::ETAG,
             header::RETRY_AFTER,
             header::WWW_AUTHENTICATE,
         ])

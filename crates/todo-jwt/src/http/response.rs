@@ -264,6 +264,11 @@ impl BoundedBody<'_> {
             .push_back(Bytes::from_owner(Owned { bytes, _held: held }));
     }
 
+    /// The whole body, when it is one chunk and complete: what a cache may copy.
+    pub fn whole(&self) -> Option<&[u8]> {
+        (!self.spent && self.chunks.is_empty()).then_some(self.current.as_slice())
+    }
+
     /// The JSON response, holding its memory until its bytes are gone; or 503 if the budget
     /// ran out while it was written.
     pub fn into_json_response(mut self) -> Result<Response, ApiError> {

@@ -91,6 +91,11 @@ fn describe() {
          bad_signature, invalid, revoked, other)"
     );
     metrics::describe_counter!(
+        "database_statements_total",
+        "Statements sent to PostgreSQL (each a round trip; preparing one not yet cached on its \
+         connection is one more)"
+    );
+    metrics::describe_counter!(
         "logins_total",
         "Password checks at login, by outcome (success, bad_credentials, throttled, shed)"
     );

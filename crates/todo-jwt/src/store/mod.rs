@@ -55,7 +55,7 @@ pub use error::{SchemaDifference, SchemaObjectName, StoreError};
 pub use keys::{KeyRecord, KeyStatements, SigningKeys};
 pub use mail::{Mail, MailStatements, NewToken, OutboxMessage, UsedToken};
 pub use mfa::{Mfa, MfaStatements, TotpRecord};
-pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord};
+pub use model::{Todo, TodoChanges, TodoFields, TodoRef, User, UserRecord, Versions, Written};
 pub use sessions::{RefreshRecord, Session, SessionStatements, SessionStore};
 pub use sqlite::Restore as SqliteRestore;
 pub use throttle::{Counter, Throttle, ThrottleStatements};

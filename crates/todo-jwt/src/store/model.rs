@@ -121,6 +121,42 @@ impl TodoChanges {
     }
 }
 
+/// The versions a conditional write accepts (RFC 9110's `If-Match` and `If-None-Match`, their
+/// entity tags reduced to the versions they name): of one todo, or of a user's list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Versions {
+    /// The version must be one of these (`None`: any; empty: none can match).
+    pub one_of: Option<Vec<i64>>,
+    /// The version must be none of these.
+    pub none_of: Vec<i64>,
+}
+
+impl Versions {
+    /// Whether any version will do: an unconditional write.
+    pub fn is_any(&self) -> bool {
+        self.one_of.is_none() && self.none_of.is_empty()
+    }
+
+    /// Whether `version` passes.
+    pub fn accepts(&self, version: i64) -> bool {
+        self.one_of
+            .as_ref()
+            .is_none_or(|one_of| one_of.contains(&version))
+            && !self.none_of.contains(&version)
+    }
+}
+
+/// What a write of one todo found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Written (or, for a change of nothing, found and left alone): its version now.
+    Done(i64),
+    /// The owner has no such todo.
+    Missing,
+    /// The todo is at a version the write did not accept: nothing was changed.
+    Stale(i64),
+}
+
 impl crate::filter::eval::Fields for Todo {
     fn value(&self, field: crate::filter::Field) -> Option<crate::filter::Scalar> {
         use crate::filter::{Field, Scalar};

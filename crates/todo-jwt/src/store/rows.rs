@@ -48,6 +48,13 @@ impl FromRow for Todo {
     }
 }
 
+/// A todo and its version (the column after the todo's).
+impl FromRow for (Todo, i64) {
+    fn from_row<R: Columns>(row: &R) -> Result<Self, R::Error> {
+        Ok((Todo::from_row(row)?, row.get(4)?))
+    }
+}
+
 /// A single integer: an id, a count.
 impl FromRow for i64 {
     fn from_row<R: Columns>(row: &R) -> Result<Self, R::Error> {

@@ -24,6 +24,9 @@ pub mod users {
     pub const CREATED_AT: &str = "created_at";
     /// How many todos the user has: kept by triggers on `todos`, read by the per-user limit.
     pub const TODO_COUNT: &str = "todo_count";
+    /// The version of the user's list of todos: raised by triggers on `todos` with every
+    /// insert, update and delete of theirs; a list's entity tag is derived from it.
+    pub const TODOS_VERSION: &str = "todos_version";
     /// When the address was proven (Unix seconds; NULL: not yet).
     pub const EMAIL_VERIFIED_AT: &str = "email_verified_at";
     /// What a [`crate::store::User`] is read from, in its field order.
@@ -44,6 +47,9 @@ pub mod todos {
     pub const DESCRIPTION: &str = "description";
     /// `isComplete` in the API.
     pub const IS_COMPLETE: &str = "is_complete";
+    /// The todo's version: 1 when created, raised by every statement that changes it; its
+    /// entity tag is derived from it.
+    pub const VERSION: &str = "version";
     /// What a todo is read from, in [`crate::filter::Field::ALL`] order.
     pub const TODO: [&str; 4] = [ID, TITLE, DESCRIPTION, IS_COMPLETE];
 }

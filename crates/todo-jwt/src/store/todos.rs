@@ -4,7 +4,7 @@
 use std::ops::ControlFlow;
 
 use super::{
-    StoreError, Todo, TodoChanges, TodoFields, TodoRef,
+    StoreError, Todo, TodoChanges, TodoFields, TodoRef, Versions, Written,
     run::{Run, Statement},
     sql::todos as sql,
 };
@@ -45,6 +45,29 @@ pub trait TodoStatements: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Deletes the owner's todo `id`; how many rows went (0 or 1).
     async fn delete_todo(&self, owner: &str, id: i64) -> Result<u64, StoreError>;
+    /// Applies non-empty `changes` to the owner's todo `id` if `versions` accepts its version;
+    /// its new version, or `None` when nothing was written.
+    async fn update_todo(
+        &self,
+        owner: &str,
+        id: i64,
+        changes: TodoChanges,
+        versions: &Versions,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Deletes the owner's todo `id` if `versions` accepts its version; how many rows went.
+    async fn delete_todo_at(
+        &self,
+        owner: &str,
+        id: i64,
+        versions: &Versions,
+    ) -> Result<u64, StoreError>;
+    /// The version of the owner's todo `id`.
+    async fn todo_version(&self, owner: &str, id: i64) -> Result<Option<i64>, StoreError>;
+    /// The owner's todo `id` with its version.
+    async fn find_todo(&self, owner: &str, id: i64) -> Result<Option<(Todo, i64)>, StoreError>;
+    /// The version of the owner's list (`None`: no such user); with `lock`, the owner's row
+    /// stays locked until the transaction ends (PostgreSQL).
+    async fn list_version(&self, owner: &str, lock: bool) -> Result<Option<i64>, StoreError>;
     /// Who owns todo `id`, whoever it is.
     async fn todo_owner(&self, id: i64) -> Result<Option<String>, StoreError>;
     /// Inserts `todos` for `owner` with their own ids, in order, each only while the owner
@@ -112,6 +135,81 @@ impl Todos<'_> {
     /// Deletes the owner's todo `id`; whether it existed.
     pub async fn delete(&self, owner: &str, id: i64) -> Result<bool, StoreError> {
         Ok(self.0.delete_todo(owner, id).await? > 0)
+    }
+
+    /// The version of the owner's list: raised, in the same transaction, by every insert,
+    /// update and delete of their todos (`None`: no such user).
+    pub async fn list_version(&self, owner: &str) -> Result<Option<i64>, StoreError> {
+        self.0.list_version(owner, false).await
+    }
+
+    /// [`Todos::list_version`], locking the owner's row until the transaction ends: no other
+    /// write of their todos can come between this read and the transaction's writes.
+    pub async fn lock_list(&self, owner: &str) -> Result<Option<i64>, StoreError> {
+        self.0.list_version(owner, true).await
+    }
+
+    /// The version of the owner's todo `id`, if they have it.
+    pub async fn version(&self, owner: &str, id: i64) -> Result<Option<i64>, StoreError> {
+        self.0.todo_version(owner, id).await
+    }
+
+    /// The owner's todo `id` with its version, if they have it.
+    pub async fn find(&self, owner: &str, id: i64) -> Result<Option<(Todo, i64)>, StoreError> {
+        self.0.find_todo(owner, id).await
+    }
+
+    /// Applies `changes` to the owner's todo `id` if `versions` accepts its version; the check
+    /// is part of the `UPDATE` (no other write can come between them). Changing nothing writes
+    /// nothing.
+    pub async fn update_one(
+        &self,
+        owner: &str,
+        id: i64,
+        changes: TodoChanges,
+        versions: &Versions,
+    ) -> Result<Written, StoreError> {
+        let never = versions.one_of.as_ref().is_some_and(Vec::is_empty);
+        if !changes.is_empty() && !never {
+            if let Some(version) = self.0.update_todo(owner, id, changes, versions).await? {
+                return Ok(Written::Done(version));
+            }
+        } else if let Some(version) = self.version(owner, id).await?
+            && versions.accepts(version)
+        {
+            return Ok(Written::Done(version));
+        }
+        self.missed(owner, id).await
+    }
+
+    /// Deletes the owner's todo `id` if `versions` accepts its version, in one statement.
+    /// `Done` carries the version it had.
+    pub async fn delete_one(
+        &self,
+        owner: &str,
+        id: i64,
+        versions: &Versions,
+    ) -> Result<Written, StoreError> {
+        if versions.one_of.as_ref().is_some_and(Vec::is_empty) {
+            return self.missed(owner, id).await;
+        }
+        let deleted = if versions.is_any() {
+            self.0.delete_todo(owner, id).await?
+        } else {
+            self.0.delete_todo_at(owner, id, versions).await?
+        };
+        if deleted > 0 {
+            return Ok(Written::Done(0));
+        }
+        self.missed(owner, id).await
+    }
+
+    /// Why a conditional write wrote nothing: no such todo, or a version it did not accept.
+    async fn missed(&self, owner: &str, id: i64) -> Result<Written, StoreError> {
+        Ok(match self.version(owner, id).await? {
+            Some(version) => Written::Stale(version),
+            None => Written::Missing,
+        })
     }
 
     /// Who owns todo `id`: any user's, unlike every other read here (an import checks that
@@ -195,9 +293,54 @@ impl<X: Run> TodoStatements for X {
     }
 
     async fn delete_todo(&self, owner: &str, id: i64) -> Result<u64, StoreError> {
-        let params = [owner.into(), id.into()];
+        let params = [owner.into(), id.into(), owner.into()];
         self.execute(Statement::write(&self.sql().todos.delete, &params))
             .await
+    }
+
+    async fn update_todo(
+        &self,
+        owner: &str,
+        id: i64,
+        changes: TodoChanges,
+        versions: &Versions,
+    ) -> Result<Option<i64>, StoreError> {
+        let (sql, values) = sql::update_one(owner, id, changes, versions, X::DIALECT);
+        self.optional(Statement::write(sql, &values)).await
+    }
+
+    async fn delete_todo_at(
+        &self,
+        owner: &str,
+        id: i64,
+        versions: &Versions,
+    ) -> Result<u64, StoreError> {
+        let (sql, values) = sql::delete_one(owner, id, versions, X::DIALECT);
+        self.execute(Statement::write(sql, &values)).await
+    }
+
+    async fn todo_version(&self, owner: &str, id: i64) -> Result<Option<i64>, StoreError> {
+        let params = [owner.into(), id.into()];
+        self.optional(Statement::read(&self.sql().todos.version, &params))
+            .await
+    }
+
+    async fn find_todo(&self, owner: &str, id: i64) -> Result<Option<(Todo, i64)>, StoreError> {
+        let params = [owner.into(), id.into()];
+        self.optional(Statement::read(&self.sql().todos.find, &params))
+            .await
+    }
+
+    async fn list_version(&self, owner: &str, lock: bool) -> Result<Option<i64>, StoreError> {
+        let sql = &self.sql().todos;
+        let params = [owner.into()];
+        if lock {
+            self.optional(Statement::write(&sql.lock_list, &params))
+                .await
+        } else {
+            self.optional(Statement::read(&sql.list_version, &params))
+                .await
+        }
     }
 
     async fn todo_owner(&self, id: i64) -> Result<Option<String>, StoreError> {

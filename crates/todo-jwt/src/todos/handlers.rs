@@ -1,70 +1,75 @@
-//! Thin handlers: the caller, the parameters, one store call, the answer.
+//! The writes: the caller, the parameters and preconditions, one store call (the bulk
+//! `PATCH`: one transaction), the answer with the new entity tag.
 
 use authn::CurrentUser;
 use axum::{
     Json,
     extract::State,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use std::ops::ControlFlow;
 
 use super::{
+    Revalidation,
+    conditions::Conditions,
+    etag::Tagged,
     model::{
-        BulkTodoPatch, Count, NewTodo, PartialTodo, Shown, TodoLimits, TodoPatch, TodoReplacement,
-        TodoSchema,
+        BulkTodoPatch, Count, NewTodo, Shown, TodoLimits, TodoPatch, TodoReplacement, TodoSchema,
     },
-    params::{ListFilter, OneFilter, TodoId, Where},
+    not_found,
+    params::{TodoId, Where},
+    reads::{header_value, json_bytes},
 };
 use crate::{
-    filter::{Condition, Filter},
     http::body::JsonBody,
     http::error::{ApiError, Result},
-    http::openapi::{BadRequest, JsonBodyErrors, NotFound, ServiceUnavailable, Unauthorized},
-    http::response::ResponseMemory,
-    store::{Store, StoreError, TodoChanges},
+    http::openapi::{
+        BadRequest, IfMatch, JsonBodyErrors, NotFound, PreconditionFailed, PreconditionRequired,
+        ServiceUnavailable, Unauthorized,
+    },
+    store::{Store, StoreError, Versions, Written},
 };
 
-/// A 200 response with a JSON body written by hand.
-fn json_bytes(body: Vec<u8>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
-}
-
-fn shown(todo: Shown<'_>) -> Response {
-    let mut body = Vec::with_capacity(256);
-    todo.write_json(&mut body);
-    json_bytes(body)
-}
-
-/// Applies `changes` to the owner's todo `id`: 204, or 404 when there is no such todo.
-async fn update_one(
-    store: &Store,
-    owner: &str,
+/// The answer to a write of one todo: `done` with its new tag, 404, or 412 with the current
+/// tag.
+fn written(
+    revalidation: &Revalidation,
+    user: &str,
     id: i64,
-    changes: TodoChanges,
-) -> Result<StatusCode> {
-    match store
-        .todos()
-        .update(owner, Some(&Condition::id_is(id)), changes)
-        .await?
-    {
-        0 => Err(not_found(id)),
-        _ => Ok(StatusCode::NO_CONTENT),
+    outcome: Written,
+    done: StatusCode,
+) -> Result<Response> {
+    let tag = |version| {
+        header_value(
+            revalidation
+                .key
+                .tag(user, Tagged::Todo(id), version, "one", ""),
+        )
+    };
+    match outcome {
+        Written::Done(version) => Ok((done, [(header::ETAG, tag(version))]).into_response()),
+        Written::Missing => Err(not_found(id)),
+        Written::Stale(version) => Err(ApiError::PreconditionFailed {
+            message: "The todo changed since the ETag in If-Match was read (or If-None-Match \
+                      names its current version); nothing was changed.",
+            etag: Some(tag(version)),
+        }),
     }
 }
 
-fn not_found(id: i64) -> ApiError {
-    ApiError::EntityNotFound {
-        model: "Todo",
-        id: id.to_string(),
+/// The versions of `what` a write accepts, from its `If-Match` and `If-None-Match`; 428 when
+/// the service requires `If-Match` and there is none.
+fn accepted(
+    revalidation: &Revalidation,
+    headers: &HeaderMap,
+    user: &str,
+    what: Tagged,
+) -> Result<Versions> {
+    let conditions = Conditions::from_headers(headers)?;
+    if revalidation.require_if_match && !conditions.has_if_match() {
+        return Err(ApiError::PreconditionRequired);
     }
+    Ok(conditions.versions(&revalidation.key, user, what))
 }
 
 /// Creates a todo for the caller (200 with its new id).
@@ -73,7 +78,8 @@ fn not_found(id: i64) -> ApiError {
     security(("jwt" = []), ("password" = [])),
     request_body = NewTodo,
     responses(
-        (status = 200, description = "The stored todo, with its id", body = TodoSchema),
+        (status = 200, description = "The stored todo, with its id", body = TodoSchema,
+         headers(("ETag" = String, description = "The new todo's entity tag"))),
         (status = 401, response = Unauthorized),
         JsonBodyErrors,
     ),
@@ -81,6 +87,7 @@ fn not_found(id: i64) -> ApiError {
 pub async fn create_todo(
     CurrentUser(user): CurrentUser,
     State(store): State<Store>,
+    State(revalidation): State<Revalidation>,
     State(limits): State<TodoLimits>,
     JsonBody(todo): JsonBody<NewTodo>,
 ) -> Result<Response> {
@@ -93,118 +100,16 @@ pub async fn create_todo(
             StoreError::LimitReached => limits.too_many(),
             other => other.into(),
         })?;
-    Ok(shown(Shown::all(&todo)))
-}
-
-/// Lists the caller's todos, by id unless ordered; `filter` selects.
-#[utoipa::path(
-    get, path = "/todos", tag = "TodoController", operation_id = "TodoController.find",
-    security(("jwt" = []), ("password" = [])),
-    params(ListFilter),
-    responses(
-        (status = 200, description = "The caller's todos", body = Vec<PartialTodo>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 503, response = ServiceUnavailable),
-    ),
-)]
-pub async fn list_todos(
-    CurrentUser(user): CurrentUser,
-    State(store): State<Store>,
-    State(memory): State<ResponseMemory>,
-    ListFilter(filter): ListFilter,
-) -> Result<Response> {
-    // Written as the rows arrive: no todo is copied out of the database row; within the
-    // response memory budget (503 beyond it).
-    let fields = filter.fields;
-    let mut body = memory.body(&user.id);
-    body.write(|bytes| {
-        bytes.reserve(4096);
-        bytes.push(b'[');
-    });
-    let mut first = true;
-    store
-        .todos()
-        .visit(&user.id, &filter, &mut |todo| {
-            let whole = body.write(|bytes| {
-                if !first {
-                    bytes.push(b',');
-                }
-                Shown { todo, fields }.write_json(bytes);
-            });
-            first = false;
-            // Out of memory: the answer is a 503 now, and the rest is not read.
-            if whole {
-                ControlFlow::Continue(())
-            } else {
-                ControlFlow::Break(())
-            }
-        })
-        .await?;
-    body.finish_with(b"]");
-    body.into_json_response()
-}
-
-/// Counts the caller's todos that match `where`.
-#[utoipa::path(
-    get, path = "/todos/count", tag = "TodoController", operation_id = "TodoController.count",
-    security(("jwt" = []), ("password" = [])),
-    params(Where),
-    responses(
-        (status = 200, description = "How many of the caller's todos match", body = Count),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 503, response = ServiceUnavailable),
-    ),
-)]
-pub async fn count_todos(
-    CurrentUser(user): CurrentUser,
-    State(store): State<Store>,
-    Where(where_): Where,
-) -> Result<Json<Count>> {
-    let count = store.todos().count(&user.id, where_.as_ref()).await?;
-    Ok(Json(Count { count }))
-}
-
-/// One of the caller's todos, or 404.
-#[utoipa::path(
-    get, path = "/todos/{id}", tag = "TodoController", operation_id = "TodoController.findById",
-    security(("jwt" = []), ("password" = [])),
-    params(
-        ("id" = i64, Path, description = "The todo id"),
-        OneFilter,
-    ),
-    responses(
-        (status = 200, description = "The todo", body = PartialTodo),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
-        (status = 503, response = ServiceUnavailable),
-    ),
-)]
-pub async fn get_todo(
-    CurrentUser(user): CurrentUser,
-    State(store): State<Store>,
-    TodoId(id): TodoId,
-    OneFilter(filter): OneFilter,
-) -> Result<Response> {
-    let fields = filter.fields;
-    let one = Filter {
-        condition: Some(Condition::id_is(id)),
-        ..Filter::default()
-    };
-    let mut body = Vec::new();
-    store
-        .todos()
-        .visit(&user.id, &one, &mut |todo| {
-            Shown { todo, fields }.write_json(&mut body);
-            ControlFlow::Continue(())
-        })
-        .await?;
-    if body.is_empty() {
-        return Err(not_found(id));
-    }
-    Ok(json_bytes(body))
+    let mut body = Vec::with_capacity(256);
+    Shown::all(&todo).write_json(&mut body);
+    let tag = revalidation
+        .key
+        .tag(&user.id, Tagged::Todo(todo.id), 1, "one", "");
+    let mut response = json_bytes(body);
+    response
+        .headers_mut()
+        .insert(header::ETAG, header_value(tag));
+    Ok(response)
 }
 
 /// Replaces a todo: omitted optional properties are removed (204).
@@ -213,12 +118,16 @@ pub async fn get_todo(
     security(("jwt" = []), ("password" = [])),
     params(
         ("id" = i64, Path, description = "The todo id"),
+        IfMatch,
     ),
     request_body = TodoReplacement,
     responses(
-        (status = 204, description = "Replaced; omitted properties are removed"),
+        (status = 204, description = "Replaced; omitted properties are removed",
+         headers(("ETag" = String, description = "The todo's new entity tag"))),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        (status = 428, response = PreconditionRequired),
         JsonBodyErrors,
     ),
 )]
@@ -226,12 +135,19 @@ pub async fn replace_todo(
     CurrentUser(user): CurrentUser,
     State(store): State<Store>,
     State(limits): State<TodoLimits>,
+    State(revalidation): State<Revalidation>,
     TodoId(id): TodoId,
+    headers: HeaderMap,
     JsonBody(todo): JsonBody<TodoReplacement>,
-) -> Result<StatusCode> {
+) -> Result<Response> {
+    let versions = accepted(&revalidation, &headers, &user.id, Tagged::Todo(id))?;
     let changes = todo.into_changes(id)?;
     limits.check_changes(&changes)?;
-    update_one(&store, &user.id, id, changes).await
+    let outcome = store
+        .todos()
+        .update_one(&user.id, id, changes, &versions)
+        .await?;
+    written(&revalidation, &user.id, id, outcome, StatusCode::NO_CONTENT)
 }
 
 /// Changes some properties of a todo (204).
@@ -240,12 +156,16 @@ pub async fn replace_todo(
     security(("jwt" = []), ("password" = [])),
     params(
         ("id" = i64, Path, description = "The todo id"),
+        IfMatch,
     ),
     request_body = TodoPatch,
     responses(
-        (status = 204, description = "Updated"),
+        (status = 204, description = "Updated",
+         headers(("ETag" = String, description = "The todo's new entity tag"))),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        (status = 428, response = PreconditionRequired),
         JsonBodyErrors,
     ),
 )]
@@ -253,12 +173,19 @@ pub async fn patch_todo(
     CurrentUser(user): CurrentUser,
     State(store): State<Store>,
     State(limits): State<TodoLimits>,
+    State(revalidation): State<Revalidation>,
     TodoId(id): TodoId,
+    headers: HeaderMap,
     JsonBody(patch): JsonBody<TodoPatch>,
-) -> Result<StatusCode> {
+) -> Result<Response> {
+    let versions = accepted(&revalidation, &headers, &user.id, Tagged::Todo(id))?;
     let changes = patch.into_changes(id)?;
     limits.check_changes(&changes)?;
-    update_one(&store, &user.id, id, changes).await
+    let outcome = store
+        .todos()
+        .update_one(&user.id, id, changes, &versions)
+        .await?;
+    written(&revalidation, &user.id, id, outcome, StatusCode::NO_CONTENT)
 }
 
 /// Deletes a todo (204).
@@ -267,24 +194,30 @@ pub async fn patch_todo(
     security(("jwt" = []), ("password" = [])),
     params(
         ("id" = i64, Path, description = "The todo id"),
+        IfMatch,
     ),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        (status = 428, response = PreconditionRequired),
         (status = 503, response = ServiceUnavailable),
     ),
 )]
 pub async fn delete_todo(
     CurrentUser(user): CurrentUser,
     State(store): State<Store>,
+    State(revalidation): State<Revalidation>,
     TodoId(id): TodoId,
+    headers: HeaderMap,
 ) -> Result<StatusCode> {
-    if store.todos().delete(&user.id, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(not_found(id))
+    let versions = accepted(&revalidation, &headers, &user.id, Tagged::Todo(id))?;
+    match store.todos().delete_one(&user.id, id, &versions).await? {
+        Written::Done(_) => Ok(StatusCode::NO_CONTENT),
+        other => written(&revalidation, &user.id, id, other, StatusCode::NO_CONTENT)
+            .map(|_| StatusCode::NO_CONTENT),
     }
 }
 
@@ -292,11 +225,14 @@ pub async fn delete_todo(
 #[utoipa::path(
     patch, path = "/todos", tag = "TodoController", operation_id = "TodoController.updateAll",
     security(("jwt" = []), ("password" = [])),
-    params(Where),
+    params(Where, IfMatch),
     request_body = BulkTodoPatch,
     responses(
-        (status = 200, description = "How many todos matched", body = Count),
+        (status = 200, description = "How many todos matched", body = Count,
+         headers(("ETag" = String, description = "The list's new entity tag"))),
         (status = 401, response = Unauthorized),
+        (status = 412, response = PreconditionFailed),
+        (status = 428, response = PreconditionRequired),
         JsonBodyErrors,
     ),
 )]
@@ -304,14 +240,42 @@ pub async fn patch_todos(
     CurrentUser(user): CurrentUser,
     State(store): State<Store>,
     State(limits): State<TodoLimits>,
+    State(revalidation): State<Revalidation>,
     Where(where_): Where,
+    headers: HeaderMap,
     JsonBody(patch): JsonBody<BulkTodoPatch>,
-) -> Result<Json<Count>> {
+) -> Result<Response> {
+    let versions = accepted(&revalidation, &headers, &user.id, Tagged::List)?;
     let changes = patch.into_changes()?;
     limits.check_changes(&changes)?;
-    let count = store
-        .todos()
-        .update(&user.id, where_.as_ref(), changes)
-        .await?;
-    Ok(Json(Count { count }))
+    let list_tag = |version| {
+        header_value(
+            revalidation
+                .key
+                .tag(&user.id, Tagged::List, version, "list", ""),
+        )
+    };
+    // The list's version is read with the owner's row locked, checked, and read again after
+    // the change, all in one transaction: no other write of theirs comes in between, so the
+    // tag answered is exactly that of the list this change made.
+    let transaction = store.transaction().await?;
+    let todos = transaction.todos();
+    let Some(before) = todos.lock_list(&user.id).await? else {
+        return Err(ApiError::Unauthorized(
+            "the account no longer exists".into(),
+        ));
+    };
+    if !versions.accepts(before) {
+        return Err(ApiError::PreconditionFailed {
+            message: "The list changed since the ETag in If-Match was read (or If-None-Match \
+                      names its current version); nothing was changed.",
+            etag: Some(list_tag(before)),
+        });
+    }
+    let count = todos.update(&user.id, where_.as_ref(), changes).await?;
+    let after = todos.list_version(&user.id).await?.unwrap_or(before);
+    transaction.commit().await?;
+    let mut response = Json(Count { count }).into_response();
+    response.headers_mut().insert(header::ETAG, list_tag(after));
+    Ok(response)
 }

@@ -263,7 +263,8 @@ async fn cors_allows_the_token_header_and_only_the_configured_origins() {
         .to_str()
         .expect("text")
         .to_ascii_lowercase();
-    for name in ["authorization", "content-type"] {
+    // The conditional request headers too: a browser app can revalidate and write with them.
+    for name in ["authorization", "content-type", "if-match", "if-none-match"] {
         assert!(allowed.contains(name), "{allowed}");
     }
     assert!(!allowed.contains('*'), "{allowed}");
@@ -310,6 +311,7 @@ async fn cors_allows_the_token_header_and_only_the_configured_origins() {
         .expect("text")
         .to_ascii_lowercase();
     assert!(exposed.contains("x-request-id"), "{exposed}");
+    assert!(exposed.contains("etag"), "{exposed}");
     // A list that is not origins is refused at start.
     let mut config = todo_jwt::Config::for_data_dir(app.data_dir.path());
     config.cors_origins = "https://app.example.com/path".to_owned();

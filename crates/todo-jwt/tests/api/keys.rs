@@ -125,6 +125,22 @@ async fn an_installation_from_before_keys_keeps_hs256() {
     first
         .sql("ALTER TABLE refresh_tokens DROP COLUMN rotation")
         .await;
+    if on_postgres() {
+        first.sql("DROP TRIGGER todos_versioned ON todos").await;
+        first.sql("DROP FUNCTION todos_version_owners()").await;
+    } else {
+        for trigger in [
+            "todos_versioned_update",
+            "todos_counted_insert",
+            "todos_counted_delete",
+        ] {
+            first.sql(&format!("DROP TRIGGER {trigger}")).await;
+        }
+    }
+    first.sql("ALTER TABLE todos DROP COLUMN version").await;
+    first
+        .sql("ALTER TABLE users DROP COLUMN todos_version")
+        .await;
     first.sql("DROP TABLE mfa_recovery_codes").await;
     first.sql("DROP TABLE mfa_totp").await;
     first.sql("ALTER TABLE sessions DROP COLUMN aal").await;

@@ -3,6 +3,7 @@
 mod accounts;
 mod audit;
 mod backup;
+mod conditional;
 mod connections;
 mod disk_full;
 mod email_change;

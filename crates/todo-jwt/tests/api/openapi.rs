@@ -195,10 +195,16 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
                 vec!["401", "503"]
             }
             "DELETE /users/me/sessions/{id}" => vec!["401", "404", "503"],
-            "POST /todos" | "PATCH /todos" => [&body[..], &["401"]].concat(),
-            "PUT /todos/{id}" | "PATCH /todos/{id}" => [&body[..], &["401", "404"]].concat(),
-            "GET /todos" | "GET /todos/count" => vec!["400", "401", "503"],
-            "GET /todos/{id}" | "DELETE /todos/{id}" => vec!["400", "401", "404", "503"],
+            // Conditional requests: 412 for a stale tag; writes also 428 when `If-Match` is
+            // required.
+            "POST /todos" => [&body[..], &["401"]].concat(),
+            "PATCH /todos" => [&body[..], &["401", "412", "428"]].concat(),
+            "PUT /todos/{id}" | "PATCH /todos/{id}" => {
+                [&body[..], &["401", "404", "412", "428"]].concat()
+            }
+            "GET /todos" | "GET /todos/count" => vec!["400", "401", "412", "503"],
+            "GET /todos/{id}" => vec!["400", "401", "404", "412", "503"],
+            "DELETE /todos/{id}" => vec!["400", "401", "404", "412", "428", "503"],
             other => panic!("{other} is not in this list"),
         };
         // Every protected operation but the two a first-step token is for: 403 `MFA_REQUIRED`.

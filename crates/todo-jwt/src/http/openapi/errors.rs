@@ -96,7 +96,8 @@ error_response!(
     "The request is malformed: a body that is not JSON or is missing, a path id that is not \
      an integer, a `filter` or `where` outside the filter language (`INVALID_PARAMETER_VALUE`, \
      with `details`), a patch that changes nothing or an `id` that differs from the path's \
-     (`INVALID_BODY_DEFINITION`)"
+     (`INVALID_BODY_DEFINITION`), an `If-Match` or `If-None-Match` that is not `*` or a list \
+     of quoted entity tags (`INVALID_PRECONDITION`)"
 );
 error_response!(
     /// 401.
@@ -128,6 +129,20 @@ error_response!(
     /// 409.
     Conflict,
     "The email is already registered (in any letter case)"
+);
+error_response!(
+    /// 412.
+    PreconditionFailed,
+    "`If-Match` names no current version (or `If-None-Match` names the current one, or is `*`): \
+     the todo or the list changed since that tag was sent, and nothing was changed \
+     (`PRECONDITION_FAILED`). `ETag` carries the current tag: read again, merge, retry",
+    "ETag": "The current entity tag"
+);
+error_response!(
+    /// 428.
+    PreconditionRequired,
+    "The service requires `If-Match` on writes (`TODO_JWT_REQUIRE_IF_MATCH=true`) and the \
+     request had none (`PRECONDITION_REQUIRED`): send the `ETag` of your last read"
 );
 error_response!(
     /// 413.

@@ -7,12 +7,14 @@
 //! ones say so with an empty `security`. Each operation lists the error statuses it can answer
 //! ([`errors`]).
 
+mod conditional;
 mod errors;
 
+pub use conditional::{IfMatch, IfNoneMatch, NotModified};
 pub use errors::{
     BadRequest, Conflict, ErrorEnvelope, Forbidden, JsonBodyErrors, NotFound, PayloadTooLarge,
-    RequestTimeout, ServiceUnavailable, TooManyRequests, Unauthorized, UnprocessableEntity,
-    UnsupportedMediaType,
+    PreconditionFailed, PreconditionRequired, RequestTimeout, ServiceUnavailable, TooManyRequests,
+    Unauthorized, UnprocessableEntity, UnsupportedMediaType,
 };
 
 use axum::{
@@ -49,9 +51,9 @@ use utoipa_swagger_ui::SwaggerUi;
     components(
         schemas(ErrorEnvelope),
         responses(
-            BadRequest, Unauthorized, Forbidden, NotFound, RequestTimeout, Conflict,
-            PayloadTooLarge, UnsupportedMediaType, UnprocessableEntity, TooManyRequests,
-            ServiceUnavailable,
+            NotModified, BadRequest, Unauthorized, Forbidden, NotFound, RequestTimeout, Conflict,
+            PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, UnprocessableEntity,
+            PreconditionRequired, TooManyRequests, ServiceUnavailable,
         ),
     ),
     modifiers(&SecuritySchemes),

@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_mail.sql"),
     include_str!("migrations/0013_email_change.sql"),
     include_str!("migrations/0014_mfa.sql"),
+    include_str!("migrations/0015_todo_versions.sql"),
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations between instances.

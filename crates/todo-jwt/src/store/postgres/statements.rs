@@ -33,7 +33,9 @@ pub(super) const MAX_CACHED_STATEMENTS: usize = 100;
 
 /// Prepares `sql` on `client` through its statement cache, keeping the cache within
 /// [`MAX_CACHED_STATEMENTS`].
+/// Every statement run passes here, so here they are counted (`database_statements_total`).
 async fn prepare_bounded(client: &ClientWrapper, sql: &str) -> Result<Prepared, StoreError> {
+    metrics::counter!("database_statements_total").increment(1);
     if client.statement_cache.size() >= MAX_CACHED_STATEMENTS {
         client.statement_cache.clear();
     }

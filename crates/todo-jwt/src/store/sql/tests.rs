@@ -91,7 +91,12 @@ fn fixed_statements_number_their_parameters_in_order() {
     let postgres = FixedStatements::of(Dialect::Postgres);
     assert_eq!(
         postgres.todos.delete,
-        r#"DELETE FROM "todos" WHERE "owner_id" = $1 AND "id" = $2"#
+        r#"DELETE FROM "todos" WHERE "owner_id" = $1 AND "id" = $2 AND EXISTS(SELECT 1 FROM "users" WHERE "id" = $3 FOR UPDATE)"#
+    );
+    // SQLite has no row locks: the owner is only checked there.
+    assert_eq!(
+        FixedStatements::of(Dialect::Sqlite).todos.delete,
+        r#"DELETE FROM "todos" WHERE "owner_id" = ? AND "id" = ? AND EXISTS(SELECT 1 FROM "users" WHERE "id" = ? )"#
     );
     assert!(
         postgres

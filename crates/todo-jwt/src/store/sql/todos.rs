@@ -12,7 +12,7 @@ use super::{Dialect, FixedStatements, Param, bound, condition::condition, parame
 use crate::{
     filter::{Condition, Field, Filter},
     store::{
-        TodoChanges,
+        TodoChanges, Versions,
         schema::{todo_column, todos, users},
     },
 };
@@ -34,8 +34,18 @@ pub struct TodoSql {
     pub follow_ids: Option<String>,
     /// The owner's todos in id order (owner): `GET /todos` without `where` or `order`.
     pub list: String,
-    /// `DELETE` the owner's todo (owner, id).
+    /// `DELETE` the owner's todo (owner, id, owner), after locking the owner's row (see
+    /// [`owner_locked`]).
     pub delete: String,
+    /// The version of the owner's list (owner): what a list's entity tag is derived from.
+    pub list_version: String,
+    /// The same, locking the owner's row until the transaction ends (PostgreSQL): a bulk
+    /// `PATCH` checks it and writes with no other writer of that user in between.
+    pub lock_list: String,
+    /// The version of the owner's todo (owner, id).
+    pub version: String,
+    /// The owner's todo with its version (owner, id).
+    pub find: String,
     /// The owner of a todo (todo id), whoever it is.
     pub owner: String,
 }
@@ -76,7 +86,25 @@ impl TodoSql {
         delete
             .from_table(todos::TABLE)
             .and_where(Expr::col(todos::OWNER_ID).eq(parameter()))
-            .and_where(Expr::col(todos::ID).eq(parameter()));
+            .and_where(Expr::col(todos::ID).eq(parameter()))
+            .and_where(owner_locked(parameter()));
+        let mut list_version = Query::select();
+        list_version
+            .column(users::TODOS_VERSION)
+            .from(users::TABLE)
+            .and_where(Expr::col(users::ID).eq(parameter()));
+        let mut lock_list = list_version.clone();
+        lock_list.lock(LockType::Update);
+        let one = |columns: &[&'static str]| {
+            let mut one = Query::select();
+            one.columns(columns.iter().copied())
+                .from(todos::TABLE)
+                .and_where(Expr::col(todos::OWNER_ID).eq(parameter()))
+                .and_where(Expr::col(todos::ID).eq(parameter()));
+            text(&one, dialect)
+        };
+        let mut versioned = todos::TODO.to_vec();
+        versioned.push(todos::VERSION);
         Self {
             insert: text(&insert_below_limit(false), dialect),
             insert_with_id,
@@ -84,6 +112,10 @@ impl TodoSql {
             list: text(&list, dialect),
             delete: text(&delete, dialect),
             owner: text(&owner, dialect),
+            list_version: text(&list_version, dialect),
+            lock_list: text(&lock_list, dialect),
+            version: one(&[todos::VERSION]),
+            find: one(&versioned),
         }
     }
 }
@@ -281,12 +313,85 @@ pub fn update(
     changes: TodoChanges,
     dialect: Dialect,
 ) -> (String, Vec<Param<'static>>) {
-    let mut query = Query::update();
-    query.table(todos::TABLE).values(
-        changed_columns(changes)
-            .into_iter()
-            .map(|(column, value)| (column, Expr::val(value))),
-    );
+    let mut query = changed(changes);
     query.cond_where(scope(owner, where_, dialect));
+    bound(&query, dialect)
+}
+
+/// An `UPDATE` of `changes` that raises each changed todo's version.
+fn changed(changes: TodoChanges) -> sea_query::UpdateStatement {
+    let mut query = Query::update();
+    query
+        .table(todos::TABLE)
+        .values(
+            changed_columns(changes)
+                .into_iter()
+                .map(|(column, value)| (column, Expr::val(value))),
+        )
+        .value(todos::VERSION, Expr::col(todos::VERSION).add(1_i64));
+    query
+}
+
+/// A sub-select that locks the owner's row, true while the owner exists (SQLite has no row
+/// locks and one writer: there it only checks). On PostgreSQL every todo write takes this
+/// lock first, before any todo's: the triggers then update that row (the list's version), and
+/// writers that locked a todo first and the owner second could deadlock with one that locked
+/// the owner first (a conditional bulk `PATCH`).
+fn owner_locked(owner: Expr) -> Expr {
+    let mut owner_row = Query::select();
+    owner_row
+        .expr(Expr::cust("1"))
+        .from(users::TABLE)
+        .and_where(Expr::col(users::ID).eq(owner))
+        .lock(LockType::Update);
+    Expr::exists(owner_row)
+}
+
+/// The versions a conditional write accepts, as a condition on `column`.
+fn accepted(column: &'static str, versions: &Versions) -> SqlCondition {
+    let mut accepted = Cond::all();
+    if let Some(one_of) = &versions.one_of {
+        accepted = accepted.add(Expr::col(column).is_in(one_of.iter().copied()));
+    }
+    if !versions.none_of.is_empty() {
+        accepted = accepted.add(Expr::col(column).is_not_in(versions.none_of.iter().copied()));
+    }
+    accepted
+}
+
+/// `UPDATE` of the owner's todo `id` (`changes` is not empty), only at a version `versions`
+/// accepts, after locking the owner's row; `RETURNING` its new version. Its text and values.
+pub fn update_one(
+    owner: &str,
+    id: i64,
+    changes: TodoChanges,
+    versions: &Versions,
+    dialect: Dialect,
+) -> (String, Vec<Param<'static>>) {
+    let mut query = changed(changes);
+    query
+        .and_where(Expr::col(todos::OWNER_ID).eq(owner))
+        .and_where(Expr::col(todos::ID).eq(id))
+        .cond_where(accepted(todos::VERSION, versions))
+        .and_where(owner_locked(Expr::val(owner)))
+        .returning_col(todos::VERSION);
+    bound(&query, dialect)
+}
+
+/// `DELETE` of the owner's todo `id`, only at a version `versions` accepts, after locking the
+/// owner's row. Its text and values.
+pub fn delete_one(
+    owner: &str,
+    id: i64,
+    versions: &Versions,
+    dialect: Dialect,
+) -> (String, Vec<Param<'static>>) {
+    let mut query = Query::delete();
+    query
+        .from_table(todos::TABLE)
+        .and_where(Expr::col(todos::OWNER_ID).eq(owner))
+        .and_where(Expr::col(todos::ID).eq(id))
+        .cond_where(accepted(todos::VERSION, versions))
+        .and_where(owner_locked(Expr::val(owner)));
     bound(&query, dialect)
 }

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_mail.sql"),
     include_str!("migrations/0012_email_change.sql"),
     include_str!("migrations/0013_mfa.sql"),
+    include_str!("migrations/0014_todo_versions.sql"),
 ];
 
 /// The schema versions this build knows: 1 to the number of migrations.

@@ -1,0 +1,201 @@
+//! Serialised answers of `GET /todos` and `GET /todos/count`, kept by user, query and the
+//! list's version: once the version has been read (one indexed read, which a 304 needs
+//! anyway), an answer made at that version is the answer, and it is served without reading or
+//! writing a todo. The version is the database's, raised in the same transaction as any change
+//! to the user's todos, so an answer is never served after a change, whichever instance made
+//! it. Bounded in bytes (`TODO_JWT_LIST_CACHE_BYTES`); an entry is only ever served to the
+//! user it was made for (the whole user id and query are compared, not only their hash).
+
+use std::{
+    hash::{BuildHasher, RandomState},
+    sync::Arc,
+};
+
+use axum::http::HeaderValue;
+use bytes::Bytes;
+use quick_cache::{Weighter, sync::Cache};
+
+/// The most one answer may take of the cache: larger lists are not kept.
+const LARGEST_SHARE: u64 = 64;
+
+/// The largest answer kept, whatever the cache's size. A kept answer is served without the
+/// response memory budget (`http::response`), which bounds what slow readers hold: a client
+/// holding many connections to answers since replaced holds at most this much on each.
+const LARGEST: u64 = 64 * 1024;
+
+/// An answer, and what it answers.
+#[derive(Debug)]
+pub struct Answer {
+    user: Box<str>,
+    route: &'static str,
+    query: Box<str>,
+    version: i64,
+    /// Its entity tag.
+    pub tag: HeaderValue,
+    /// Its body.
+    pub body: Bytes,
+}
+
+/// What an entry weighs: its bytes and a little for the entry itself.
+#[derive(Clone, Copy, Debug)]
+struct ByBytes;
+
+impl Weighter<u64, Arc<Answer>> for ByBytes {
+    fn weight(&self, _: &u64, answer: &Arc<Answer>) -> u64 {
+        (answer.body.len() + answer.user.len() + answer.query.len() + answer.tag.len() + 160) as u64
+    }
+}
+
+/// The cache of answers (none kept when its size is 0).
+#[derive(Clone, Debug)]
+pub struct AnswerCache {
+    inner: Option<Arc<Inner>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    answers: Cache<u64, Arc<Answer>, ByBytes>,
+    hasher: RandomState,
+    largest: usize,
+}
+
+impl AnswerCache {
+    /// A cache of at most `bytes`.
+    pub fn new(bytes: u64) -> Self {
+        let inner = (bytes > 0).then(|| {
+            Arc::new(Inner {
+                // About 2 KB an answer (a list of 20 todos is 1.5 KB).
+                answers: Cache::with_weighter(
+                    usize::try_from(bytes / 2048).unwrap_or(usize::MAX).max(16),
+                    bytes,
+                    ByBytes,
+                ),
+                hasher: RandomState::new(),
+                largest: usize::try_from((bytes / LARGEST_SHARE).min(LARGEST)).unwrap_or(0),
+            })
+        });
+        Self { inner }
+    }
+
+    /// The answer to `user`'s `query` on `route` at `version`, if one is kept.
+    pub fn get(
+        &self,
+        user: &str,
+        route: &'static str,
+        query: &str,
+        version: i64,
+    ) -> Option<Arc<Answer>> {
+        let inner = self.inner.as_ref()?;
+        let answer = inner
+            .answers
+            .get(&inner.hasher.hash_one((user, route, query)))?;
+        (answer.version == version
+            && &*answer.user == user
+            && answer.route == route
+            && &*answer.query == query)
+            .then_some(answer)
+    }
+
+    /// Keeps `body` (tagged `tag`) as the answer to `user`'s `query` on `route` at `version`,
+    /// in place of any earlier one, unless it is too large to keep.
+    pub fn put(
+        &self,
+        (user, route, query): (&str, &'static str, &str),
+        version: i64,
+        tag: HeaderValue,
+        body: Bytes,
+    ) {
+        let Some(inner) = &self.inner else { return };
+        if body.len() > inner.largest {
+            return;
+        }
+        let answer = Answer {
+            user: user.into(),
+            route,
+            query: query.into(),
+            version,
+            tag,
+            body,
+        };
+        inner.answers.insert(
+            inner.hasher.hash_one((user, route, query)),
+            Arc::new(answer),
+        );
+    }
+
+    /// Whether an answer of `bytes` would be kept.
+    pub fn keeps(&self, bytes: usize) -> bool {
+        self.inner
+            .as_ref()
+            .is_some_and(|inner| bytes <= inner.largest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(name: &str) -> HeaderValue {
+        HeaderValue::from_str(&format!("\"{name}\"")).unwrap()
+    }
+
+    #[test]
+    fn an_answer_is_served_only_for_its_user_query_and_version() {
+        let cache = AnswerCache::new(1 << 20);
+        cache.put(
+            ("alice", "list", ""),
+            3,
+            tag("t"),
+            Bytes::from_static(b"[1]"),
+        );
+        let hit = cache.get("alice", "list", "", 3).expect("kept");
+        assert_eq!((&hit.tag, &hit.body[..]), (&tag("t"), &b"[1]"[..]));
+        assert!(cache.get("alice", "count", "", 3).is_none());
+        assert!(cache.get("alice", "list", "", 4).is_none());
+        assert!(cache.get("alice", "list", "x", 3).is_none());
+        assert!(cache.get("bob", "list", "", 3).is_none());
+        // A newer answer replaces the older.
+        cache.put(
+            ("alice", "list", ""),
+            4,
+            tag("u"),
+            Bytes::from_static(b"[2]"),
+        );
+        assert!(cache.get("alice", "list", "", 3).is_none());
+        assert_eq!(&cache.get("alice", "list", "", 4).unwrap().body[..], b"[2]");
+    }
+
+    #[test]
+    fn it_is_bounded_and_can_be_off() {
+        let cache = AnswerCache::new(64 * 1024);
+        // Over a 64th of the cache: not kept.
+        cache.put(
+            ("alice", "list", "big"),
+            1,
+            tag("t"),
+            Bytes::from(vec![b'x'; 2048]),
+        );
+        assert!(cache.get("alice", "list", "big", 1).is_none());
+        for user in 0..1000 {
+            let user = user.to_string();
+            cache.put(
+                (&user, "list", "q"),
+                1,
+                tag("t"),
+                Bytes::from(vec![b'x'; 512]),
+            );
+        }
+        let kept = (0..1000)
+            .filter(|user| cache.get(&user.to_string(), "list", "q", 1).is_some())
+            .count();
+        assert!(kept > 0 && kept * 512 <= 64 * 1024, "{kept} kept");
+        let off = AnswerCache::new(0);
+        off.put(
+            ("alice", "list", "q"),
+            1,
+            tag("t"),
+            Bytes::from_static(b"[]"),
+        );
+        assert!(off.get("alice", "list", "q", 1).is_none() && !off.keeps(2));
+    }
+}

@@ -1,0 +1,236 @@
+//! The conditional request headers (RFC 9110 §13): `If-Match` and `If-None-Match`, read once
+//! per request and evaluated against the current tag (a read) or turned into the versions a
+//! write accepts (checked by the write's own statement).
+
+use axum::http::{HeaderMap, HeaderName, header};
+
+use super::etag::{TagKey, Tagged};
+use crate::{http::error::ApiError, store::Versions};
+
+/// One header's entity tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tags {
+    /// `*`: any current representation.
+    Any,
+    /// The listed tags, each with whether it was weak (`W/`), quotes included.
+    Listed(Vec<(bool, String)>),
+}
+
+/// A request's preconditions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conditions {
+    if_match: Option<Tags>,
+    if_none_match: Option<Tags>,
+}
+
+/// What a read does after its preconditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// Answer as usual (200).
+    Proceed,
+    /// `If-None-Match` matched: 304, no body.
+    NotModified,
+    /// `If-Match` did not: 412.
+    Failed,
+}
+
+impl Conditions {
+    /// The preconditions in `headers`: 400 for a header that is not a list of entity tags.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
+        Ok(Self {
+            if_match: tags(headers, &header::IF_MATCH)?,
+            if_none_match: tags(headers, &header::IF_NONE_MATCH)?,
+        })
+    }
+
+    /// Whether the request carries `If-Match` (a write that knows what it changes).
+    pub fn has_if_match(&self) -> bool {
+        self.if_match.is_some()
+    }
+
+    /// A read's outcome when the current representation's tag is `current` (RFC 9110
+    /// §13.2.2: `If-Match` first, by strong comparison; then `If-None-Match`, by weak).
+    pub fn read(&self, current: &str) -> ReadOutcome {
+        if let Some(if_match) = &self.if_match {
+            let matched = match if_match {
+                Tags::Any => true,
+                Tags::Listed(tags) => tags.iter().any(|(weak, tag)| !weak && tag == current),
+            };
+            if !matched {
+                return ReadOutcome::Failed;
+            }
+        }
+        let not_modified = match &self.if_none_match {
+            None => false,
+            Some(Tags::Any) => true,
+            Some(Tags::Listed(tags)) => tags.iter().any(|(_, tag)| tag == current),
+        };
+        if not_modified {
+            ReadOutcome::NotModified
+        } else {
+            ReadOutcome::Proceed
+        }
+    }
+
+    /// The versions of `what` a write accepts, for `user`: `If-Match` names those it may
+    /// change (strong tags only; a tag that is not a current one of `what` names none), and
+    /// `If-None-Match` those it may not (`*`: it may not change any existing one).
+    pub fn versions(&self, key: &TagKey, user: &str, what: Tagged) -> Versions {
+        let named = |tags: &[(bool, String)], weak_too: bool| -> Vec<i64> {
+            tags.iter()
+                .filter(|(weak, _)| weak_too || !weak)
+                .filter_map(|(_, tag)| key.version_of(user, what, tag))
+                .collect()
+        };
+        let mut versions = Versions::default();
+        if let Some(Tags::Listed(tags)) = &self.if_match {
+            versions.one_of = Some(named(tags, false));
+        }
+        match &self.if_none_match {
+            Some(Tags::Any) => versions.one_of = Some(Vec::new()),
+            Some(Tags::Listed(tags)) => versions.none_of = named(tags, true),
+            None => {}
+        }
+        versions
+    }
+}
+
+/// The tags of every `name` header (a list may be split across several), or `None` without
+/// one.
+fn tags(headers: &HeaderMap, name: &HeaderName) -> Result<Option<Tags>, ApiError> {
+    let mut values = headers.get_all(name).iter().peekable();
+    if values.peek().is_none() {
+        return Ok(None);
+    }
+    let malformed = || {
+        ApiError::bad_request(
+            "INVALID_PRECONDITION",
+            format!(
+                "{name} must be `*` or a list of entity tags, each in double quotes (an ETag \
+                 this service sent, such as \"L3-...\")"
+            ),
+        )
+    };
+    let mut listed = Vec::new();
+    let mut any = false;
+    for value in values {
+        let text = value.to_str().map_err(|_| malformed())?;
+        let mut rest = text.trim_matches([' ', '\t']);
+        if rest == "*" {
+            any = true;
+            continue;
+        }
+        while !rest.is_empty() {
+            let (weak, quoted) = match rest.strip_prefix("W/") {
+                Some(quoted) => (true, quoted),
+                None => (false, rest),
+            };
+            let body = quoted.strip_prefix('"').ok_or_else(malformed)?;
+            let end = body.find('"').ok_or_else(malformed)?;
+            let tag = &quoted[..end + 2];
+            if !body[..end]
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b))
+            {
+                return Err(malformed());
+            }
+            listed.push((weak, tag.to_owned()));
+            rest = body[end + 1..].trim_start_matches([' ', '\t']);
+            if let Some(next) = rest.strip_prefix(',') {
+                rest = next.trim_start_matches([' ', '\t', ',']);
+            } else if !rest.is_empty() {
+                return Err(malformed());
+            }
+        }
+    }
+    match (any, listed.is_empty()) {
+        (true, true) => Ok(Some(Tags::Any)),
+        // `*` is the whole field value, never one item of a list.
+        (true, false) => Err(malformed()),
+        (false, true) => Err(malformed()),
+        (false, false) => Ok(Some(Tags::Listed(listed))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use secrecy::SecretString;
+
+    fn conditions(if_match: &[&str], if_none_match: &[&str]) -> Result<Conditions, ApiError> {
+        let mut headers = HeaderMap::new();
+        for value in if_match {
+            headers.append(header::IF_MATCH, HeaderValue::from_str(value).unwrap());
+        }
+        for value in if_none_match {
+            headers.append(header::IF_NONE_MATCH, HeaderValue::from_str(value).unwrap());
+        }
+        Conditions::from_headers(&headers)
+    }
+
+    #[test]
+    fn reads_follow_rfc_9110() {
+        let current = "\"L1-a-b\"";
+        let read = |m: &[&str], n: &[&str]| conditions(m, n).unwrap().read(current);
+        assert_eq!(read(&[], &[]), ReadOutcome::Proceed);
+        assert_eq!(read(&[], &["\"L1-a-b\""]), ReadOutcome::NotModified);
+        // Weak comparison for If-None-Match: W/ still matches.
+        assert_eq!(read(&[], &["W/\"L1-a-b\""]), ReadOutcome::NotModified);
+        assert_eq!(read(&[], &["\"x\", \"L1-a-b\""]), ReadOutcome::NotModified);
+        assert_eq!(
+            read(&[], &["\"x\"", "\"L1-a-b\""]),
+            ReadOutcome::NotModified
+        );
+        assert_eq!(read(&[], &["*"]), ReadOutcome::NotModified);
+        assert_eq!(read(&[], &["\"L0-a-b\""]), ReadOutcome::Proceed);
+        // Strong comparison for If-Match: a weak tag never matches.
+        assert_eq!(read(&["W/\"L1-a-b\""], &[]), ReadOutcome::Failed);
+        assert_eq!(read(&["\"L1-a-b\""], &[]), ReadOutcome::Proceed);
+        assert_eq!(read(&["*"], &[]), ReadOutcome::Proceed);
+        assert_eq!(read(&["\"old\""], &["\"L1-a-b\""]), ReadOutcome::Failed);
+        assert_eq!(
+            read(&["\"L1-a-b\""], &["\"L1-a-b\""]),
+            ReadOutcome::NotModified
+        );
+    }
+
+    #[test]
+    fn malformed_headers_are_a_400() {
+        for bad in [
+            "",
+            "abc",
+            "\"open",
+            "\"a\" \"b\"",
+            "*, \"a\"",
+            "W/",
+            "\"a\"x",
+            "\"a b\"",
+        ] {
+            assert!(conditions(&[bad], &[]).is_err(), "{bad:?}");
+            assert!(conditions(&[], &[bad]).is_err(), "{bad:?}");
+        }
+        assert!(conditions(&["*", "\"a\""], &[]).is_err());
+        assert!(conditions(&["\"a\",, \"b\" ,"], &[]).is_ok());
+    }
+
+    #[test]
+    fn writes_accept_the_versions_the_tags_name() {
+        let key = TagKey::from_secret(&SecretString::from("a service secret of test"));
+        let what = Tagged::Todo(4);
+        let v2 = key.tag("alice", what, 2, "one", "");
+        let v3 = key.tag("alice", what, 3, "one", "");
+        let bob = key.tag("bob", what, 3, "one", "");
+        let versions =
+            |m: &[&str], n: &[&str]| conditions(m, n).unwrap().versions(&key, "alice", what);
+        assert!(versions(&[], &[]).is_any());
+        let both = format!("{v2}, {v3}");
+        assert_eq!(versions(&[&both], &[]).one_of, Some(vec![2, 3]));
+        // Another user's tag, a weak tag and a stranger name no version: nothing passes.
+        let weak = format!("W/{v3}");
+        assert_eq!(versions(&[&bob, &weak, "\"x\""], &[]).one_of, Some(vec![]));
+        assert!(versions(&["*"], &[]).is_any());
+        assert_eq!(versions(&[], &["*"]).one_of, Some(vec![]));
+        assert_eq!(versions(&[], &[&weak]).none_of, vec![3]);
+    }
+}
