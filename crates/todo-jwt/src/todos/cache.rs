@@ -136,7 +136,7 @@ mod tests {
     use super::*;
 
     fn tag(name: &str) -> HeaderValue {
-        HeaderValue::from_str(&format!("\"{name}\"")).unwrap()
+        HeaderValue::from_str(&format!("\"{name}\"")).expect("a tag")
     }
 
     #[test]
@@ -162,7 +162,10 @@ mod tests {
             Bytes::from_static(b"[2]"),
         );
         assert!(cache.get("alice", "list", "", 3).is_none());
-        assert_eq!(&cache.get("alice", "list", "", 4).unwrap().body[..], b"[2]");
+        assert_eq!(
+            &cache.get("alice", "list", "", 4).expect("kept").body[..],
+            b"[2]"
+        );
     }
 
     #[test]

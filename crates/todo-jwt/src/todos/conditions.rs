@@ -161,10 +161,16 @@ mod tests {
     fn conditions(if_match: &[&str], if_none_match: &[&str]) -> Result<Conditions, ApiError> {
         let mut headers = HeaderMap::new();
         for value in if_match {
-            headers.append(header::IF_MATCH, HeaderValue::from_str(value).unwrap());
+            headers.append(
+                header::IF_MATCH,
+                HeaderValue::from_str(value).expect("a header value"),
+            );
         }
         for value in if_none_match {
-            headers.append(header::IF_NONE_MATCH, HeaderValue::from_str(value).unwrap());
+            headers.append(
+                header::IF_NONE_MATCH,
+                HeaderValue::from_str(value).expect("a header value"),
+            );
         }
         Conditions::from_headers(&headers)
     }
@@ -172,7 +178,7 @@ mod tests {
     #[test]
     fn reads_follow_rfc_9110() {
         let current = "\"L1-a-b\"";
-        let read = |m: &[&str], n: &[&str]| conditions(m, n).unwrap().read(current);
+        let read = |m: &[&str], n: &[&str]| conditions(m, n).expect("well formed").read(current);
         assert_eq!(read(&[], &[]), ReadOutcome::Proceed);
         assert_eq!(read(&[], &["\"L1-a-b\""]), ReadOutcome::NotModified);
         // Weak comparison for If-None-Match: W/ still matches.
@@ -221,8 +227,11 @@ mod tests {
         let v2 = key.tag("alice", what, 2, "one", "");
         let v3 = key.tag("alice", what, 3, "one", "");
         let bob = key.tag("bob", what, 3, "one", "");
-        let versions =
-            |m: &[&str], n: &[&str]| conditions(m, n).unwrap().versions(&key, "alice", what);
+        let versions = |m: &[&str], n: &[&str]| {
+            conditions(m, n)
+                .expect("well formed")
+                .versions(&key, "alice", what)
+        };
         assert!(versions(&[], &[]).is_any());
         let both = format!("{v2}, {v3}");
         assert_eq!(versions(&[&both], &[]).one_of, Some(vec![2, 3]));
