@@ -5,6 +5,8 @@
 #   bash bench/instructions.sh                         # target/release/todo-jwt
 #   SERVER_BIN=/tmp/old/todo-jwt bash bench/instructions.sh   # another build, to compare
 #   REQUESTS=2000 bash bench/instructions.sh
+#   ANNOTATE=30 bash bench/instructions.sh             # also each endpoint's 30 costliest
+#                                                      # functions (inclusive), by callgrind_annotate
 #
 # Starts the server under callgrind on fresh data, seeds one user with 20 todos, warms up,
 # then counts the instructions of REQUESTS sequential requests per endpoint on one keep-alive
@@ -25,10 +27,11 @@ RUST_LOG=warn TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" \
 server_pid=$!
 bench_pids+=("$server_pid")
 
-python3 - "$PORT" "$REQUESTS" "$server_pid" "$work" <<'PY'
+python3 - "$PORT" "$REQUESTS" "$server_pid" "$work" "${ANNOTATE:-0}" <<'PY'
 import http.client, json, subprocess, sys, time, glob, os
 
 port, requests, pid, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+annotate = int(sys.argv[5])
 for _ in range(600):
     try:
         http.client.HTTPConnection("127.0.0.1", port, timeout=60).request("GET", "/")
@@ -37,14 +40,15 @@ for _ in range(600):
         time.sleep(0.2)
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
-def call(method, path, body=None, token=None):
-    headers = {"Content-Type": "application/json"}
+def call(method, path, body=None, token=None, extra=None):
+    headers = {"Content-Type": "application/json", **(extra or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
     response = conn.getresponse()
     data = response.read()
-    assert response.status < 300, (method, path, response.status, data)
+    assert response.status < 300 or response.status == 304, (method, path, response.status, data)
+    call.etag = response.getheader("ETag")
     return data
 
 credentials = {"email": "reader@example.com", "password": "benchmark-password"}
@@ -65,13 +69,32 @@ def total():
                 break
     return count
 
-for name, path in [("GET /todos (20 todos)", "/todos"), ("GET /todos/{id}", f"/todos/{one}"), ("GET /whoAmI", "/whoAmI")]:
+call("GET", "/todos", token=token)
+endpoints = [("GET /todos (20 todos)", "/todos", None)]
+if call.etag:
+    endpoints.append(("GET /todos, 304", "/todos", {"If-None-Match": call.etag}))
+endpoints += [("GET /todos/{id}", f"/todos/{one}", None), ("GET /whoAmI", "/whoAmI", None)]
+for name, path, extra in endpoints:
     for _ in range(200):
-        call("GET", path, token=token)
+        call("GET", path, token=token, extra=extra)
+    if annotate:
+        subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
     before = total()
     for _ in range(requests):
-        call("GET", path, token=token)
+        call("GET", path, token=token, extra=extra)
     after = total()
     print(f"{name:28} {(after - before) / requests:12,.0f} instructions per request")
+    if annotate:
+        subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
+        newest = max(glob.glob(os.path.join(work, "callgrind.out*")), key=os.path.getmtime)
+        table = subprocess.run(
+            ["callgrind_annotate", "--inclusive=yes", f"--threshold=100", newest],
+            check=True, capture_output=True, text=True,
+        ).stdout.splitlines()
+        rows = [line for line in table if "(" in line and "/" not in line.split()[0]][:annotate]
+        start = next(i for i, line in enumerate(table) if line.startswith("Ir")) if any(
+            line.startswith("Ir") for line in table) else 0
+        print("\n".join(table[start:start + annotate + 2]))
+        print()
 PY
 echo "server: $SERVER_BIN; $REQUESTS sequential requests per endpoint, one connection, under callgrind"

@@ -7,6 +7,10 @@ use axum::http::{HeaderMap, HeaderName, header};
 use super::etag::{TagKey, Tagged};
 use crate::{http::error::ApiError, store::Versions};
 
+/// The most distinct versions a condition names (a client names one, or two while another tab
+/// writes): any more are ignored.
+const MAX_VERSIONS: usize = 8;
+
 /// One header's entity tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Tags {
@@ -43,9 +47,10 @@ impl Conditions {
         })
     }
 
-    /// Whether the request carries `If-Match` (a write that knows what it changes).
-    pub fn has_if_match(&self) -> bool {
-        self.if_match.is_some()
+    /// Whether the request carries `If-Match` with entity tags: a write that says which
+    /// version it changes (`*` says only that there is one).
+    pub fn names_versions(&self) -> bool {
+        matches!(self.if_match, Some(Tags::Listed(_)))
     }
 
     /// A read's outcome when the current representation's tag is `current` (RFC 9110
@@ -76,11 +81,18 @@ impl Conditions {
     /// change (strong tags only; a tag that is not a current one of `what` names none), and
     /// `If-None-Match` those it may not (`*`: it may not change any existing one).
     pub fn versions(&self, key: &TagKey, user: &str, what: Tagged) -> Versions {
+        // Each distinct version once, and a few at most: the versions become the statement's
+        // text (`version IN (...)`), and each length is a statement to prepare and keep.
         let named = |tags: &[(bool, String)], weak_too: bool| -> Vec<i64> {
-            tags.iter()
+            let mut versions: Vec<i64> = tags
+                .iter()
                 .filter(|(weak, _)| weak_too || !weak)
                 .filter_map(|(_, tag)| key.version_of(user, what, tag))
-                .collect()
+                .collect();
+            versions.sort_unstable();
+            versions.dedup();
+            versions.truncate(MAX_VERSIONS);
+            versions
         };
         let mut versions = Versions::default();
         if let Some(Tags::Listed(tags)) = &self.if_match {
@@ -115,7 +127,10 @@ fn tags(headers: &HeaderMap, name: &HeaderName) -> Result<Option<Tags>, ApiError
     let mut any = false;
     for value in values {
         let text = value.to_str().map_err(|_| malformed())?;
-        let mut rest = text.trim_matches([' ', '\t']);
+        // Empty list items are allowed (RFC 9110 §5.6.1.2): `, "a"` is `"a"`.
+        let mut rest = text
+            .trim_matches([' ', '\t'])
+            .trim_start_matches([' ', '\t', ',']);
         if rest == "*" {
             any = true;
             continue;
@@ -218,6 +233,8 @@ mod tests {
         }
         assert!(conditions(&["*", "\"a\""], &[]).is_err());
         assert!(conditions(&["\"a\",, \"b\" ,"], &[]).is_ok());
+        assert!(conditions(&[", \"a\""], &[]).is_ok());
+        assert!(conditions(&[","], &[]).is_err());
     }
 
     #[test]
@@ -239,6 +256,10 @@ mod tests {
         let weak = format!("W/{v3}");
         assert_eq!(versions(&[&bob, &weak, "\"x\""], &[]).one_of, Some(vec![]));
         assert!(versions(&["*"], &[]).is_any());
+        // The same version under several tags (of several queries) is one version.
+        let v3_other = key.tag("alice", what, 3, "one", "filter=x");
+        let same = format!("{v3}, {v3_other}, {v3}");
+        assert_eq!(versions(&[&same], &[]).one_of, Some(vec![3]));
         assert_eq!(versions(&[], &["*"]).one_of, Some(vec![]));
         assert_eq!(versions(&[], &[&weak]).none_of, vec![3]);
     }

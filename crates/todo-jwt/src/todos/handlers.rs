@@ -58,7 +58,7 @@ fn written(
 }
 
 /// The versions of `what` a write accepts, from its `If-Match` and `If-None-Match`; 428 when
-/// the service requires `If-Match` and there is none.
+/// the service requires `If-Match` and there is none (or only `*`, which names no version).
 fn accepted(
     revalidation: &Revalidation,
     headers: &HeaderMap,
@@ -66,7 +66,7 @@ fn accepted(
     what: Tagged,
 ) -> Result<Versions> {
     let conditions = Conditions::from_headers(headers)?;
-    if revalidation.require_if_match && !conditions.has_if_match() {
+    if revalidation.require_if_match && !conditions.names_versions() {
         return Err(ApiError::PreconditionRequired);
     }
     Ok(conditions.versions(&revalidation.key, user, what))

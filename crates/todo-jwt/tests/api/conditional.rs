@@ -214,7 +214,10 @@ async fn a_change_made_beside_the_service_is_seen_at_once() {
     let app = spawn_app().await;
     let token = app.token_for("beside@example.com").await;
     let todo = app.create_todo(&token, json!({"title": "before"})).await;
+    let path = format!("/todos/{}", todo["id"]);
     let tag = tag_of(&app, "/todos", &token).await;
+    let one = tag_of(&app, &path, &token).await;
+    // An UPDATE that does not touch the version: the triggers raise both.
     app.sql(&format!(
         "UPDATE todos SET title = 'after' WHERE id = {}",
         todo["id"]
@@ -224,7 +227,19 @@ async fn a_change_made_beside_the_service_is_seen_at_once() {
         revalidate(&app, "/todos", &token, &tag).await,
         StatusCode::OK
     );
+    assert_eq!(revalidate(&app, &path, &token, &one).await, StatusCode::OK);
     assert_eq!(app.get_json("/todos", &token).await[0]["title"], "after");
+    // And a stale If-Match is refused after it.
+    let response = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        &[(header::IF_MATCH, &one)],
+        Some(&json!({"title": "lost"})),
+    )
+    .await;
+    error_body(response, StatusCode::PRECONDITION_FAILED).await;
     app.sql(&format!("DELETE FROM todos WHERE id = {}", todo["id"]))
         .await;
     assert_eq!(app.get_json("/todos", &token).await, json!([]));
@@ -636,8 +651,28 @@ async fn concurrent_bulk_and_single_writes_neither_deadlock_nor_double_win() {
         .iter()
         .filter(|status| **status == StatusCode::PRECONDITION_FAILED)
         .count();
-    // At most one bulk write passes (none if a single write came first), the rest are 412.
+    // At most one bulk write passes (none if a single write came first: a race this test
+    // cannot order; `fifty_concurrent_bulk_patches...` checks the one winner), the rest are
+    // 412, and nothing else: no deadlock (PostgreSQL), no 500.
     assert!(won <= 1 && won + refused == 10, "{bulk:?}");
+    let descs: Vec<Value> = app
+        .get_json("/todos", &token)
+        .await
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|todo| todo["desc"].clone())
+        .collect();
+    if won == 1 {
+        assert!(
+            descs
+                .iter()
+                .all(|desc| desc == &descs[0] && desc.is_string()),
+            "{descs:?}"
+        );
+    } else {
+        assert!(descs.iter().all(Value::is_null), "{descs:?}");
+    }
 }
 
 #[tokio::test]
@@ -662,6 +697,17 @@ async fn required_if_match_answers_428_to_unconditional_writes() {
         assert_eq!(error["code"], "PRECONDITION_REQUIRED", "{method} {path}");
     }
     assert_eq!(app.get_json(&path, &token).await["title"], "kept");
+    // `If-Match: *` names no version: not enough either.
+    let response = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        &[(header::IF_MATCH, "*")],
+        Some(&json!({"title": "x"})),
+    )
+    .await;
+    error_body(response, StatusCode::PRECONDITION_REQUIRED).await;
     let tag = tag_of(&app, &path, &token).await;
     let response = send(
         &app,
@@ -729,4 +775,133 @@ async fn clients_without_conditions_see_no_difference() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let response = send(&app, Method::DELETE, &path, &token, &[], None).await;
     error_body(response, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn a_kept_answer_is_served_without_reading_the_todos_until_the_version_moves() {
+    // The answer cache is keyed by the list's version alone: with the version put back by hand
+    // after a change, the kept answer (the old title) is what is served; without the cache,
+    // the todos are read (the new title). That shows the cache serves, and what it trusts.
+    for (cache_mb, expected) in [(32, "kept"), (0, "changed")] {
+        let app = app_with_cache(cache_mb).await;
+        let token = app.token_for("kept@example.com").await;
+        let todo = app.create_todo(&token, json!({"title": "kept"})).await;
+        let user = app
+            .sql("SELECT id FROM users WHERE email = 'kept@example.com'")
+            .await
+            .expect("the user");
+        let tag = tag_of(&app, "/todos", &token).await;
+        let version = app
+            .sql(&format!(
+                "SELECT todos_version FROM users WHERE id = '{user}'"
+            ))
+            .await
+            .expect("a version");
+        app.sql(&format!(
+            "UPDATE todos SET title = 'changed' WHERE id = {}",
+            todo["id"]
+        ))
+        .await;
+        app.sql(&format!(
+            "UPDATE users SET todos_version = {version} WHERE id = '{user}'"
+        ))
+        .await;
+        let response = send(&app, Method::GET, "/todos", &token, &[], None).await;
+        assert_eq!(etag(&response), tag);
+        let list: Value = response.json().await.expect("json");
+        assert_eq!(list[0]["title"], expected, "cache {cache_mb} MiB");
+        // Any real change moves the version: the new title, whatever was kept.
+        app.create_todo(&token, json!({"title": "another"})).await;
+        assert_eq!(app.get_json("/todos", &token).await[0]["title"], "changed");
+    }
+}
+
+#[tokio::test]
+async fn head_revalidates_and_if_none_match_on_a_write_refuses_the_named_version() {
+    let app = spawn_app().await;
+    let token = app.token_for("head@example.com").await;
+    let todo = app.create_todo(&token, json!({"title": "head"})).await;
+    let path = format!("/todos/{}", todo["id"]);
+    let tag = tag_of(&app, &path, &token).await;
+    let head = send(&app, Method::HEAD, &path, &token, &[], None).await;
+    assert_eq!((head.status(), etag(&head)), (StatusCode::OK, tag.clone()));
+    let head = send(
+        &app,
+        Method::HEAD,
+        &path,
+        &token,
+        &[(header::IF_NONE_MATCH, &tag)],
+        None,
+    )
+    .await;
+    assert_eq!(head.status(), StatusCode::NOT_MODIFIED);
+    // "Only if it is not the version I have": refused while it is, allowed once it is not.
+    let response = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        &[(header::IF_NONE_MATCH, &tag)],
+        Some(&json!({"title": "x"})),
+    )
+    .await;
+    error_body(response, StatusCode::PRECONDITION_FAILED).await;
+    let response = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        &[(header::IF_NONE_MATCH, "\"another\"")],
+        Some(&json!({"title": "y"})),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.get_json(&path, &token).await["title"], "y");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_bulk_patches_of_one_list_tag_have_one_winner() {
+    let app = spawn_app().await;
+    let token = app.token_for("bulkrace@example.com").await;
+    for n in 0..3 {
+        app.create_todo(&token, json!({"title": format!("t{n}")}))
+            .await;
+    }
+    let list = tag_of(&app, "/todos", &token).await;
+    let attempts = (0..50).map(|writer| {
+        let (app, token, list) = (&app, &token, &list);
+        async move {
+            let body = json!({"desc": format!("writer {writer}")});
+            let conditions = [(header::IF_MATCH, list.as_str())];
+            let response = send(
+                app,
+                Method::PATCH,
+                "/todos",
+                token,
+                &conditions,
+                Some(&body),
+            )
+            .await;
+            (writer, response.status())
+        }
+    });
+    let outcomes = join_all(attempts).await;
+    let winners: Vec<_> = outcomes
+        .iter()
+        .filter(|(_, status)| *status == StatusCode::OK)
+        .collect();
+    let refused = outcomes
+        .iter()
+        .filter(|(_, status)| *status == StatusCode::PRECONDITION_FAILED)
+        .count();
+    assert_eq!((winners.len(), refused), (1, 49), "{outcomes:?}");
+    let desc = format!("writer {}", winners[0].0);
+    for todo in app
+        .get_json("/todos", &token)
+        .await
+        .as_array()
+        .expect("a list")
+    {
+        assert_eq!(todo["desc"], desc.as_str());
+    }
 }

@@ -128,8 +128,11 @@ async fn an_installation_from_before_keys_keeps_hs256() {
     if on_postgres() {
         first.sql("DROP TRIGGER todos_versioned ON todos").await;
         first.sql("DROP FUNCTION todos_version_owners()").await;
+        first.sql("DROP TRIGGER todos_versioned_row ON todos").await;
+        first.sql("DROP FUNCTION todos_version_row()").await;
     } else {
         for trigger in [
+            "todos_versioned_row",
             "todos_versioned_update",
             "todos_counted_insert",
             "todos_counted_delete",

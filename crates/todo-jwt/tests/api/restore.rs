@@ -222,7 +222,8 @@ async fn an_older_backup_restores_with_its_sessions_ended() {
     let counted = include_str!("../../src/store/sqlite/migrations/0003_todo_count.sql");
     let counted = &counted[counted.find("CREATE TRIGGER").expect("its triggers")..];
     let older = backed_up.altered(&format!(
-        "DROP TRIGGER todos_versioned_update; DROP TRIGGER todos_counted_insert; \
+        "DROP TRIGGER todos_versioned_row; DROP TRIGGER todos_versioned_update; \
+         DROP TRIGGER todos_counted_insert; \
          DROP TRIGGER todos_counted_delete; ALTER TABLE todos DROP COLUMN version; \
          ALTER TABLE users DROP COLUMN todos_version; {counted} \
          DROP TABLE signing_keys; DROP TABLE audit_counts; \

@@ -91,7 +91,7 @@ fn fixed_statements_number_their_parameters_in_order() {
     let postgres = FixedStatements::of(Dialect::Postgres);
     assert_eq!(
         postgres.todos.delete,
-        r#"DELETE FROM "todos" WHERE "owner_id" = $1 AND "id" = $2 AND EXISTS(SELECT 1 FROM "users" WHERE "id" = $3 FOR UPDATE)"#
+        r#"DELETE FROM "todos" WHERE "owner_id" = $1 AND "id" = $2 AND EXISTS(SELECT 1 FROM "users" WHERE "id" = $3 FOR NO KEY UPDATE)"#
     );
     // SQLite has no row locks: the owner is only checked there.
     assert_eq!(
@@ -125,11 +125,11 @@ fn fixed_statements_number_their_parameters_in_order() {
     );
     assert_eq!(
         postgres.todos.insert,
-        r#"INSERT INTO "todos" ("owner_id", "title", "description", "is_complete") SELECT "id", $1, $2, $3 FROM "users" WHERE "id" = $4 AND "todo_count" < $5 FOR UPDATE RETURNING "id""#
+        r#"INSERT INTO "todos" ("owner_id", "title", "description", "is_complete") SELECT "id", $1, $2, $3 FROM "users" WHERE "id" = $4 AND "todo_count" < $5 FOR NO KEY UPDATE RETURNING "id""#
     );
     assert_eq!(
         postgres.todos.insert_with_id,
-        r#"INSERT INTO "todos" ("id", "owner_id", "title", "description", "is_complete") OVERRIDING SYSTEM VALUE SELECT $1, "id", $2, $3, $4 FROM "users" WHERE "id" = $5 AND "todo_count" < $6 FOR UPDATE RETURNING "id""#
+        r#"INSERT INTO "todos" ("id", "owner_id", "title", "description", "is_complete") OVERRIDING SYSTEM VALUE SELECT $1, "id", $2, $3, $4 FROM "users" WHERE "id" = $5 AND "todo_count" < $6 FOR NO KEY UPDATE RETURNING "id""#
     );
     assert!(!sqlite.todos.insert_with_id.contains("OVERRIDING"));
     assert!(sqlite.todos.follow_ids.is_none() && postgres.todos.follow_ids.is_some());

@@ -94,7 +94,7 @@ impl TodoSql {
             .from(users::TABLE)
             .and_where(Expr::col(users::ID).eq(parameter()));
         let mut lock_list = list_version.clone();
-        lock_list.lock(LockType::Update);
+        lock_list.lock(LockType::NoKeyUpdate);
         let one = |columns: &[&'static str]| {
             let mut one = Query::select();
             one.columns(columns.iter().copied())
@@ -135,7 +135,7 @@ fn insert_below_limit(own_id: bool) -> sea_query::InsertStatement {
         .from(users::TABLE)
         .and_where(Expr::col(users::ID).eq(parameter()))
         .and_where(Expr::col(users::TODO_COUNT).lt(parameter()))
-        .lock(LockType::Update);
+        .lock(LockType::NoKeyUpdate);
     let columns = [
         todos::ID,
         todos::OWNER_ID,
@@ -313,13 +313,24 @@ pub fn update(
     changes: TodoChanges,
     dialect: Dialect,
 ) -> (String, Vec<Param<'static>>) {
-    let mut query = changed(changes);
+    let mut query = changed(changes, dialect);
     query.cond_where(scope(owner, where_, dialect));
     bound(&query, dialect)
 }
 
+/// The todo's version raised by a random step of 1 to 2^32, as the migrations' triggers raise
+/// the list's: a database restored from a backup takes other numbers than the history it
+/// replaced, so no tag of that history names a version of the new one.
+fn raised_version(dialect: Dialect) -> Expr {
+    let step = match dialect {
+        Dialect::Sqlite => "1 + abs(random() % 4294967296)",
+        Dialect::Postgres => "1 + floor(random() * 4294967296)::bigint",
+    };
+    Expr::cust(format!("\"{}\" + {step}", todos::VERSION))
+}
+
 /// An `UPDATE` of `changes` that raises each changed todo's version.
-fn changed(changes: TodoChanges) -> sea_query::UpdateStatement {
+fn changed(changes: TodoChanges, dialect: Dialect) -> sea_query::UpdateStatement {
     let mut query = Query::update();
     query
         .table(todos::TABLE)
@@ -328,11 +339,12 @@ fn changed(changes: TodoChanges) -> sea_query::UpdateStatement {
                 .into_iter()
                 .map(|(column, value)| (column, Expr::val(value))),
         )
-        .value(todos::VERSION, Expr::col(todos::VERSION).add(1_i64));
+        .value(todos::VERSION, raised_version(dialect));
     query
 }
 
-/// A sub-select that locks the owner's row, true while the owner exists (SQLite has no row
+/// A sub-select that locks the owner's row (`FOR NO KEY UPDATE`: the rows that refer to the
+/// user, such as a new session's, can still be inserted meanwhile), true while the owner exists (SQLite has no row
 /// locks and one writer: there it only checks). On PostgreSQL every todo write takes this
 /// lock first, before any todo's: the triggers then update that row (the list's version), and
 /// writers that locked a todo first and the owner second could deadlock with one that locked
@@ -343,7 +355,7 @@ fn owner_locked(owner: Expr) -> Expr {
         .expr(Expr::cust("1"))
         .from(users::TABLE)
         .and_where(Expr::col(users::ID).eq(owner))
-        .lock(LockType::Update);
+        .lock(LockType::NoKeyUpdate);
     Expr::exists(owner_row)
 }
 
@@ -368,7 +380,7 @@ pub fn update_one(
     versions: &Versions,
     dialect: Dialect,
 ) -> (String, Vec<Param<'static>>) {
-    let mut query = changed(changes);
+    let mut query = changed(changes, dialect);
     query
         .and_where(Expr::col(todos::OWNER_ID).eq(owner))
         .and_where(Expr::col(todos::ID).eq(id))
