@@ -17,7 +17,8 @@ static GLOBAL: mi_alloc::Mimalloc = mi_alloc::Mimalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init_with(cli.config.log_format);
+    // Held to the end: dropping it writes the log lines still queued.
+    let _log = telemetry::init_service(cli.config.log_format);
     // `#[tokio::main]`'s runtime, plus each worker's allocator collection before it idles.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
