@@ -6,7 +6,7 @@
 #   SERVER_BIN=/tmp/old/todo-jwt bash bench/instructions.sh   # another build, to compare
 #   REQUESTS=2000 bash bench/instructions.sh
 #   ANNOTATE=30 bash bench/instructions.sh             # also each endpoint's 30 costliest
-#                                                      # functions (inclusive), by callgrind_annotate
+#                                                      # functions (their own instructions), by callgrind_annotate
 #
 # Starts the server under callgrind on fresh data, seeds one user with 20 todos, warms up,
 # then counts the instructions of REQUESTS sequential requests per endpoint on one keep-alive
@@ -87,10 +87,10 @@ for name, path, extra in endpoints:
         # now, is this endpoint's loop alone.
         newest = max(glob.glob(os.path.join(work, "callgrind.out*")), key=os.path.getmtime)
         table = subprocess.run(
-            ["callgrind_annotate", "--inclusive=yes", f"--threshold=100", newest],
+            ["callgrind_annotate", "--threshold=100", newest],
             check=True, capture_output=True, text=True,
         ).stdout.splitlines()
-        # The function table: inclusive cost per request, then the function, without the
+        # The function table: each function's own instructions per request, then the function, without the
         # frames every line shares (thread start, the runtime's loop).
         shown = 0
         for line in table:
