@@ -8,6 +8,7 @@
 #   A_ENV="TODO_JWT_METRICS=false" B_ENV="" bash bench/ab.sh     # what metrics cost
 #   A_BIN=/tmp/old/todo-jwt B_BIN=target/release/todo-jwt bash bench/ab.sh
 #   PAIRS=7 DURATION=5 CONNECTIONS=32 bash bench/ab.sh
+#   WRITE=1 A_BIN=... B_BIN=... bash bench/ab.sh                   # POST /todos instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
@@ -25,6 +26,7 @@ start() { # NAME BIN ENV PORT -> seeds a reader, writes its token to $work/NAME.
   local name=$1 bin=$2 settings=$3 port=$4 base=http://127.0.0.1:$4
   # shellcheck disable=SC2086 # the settings are words
   env RUST_LOG=warn TODO_JWT_PORT="$port" TODO_JWT_DATA_DIR="$work/$name" TODO_JWT_AUTH_RATE_LIMIT=0 \
+    TODO_JWT_MAX_TODOS_PER_USER=1000000000 \
     $settings "$bin" >"$work/$name.log" 2>&1 &
   bench_pids+=($!)
   echo $! >"$work/$name.pid"
@@ -42,10 +44,19 @@ start() { # NAME BIN ENV PORT -> seeds a reader, writes its token to $work/NAME.
 cpu_ticks() { # NAME -> the server's user + system time so far, in clock ticks
   awk '{print $14 + $15}' "/proc/$(cat "$work/$1.pid")/stat"
 }
+cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"title":"benchmark todo","desc":"written by wrk","isComplete":false}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+script=()
+if [ "${WRITE:-0}" = 1 ]; then
+  script=(-s "$work/post.lua")
+fi
 measure() { # NAME PORT -> "requests/s CPU-microseconds-per-request"
   local before after output
   before=$(cpu_ticks "$1")
-  output=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" \
+  output=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "${script[@]}" \
     -H "Authorization: Bearer $(cat "$work/$1.token")" "http://127.0.0.1:$2/todos")
   after=$(cpu_ticks "$1")
   echo "$output" | awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
@@ -69,7 +80,7 @@ for pair in $(seq "$PAIRS"); do
   echo "$pair $a $b" >>"$work/pairs"
   sleep 1
 done
-echo "A: $A_BIN ${A_ENV:-(defaults)}; B: $B_BIN ${B_ENV:-(defaults)}; wrk -t2 -c$CONNECTIONS -d${DURATION}s GET /todos"
+echo "A: $A_BIN ${A_ENV:-(defaults)}; B: $B_BIN ${B_ENV:-(defaults)}; wrk -t2 -c$CONNECTIONS -d${DURATION}s $([ "${WRITE:-0}" = 1 ] && echo POST || echo GET) /todos"
 python3 - "$work/pairs" <<'PY'
 import statistics, sys
 ratios, cpu = [], []

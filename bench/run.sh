@@ -84,7 +84,7 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Statements the server has sent to PostgreSQL so far (its metrics; 0 on SQLite).
 statements() {
-  curl -sf "$app/metrics" | awk '$1 == "database_statements_total" {n = $2} END {print n + 0}'
+  { curl -sf "$app/metrics" || true; } | awk '$1 == "database_statements_total" {n = $2} END {print n + 0}'
 }
 
 # run NAME PID URL TOKEN [wrk args...] -> one table row in $work/rows
@@ -170,7 +170,7 @@ if [ "${PAIRED:-0}" -gt 0 ]; then
     mv "$work/rows.main" "$work/rows"
     c=$(grep '^ceiling' "$work/rows.pair" | cut -d'|' -f2)
     t=$(grep '^todos' "$work/rows.pair" | cut -d'|' -f2)
-    r=$(grep '^revalidated' "$work/rows.pair" | cut -d'|' -f2)
+    r=$(grep '^revalidated' "$work/rows.pair" | cut -d'|' -f2 || true)
     echo "$pair $c $t ${r:-0}" >>"$work/pairs"
   done
 fi
