@@ -20,6 +20,7 @@ mod mfa;
 mod param;
 mod sessions;
 mod throttle;
+mod todo_writes;
 pub mod todos;
 mod users;
 
