@@ -7,6 +7,7 @@ mod keys;
 mod migrate;
 mod restore;
 mod serve;
+mod variables;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -121,6 +122,7 @@ pub type Outcome = Result<String, Failure>;
 /// Runs the command line's job (serving, when no subcommand is given) and prints its outcome:
 /// success on stdout, failure on stderr, each prefixed `todo-jwt:`.
 pub async fn run(cli: Cli) -> ExitCode {
+    variables::warn_unknown();
     let outcome = match cli.command {
         None => serve::run(cli.config).await,
         Some(command) => match Settings::new(&cli.config) {

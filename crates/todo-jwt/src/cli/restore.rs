@@ -13,7 +13,7 @@ use super::{Failure, Outcome};
 use crate::{
     config::Settings,
     keys::{self, Sealer},
-    store::{Database, KeyRecord, SqliteRestore, Store},
+    store::{Database, KeyRecord, SqliteRestore, Store, StoreError},
 };
 
 type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -39,7 +39,19 @@ pub async fn run(settings: &Settings, backup: &Path, keep_sessions_and_keys: boo
             .map_err(|error| failed(error.into()))?;
         Some(Sealer::from_secret(&secret))
     };
-    let restore = SqliteRestore::begin(&database, backup).map_err(|error| failed(error.into()))?;
+    let restore = SqliteRestore::begin(&database, backup).map_err(|error| {
+        let running = matches!(error, StoreError::InUse(_));
+        let failure = failed(error.into());
+        if running {
+            // The usual reason: the service itself.
+            failure.with_hint(
+                "stop the service first (SIGTERM or Ctrl-C; it finishes its requests), restore, \
+                 then start it again",
+            )
+        } else {
+            failure
+        }
+    })?;
     let afresh = match &sealer {
         Some(sealer) => Some(
             start_afresh(&restore, settings, sealer)

@@ -17,6 +17,15 @@ pub enum ConfigError {
         /// What is accepted.
         range: RangeInclusive<u64>,
     },
+    /// A database URL of a kind the service does not take (it was taken for a SQLite file
+    /// path, and failed later naming no path).
+    #[error("TODO_JWT_DATABASE_URL: {scheme}: {hint}")]
+    DatabaseUrl {
+        /// The URL's scheme, as given (never the rest: it may hold a password).
+        scheme: String,
+        /// What is accepted instead.
+        hint: &'static str,
+    },
     /// A trusted proxy that is neither an address nor a CIDR.
     #[error("TODO_JWT_TRUSTED_PROXIES: {0:?} is not an address or a CIDR (10.0.0.0/8, ::1)")]
     TrustedProxy(String),

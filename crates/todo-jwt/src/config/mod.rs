@@ -8,6 +8,7 @@
 //! data directory), `error`.
 
 mod conditional;
+mod database;
 mod error;
 mod lists;
 mod mail;

@@ -11,6 +11,7 @@ use secrecy::SecretString;
 
 use super::{
     Config, ConfigError, Database,
+    database::database,
     lists::{cors_origins, trusted_proxies},
     ranges,
 };
@@ -129,22 +130,7 @@ impl Settings {
             pool_size,
             ranges::DB_POOL_SIZE,
         )?);
-        let database = match config.database_url.as_deref() {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Database::Postgres {
-                    url: url.to_owned(),
-                    pool_size,
-                }
-            }
-            Some(url) => {
-                let path = url
-                    .strip_prefix("sqlite://")
-                    .or_else(|| url.strip_prefix("sqlite:"))
-                    .unwrap_or(url);
-                Database::Sqlite(PathBuf::from(path))
-            }
-            None => Database::Sqlite(config.data_dir.join("todo-jwt.sqlite3")),
-        };
+        let database = database(config, pool_size)?;
         let cores = cores();
         let io_timeout = |name, value| seconds(name, value, ranges::IO_TIMEOUT);
         let memory = |name, value| within(name, value, ranges::MEMORY_MB).map(|mb| size(mb * MIB));
@@ -339,10 +325,16 @@ impl Settings {
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        // A file where the directory should be: said so ("File exists" said nothing).
+        let action = if self.data_dir.exists() && !self.data_dir.is_dir() {
+            "the data directory (TODO_JWT_DATA_DIR, --data-dir) is a file, not a directory:"
+        } else {
+            "cannot create the data directory"
+        };
         builder
             .create(&self.data_dir)
             .map_err(|source| ConfigError::Io {
-                action: "cannot create the data directory",
+                action,
                 path: self.data_dir.clone(),
                 source,
             })

@@ -57,6 +57,22 @@ fn the_database_url_selects_the_engine() {
         settings(&config).database,
         Database::Sqlite(PathBuf::from("other.db"))
     );
+    // Another kind of database, or a PostgreSQL URL misspelled, is refused, and the message
+    // names the scheme and what is accepted (never the rest: it may hold a password).
+    for (url, says) in [
+        ("mysql://root:hunter2@localhost/todo", "mysql:"),
+        ("postgres:/todo", "postgres://"),
+        ("Postgres://user@host/db", "postgres://"),
+    ] {
+        config.database_url = Some(url.into());
+        let error = Settings::new(&config).expect_err(url).to_string();
+        assert!(error.starts_with("TODO_JWT_DATABASE_URL: "), "{error}");
+        assert!(
+            error.contains(says) && error.contains("postgres://user"),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"), "{error}");
+    }
 }
 
 #[test]
@@ -241,4 +257,16 @@ fn generated_secrets_are_accepted() {
             assert!(settings(&config).service_secret().is_ok(), "{secret}");
         }
     }
+}
+
+#[test]
+fn a_data_directory_that_is_a_file_is_said_to_be_one() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let file = parent.path().join("data");
+    fs::write(&file, "not a directory").expect("write");
+    let config = Config::for_data_dir(&file);
+    let error = settings(&config).ensure_data_dir().expect_err("a file");
+    let text = error.to_string();
+    assert!(text.contains("is a file, not a directory"), "{text}");
+    assert!(text.contains(&file.display().to_string()), "{text}");
 }

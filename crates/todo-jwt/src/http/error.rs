@@ -18,8 +18,10 @@ use serde_json::{Value, json};
 /// megabytes (one problem per unknown key of a huge body).
 pub const MAX_DETAILS: usize = 20;
 
+mod chain;
 mod from;
 
+pub use chain::chain;
 pub use from::render_auth_error;
 
 /// `Result` with [`ApiError`] as the default error.
@@ -265,18 +267,6 @@ pub fn envelope(status: StatusCode, body: Value) -> Response {
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     response
-}
-
-/// `error` and its causes, for the log: `outer: cause: root cause`.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
 
 impl IntoResponse for ApiError {

@@ -77,11 +77,9 @@ async fn a_backup_taken_under_writes_restores_exactly_what_it_saw() {
     // Restoring while the service runs is refused, and changes nothing.
     let refused = restore(&path, &backup, &[]);
     assert!(!refused.status.success());
-    assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("in use by another process"),
-        "{}",
-        String::from_utf8_lossy(&refused.stderr)
-    );
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("in use by another process"), "{said}");
+    assert!(said.contains("stop the service first"), "{said}");
     assert_eq!(titles(app, &token).await, before_restore);
     drop(first);
 

@@ -200,3 +200,24 @@ async fn two_instances_share_accounts_tokens_and_todos() {
     }
     drop((one, two));
 }
+
+/// Migrating a database that is up to date says nothing more than that: no PostgreSQL NOTICE
+/// ("relation schema_migrations already exists") in the log at every start.
+#[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass of tests/run.sh"]
+async fn an_up_to_date_database_migrates_without_a_notice() {
+    let database = postgres_only().await;
+    for _ in 0..2 {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let output = command(data_dir.path())
+            .env("TODO_JWT_DATABASE_URL", &database.url)
+            .env("RUST_LOG", "info")
+            .arg("migrate")
+            .output()
+            .expect("run migrate");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(!stderr.contains("NOTICE"), "{stderr}");
+        assert!(!stderr.contains("already exists"), "{stderr}");
+    }
+}

@@ -146,4 +146,43 @@ async fn a_port_in_use_fails_before_touching_the_data_directory() {
         "said once: {stderr}"
     );
     assert!(!data_dir.exists(), "the data directory was created");
+    // And what to do about it.
+    assert!(
+        stderr.contains("choose another port with --port or TODO_JWT_PORT"),
+        "{stderr}"
+    );
+}
+
+/// A misspelled `TODO_JWT_*` variable is named at start, with the setting it was probably
+/// meant to be; a variable that is near none is named too; the real ones are not.
+#[tokio::test]
+async fn unknown_variables_are_named_with_the_setting_they_resemble() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port();
+    let parent = tempfile::tempdir().expect("tempdir");
+    // The port is taken: the service stops at once, after the warnings.
+    let output = command(&parent.path().join("data"))
+        .env("TODO_JWT_PORT", port.to_string())
+        .env("TODO_JWT_PROT", "3001")
+        .env("TODO_JWT_TOKEN_LIFETME", "60")
+        .env("TODO_JWT_NOTHING_LIKE_ANY_SETTING", "1")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "TODO_JWT_PROT is not a setting of todo-jwt and is ignored: did you mean TODO_JWT_PORT?"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("TODO_JWT_TOKEN_LIFETME is not a setting of todo-jwt and is ignored: did you mean TODO_JWT_TOKEN_LIFETIME?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("TODO_JWT_NOTHING_LIKE_ANY_SETTING is not a setting of todo-jwt and is ignored (`todo-jwt --help`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("TODO_JWT_PORT is not"), "{stderr}");
+    assert!(!stderr.contains("TODO_JWT_SECRET is not"), "{stderr}");
 }

@@ -222,8 +222,12 @@ impl PostgresEngine {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
         // Migrations (and waiting for another instance's) are not bound by the query budget.
+        // And quiet: `CREATE TABLE IF NOT EXISTS` of a table that exists is a NOTICE, which
+        // every start wrote to the log.
         transaction
-            .batch_execute("SET LOCAL statement_timeout = 0")
+            .batch_execute(
+                "SET LOCAL statement_timeout = 0; SET LOCAL client_min_messages = warning",
+            )
             .await?;
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
