@@ -17,18 +17,29 @@ static GLOBAL: mi_alloc::Mimalloc = mi_alloc::Mimalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Held to the end: dropping it writes the log lines still queued.
-    let _log = telemetry::init_service(cli.config.log_format);
+    // The service writes its log from a thread of its own; a one-off command (a migration, a
+    // restore) writes each line as it comes, and loses none whatever stops it.
+    let log = match cli.command {
+        None => Some(telemetry::init_service(cli.config.log_format)),
+        Some(_) => {
+            telemetry::init_with(cli.config.log_format);
+            None
+        }
+    };
     // `#[tokio::main]`'s runtime, plus each worker's allocator collection before it idles.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_park(allocator::on_worker_park)
         .build();
-    match runtime {
-        Ok(runtime) => runtime.block_on(todo_jwt::cli::run(cli)),
+    let outcome = match runtime {
+        Ok(runtime) => runtime.block_on(todo_jwt::cli::execute(cli)),
         Err(error) => {
             eprintln!("todo-jwt: cannot start the async runtime: {error}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
-    }
+    };
+    // Every queued log line is written before the outcome is said (a warning that explains
+    // a failure comes before it).
+    drop(log);
+    todo_jwt::cli::report(outcome)
 }

@@ -122,14 +122,25 @@ pub type Outcome = Result<String, Failure>;
 /// Runs the command line's job (serving, when no subcommand is given) and prints its outcome:
 /// success on stdout, failure on stderr, each prefixed `todo-jwt:`.
 pub async fn run(cli: Cli) -> ExitCode {
+    report(execute(cli).await)
+}
+
+/// Runs the command line's job (serving, when no subcommand is given): what it did, or why it
+/// did nothing, to be said by [`report`].
+pub async fn execute(cli: Cli) -> Outcome {
     variables::warn_unknown();
-    let outcome = match cli.command {
+    match cli.command {
         None => serve::run(cli.config).await,
         Some(command) => match Settings::new(&cli.config) {
             Err(error) => Err(Failure::new("invalid configuration", error)),
             Ok(settings) => run_command(command, &settings).await,
         },
-    };
+    }
+}
+
+/// Says `outcome`: its success line on stdout, or its failure (and hint) once on stderr,
+/// whatever the log level; the process's exit code.
+pub fn report(outcome: Outcome) -> ExitCode {
     match outcome {
         Ok(done) => {
             if !done.is_empty() {
@@ -138,7 +149,6 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(failure) => {
-            // Once, on stderr, whatever the log level.
             match &failure.cause {
                 Some(cause) => eprintln!("todo-jwt: {}: {}", failure.doing, chain(cause.as_ref())),
                 None => eprintln!("todo-jwt: {}", failure.doing),

@@ -29,5 +29,7 @@ pub async fn run(config: Config) -> Outcome {
     app.run()
         .await
         .map_err(|error| Failure::new("server failed", error))?;
+    // The last line: after it, only the queued lines are written.
+    tracing::info!("stopped");
     Ok(String::new())
 }

@@ -12,6 +12,15 @@ const PREFIX: &str = "TODO_JWT_";
 /// The test suite's own variables (`tests/run.sh` sets them; the service reads none).
 const TEST_PREFIX: &str = "TODO_JWT_TEST_";
 
+/// Whether `name` is one of the variables Kubernetes gives the containers beside a Service
+/// named `todo-jwt` (`TODO_JWT_SERVICE_HOST`, `TODO_JWT_PORT_3000_TCP`, ...): not a typo.
+fn kubernetes_service_link(name: &str) -> bool {
+    name.starts_with("TODO_JWT_SERVICE_")
+        || name
+            .strip_prefix("TODO_JWT_PORT_")
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
 /// Logs a warning for each unknown `TODO_JWT_*` variable of this process's environment.
 pub fn warn_unknown() {
     let known = known();
@@ -56,7 +65,10 @@ fn unknown(
     let mut unknown: Vec<_> = names
         .into_iter()
         .filter(|name| {
-            name.starts_with(PREFIX) && !name.starts_with(TEST_PREFIX) && !known.contains(name)
+            name.starts_with(PREFIX)
+                && !name.starts_with(TEST_PREFIX)
+                && !kubernetes_service_link(name)
+                && !known.contains(name)
         })
         .map(|name| {
             let closest = closest(&name, known);
@@ -96,6 +108,8 @@ mod tests {
             "TODO_JWT_PORT",
             "TODO_JWT_SOMETHING_ELSE_ENTIRELY",
             "TODO_JWT_TEST_BACKEND",
+            "TODO_JWT_SERVICE_HOST",
+            "TODO_JWT_PORT_3000_TCP_ADDR",
             "PATH",
         ]
         .map(str::to_owned);

@@ -28,6 +28,11 @@ fn sqlite_path(url: &str) -> Result<&str, ConfigError> {
     {
         return Ok(path);
     }
+    // PostgreSQL's other form (`host=db user=app password=…`) was a file name here: refused,
+    // and not echoed (it holds the password).
+    if url.contains('=') && (url.contains(char::is_whitespace) || url.starts_with("host=")) {
+        return Err(ConfigError::DatabaseConnectionString);
+    }
     // A scheme (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`) before a colon.
     let scheme = url
         .split_once(':')
@@ -41,15 +46,16 @@ fn sqlite_path(url: &str) -> Result<&str, ConfigError> {
     match scheme {
         None => Ok(url),
         Some(scheme) => Err(ConfigError::DatabaseUrl {
-            scheme: format!("{scheme}:"),
+            scheme: scheme.to_owned(),
             hint: if scheme.eq_ignore_ascii_case("postgres")
                 || scheme.eq_ignore_ascii_case("postgresql")
             {
-                "a PostgreSQL URL starts with postgres:// (two slashes, lower case): \
-                 postgres://user[:password]@host[:port]/database"
+                "is PostgreSQL's, but its URL starts with postgres:// (lower case, two \
+                 slashes): postgres://user[:password]@host[:port]/database"
             } else {
-                "not a database this service uses; write postgres://user[:password]@host[:port]/\
-                 database for PostgreSQL, or a file path (or sqlite:path) for SQLite"
+                "is not a database this service uses: write \
+                 postgres://user[:password]@host[:port]/database for PostgreSQL, or a file path \
+                 (or sqlite:path) for SQLite"
             },
         }),
     }

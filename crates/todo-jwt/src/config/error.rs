@@ -19,13 +19,20 @@ pub enum ConfigError {
     },
     /// A database URL of a kind the service does not take (it was taken for a SQLite file
     /// path, and failed later naming no path).
-    #[error("TODO_JWT_DATABASE_URL: {scheme}: {hint}")]
+    #[error("TODO_JWT_DATABASE_URL: the scheme {scheme:?} {hint}")]
     DatabaseUrl {
-        /// The URL's scheme, as given (never the rest: it may hold a password).
+        /// The URL's scheme, as given, without its colon (never the rest: it may hold a
+        /// password).
         scheme: String,
         /// What is accepted instead.
         hint: &'static str,
     },
+    /// PostgreSQL's `key=value` connection string, which is not taken.
+    #[error(
+        "TODO_JWT_DATABASE_URL looks like a PostgreSQL key=value connection string, which is \
+         not taken: write it as a URL, postgres://user[:password]@host[:port]/database"
+    )]
+    DatabaseConnectionString,
     /// A trusted proxy that is neither an address nor a CIDR.
     #[error("TODO_JWT_TRUSTED_PROXIES: {0:?} is not an address or a CIDR (10.0.0.0/8, ::1)")]
     TrustedProxy(String),

@@ -60,9 +60,15 @@ fn the_database_url_selects_the_engine() {
     // Another kind of database, or a PostgreSQL URL misspelled, is refused, and the message
     // names the scheme and what is accepted (never the rest: it may hold a password).
     for (url, says) in [
-        ("mysql://root:hunter2@localhost/todo", "mysql:"),
-        ("postgres:/todo", "postgres://"),
-        ("Postgres://user@host/db", "postgres://"),
+        (
+            "mysql://root:hunter2@localhost/todo",
+            "the scheme \"mysql\" is not a database this service uses",
+        ),
+        ("postgres:/todo", "the scheme \"postgres\" is PostgreSQL's"),
+        (
+            "Postgres://user@host/db",
+            "the scheme \"Postgres\" is PostgreSQL's",
+        ),
     ] {
         config.database_url = Some(url.into());
         let error = Settings::new(&config).expect_err(url).to_string();
@@ -73,6 +79,12 @@ fn the_database_url_selects_the_engine() {
         );
         assert!(!error.contains("hunter2"), "{error}");
     }
+    config.database_url = Some("host=db user=app password=hunter2 dbname=todo".into());
+    let error = Settings::new(&config)
+        .expect_err("a connection string")
+        .to_string();
+    assert!(error.contains("key=value connection string"), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
 }
 
 #[test]

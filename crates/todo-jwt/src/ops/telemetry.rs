@@ -36,8 +36,9 @@ pub fn init_with(format: LogFormat) {
 }
 
 /// Lines a request thread may hand to the writing thread before it waits for room: the
-/// thread never drops one, and a burst past this is slowed down rather than lost.
-const QUEUED_LINES: usize = 64 * 1024;
+/// thread never drops one, and a burst past this is slowed down rather than lost. (A few MB
+/// at most; and what a stop must still write, within the second the writer is given.)
+const QUEUED_LINES: usize = 8 * 1024;
 
 /// [`init_with`] for the service's process: each line is formatted on the thread that logs it
 /// and written by a thread of its own, which writes all the lines that arrived meanwhile at

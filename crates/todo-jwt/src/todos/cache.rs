@@ -3,7 +3,7 @@
 //! anyway), an answer made at that version is the answer, and it is served without reading or
 //! writing a todo. The version is the database's, raised in the same transaction as any change
 //! to the user's todos, so an answer is never served after a change, whichever instance made
-//! it. Bounded in bytes (`TODO_JWT_LIST_CACHE_BYTES`); an entry is only ever served to the
+//! it. Bounded in bytes (`TODO_JWT_LIST_CACHE_MB`); an entry is only ever served to the
 //! user it was made for (the whole user id and query are compared, not only their hash).
 
 use std::{

@@ -141,6 +141,17 @@ mod tests {
     }
 
     #[test]
+    fn a_tags_text_is_pinned() {
+        // Tags outlive a release in clients' caches and are checked by every instance: a
+        // change of their construction must be deliberate (raise REPRESENTATION, say so).
+        let key = key("a service secret of test");
+        assert_eq!(
+            key.tag("alice", Tagged::Todo(7), 3, "one", ""),
+            "\"T3-673d5e9f83c83e54-0721e19a2e6dc28b\""
+        );
+    }
+
+    #[test]
     fn the_query_and_the_version_change_the_tag() {
         let key = key("a service secret of test");
         let list = key.tag("alice", Tagged::List, 5, "list", "");

@@ -67,13 +67,20 @@ async fn one_json_line_per_request_without_secrets() {
         .status()
         .expect("kill");
     assert!(signalled.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while instance.child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = instance.child.kill();
+            panic!("still running 20 s after SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut stderr = String::new();
     std::io::Read::read_to_string(
         &mut instance.child.stderr.take().expect("stderr"),
         &mut stderr,
     )
     .expect("stderr");
-    let _ = instance.child.wait();
 
     assert!(
         !stderr.contains('\u{1b}'),
@@ -95,6 +102,11 @@ async fn one_json_line_per_request_without_secrets() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
         .collect();
+    // Logged after the signal: written because a stop writes what is queued.
+    assert!(
+        lines.iter().any(|line| line["message"] == "stopped"),
+        "{stderr}"
+    );
     let served: Vec<&Value> = lines
         .iter()
         .filter(|line| line["message"] == "served")

@@ -14,7 +14,7 @@ pub fn chain(error: &dyn Error) -> String {
     let mut cause = error.source();
     while let Some(inner) = cause {
         let next = inner.to_string();
-        if text.contains(&next) {
+        if text.ends_with(&next) {
             // Said already.
         } else if next.starts_with(&last) {
             text.truncate(text.len() - last.len());
