@@ -7,6 +7,7 @@
 #   REQUESTS=2000 bash bench/instructions.sh
 #   ANNOTATE=30 bash bench/instructions.sh             # also each endpoint's 30 costliest
 #                                                      # functions (their own instructions), by callgrind_annotate
+#   ANNOTATE=60 INCLUSIVE=1 bash bench/instructions.sh # the same, each function with its callees
 #
 # Starts the server under callgrind on fresh data, seeds one user with 20 todos, warms up,
 # then counts the instructions of REQUESTS sequential requests per endpoint on one keep-alive
@@ -27,11 +28,12 @@ RUST_LOG=${RUST_LOG:-warn} TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" \
 server_pid=$!
 bench_pids+=("$server_pid")
 
-python3 - "$PORT" "$REQUESTS" "$server_pid" "$work" "${ANNOTATE:-0}" <<'PY'
+python3 - "$PORT" "$REQUESTS" "$server_pid" "$work" "${ANNOTATE:-0}" "${INCLUSIVE:-0}" <<'PY'
 import http.client, json, subprocess, sys, time, glob, os
 
 port, requests, pid, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 annotate = int(sys.argv[5])
+inclusive = sys.argv[6] == "1"
 for _ in range(600):
     try:
         http.client.HTTPConnection("127.0.0.1", port, timeout=60).request("GET", "/")
@@ -87,7 +89,7 @@ for name, path, extra in endpoints:
         # now, is this endpoint's loop alone.
         newest = max(glob.glob(os.path.join(work, "callgrind.out*")), key=os.path.getmtime)
         table = subprocess.run(
-            ["callgrind_annotate", "--threshold=100", newest],
+            ["callgrind_annotate", "--threshold=100", f"--inclusive={'yes' if inclusive else 'no'}", newest],
             check=True, capture_output=True, text=True,
         ).stdout.splitlines()
         # The function table: each function's own instructions per request, then the function, without the

@@ -3,12 +3,13 @@
 # Redocly's linter (recommended rules) finds no error in it, the explorer works in headless
 # Chromium (token pasted, and the password flow), pages on other origins call the API from
 # Chromium as CORS allows (and not when it does not), PyJWT verifies our tokens with the JWK
-# Set alone, and schemathesis finds no 5xx and no response that breaks the document.
+# Set alone, the README's curl walk-through runs as typed and answers as the README shows, and
+# schemathesis finds no 5xx and no response that breaks the document.
 #
-# Installs what it needs: Debian's chromium and chromium-driver (and nodejs/npm if there is no
-# Node), a Python virtualenv (in target/e2e-venv) with selenium, schemathesis,
-# openapi-spec-validator and PyJWT (with cryptography), and a pinned @redocly/cli (in
-# target/redocly).
+# Installs what it needs: Debian's chromium, chromium-driver and jq (which the walk-through
+# uses), nodejs/npm if there is no Node, a Python virtualenv (in target/e2e-venv) with
+# selenium, schemathesis, openapi-spec-validator and PyJWT (with cryptography), and a pinned
+# @redocly/cli (in target/redocly).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -21,6 +22,10 @@ mkdir -p "$artifacts"
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   echo "e2e: installing chromium and chromium-driver (Debian packages)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null
+fi
+if ! command -v jq >/dev/null; then
+  echo "e2e: installing jq (Debian package; the README's walk-through uses it)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq) >/dev/null
 fi
 if ! command -v npm >/dev/null; then
   echo "e2e: installing nodejs and npm (Debian packages)"
@@ -67,6 +72,9 @@ REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
 
 echo "== e2e: another program (PyJWT) verifies our tokens with the JWK Set alone"
 "$venv/bin/python" tests/e2e/jwks_test.py "$base"
+
+echo "== e2e: the README's curl walk-through, run as typed, answers as the README shows"
+"$venv/bin/python" tests/e2e/readme_test.py "$base"
 
 echo "== e2e: the explorer in headless Chromium"
 "$venv/bin/python" tests/e2e/explorer_test.py "$base" "$PWD/$artifacts/explorer.png"

@@ -5,7 +5,11 @@ use std::sync::Arc;
 use authn::{AuthError, AuthenticationStrategy, FailureReason, UserProfile};
 use http::{header, request::Parts};
 
-use crate::{directory::UserDirectory, error::TokenError, token::JwtService};
+use crate::{
+    directory::{Standing, UserDirectory},
+    error::TokenError,
+    token::JwtService,
+};
 
 /// The `jwt` strategy: `Authorization: Bearer <jwt>`, verified by a [`JwtService`].
 pub struct BearerJwtStrategy {
@@ -134,14 +138,25 @@ impl AuthenticationStrategy for BearerJwtStrategy {
         let Some(users) = &self.users else {
             return Ok(verified.user);
         };
-        let mut user = users.find_user(&verified).await?.ok_or_else(|| {
-            // The token is authentic but speaks for nobody now: the user or session is gone.
-            AuthError::challenge(
-                "Bearer",
-                FailureReason::Revoked,
-                "Error verifying token : user not found",
-            )
-        })?;
+        let mut user = match users.find_user(&verified).await? {
+            Standing::Current(user) => user,
+            // The token is authentic but speaks for nobody now (LoopBack's message).
+            Standing::UserGone => {
+                return Err(AuthError::challenge(
+                    "Bearer",
+                    FailureReason::Revoked,
+                    "Error verifying token : user not found",
+                ));
+            }
+            Standing::SessionEnded => {
+                return Err(AuthError::challenge(
+                    "Bearer",
+                    FailureReason::Ended,
+                    "Error verifying token : the session has ended (logged out, ended \
+                     elsewhere, or the password changed); log in again",
+                ));
+            }
+        };
         user.session = verified.user.session;
         user.aal = verified.user.aal;
         user.amr = verified.user.amr;

@@ -19,8 +19,36 @@ use crate::claims::VerifiedToken;
 /// login; the strategy keeps the token's session on it.
 #[async_trait::async_trait]
 pub trait UserDirectory: Send + Sync + 'static {
-    /// The current profile of the token's user, or `None` when the token must be refused.
-    async fn find_user(&self, token: &VerifiedToken) -> Result<Option<UserProfile>, AuthError>;
+    /// What the token's user and session are now: the user's current profile, or why the
+    /// token must be refused.
+    async fn find_user(&self, token: &VerifiedToken) -> Result<Standing, AuthError>;
+}
+
+/// A directory's answer for a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// The token speaks for this user, as stored now.
+    Current(UserProfile),
+    /// Its user no longer exists.
+    UserGone,
+    /// Its user exists but the token's session has ended (logged out, ended from another
+    /// device, replaced by a password change): the client should log in again.
+    SessionEnded,
+}
+
+impl Standing {
+    /// [`Standing::Current`] for `Some`, [`Standing::UserGone`] for `None`.
+    pub fn from_user(user: Option<UserProfile>) -> Self {
+        user.map_or(Self::UserGone, Self::Current)
+    }
+
+    /// The profile, when the token speaks for someone.
+    pub fn user(&self) -> Option<&UserProfile> {
+        match self {
+            Self::Current(user) => Some(user),
+            Self::UserGone | Self::SessionEnded => None,
+        }
+    }
 }
 
 /// A [`UserDirectory`] that remembers answers for a short time, by session (the token's `sid`)
@@ -34,7 +62,7 @@ pub struct CachedUserDirectory {
     inner: Arc<dyn UserDirectory>,
     ttl: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<String, (Instant, Option<UserProfile>)>>,
+    entries: Mutex<HashMap<String, (Instant, Standing)>>,
 }
 
 impl CachedUserDirectory {
@@ -48,7 +76,7 @@ impl CachedUserDirectory {
         }
     }
 
-    fn cached(&self, key: &str) -> Option<Option<UserProfile>> {
+    fn cached(&self, key: &str) -> Option<Standing> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries
             .get(key)
@@ -59,14 +87,14 @@ impl CachedUserDirectory {
 
 #[async_trait::async_trait]
 impl UserDirectory for CachedUserDirectory {
-    async fn find_user(&self, token: &VerifiedToken) -> Result<Option<UserProfile>, AuthError> {
-        // A session id is a UUID of its own: it never names a user. A cached answer is used
+    async fn find_user(&self, token: &VerifiedToken) -> Result<Standing, AuthError> {
+        // A session id is a UUID of its own: it never names a user. A cached profile is used
         // only for the user it was given for.
         let key = token.user.session.as_deref().unwrap_or(&token.user.id);
-        if let Some(user) = self.cached(key)
-            && user.as_ref().is_none_or(|user| user.id == token.user.id)
+        if let Some(standing) = self.cached(key)
+            && standing.user().is_none_or(|user| user.id == token.user.id)
         {
-            return Ok(user);
+            return Ok(standing);
         }
         let user = self.inner.find_user(token).await?;
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);

@@ -51,7 +51,7 @@ mod token;
 
 pub use bearer::{BearerJwtStrategy, FIRST_FACTOR, MFA_REQUIRED};
 pub use claims::{AccessClaims, VerifiedToken};
-pub use directory::{CachedUserDirectory, UserDirectory};
+pub use directory::{CachedUserDirectory, Standing, UserDirectory};
 pub use error::{JwtError, MIN_SECRET_BYTES, MIN_SECRET_DISTINCT_BYTES, TokenError};
 pub use keys::{Key, KeySet};
 pub use token::{JwtConfig, JwtService};

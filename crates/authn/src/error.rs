@@ -116,9 +116,11 @@ pub enum FailureReason {
     NotActive,
     /// Credentials whose signature (or secret) does not match.
     BadSignature,
-    /// Credentials that were valid but no longer speak for anyone: the user or the session is
-    /// gone.
+    /// Credentials that were valid but no longer speak for anyone: the user is gone.
     Revoked,
+    /// Credentials of a session that has ended (a logout, say) while its user remains: the
+    /// client should authenticate again.
+    Ended,
     /// Well-formed, authentic credentials this service does not accept (another issuer, an
     /// unknown key, a required field missing, ...).
     Invalid,
@@ -128,7 +130,7 @@ pub enum FailureReason {
 
 impl FailureReason {
     /// The reason as one lowercase word (`missing`, `malformed`, `expired`, `not_active`,
-    /// `bad_signature`, `revoked`, `invalid`, `other`): a metric label, a log field.
+    /// `bad_signature`, `revoked`, `session_ended`, `invalid`, `other`): a metric label, a log field.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Missing => "missing",
@@ -137,6 +139,7 @@ impl FailureReason {
             Self::NotActive => "not_active",
             Self::BadSignature => "bad_signature",
             Self::Revoked => "revoked",
+            Self::Ended => "session_ended",
             Self::Invalid => "invalid",
             Self::Other => "other",
         }

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     // The service writes its log from a thread of its own; a one-off command (a migration, a
     // restore) writes each line as it comes, and loses none whatever stops it.
     let log = match cli.command {
-        None => Some(telemetry::init_service(cli.config.log_format)),
+        None => telemetry::init_service(cli.config.log_format),
         Some(_) => {
             telemetry::init_with(cli.config.log_format);
             None

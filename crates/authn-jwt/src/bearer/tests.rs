@@ -143,7 +143,8 @@ async fn each_refusal_names_its_reason() {
             "{header:?}"
         );
     }
-    let gone = BearerJwtStrategy::new(service()).with_user_directory(Arc::new(Directory(None)));
+    let gone = BearerJwtStrategy::new(service())
+        .with_user_directory(Arc::new(Directory(Standing::UserGone)));
     let header = format!("Bearer {}", signed(&claims()));
     assert_eq!(
         refusal(&gone, Some(&header))
@@ -379,11 +380,11 @@ async fn a_token_for_another_issuer_or_audience_is_refused() {
     }
 }
 
-struct Directory(Option<UserProfile>);
+struct Directory(Standing);
 
 #[async_trait::async_trait]
 impl UserDirectory for Directory {
-    async fn find_user(&self, _: &VerifiedToken) -> Result<Option<UserProfile>, AuthError> {
+    async fn find_user(&self, _: &VerifiedToken) -> Result<Standing, AuthError> {
         Ok(self.0.clone())
     }
 }
@@ -391,18 +392,26 @@ impl UserDirectory for Directory {
 #[tokio::test]
 async fn a_token_whose_user_is_gone_is_refused_and_a_known_user_is_read_fresh() {
     let header = format!("Bearer {}", signed(&claims()));
-    let gone = BearerJwtStrategy::new(service()).with_user_directory(Arc::new(Directory(None)));
+    let gone = BearerJwtStrategy::new(service())
+        .with_user_directory(Arc::new(Directory(Standing::UserGone)));
     assert_eq!(
         authenticate(&gone, Some(&header)).await,
         Err("Error verifying token : user not found".into())
     );
+    let ended = BearerJwtStrategy::new(service())
+        .with_user_directory(Arc::new(Directory(Standing::SessionEnded)));
+    let (reason, message) = refusal(&ended, Some(&header))
+        .await
+        .expect_err("an ended session is refused");
+    assert_eq!(reason, FailureReason::Ended);
+    assert!(message.contains("session has ended"), "{message}");
     let renamed = UserProfile {
         id: "u1".into(),
         name: Some("New".into()),
         ..UserProfile::default()
     };
     let known = BearerJwtStrategy::new(service())
-        .with_user_directory(Arc::new(Directory(Some(renamed.clone()))));
+        .with_user_directory(Arc::new(Directory(Standing::Current(renamed.clone()))));
     assert_eq!(authenticate(&known, Some(&header)).await, Ok(renamed));
 }
 

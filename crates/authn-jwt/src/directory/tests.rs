@@ -17,9 +17,9 @@ struct Counting {
 
 #[async_trait::async_trait]
 impl UserDirectory for Counting {
-    async fn find_user(&self, _: &VerifiedToken) -> Result<Option<UserProfile>, AuthError> {
+    async fn find_user(&self, _: &VerifiedToken) -> Result<Standing, AuthError> {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(self.user.lock().expect("lock").clone())
+        Ok(Standing::from_user(self.user.lock().expect("lock").clone()))
     }
 }
 
@@ -36,6 +36,7 @@ async fn the_cached_directory_asks_once_per_ttl_and_sees_deletions_after_it() {
                 .find_user(&token_for("u1"))
                 .await
                 .expect("ok")
+                .user()
                 .is_some()
         );
     }
@@ -44,7 +45,7 @@ async fn the_cached_directory_asks_once_per_ttl_and_sees_deletions_after_it() {
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(
         cached.find_user(&token_for("u1")).await.expect("ok"),
-        None,
+        Standing::UserGone,
         "deleted user seen after the ttl"
     );
     assert_eq!(inner.calls.load(std::sync::atomic::Ordering::SeqCst), 2);

@@ -26,6 +26,11 @@ pub struct Cli {
     /// The service's settings (flags and `TODO_JWT_*` variables).
     #[command(flatten)]
     pub config: Config,
+    /// When serving, write the process id to this file once listening (for `kill -USR1`,
+    /// `kill -USR2` and scripts), and remove it at a clean stop. A file left by a process
+    /// that is gone is replaced; one whose process still runs stops the start.
+    #[arg(long, env = "TODO_JWT_PID_FILE", value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
     /// A job to run instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -130,7 +135,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 pub async fn execute(cli: Cli) -> Outcome {
     variables::warn_unknown();
     match cli.command {
-        None => serve::run(cli.config).await,
+        None => serve::run(cli.config, cli.pid_file).await,
         Some(command) => match Settings::new(&cli.config) {
             Err(error) => Err(Failure::new("invalid configuration", error)),
             Ok(settings) => run_command(command, &settings).await,

@@ -244,6 +244,10 @@ impl ApiError {
             Self::InsufficientStorage(_) | Self::CannotWrite(_) => Some("INSUFFICIENT_STORAGE"),
             Self::ShuttingDown => Some("SHUTTING_DOWN"),
             Self::TooManyRequests { .. } => Some("TOO_MANY_REQUESTS"),
+            Self::Auth(AuthError::Unauthorized {
+                reason: authn::FailureReason::Ended,
+                ..
+            }) => Some("SESSION_ENDED"),
             _ => None,
         }
     }

@@ -88,7 +88,7 @@ fn describe() {
     metrics::describe_counter!(
         "auth_failures_total",
         "Bearer tokens refused, by reason (missing, malformed, expired, not_active, \
-         bad_signature, invalid, revoked, other)"
+         bad_signature, invalid, revoked, session_ended, other)"
     );
     metrics::describe_counter!(
         "database_statements_total",

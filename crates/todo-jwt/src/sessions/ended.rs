@@ -13,8 +13,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use authn::{AuthError, UserProfile};
-use authn_jwt::{UserDirectory, VerifiedToken};
+use authn::AuthError;
+use authn_jwt::{Standing, UserDirectory, VerifiedToken};
 
 /// The most ended sessions remembered (about 100 bytes each): past it, the oldest are
 /// forgotten first, and the database (behind the directory's short cache) still refuses them.
@@ -79,11 +79,11 @@ pub struct EndedFirst {
 
 #[async_trait::async_trait]
 impl UserDirectory for EndedFirst {
-    async fn find_user(&self, token: &VerifiedToken) -> Result<Option<UserProfile>, AuthError> {
+    async fn find_user(&self, token: &VerifiedToken) -> Result<Standing, AuthError> {
         if let Some(session) = token.user.session.as_deref()
             && self.ended.contains(session)
         {
-            return Ok(None);
+            return Ok(Standing::SessionEnded);
         }
         self.inner.find_user(token).await
     }

@@ -347,6 +347,8 @@ pub fn detail_codes(error: &Value) -> Vec<(String, String)> {
 pub struct Instance {
     pub child: Child,
     pub app: TestApp,
+    /// The line it printed on stdout once listening.
+    pub banner: String,
 }
 
 impl Drop for Instance {
@@ -408,12 +410,18 @@ pub fn start_with(mut command: Command, data_dir: TempDir) -> Instance {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("read");
-    let address = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
+    // Text, or in JSON mode a JSON object with the `url`.
+    let json = serde_json::from_str::<Value>(&line).ok();
+    let address = match json.as_ref().and_then(|banner| banner["url"].as_str()) {
+        Some(url) => url.to_owned(),
+        None => line
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned(),
+    };
     Instance {
+        banner: line,
         child,
         app: TestApp {
             address,

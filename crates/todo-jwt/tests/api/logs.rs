@@ -23,6 +23,11 @@ async fn one_json_line_per_request_without_secrets() {
         .env("TODO_JWT_DRAIN_PERIOD", "0")
         .stderr(Stdio::piped());
     let mut instance = start_with(server, data_dir);
+    // Stdout too has JSON only: the line that says where it listens.
+    let banner: Value = serde_json::from_str(&instance.banner)
+        .unwrap_or_else(|_| panic!("the banner is not JSON: {}", instance.banner));
+    assert_eq!(banner["url"].as_str(), Some(instance.app.address.as_str()));
+    assert_eq!(banner["pid"].as_u64(), Some(u64::from(instance.child.id())));
     let app = &instance.app;
     let password = "a-password-to-find";
     assert_eq!(
@@ -102,6 +107,19 @@ async fn one_json_line_per_request_without_secrets() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
         .collect();
+    // The start-up line names the process, as a number.
+    let listening = lines
+        .iter()
+        .find(|line| {
+            line["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("listening on"))
+        })
+        .unwrap_or_else(|| panic!("no listening line: {stderr}"));
+    assert_eq!(
+        listening["pid"].as_u64(),
+        Some(u64::from(instance.child.id()))
+    );
     // Logged after the signal: written because a stop writes what is queued.
     assert!(
         lines.iter().any(|line| line["message"] == "stopped"),
@@ -205,4 +223,61 @@ async fn unknown_variables_are_named_with_the_setting_they_resemble() {
     );
     assert!(!stderr.contains("TODO_JWT_PORT is not"), "{stderr}");
     assert!(!stderr.contains("TODO_JWT_SECRET is not"), "{stderr}");
+}
+
+/// `--pid-file`: the process id is written once listening, a second service refuses to take
+/// over the file of one that runs, and a clean stop removes it.
+#[tokio::test]
+async fn the_pid_file_names_the_running_process_and_goes_at_a_clean_stop() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let pid_file = directory.path().join("todo-jwt.pid");
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut server = command(data_dir.path());
+    server
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .env("TODO_JWT_DRAIN_PERIOD", "0");
+    let mut instance = start_with(server, data_dir);
+    let pid = instance.child.id();
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).expect("the pid file"),
+        format!("{pid}\n")
+    );
+    assert!(
+        instance.banner.contains(&format!("pid {pid}")),
+        "{}",
+        instance.banner
+    );
+
+    let other = tempfile::tempdir().expect("tempdir");
+    let output = command(other.path())
+        .env("TODO_JWT_PID_FILE", &pid_file)
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("says todo-jwt runs as process {pid}")),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).expect("still there"),
+        format!("{pid}\n"),
+        "the running service's file was overwritten"
+    );
+
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(signalled.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while instance.child.try_wait().expect("wait").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "still running 20 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!pid_file.exists(), "the pid file outlived a clean stop");
 }

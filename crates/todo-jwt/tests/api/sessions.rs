@@ -19,12 +19,21 @@ fn claims(token: &str) -> Value {
     serde_json::from_slice(&bytes).expect("json claims")
 }
 
-/// Whether `token` is refused (401) within two seconds: the staleness every instance allows
-/// itself is one second.
+/// Whether `token` is refused (401) within two seconds as a token of an ended session: with
+/// the code `SESSION_ENDED`, since its user still exists. (The staleness every instance
+/// allows itself is one second.)
 async fn refused_soon(app: &TestApp, token: &str) -> bool {
+    refused_soon_with(app, token, Some("SESSION_ENDED")).await
+}
+
+/// Whether `token` is refused (401) within two seconds, with the error code `code`.
+async fn refused_soon_with(app: &TestApp, token: &str, code: Option<&str>) -> bool {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(2) {
-        if app.who_am_i(token).await.status() == StatusCode::UNAUTHORIZED {
+        let response = app.who_am_i(token).await;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let body: Value = response.json().await.expect("the error envelope");
+            assert_eq!(body["error"]["code"].as_str(), code, "{body}");
             return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -542,7 +551,18 @@ async fn deleting_an_account_removes_everything_and_frees_the_email() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert!(refused_soon(&app, &token).await);
+    // The account is gone, not only the session: LoopBack's message, and no code.
+    assert!(refused_soon_with(&app, &token, None).await);
+    let refusal = app
+        .who_am_i(&token)
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(
+        refusal["error"]["message"],
+        "Error verifying token : user not found"
+    );
     assert_eq!(
         refresh(&app, &refresh_token).await.0,
         StatusCode::UNAUTHORIZED
@@ -564,9 +584,15 @@ async fn the_instance_that_ends_a_session_refuses_its_token_at_once() {
     assert_eq!(app.who_am_i(&token).await.status(), StatusCode::OK);
     let response = app.call(Method::POST, "/users/logout", &token, None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.who_am_i(&token).await.status(),
-        StatusCode::UNAUTHORIZED
+    let refused = app.who_am_i(&token).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "SESSION_ENDED", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("log in again")),
+        "{body}"
     );
     let write = app
         .call(

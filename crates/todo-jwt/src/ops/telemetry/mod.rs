@@ -5,14 +5,12 @@
 //! raw path or the query string), status, latency, request id, and the user id once a token
 //! is accepted. The `Authorization` header, tokens and passwords are never recorded.
 
-use std::{
-    io::{BufWriter, IsTerminal},
-    time::Duration,
-};
+pub mod batch;
+
+use std::{io::IsTerminal, time::Duration};
 
 use axum::http::Response;
 use tracing::Span;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::{EnvFilter, fmt, fmt::MakeWriter};
 
 /// The log lines' format.
@@ -35,25 +33,23 @@ pub fn init_with(format: LogFormat) {
     install(format, std::io::stderr);
 }
 
-/// Lines a request thread may hand to the writing thread before it waits for room: the
-/// thread never drops one, and a burst past this is slowed down rather than lost. (A few MB
-/// at most; and what a stop must still write, within the second the writer is given.)
-const QUEUED_LINES: usize = 8 * 1024;
-
 /// [`init_with`] for the service's process: each line is formatted on the thread that logs it
-/// and written by a thread of its own, which writes all the lines that arrived meanwhile at
-/// once (a request no longer waits for a `write` to stderr of its own line). Measured with
-/// `bench/ab.sh` on `GET /todos`: the request log took the throughput to 0.69 of the same
-/// server logging nothing; written from this thread, the throughput was 1.28 times that.
-/// Keep the guard until the process ends: dropping it writes what is left.
-pub fn init_service(format: LogFormat) -> WorkerGuard {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(QUEUED_LINES)
-        .thread_name("log-writer")
-        .finish(BufWriter::with_capacity(64 * 1024, std::io::stderr()));
-    install(format, writer);
-    guard
+/// and appended to a buffer that a thread of its own writes out in batches ([`batch`]).
+/// Measured with `bench/ab.sh` on `GET /todos`: the request log took the throughput to 0.69
+/// of the same server logging nothing; written from a thread of its own, the throughput was
+/// 1.28 times that. Keep the flusher until the process ends: dropping it writes what is left.
+/// `None` (and lines written as they come) when the writing thread cannot be started.
+pub fn init_service(format: LogFormat) -> Option<batch::Flusher<std::io::Stderr>> {
+    match batch::batched(std::io::stderr()) {
+        Ok((writer, flusher)) => {
+            install(format, writer);
+            Some(flusher)
+        }
+        Err(_) => {
+            init_with(format);
+            None
+        }
+    }
 }
 
 fn install<W>(format: LogFormat, writer: W)
