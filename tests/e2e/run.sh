@@ -64,6 +64,10 @@ echo "== e2e: the document is valid OpenAPI 3.1"
 curl -sf "$base/openapi.json" -o "$artifacts/openapi.json"
 "$venv/bin/openapi-spec-validator" "$artifacts/openapi.json"
 
+echo "== e2e: its 3.0.3 rendering is valid OpenAPI 3.0"
+curl -sf "$base/openapi-3.0.json" -o "$artifacts/openapi-3.0.json"
+"$venv/bin/openapi-spec-validator" "$artifacts/openapi-3.0.json"
+
 echo "== e2e: Redocly's linter finds no error in the document"
 # Its recommended rules: an error fails the stage, warnings are printed. (On Node 20 it prints
 # that Node 20 support is ending; this pinned release runs on it.)

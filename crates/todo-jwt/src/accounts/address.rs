@@ -182,8 +182,8 @@ pub async fn change_email(
     Ok(StatusCode::ACCEPTED)
 }
 
-/// Moves the account to its new address with the token sent there (no login needed: the link
-/// may be opened anywhere).
+/// Confirms an email change: moves the account to its new address with the token sent there
+/// (no login needed: the link may be opened anywhere).
 #[utoipa::path(
     post, path = "/users/me/email/confirm", tag = "UserController",
     operation_id = "UserController.confirmEmailChange",

@@ -78,8 +78,36 @@ pub enum AuthEvent<'a> {
     },
 }
 
+/// Every event's name ([`AuthEvent::name`]), for the document's enum.
+pub const NAMES: [&str; 24] = [
+    "signup",
+    "login",
+    "login_failed",
+    "refresh",
+    "reuse_detected",
+    "logout",
+    "logout_all",
+    "session_ended",
+    "sessions_capped",
+    "password_changed",
+    "password_reset",
+    "email_verified",
+    "email_change_requested",
+    "email_changed",
+    "mfa_enrolled",
+    "mfa_activated",
+    "mfa_verified",
+    "mfa_failed",
+    "mfa_disabled",
+    "recovery_code_used",
+    "recovery_codes_regenerated",
+    "account_deleted",
+    "password_upgraded",
+    "throttled",
+];
+
 impl AuthEvent<'_> {
-    /// The event's name in the audit log and the logs.
+    /// The event's name in the audit log and the logs (one of [`NAMES`]).
     pub fn name(&self) -> &'static str {
         match self {
             Self::SignedUp { .. } => "signup",
@@ -286,5 +314,27 @@ fn log(event: AuthEvent<'_>) {
                 "an attempt was refused by a rate limit"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod names {
+    /// The document's list ([`super::NAMES`]) is exactly the names [`super::AuthEvent::name`]
+    /// gives: read from this file's `name` match, so a new event cannot be left out.
+    #[test]
+    fn the_documented_names_are_the_names_events_have() {
+        let source = include_str!("events.rs");
+        let start = source.find("pub fn name(&self)").expect("name()");
+        let body = &source[start..];
+        let body = &body[..body.find("\n    }\n").expect("its end")];
+        let mut given: Vec<&str> = body
+            .split("=> \"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').expect("a closing quote")])
+            .collect();
+        let mut documented = super::NAMES.to_vec();
+        given.sort_unstable();
+        documented.sort_unstable();
+        assert_eq!(given, documented);
     }
 }

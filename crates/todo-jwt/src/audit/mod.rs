@@ -98,6 +98,15 @@ pub fn current() -> RequestContext {
         .unwrap_or_default()
 }
 
+/// The names an event can have, as the document's enum.
+fn event_names() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(events::NAMES))
+        .description(Some("What happened"))
+        .build()
+}
+
 /// One event of the caller's, as `GET /users/me/events` lists it.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = AuditEvent)]
@@ -108,10 +117,8 @@ pub struct EventBody {
     /// When (RFC 3339).
     #[schema(format = DateTime)]
     pub at: String,
-    /// `signup`, `login`, `login_failed`, `refresh`, `reuse_detected`, `logout`, `logout_all`,
-    /// `session_ended`, `password_changed`, `password_reset`, `password_upgraded`,
-    /// `email_verified`, `email_change_requested`, `email_changed`, `account_deleted` or
-    /// `throttled`.
+    /// What happened.
+    #[schema(schema_with = event_names)]
     pub event: String,
     /// The client's address.
     #[serde(skip_serializing_if = "Option::is_none")]

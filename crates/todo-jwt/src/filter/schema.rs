@@ -25,10 +25,19 @@ fn or_null(value: &Value) -> Value {
     nullable
 }
 
-/// What one property may be compared with: a value (equality) or an object of operators, all
-/// of which apply.
-fn condition(field: Field) -> Value {
-    let value = value_of(field.kind());
+/// The named schema of a condition on a property of `kind` (generated clients get one type
+/// per kind rather than one per property).
+pub fn condition_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Integer => "IntegerCondition",
+        Kind::Text => "StringCondition",
+        Kind::Boolean => "BooleanCondition",
+    }
+}
+
+/// An object of operators on a property of `kind`, all of which apply.
+pub fn condition_schema(kind: Kind) -> Value {
+    let value = value_of(kind);
     let list = json!({"type": "array", "items": value, "maxItems": MAX_LIST});
     let mut operators = json!({
         "eq": or_null(&value),
@@ -41,21 +50,28 @@ fn condition(field: Field) -> Value {
         "inq": list,
         "nin": list,
     });
-    if field.kind() == Kind::Text {
+    if kind == Kind::Text {
         let pattern = json!({"type": "string", "maxLength": MAX_PATTERN});
         for operator in ["like", "nlike", "ilike", "nilike", "regexp"] {
             operators[operator] = pattern.clone();
         }
     }
     json!({
+        "type": "object",
+        "description": "Operators on one property, all of which apply (give only those you need).",
+        "minProperties": 1,
+        "additionalProperties": false,
+        "properties": operators,
+    })
+}
+
+/// What one property may be compared with: a value (equality) or an object of operators.
+fn condition(field: Field) -> Value {
+    let name = condition_name(field.kind());
+    json!({
         "anyOf": [
-            or_null(&value),
-            {
-                "type": "object",
-                "minProperties": 1,
-                "additionalProperties": false,
-                "properties": operators,
-            },
+            or_null(&value_of(field.kind())),
+            {"$ref": format!("#/components/schemas/{name}")},
         ],
     })
 }
@@ -84,31 +100,41 @@ pub fn where_schema() -> Value {
     })
 }
 
-/// `filter` on a list (`with_where`) or on one todo (no `where`).
-pub fn filter_schema(with_where: bool) -> Value {
+/// A filter's `fields`: which properties to show.
+pub fn fields_schema() -> Value {
     let names: Vec<&str> = Field::ALL.into_iter().map(Field::name).collect();
     let flags: serde_json::Map<String, Value> = names
         .iter()
         .map(|name| ((*name).to_owned(), json!({"type": "boolean"})))
         .collect();
+    json!({
+        "description": "The properties to show: `{\"title\": true}` (only those), \
+                        `{\"desc\": false}` (all but those), or `[\"id\", \"title\"]`.",
+        "anyOf": [
+            {"type": "object", "additionalProperties": false, "properties": flags},
+            {"type": "array", "items": {"type": "string", "enum": names}},
+            {"type": "string", "enum": names},
+        ],
+    })
+}
+
+/// A filter's `order`.
+pub fn order_schema() -> Value {
+    json!({
+        "description": "`\"<property> [ASC|DESC]\"`, a comma list of them, or an array; \
+                        absent values sort first ascending, `id` breaks ties.",
+        "anyOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}, "maxItems": MAX_LIST},
+        ],
+    })
+}
+
+/// `filter` on a list (`with_where`) or on one todo (no `where`).
+pub fn filter_schema(with_where: bool) -> Value {
     let mut properties = json!({
-        "fields": {
-            "description": "The properties to show: `{\"title\": true}` (only those), \
-                            `{\"desc\": false}` (all but those), or `[\"id\", \"title\"]`.",
-            "anyOf": [
-                {"type": "object", "additionalProperties": false, "properties": flags},
-                {"type": "array", "items": {"type": "string", "enum": names}},
-                {"type": "string", "enum": names},
-            ],
-        },
-        "order": {
-            "description": "`\"<property> [ASC|DESC]\"`, a comma list of them, or an array; \
-                            absent values sort first ascending, `id` breaks ties.",
-            "anyOf": [
-                {"type": "string"},
-                {"type": "array", "items": {"type": "string"}, "maxItems": MAX_LIST},
-            ],
-        },
+        "fields": {"$ref": "#/components/schemas/TodoFields"},
+        "order": {"$ref": "#/components/schemas/TodoOrder"},
         "limit": {"type": "integer", "minimum": 1},
         "skip": {"type": "integer", "minimum": 0},
         "offset": {"type": "integer", "minimum": 0, "description": "`skip` wins over it"},
@@ -141,6 +167,11 @@ mod tests {
                 "TodoFilter": filter_schema(true),
                 "OneTodoFilter": filter_schema(false),
                 "TodoWhere": where_schema(),
+                "TodoFields": super::fields_schema(),
+                "TodoOrder": super::order_schema(),
+                "StringCondition": super::condition_schema(super::Kind::Text),
+                "IntegerCondition": super::condition_schema(super::Kind::Integer),
+                "BooleanCondition": super::condition_schema(super::Kind::Boolean),
             }},
         });
         jsonschema::validator_for(&root).expect("the schemas compile")

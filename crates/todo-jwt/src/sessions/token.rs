@@ -28,20 +28,33 @@ use crate::{
 #[expect(dead_code, reason = "documents the form `issue_token` parses")]
 pub struct TokenRequest {
     /// `password` (with `username` and `password`) or `refresh_token` (with `refresh_token`).
-    #[schema(example = "password", pattern = "^(password|refresh_token)$")]
-    grant_type: String,
+    #[schema(example = "password")]
+    grant_type: GrantType,
     /// The account's email (password grant).
-    #[schema(example = "ann@example.com")]
+    #[schema(example = "ann@example.com", nullable = false)]
     username: Option<String>,
     /// The account's password (password grant).
-    #[schema(format = Password)]
+    #[schema(format = Password, nullable = false)]
     password: Option<String>,
     /// A refresh token (refresh grant).
+    #[schema(nullable = false)]
     refresh_token: Option<String>,
     /// For an account with a second factor, its code (the app's, or a recovery code), with
     /// the password: required for such an account (else `invalid_grant`), ignored for others.
-    #[schema(example = "123456")]
+    #[schema(example = "123456", nullable = false)]
     mfa_code: Option<String>,
+}
+
+/// The grants `POST /users/token` takes (documentation only: another value is refused with
+/// `unsupported_grant_type`).
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[expect(dead_code, reason = "documents the values `issue_token` accepts")]
+pub enum GrantType {
+    /// An email (`username`) and password.
+    Password,
+    /// A refresh token.
+    RefreshToken,
 }
 
 /// A successful token response (RFC 6749, section 5.1).

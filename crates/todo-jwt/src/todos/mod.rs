@@ -11,7 +11,10 @@ mod params;
 mod reads;
 
 pub use model::TodoLimits;
-pub use params::{OneTodoFilter, TodoFilter, TodoWhere};
+pub use params::{
+    BooleanCondition, IntegerCondition, OneTodoFilter, StringCondition, TodoFields, TodoFilter,
+    TodoOrder, TodoWhere,
+};
 
 use axum::extract::FromRef;
 use secrecy::SecretString;
@@ -53,7 +56,16 @@ fn not_found(id: i64) -> ApiError {
 
 /// The filter schemas the routes' parameters refer to, as components of the document.
 #[derive(OpenApi)]
-#[openapi(components(schemas(TodoFilter, OneTodoFilter, TodoWhere)))]
+#[openapi(components(schemas(
+    TodoFilter,
+    OneTodoFilter,
+    TodoWhere,
+    TodoFields,
+    TodoOrder,
+    StringCondition,
+    IntegerCondition,
+    BooleanCondition
+)))]
 struct FilterSchemas;
 
 /// The todo routes, over any state that holds the [`Store`]; all of them need an

@@ -189,3 +189,28 @@ content_schema!(
     TodoWhere,
     where_schema()
 );
+content_schema!(
+    /// A filter's `fields`.
+    TodoFields,
+    crate::filter::schema::fields_schema()
+);
+content_schema!(
+    /// A filter's `order`.
+    TodoOrder,
+    crate::filter::schema::order_schema()
+);
+content_schema!(
+    /// Operators on `title` or `desc`.
+    StringCondition,
+    crate::filter::schema::condition_schema(crate::filter::Kind::Text)
+);
+content_schema!(
+    /// Operators on `id`.
+    IntegerCondition,
+    crate::filter::schema::condition_schema(crate::filter::Kind::Integer)
+);
+content_schema!(
+    /// Operators on `isComplete`.
+    BooleanCondition,
+    crate::filter::schema::condition_schema(crate::filter::Kind::Boolean)
+);

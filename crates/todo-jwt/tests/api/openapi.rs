@@ -30,7 +30,7 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 
 /// The operations whose ids are LoopBack's (`@loopback/authentication-jwt`'s for refresh), and
 /// ours for the routes LoopBack does not have, in the same `Controller.method` form.
-const OPERATION_IDS: [(&str, &str); 37] = [
+const OPERATION_IDS: [(&str, &str); 38] = [
     ("POST /signup", "UserController.signUp"),
     ("POST /users/login", "UserController.login"),
     ("GET /whoAmI", "UserController.whoAmI"),
@@ -89,6 +89,7 @@ const OPERATION_IDS: [(&str, &str); 37] = [
     ),
     ("DELETE /users/me/mfa/totp", "UserController.disableTotp"),
     ("POST /users/login/mfa", "UserController.completeLogin"),
+    ("GET /metrics", "MetricsController.scrape"),
 ];
 
 #[tokio::test]
@@ -186,6 +187,7 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
             "POST /users/token" => vec!["400", "408", "413", "429", "503"],
             "GET /whoAmI" => vec!["401", "503"],
             "GET /healthz" | "GET /.well-known/jwks.json" => vec![],
+            "GET /metrics" => vec!["401", "403"],
             "GET /users/me/events" | "GET /users/me/sessions" => vec!["400", "401", "503"],
             "GET /readyz" => vec!["503"],
             "PUT /users/me/password" | "DELETE /users/me" => {
@@ -213,8 +215,11 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
                 "GET /users/me/mfa",
                 "POST /users/login/mfa",
                 "POST /users/logout",
+                "GET /metrics",
             ]
             .contains(&name);
+        // And what no operation lists: the router's and the HTTP layer's 4xx, and 500.
+        statuses.extend(["4XX", "5XX"]);
         if protected && !statuses.contains(&"403") {
             statuses.push("403");
         }
@@ -230,7 +235,8 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
             .filter(|status| status.starts_with('4') || status.starts_with('5'))
             .collect();
         assert_eq!(errors, expected(&name), "{name}");
-        for status in errors.iter().chain(&["default"]) {
+        assert!(responses.get("default").is_none(), "{name}: `default`");
+        for status in &errors {
             let response = &responses[*status];
             let schema = match response["$ref"].as_str() {
                 Some(target) => {
@@ -251,8 +257,97 @@ async fn each_operation_lists_the_errors_it_answers_in_the_envelope() {
     }
     let named = &doc["components"]["responses"];
     assert!(named["Unauthorized"]["headers"]["WWW-Authenticate"].is_object());
-    assert!(named["ServiceUnavailable"]["headers"]["Retry-After"].is_object());
-    assert!(named["TooManyRequests"]["headers"]["Retry-After"].is_object());
+    for limited in ["ServiceUnavailable", "TooManyRequests"] {
+        assert_eq!(
+            named[limited]["headers"]["Retry-After"]["schema"]["type"], "integer",
+            "{limited}"
+        );
+    }
+}
+
+/// Summaries are short plain text (the explorer shows them as they are); the whole sentence
+/// is the description. Every tag used is declared.
+#[tokio::test]
+async fn summaries_are_short_and_every_tag_is_declared() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let declared: Vec<&str> = doc["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|tag| tag["name"].as_str())
+        .collect();
+    for (method, path, operation) in operations(&doc) {
+        let summary = operation["summary"].as_str().expect("a summary");
+        assert!(
+            summary.chars().count() <= 60 && !summary.contains('`'),
+            "{method} {path}: {summary:?}"
+        );
+        assert!(operation["description"].is_string(), "{method} {path}");
+        let tag = operation["tags"][0].as_str().expect("a tag");
+        assert!(declared.contains(&tag), "{method} {path}: {tag} undeclared");
+    }
+    assert!(doc["info"]["contact"].is_object());
+}
+
+/// `/openapi-3.0.json`: the same operations in OpenAPI 3.0.3, with no keyword 3.0 lacks.
+#[tokio::test]
+async fn the_3_0_rendering_has_the_same_operations_in_the_older_dialect() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let response = app
+        .client
+        .get(app.url("/openapi-3.0.json"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let older: Value = response.json().await.expect("json");
+    assert_eq!(older["openapi"], "3.0.3");
+    let ids = |doc: &Value| -> Vec<String> {
+        operations(doc)
+            .iter()
+            .map(|(method, path, operation)| {
+                format!("{method} {path} {}", operation["operationId"])
+            })
+            .collect()
+    };
+    assert_eq!(ids(&older), ids(&doc));
+    let mut problems = Vec::new();
+    newer_keywords(&older, "", &mut problems);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// Where `node` uses what OpenAPI 3.0 has no word for.
+fn newer_keywords(node: &Value, at: &str, found: &mut Vec<String>) {
+    match node {
+        Value::Object(map) => {
+            if map.get("type").is_some_and(Value::is_array) {
+                found.push(format!("{at}: a list of types"));
+            }
+            if map.get("examples").is_some_and(Value::is_array) {
+                found.push(format!("{at}: a schema's examples"));
+            }
+            if map.contains_key("$ref") && map.len() > 1 {
+                found.push(format!("{at}: a $ref with siblings"));
+            }
+            if map.get("exclusiveMinimum").is_some_and(Value::is_number) {
+                found.push(format!("{at}: a numeric exclusiveMinimum"));
+            }
+            for (key, value) in map {
+                if key != "properties" && ["const", "contentMediaType"].contains(&key.as_str()) {
+                    found.push(format!("{at}/{key}"));
+                }
+                newer_keywords(value, &format!("{at}/{key}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                newer_keywords(item, &format!("{at}/{index}"), found);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// `details` entries are objects: `path` and `message` always (the filter parser's), `code`
@@ -308,6 +403,13 @@ async fn public_operations_say_so_and_protected_ones_require_a_token() {
         let name = format!("{method} {path}");
         if public.contains(&name.as_str()) {
             assert_eq!(operation["security"], json!([]), "{name} is public");
+        } else if name == "GET /metrics" {
+            // Its own token, or none from this machine.
+            assert_eq!(
+                operation["security"],
+                json!([{"metrics": []}, {}]),
+                "{name}"
+            );
         } else {
             let security = operation["security"].as_array().expect("security");
             assert!(security.iter().any(|s| s.get("jwt").is_some()), "{name}");
@@ -456,7 +558,20 @@ async fn filter_and_where_describe_their_json_content() {
         keys("TodoWhere"),
         ["and", "desc", "id", "isComplete", "or", "title"]
     );
-    let title = &schemas["TodoWhere"]["properties"]["title"]["anyOf"][1]["properties"];
+    // Each property's operators are a named schema, one per kind of property.
+    for (property, condition) in [
+        ("title", "StringCondition"),
+        ("desc", "StringCondition"),
+        ("id", "IntegerCondition"),
+        ("isComplete", "BooleanCondition"),
+    ] {
+        assert_eq!(
+            schemas["TodoWhere"]["properties"][property]["anyOf"][1]["$ref"],
+            format!("#/components/schemas/{condition}"),
+            "{property}"
+        );
+    }
+    let title = &schemas["StringCondition"]["properties"];
     let mut operators: Vec<&String> = title.as_object().expect("operators").keys().collect();
     operators.sort();
     assert_eq!(

@@ -1,7 +1,8 @@
 //! Errors in the document: the envelope's schema, and one named response per error status
 //! (`#/components/responses/<Name>`), which each operation lists for the statuses it can
-//! really answer. What no operation lists (500, and the 404/405/414/431 of the router and the
-//! HTTP layer) stays under `default`.
+//! really answer. What no operation lists is under `4XX` (the 404/405/414/431 of the router
+//! and the HTTP layer) and `5XX` (500), with the same envelope: generators take those as error
+//! types, where some took `default` for a second success type.
 
 use std::collections::BTreeMap;
 
@@ -64,7 +65,12 @@ fn envelope(description: &str, headers: &[(&str, &str)]) -> Response {
         Content::new(Some(RefOr::Ref(Ref::from_schema_name("ErrorEnvelope")))),
     );
     for (name, about) in headers {
-        let schema = ObjectBuilder::new().schema_type(Type::String);
+        // `Retry-After` is always a number of seconds here, never an HTTP date.
+        let schema = ObjectBuilder::new().schema_type(if *name == "Retry-After" {
+            Type::Integer
+        } else {
+            Type::String
+        });
         response = response.header(
             *name,
             HeaderBuilder::new()
@@ -102,8 +108,9 @@ error_response!(
 error_response!(
     /// 401.
     Unauthorized,
-    "No valid credentials: no or a bad `Authorization` header, a token that is expired, \
-     malformed or whose session has ended; or a wrong email or password",
+    "No valid credentials: no or a bad `Authorization` header, a token that is expired or \
+     malformed, a token whose session has ended (`SESSION_ENDED`: log in again) or whose user \
+     is gone; or a wrong email or password",
     "WWW-Authenticate": "`Bearer`"
 );
 error_response!(
@@ -210,13 +217,21 @@ impl IntoResponses for JsonBodyErrors {
     }
 }
 
-/// The `default` response of every operation: any status it does not list (500, and the
-/// router's 404 and 405), in the envelope.
-pub fn default_response() -> Response {
+/// The `4XX` response of every operation: a client error it does not list.
+pub fn client_error_response() -> Response {
     envelope(
-        "Any other error, in LoopBack's envelope: 500 (a fault of ours, with a generic message), \
-         or what the router and the HTTP layer answer (404 for an unknown route, 405 with \
-         `Allow`, 414 or 431 for a request line or head over 64 KiB)",
+        "Any other client error, in LoopBack's envelope: what the router and the HTTP layer \
+         answer (404 for an unknown route, 405 with `Allow`, 414 or 431 for a request line or \
+         head over 64 KiB)",
+        &[],
+    )
+}
+
+/// The `5XX` response of every operation: a server error it does not list.
+pub fn server_error_response() -> Response {
+    envelope(
+        "A fault of ours (500, with a generic message; the cause is in the service's log), in \
+         LoopBack's envelope",
         &[],
     )
 }

@@ -26,4 +26,15 @@ window.onload = function () {
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     plugins: [SwaggerUIBundle.plugins.DownloadUrl, JsonStringParameters],
   });
+  document.title = "todo-jwt API explorer";
+  // The password dialog asks for the email (as username) and password only: the service has
+  // no OAuth clients and no scopes, so Swagger UI's client id, secret, their location and
+  // its scope list are hidden.
+  const style = document.createElement("style");
+  style.textContent = `
+    .auth-container .wrapper:has(#client_id),
+    .auth-container .wrapper:has(#client_secret),
+    .auth-container .wrapper:has(#password_type),
+    .auth-container .scopes { display: none; }`;
+  document.head.appendChild(style);
 };

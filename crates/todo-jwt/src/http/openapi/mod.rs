@@ -9,6 +9,8 @@
 
 mod conditional;
 mod errors;
+mod finish;
+pub mod v30;
 
 pub use conditional::{IfMatch, IfNoneMatch, NotModified};
 pub use errors::{
@@ -41,11 +43,17 @@ use utoipa_swagger_ui::SwaggerUi;
         title = "todo-jwt",
         description = "A Todo REST API secured with JWT, wire-compatible with LoopBack 4's todo-jwt \
                        example. Sign up, log in, then Authorize (paste the token, or log in with \
-                       email and password) to manage your todos.",
+                       email and password) to manage your todos. The same document in OpenAPI \
+                       3.0.3, for tools that read no 3.1: `/openapi-3.0.json`.",
+        contact(name = "The todo-jwt maintainers"),
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),
     tags(
-        (name = "UserController", description = "Accounts and tokens"),
+        (name = "UserController", description = "Accounts, sessions and tokens"),
         (name = "TodoController", description = "The caller's todos"),
+        (name = "KeysController", description = "The public keys that verify access tokens"),
+        (name = "HealthController", description = "Liveness and readiness, for load balancers"),
+        (name = "MetricsController", description = "Metrics, for Prometheus"),
     ),
     servers((url = "/", description = "The server that serves this document")),
     components(
@@ -83,62 +91,33 @@ impl Modify for SecuritySchemes {
                 "Log in with your email (as username) and password",
             )),
         );
+        components.add_security_scheme(
+            "metrics",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("`TODO_JWT_METRICS_TOKEN`, when the operator set one"))
+                    .build(),
+            ),
+        );
     }
 }
-
-/// Gives every operation the envelope as its `default` response (what it does not list), and
-/// an explicit empty `security` when it has none: public, rather than unspecified.
-fn finish_operations(doc: &mut openapi::OpenApi) {
-    let default = errors::default_response();
-    let forbidden = openapi::Ref::from_response_name("Forbidden");
-    for item in doc.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            operation
-                .responses
-                .responses
-                .entry("default".to_owned())
-                .or_insert_with(|| default.clone().into());
-            let security = operation.security.get_or_insert_with(Vec::new);
-            // A token of the password alone (an account with a second factor) is 403
-            // `MFA_REQUIRED` everywhere but on the routes that complete or inspect its login.
-            let first_factor = operation
-                .operation_id
-                .as_deref()
-                .is_some_and(|id| FIRST_FACTOR_OPERATIONS.contains(&id));
-            if !security.is_empty() && !first_factor {
-                operation
-                    .responses
-                    .responses
-                    .entry("403".to_owned())
-                    .or_insert_with(|| forbidden.clone().into());
-            }
-        }
-    }
-}
-
-/// The operations a token of the password alone may call.
-const FIRST_FACTOR_OPERATIONS: [&str; 3] = [
-    "UserController.findFactors",
-    "UserController.completeLogin",
-    "UserController.logout",
-];
 
 /// The finished document, from the routes' operations.
 pub fn document(routes: openapi::OpenApi) -> openapi::OpenApi {
     let mut doc = ApiDoc::openapi().merge_from(routes);
-    finish_operations(&mut doc);
+    finish::metrics_operation(&mut doc);
+    finish::operations(&mut doc);
     doc
 }
 
-/// `/openapi.json`, `/explorer/` (Swagger UI from the binary) and `/`.
+/// `/openapi.json`, its 3.0.3 rendering `/openapi-3.0.json`, `/explorer/` (Swagger UI from the
+/// binary) and `/`.
 pub fn router<S: Clone + Send + Sync + 'static>(doc: openapi::OpenApi) -> Router<S> {
+    let older = serde_json::to_value(&doc)
+        .map(|document| v30::render(&document).to_string())
+        .unwrap_or_default();
+    let older = axum::body::Bytes::from(older);
     // The redirect fix-up wraps the explorer's routes only, not every request.
     Router::from(SwaggerUi::new("/explorer").url("/openapi.json", doc))
         .route(
@@ -146,6 +125,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(doc: openapi::OpenApi) -> Router
             get(explorer_initializer),
         )
         .layer(axum::middleware::from_fn(explorer_redirect))
+        .route(
+            "/openapi-3.0.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], older) }),
+        )
         .route("/", get(home))
 }
 
