@@ -85,13 +85,30 @@ pub struct RefreshedTokens {
     pub mfa_required: Option<bool>,
 }
 
+/// `POST /users/refresh-login`'s answer: [`RefreshedTokens`] with its refresh token, which
+/// a login always gives (documentation only).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "documents the JSON `refresh_login` writes")]
+pub struct LoginTokens {
+    /// An access token (a JWT with the session's `sid`).
+    access_token: String,
+    /// The session's refresh token, for `POST /refresh`.
+    refresh_token: String,
+    /// Present (`true`) when the account has a second factor: the access token works only for
+    /// `POST /users/login/mfa` (and `GET /users/me/mfa`), and the refresh token refreshes
+    /// nothing, until then.
+    #[schema(nullable = false)]
+    mfa_required: Option<bool>,
+}
+
 /// Logs in with a refresh token as well: LoopBack's `POST /users/refresh-login`.
 #[utoipa::path(
     post, path = "/users/refresh-login", tag = "UserController",
     operation_id = "UserController.refreshLogin",
     request_body = Credentials,
     responses(
-        (status = 200, description = "An access token and a refresh token", body = RefreshedTokens),
+        (status = 200, description = "An access token and a refresh token", body = LoginTokens),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 429, response = TooManyRequests),

@@ -3,7 +3,7 @@
 //! the description), and the `GET /metrics` operation, which is served outside utoipa's router.
 
 use utoipa::openapi::{
-    self, Content, HttpMethod, PathItem, Ref, ResponseBuilder,
+    self, Content, HttpMethod, OneOfBuilder, PathItem, Ref, RefOr, ResponseBuilder,
     path::{OperationBuilder, PathsBuilder},
     security::SecurityRequirement,
 };
@@ -168,5 +168,57 @@ mod tests {
         );
         assert_eq!(short, "The caller's account");
         assert!(!shorten("The `filter` language.").0.contains('`'));
+    }
+}
+
+/// The one schema of `POST /users/token`'s errors: RFC 6749's error (its 400s, where the
+/// handler refuses) or LoopBack's envelope (what the layers before it answer: 408, 413, 429,
+/// 503, and the rest). One schema, so that a generator makes one error type for it.
+pub fn token_errors(doc: &mut openapi::OpenApi) {
+    const NAME: &str = "TokenError";
+    let components = doc.components.get_or_insert_with(Default::default);
+    let either = OneOfBuilder::new()
+        .item(Ref::from_schema_name("OAuthError"))
+        .item(Ref::from_schema_name("ErrorEnvelope"))
+        .description(Some(
+            "An error of `POST /users/token`: RFC 6749's (`error`, a code such as \
+             `invalid_grant`) for a refused grant, LoopBack's envelope (`error`, an object) for \
+             the rest",
+        ))
+        .build();
+    components
+        .schemas
+        .insert(NAME.to_owned(), RefOr::T(openapi::Schema::OneOf(either)));
+    let named = components.responses.clone();
+    let Some(operation) = doc
+        .paths
+        .paths
+        .get_mut("/users/token")
+        .and_then(|item| item.post.as_mut())
+    else {
+        return;
+    };
+    for (status, response) in &mut operation.responses.responses {
+        if !status.starts_with('4') && !status.starts_with('5') {
+            continue;
+        }
+        let mut inline = match response {
+            RefOr::T(inline) => inline.clone(),
+            RefOr::Ref(reference) => {
+                let name = reference
+                    .ref_location
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default();
+                match named.get(name) {
+                    Some(RefOr::T(inline)) => inline.clone(),
+                    _ => continue,
+                }
+            }
+        };
+        for content in inline.content.values_mut() {
+            *content = RefOr::T(Content::new(Some(Ref::from_schema_name(NAME))));
+        }
+        *response = RefOr::T(inline);
     }
 }

@@ -108,6 +108,7 @@ pub fn document(routes: openapi::OpenApi) -> openapi::OpenApi {
     let mut doc = ApiDoc::openapi().merge_from(routes);
     finish::metrics_operation(&mut doc);
     finish::operations(&mut doc);
+    finish::token_errors(&mut doc);
     doc
 }
 
