@@ -129,6 +129,8 @@ def main():
         assert status == "200", f"GET /todos with a pasted token answered {status}: {body}"
         assert all(title in body for title, _ in TODOS), body
         print("explorer: pasted token -> GET /todos 200, every todo")
+        summaries = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-description")]
+        assert summaries and not any("`" in summary for summary in summaries), summaries
         status, body, block = execute_list_todos(driver, wait, '{"where":{"isComplete":true}}')
         assert status == "200", f"GET /todos with a typed filter answered {status}: {body}"
         # Waits for the new response to replace the previous one.
@@ -140,7 +142,16 @@ def main():
 
         # 2. Log in by password through the OAuth2 password flow.
         wait = open_explorer(driver)
+        assert driver.title == "todo-jwt API explorer", driver.title
         password_scheme = container_for(authorize_dialog(driver, wait), "password")
+        # Only the email and password are asked for: no client id or secret, no scopes.
+        for hidden in ['[id^="client_id"]', '[id^="client_secret"]', "#password_type"]:
+            fields = password_scheme.find_elements(By.CSS_SELECTOR, hidden)
+            assert fields, f"Swagger UI no longer has {hidden}: check what the dialog shows"
+            for field in fields:
+                assert not field.is_displayed(), f"{hidden} is shown in the password dialog"
+        assert "client_secret" not in password_scheme.text, password_scheme.text
+        assert "scopes" not in password_scheme.text.lower(), password_scheme.text
         password_scheme.find_element(By.CSS_SELECTOR, "#oauth_username").send_keys(email)
         password_scheme.find_element(By.CSS_SELECTOR, "#oauth_password").send_keys(password)
         password_scheme.find_element(By.CSS_SELECTOR, "button.authorize").click()

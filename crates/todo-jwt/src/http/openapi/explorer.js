@@ -32,9 +32,10 @@ window.onload = function () {
   // its scope list are hidden.
   const style = document.createElement("style");
   style.textContent = `
-    .auth-container .wrapper:has(#client_id),
-    .auth-container .wrapper:has(#client_secret),
-    .auth-container .wrapper:has(#password_type),
+    .auth-container .wrapper:has(> label[for^="client_id"]),
+    .auth-container .wrapper:has(> label[for^="client_secret"]),
+    .auth-container .wrapper:has(> label[for="password_type"]),
+    .auth-container .scope-def,
     .auth-container .scopes { display: none; }`;
   document.head.appendChild(style);
 };
