@@ -163,7 +163,7 @@ pub fn client() -> reqwest::Client {
 }
 
 pub async fn spawn_on(config: Config, data_dir: TempDir) -> TestApp {
-    todo_jwt::ops::telemetry::init();
+    todo_jwt::ops::telemetry::init_for_tests();
     let app = Application::build(config).await.expect("the server starts");
     let address = format!("http://{}", app.address());
     tokio::spawn(app.run());

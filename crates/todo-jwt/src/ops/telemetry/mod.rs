@@ -27,6 +27,15 @@ pub fn init() {
     init_with(LogFormat::Text);
 }
 
+/// Installs the global subscriber once for a test binary, in text: lines go through the test
+/// harness's capture, so a passing test prints none and a failing one prints its own.
+pub fn init_for_tests() {
+    install(
+        LogFormat::Text,
+        tracing_subscriber::fmt::TestWriter::default(),
+    );
+}
+
 /// Installs the global subscriber once, writing `format` to stderr; later calls are ignored.
 /// Colours only when stderr is a terminal, so files and collectors get plain text.
 pub fn init_with(format: LogFormat) {
