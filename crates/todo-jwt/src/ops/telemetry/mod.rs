@@ -6,6 +6,7 @@
 //! is accepted. The `Authorization` header, tokens and passwords are never recorded.
 
 pub mod batch;
+mod line;
 
 use std::{io::IsTerminal, time::Duration};
 
@@ -75,8 +76,12 @@ where
         .with_target(false)
         .with_writer(writer);
     let _ = match format {
+        LogFormat::Text if std::io::stderr().is_terminal() => builder.with_ansi(true).try_init(),
+        // Not a terminal: the same lines without colours, formatted for less ([`line`]).
         LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
+            .with_ansi(false)
+            .fmt_fields(line::Fields)
+            .event_format(line::Line)
             .try_init(),
         LogFormat::Json => builder
             .json()
