@@ -145,32 +145,6 @@ pub fn metrics_operation(doc: &mut openapi::OpenApi) {
     doc.paths.paths.extend(paths.paths);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::shorten;
-
-    #[test]
-    fn a_long_summary_is_cut_at_its_first_clause_and_kept_whole_in_the_description() {
-        let (short, whole) = shorten(
-            "Exchanges a refresh token: a new access token and, with rotation (the default), \
-             the next refresh token.",
-        );
-        assert_eq!(short, "Exchanges a refresh token");
-        assert!(whole.starts_with("Exchanges a refresh token: a new"));
-        let (short, _) = shorten("Deletes a todo (204).");
-        assert_eq!(short, "Deletes a todo (204)", "a short one is kept");
-        let (short, _) = shorten(
-            "Issues an access token for an email (`username`) and password, OAuth 2.0 style.",
-        );
-        assert_eq!(short, "Issues an access token for an email and password");
-        let (short, _) = shorten(
-            "The caller's account (without its password), and whether its address is proven.",
-        );
-        assert_eq!(short, "The caller's account");
-        assert!(!shorten("The `filter` language.").0.contains('`'));
-    }
-}
-
 /// The one schema of `POST /users/token`'s errors: RFC 6749's error (its 400s, where the
 /// handler refuses) or LoopBack's envelope (what the layers before it answer: 408, 413, 429,
 /// 503, and the rest). One schema, so that a generator makes one error type for it.
@@ -220,5 +194,31 @@ pub fn token_errors(doc: &mut openapi::OpenApi) {
             *content = RefOr::T(Content::new(Some(Ref::from_schema_name(NAME))));
         }
         *response = RefOr::T(inline);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten;
+
+    #[test]
+    fn a_long_summary_is_cut_at_its_first_clause_and_kept_whole_in_the_description() {
+        let (short, whole) = shorten(
+            "Exchanges a refresh token: a new access token and, with rotation (the default), \
+             the next refresh token.",
+        );
+        assert_eq!(short, "Exchanges a refresh token");
+        assert!(whole.starts_with("Exchanges a refresh token: a new"));
+        let (short, _) = shorten("Deletes a todo (204).");
+        assert_eq!(short, "Deletes a todo (204)", "a short one is kept");
+        let (short, _) = shorten(
+            "Issues an access token for an email (`username`) and password, OAuth 2.0 style.",
+        );
+        assert_eq!(short, "Issues an access token for an email and password");
+        let (short, _) = shorten(
+            "The caller's account (without its password), and whether its address is proven.",
+        );
+        assert_eq!(short, "The caller's account");
+        assert!(!shorten("The `filter` language.").0.contains('`'));
     }
 }
