@@ -3,10 +3,12 @@
 #   1. every Rust test on SQLite (unit, property and black-box HTTP tests);
 #   2. the HTTP suite again on PostgreSQL (each test creates and drops its own database), with
 #      the PostgreSQL-only tests;
-#   3. the end-to-end checks (OpenAPI validity, the explorer in headless Chromium, schemathesis).
+#   3. the HTTP suite once more on PostgreSQL through PgBouncer in transaction pooling mode
+#      (tests/pgbouncer.sh installs and starts it);
+#   4. the end-to-end checks (OpenAPI validity, the explorer in headless Chromium, schemathesis).
 # Installs or starts what it needs. PostgreSQL: the server at 127.0.0.1:5432 (user postgres,
 # trust auth), or TODO_JWT_TEST_POSTGRES_URL; it is started with pg_ctlcluster when it is down.
-# Where no PostgreSQL can be had, step 2 says so loudly and is skipped, except under CI=1, where
+# Where no PostgreSQL can be had, steps 2 and 3 say so loudly and are skipped, except under CI=1, where
 # that is a failure.
 #
 # Which backend a black-box test runs on (crates/todo-jwt/tests/api):
@@ -59,6 +61,17 @@ fi
 if pg_ready; then
   TODO_JWT_TEST_BACKEND=postgres TODO_JWT_TEST_POSTGRES_URL=$pg_url \
     cargo test -p todo-jwt --test api -- --include-ignored
+
+  echo "== HTTP tests on PostgreSQL through PgBouncer in transaction pooling mode"
+  # The services reach each test database through PgBouncer (`?pooler=transaction`); the
+  # tests' own SQL, the TLS test and the outage test's proxy reach PostgreSQL itself.
+  bouncer_port=$(bash tests/pgbouncer.sh start)
+  trap 'bash tests/pgbouncer.sh stop' EXIT
+  TODO_JWT_TEST_BACKEND=postgres TODO_JWT_TEST_POSTGRES_URL=$pg_url \
+    TODO_JWT_TEST_POOLER_URL=postgres://postgres@127.0.0.1:$bouncer_port/postgres \
+    cargo test -p todo-jwt --test api -- --include-ignored
+  bash tests/pgbouncer.sh stop
+  trap - EXIT
 else
   echo "!! PostgreSQL tests NOT run: no PostgreSQL server answers at $pg_url" >&2
   echo "!! (install and start one, or set TODO_JWT_TEST_POSTGRES_URL)" >&2

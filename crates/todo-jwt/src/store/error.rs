@@ -68,6 +68,18 @@ pub enum StoreError {
         /// Why.
         source: Box<StoreError>,
     },
+    /// A pooler in transaction mode refused the session setting of a direct connection.
+    #[error(
+        "{host} refuses the session setting that carries the query budget (`options`): is it \
+         a pooler in transaction mode, such as PgBouncer? Then add pooler=transaction to \
+         TODO_JWT_DATABASE_URL"
+    )]
+    PoolerMode {
+        /// `host:port`, for the operator.
+        host: String,
+        /// Why.
+        source: Box<StoreError>,
+    },
     /// A migration failed.
     #[error("the database migration failed")]
     Migration(#[source] Box<StoreError>),
@@ -170,6 +182,7 @@ impl StoreError {
             ),
             // At start-up: the server cannot be reached yet.
             Self::Unreachable { source, .. } => source.is_transient(),
+            Self::PoolerMode { .. } => false,
             Self::Conflict
             | Self::Postgres(_)
             | Self::Closed

@@ -93,11 +93,13 @@ impl Proxy {
 async fn a_database_outage_is_a_quick_503_and_the_service_recovers() {
     let database = postgres_only().await;
     let mut proxy = Proxy::start("127.0.0.1:5432".parse().expect("address")).await;
+    // The proxy cuts PostgreSQL itself off: straight to it, in every pass (through PgBouncer,
+    // the pooler would be what answers).
     let url = database
-        .url
+        .direct
         .replacen("127.0.0.1:5432", &proxy.address.to_string(), 1);
     assert_ne!(
-        url, database.url,
+        url, database.direct,
         "the test database is not on 127.0.0.1:5432"
     );
     let app = spawn_app_with(move |config| {

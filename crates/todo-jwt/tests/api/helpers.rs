@@ -56,10 +56,21 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// Whether this is the pooler pass: the services reach PostgreSQL through PgBouncer in
+/// transaction mode.
+pub fn through_pooler() -> bool {
+    on_postgres() && std::env::var_os("TODO_JWT_TEST_POOLER_URL").is_some()
+}
+
 /// A fresh PostgreSQL database for one test, dropped when the test ends.
 pub struct TestDatabase {
     pub name: String,
+    /// The service's URL: through PgBouncer in transaction mode in the pooler pass of
+    /// `tests/run.sh` (`TODO_JWT_TEST_POOLER_URL`), else straight to PostgreSQL.
     pub url: String,
+    /// Straight to PostgreSQL, for the tests' own SQL (and what must reach the server itself:
+    /// TLS, a proxy that cuts it off).
+    pub direct: String,
 }
 
 impl TestDatabase {
@@ -70,13 +81,18 @@ impl TestDatabase {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .expect("create the test database");
-        let base = admin_url();
-        let url = format!(
-            "{}/{name}",
-            base.rsplit_once('/')
-                .map_or(base.as_str(), |(server, _)| server)
-        );
-        Self { name, url }
+        let on = |base: &str| {
+            format!(
+                "{}/{name}",
+                base.rsplit_once('/').map_or(base, |(server, _)| server)
+            )
+        };
+        let direct = on(&admin_url());
+        let url = match std::env::var("TODO_JWT_TEST_POOLER_URL") {
+            Ok(pooler) => format!("{}?pooler=transaction", on(&pooler)),
+            Err(_) => direct.clone(),
+        };
+        Self { name, url, direct }
     }
 }
 
@@ -181,7 +197,7 @@ impl TestApp {
     pub async fn sql(&self, sql: &str) -> Option<String> {
         match &self.database {
             Some(database) => {
-                let client = admin_client(&database.url).await;
+                let client = admin_client(&database.direct).await;
                 let rows = client.simple_query(sql).await.expect("sql");
                 rows.iter().find_map(|message| match message {
                     tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),

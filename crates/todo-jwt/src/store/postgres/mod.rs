@@ -5,15 +5,17 @@
 //! uniqueness from constraints, and migrations take an advisory lock so instances starting
 //! together apply each one once.
 
+mod pooler;
 mod statements;
 mod tls;
 
 use std::sync::Arc;
 
+use pooler::Pooling;
 use statements::{Exec, Postgres};
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
-use tokio_postgres::{NoTls, error::SqlState};
+use tokio_postgres::{NoTls, error::SqlState, types::Type};
 
 use super::{
     Engine, Limits, PoolStatus, StoreError, TransactionEngine,
@@ -79,6 +81,18 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
+/// Whether `error` or one of its causes says `text`.
+fn says(error: &(dyn std::error::Error + 'static), text: &str) -> bool {
+    let mut cause = Some(error);
+    while let Some(inner) = cause {
+        if inner.to_string().contains(text) {
+            return true;
+        }
+        cause = inner.source();
+    }
+    false
+}
+
 /// Whether an I/O error is among `error`'s causes (a reset or refused connection).
 fn io_cause(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = error.source();
@@ -114,6 +128,7 @@ pub struct PostgresEngine {
     /// every connection nor every core of a database server on the same machine.
     costly: Arc<tokio::sync::Semaphore>,
     limits: Limits,
+    pooling: Pooling,
 }
 
 impl PostgresEngine {
@@ -124,7 +139,8 @@ impl PostgresEngine {
         limits: Limits,
     ) -> Result<Arc<dyn Engine>, StoreError> {
         FixedStatements::of(Dialect::Postgres);
-        let (url, tls_settings) = tls::split_url(url)?;
+        let (url, pooling) = pooler::split_url(url)?;
+        let (url, tls_settings) = tls::split_url(&url)?;
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|error| StoreError::Url(Box::new(error)))?;
@@ -132,16 +148,19 @@ impl PostgresEngine {
         let (ssl_mode, tls_config) = tls_settings.client_config(tls_mode)?;
         config.ssl_mode(ssl_mode);
         let local = tls::all_local(config.get_hosts());
-        // Every statement of every connection within the budget, enforced by the server.
-        let timeout = format!(
-            "-c statement_timeout={}",
-            limits.query_timeout.as_millis().max(1)
-        );
-        let options = match config.get_options() {
-            Some(given) => format!("{given} {timeout}"),
-            None => timeout,
-        };
-        config.options(&options);
+        // Every statement of every connection within the budget, enforced by the server (a
+        // pooler in transaction mode gets it per transaction instead: see `pooler`).
+        if pooling == Pooling::Session {
+            let timeout = format!(
+                "-c statement_timeout={}",
+                limits.query_timeout.as_millis().max(1)
+            );
+            let options = match config.get_options() {
+                Some(given) => format!("{given} {timeout}"),
+                None => timeout,
+            };
+            config.options(&options);
+        }
         let host = describe_hosts(&config);
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
@@ -171,8 +190,17 @@ impl PostgresEngine {
                 limits.costly_reads.clamp(1, pool_size.max(1)),
             )),
             limits,
+            pooling,
         };
         engine.migrate().await.map_err(|error| match error {
+            error
+                if pooling == Pooling::Session && says(&error, "unsupported startup parameter") =>
+            {
+                StoreError::PoolerMode {
+                    host: host.clone(),
+                    source: Box::new(error),
+                }
+            }
             StoreError::NoConnection(_) | StoreError::Unavailable(_) => StoreError::Unreachable {
                 host: host.clone(),
                 source: Box::new(error),
@@ -190,7 +218,7 @@ impl PostgresEngine {
     async fn warn_if_unprotected(&self, host: &str, mode: tls::Mode) {
         let encrypted = match self.pool.get().await {
             Ok(client) => client
-                .query_opt(
+                .query_typed_opt(
                     "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
                     &[],
                 )
@@ -229,8 +257,12 @@ impl PostgresEngine {
                 "SET LOCAL statement_timeout = 0; SET LOCAL client_min_messages = warning",
             )
             .await?;
+        // Unnamed statements (typed here), which a pooler in transaction mode allows.
         transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .execute_typed(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[(&MIGRATION_LOCK, Type::INT8)],
+            )
             .await?;
         transaction
             .batch_execute(
@@ -238,7 +270,7 @@ impl PostgresEngine {
             )
             .await?;
         let applied: i64 = transaction
-            .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+            .query_typed_one("SELECT COUNT(*) FROM schema_migrations", &[])
             .await?
             .get(0);
         for (version, sql) in (1_i32..)
@@ -247,9 +279,9 @@ impl PostgresEngine {
         {
             transaction.batch_execute(sql).await?;
             transaction
-                .execute(
+                .execute_typed(
                     "INSERT INTO schema_migrations (version) VALUES ($1)",
-                    &[&version],
+                    &[(&version, Type::INT4)],
                 )
                 .await?;
         }
@@ -285,8 +317,17 @@ impl Engine for Postgres<PostgresEngine> {
         // From here on, dropping the transaction undoes what it did (see its `Drop`).
         let transaction = PostgresTransaction {
             client: Some(client),
+            pooling: self.0.pooling,
         };
-        transaction.client().await?.batch_execute("BEGIN").await?;
+        let begin = match self.0.pooling {
+            Pooling::Session => "BEGIN".to_owned(),
+            // The budget is not the connection's here: the transaction's own.
+            Pooling::Transaction => format!(
+                "BEGIN; SET LOCAL statement_timeout = {}",
+                self.0.limits.query_timeout.as_millis().max(1)
+            ),
+        };
+        transaction.client().await?.batch_execute(&begin).await?;
         Ok(Box::new(Postgres(transaction)))
     }
 
@@ -316,6 +357,7 @@ impl Engine for Postgres<PostgresEngine> {
 struct PostgresTransaction {
     /// `None` once committed.
     client: Option<Object>,
+    pooling: Pooling,
 }
 
 #[async_trait::async_trait]

@@ -1,11 +1,13 @@
 //! PostgreSQL's executors ([`Run`]): each statement prepared through the connection's bounded
-//! cache and run on a pooled connection, or on a transaction's own; costly ones take a turn
-//! first. And tokio-postgres' rows and parameters in the store's terms.
+//! cache (or, behind a pooler in transaction mode, sent unnamed with its parameters' types:
+//! see `pooler`) and run on a pooled connection, or on a transaction's own; costly ones take a
+//! turn first. And tokio-postgres' rows and parameters in the store's terms.
 
 use std::{
     error::Error,
     future::Future,
     ops::{ControlFlow, Deref},
+    time::Duration,
 };
 
 use bytes::BytesMut;
@@ -17,7 +19,7 @@ use tokio_postgres::{
     types::{IsNull, ToSql, Type, to_sql_checked},
 };
 
-use super::{PostgresEngine, PostgresTransaction};
+use super::{PostgresEngine, PostgresTransaction, pooler::Pooling};
 use crate::store::{
     StoreError, Visitor,
     rows::{Column, Columns, FromRow, todo_ref},
@@ -76,6 +78,11 @@ pub(super) trait Exec: Send + Sync + 'static {
     fn costly_turn(
         &self,
     ) -> impl Future<Output = Result<Option<OwnedSemaphorePermit>, StoreError>> + Send;
+    /// How the connections reach PostgreSQL.
+    fn pooling(&self) -> Pooling;
+    /// The budget a costly statement must set for itself, in a transaction of its own: behind
+    /// a pooler in transaction mode, outside a transaction (which sets it at its start).
+    fn own_budget(&self) -> Option<Duration>;
 }
 
 impl Exec for PostgresEngine {
@@ -93,6 +100,14 @@ impl Exec for PostgresEngine {
         .map_err(|_| StoreError::Closed)?;
         Ok(Some(turn))
     }
+
+    fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    fn own_budget(&self) -> Option<Duration> {
+        (self.pooling == Pooling::Transaction).then_some(self.limits.query_timeout)
+    }
 }
 
 impl Exec for PostgresTransaction {
@@ -106,6 +121,55 @@ impl Exec for PostgresTransaction {
     async fn costly_turn(&self) -> Result<Option<OwnedSemaphorePermit>, StoreError> {
         Ok(None)
     }
+
+    fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    fn own_budget(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// `params` with the PostgreSQL type of each, for an unnamed statement (the store's columns
+/// are `TEXT`, `BIGINT`, `BOOLEAN` and `BYTEA`).
+fn typed<'a>(params: &'a [Param<'a>]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    params
+        .iter()
+        .map(|param| {
+            let kind = match param {
+                Param::Text(_) => Type::TEXT,
+                Param::Int(_) => Type::INT8,
+                Param::Bool(_) => Type::BOOL,
+                Param::Bytes(_) => Type::BYTEA,
+            };
+            (param as &(dyn ToSql + Sync), kind)
+        })
+        .collect()
+}
+
+/// Runs `work` on `client`, in a transaction of its own with `budget` as its
+/// `statement_timeout` when there is one (a costly statement behind a pooler in transaction
+/// mode); a failure rolls it back.
+async fn within<T>(
+    client: &ClientWrapper,
+    budget: Option<Duration>,
+    work: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let Some(budget) = budget else {
+        return work.await;
+    };
+    metrics::counter!("database_statements_total").increment(2);
+    client
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL statement_timeout = {}",
+            budget.as_millis().max(1)
+        ))
+        .await?;
+    let result = work.await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    client.batch_execute(end).await?;
+    result
 }
 
 impl Columns for Row {
@@ -152,16 +216,40 @@ impl<E: Exec> Postgres<E> {
     ) -> Result<(), StoreError> {
         let _turn = self.turn(statement.access).await?;
         let client = self.0.client().await?;
-        let prepared = prepare_bounded(&client, &statement.sql).await?;
-        let rows = client.query_raw(&prepared, statement.params).await?;
-        pin_mut!(rows);
-        while let Some(row) = rows.try_next().await? {
-            if each(&row)?.is_break() {
-                // The rest of the rows are discarded as the stream drops.
-                break;
+        let mut visit = async |rows: tokio_postgres::RowStream| {
+            pin_mut!(rows);
+            while let Some(row) = rows.try_next().await? {
+                if each(&row)?.is_break() {
+                    // The rest of the rows are discarded as the stream drops.
+                    break;
+                }
+            }
+            Ok(())
+        };
+        match self.0.pooling() {
+            Pooling::Session => {
+                let prepared = prepare_bounded(&client, &statement.sql).await?;
+                visit(client.query_raw(&prepared, statement.params).await?).await
+            }
+            Pooling::Transaction => {
+                metrics::counter!("database_statements_total").increment(1);
+                let work = async {
+                    let rows = client
+                        .query_typed_raw(&statement.sql, typed(statement.params))
+                        .await?;
+                    visit(rows).await
+                };
+                within(&client, self.budget_for(statement.access), work).await
             }
         }
-        Ok(())
+    }
+
+    /// The budget `access` must set for itself (see [`Exec::own_budget`]).
+    fn budget_for(&self, access: Access) -> Option<Duration> {
+        match access {
+            Access::CostlyRead | Access::CostlyWrite => self.0.own_budget(),
+            Access::Read | Access::Write => None,
+        }
     }
 
     /// A turn when `access` is costly.
@@ -179,10 +267,23 @@ impl<E: Exec> Run for Postgres<E> {
     async fn one<T: FromRow>(&self, statement: Statement<'_>) -> Result<T, StoreError> {
         let _turn = self.turn(statement.access).await?;
         let client = self.0.client().await?;
-        let prepared = prepare_bounded(&client, &statement.sql).await?;
-        let params: Vec<&(dyn ToSql + Sync)> =
-            statement.params.iter().map(|param| param as _).collect();
-        Ok(T::from_row(&client.query_one(&prepared, &params).await?)?)
+        let row = match self.0.pooling() {
+            Pooling::Session => {
+                let prepared = prepare_bounded(&client, &statement.sql).await?;
+                let params: Vec<&(dyn ToSql + Sync)> =
+                    statement.params.iter().map(|param| param as _).collect();
+                client.query_one(&prepared, &params).await?
+            }
+            Pooling::Transaction => {
+                metrics::counter!("database_statements_total").increment(1);
+                let work = async {
+                    let typed = typed(statement.params);
+                    Ok(client.query_typed_one(&statement.sql, &typed).await?)
+                };
+                within(&client, self.budget_for(statement.access), work).await?
+            }
+        };
+        Ok(T::from_row(&row)?)
     }
 
     async fn optional<T: FromRow>(
@@ -214,8 +315,20 @@ impl<E: Exec> Run for Postgres<E> {
     async fn execute(&self, statement: Statement<'_>) -> Result<u64, StoreError> {
         let _turn = self.turn(statement.access).await?;
         let client = self.0.client().await?;
-        let prepared = prepare_bounded(&client, &statement.sql).await?;
-        Ok(client.execute_raw(&prepared, statement.params).await?)
+        match self.0.pooling() {
+            Pooling::Session => {
+                let prepared = prepare_bounded(&client, &statement.sql).await?;
+                Ok(client.execute_raw(&prepared, statement.params).await?)
+            }
+            Pooling::Transaction => {
+                metrics::counter!("database_statements_total").increment(1);
+                let work = async {
+                    let typed = typed(statement.params);
+                    Ok(client.execute_typed(&statement.sql, &typed).await?)
+                };
+                within(&client, self.budget_for(statement.access), work).await
+            }
+        }
     }
 
     /// Rows are visited as they arrive, never collected: a list of megabytes is not held
@@ -239,8 +352,17 @@ impl<E: Exec> Run for Postgres<E> {
         client
             .batch_execute("SET LOCAL lock_timeout = '1s'")
             .await?;
-        let lock = prepare_bounded(&client, &self.sql().sessions.lock_token_session).await?;
-        client.query(&lock, &[&hash]).await?;
+        let sql = &self.sql().sessions.lock_token_session;
+        match self.0.pooling() {
+            Pooling::Session => {
+                let lock = prepare_bounded(&client, sql).await?;
+                client.query(&lock, &[&hash]).await?;
+            }
+            Pooling::Transaction => {
+                metrics::counter!("database_statements_total").increment(1);
+                client.query_typed(sql, &[(&hash, Type::TEXT)]).await?;
+            }
+        }
         Ok(())
     }
 }
