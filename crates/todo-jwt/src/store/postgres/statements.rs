@@ -152,24 +152,52 @@ fn typed<'a>(params: &'a [Param<'a>]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
 /// `statement_timeout` when there is one (a costly statement behind a pooler in transaction
 /// mode); a failure rolls it back.
 async fn within<T>(
-    client: &ClientWrapper,
+    client: Client<'_>,
     budget: Option<Duration>,
-    work: impl Future<Output = Result<T, StoreError>>,
+    work: impl AsyncFnOnce(&ClientWrapper) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     let Some(budget) = budget else {
-        return work.await;
+        return work(&client).await;
     };
     metrics::counter!("database_statements_total").increment(2);
+    let begun = Begun(Some(client));
+    let client = begun.client();
     client
         .batch_execute(&format!(
             "BEGIN; SET LOCAL statement_timeout = {}",
             budget.as_millis().max(1)
         ))
         .await?;
-    let result = work.await;
+    let result = work(client).await;
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
     client.batch_execute(end).await?;
+    begun.done();
     result
+}
+
+/// A connection between the `BEGIN` and the end of [`within`]'s transaction. Dropped before
+/// that end (the request was abandoned, or the end failed), the connection is closed, and so
+/// its transaction rolled back, rather than returned to the pool inside it, where the next
+/// statements would run in a transaction nobody ends.
+struct Begun<'a>(Option<Client<'a>>);
+
+impl Begun<'_> {
+    fn client(&self) -> &ClientWrapper {
+        self.0.as_deref().expect("a connection until done")
+    }
+
+    /// The transaction ended: the connection goes back to the pool.
+    fn done(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Begun<'_> {
+    fn drop(&mut self) {
+        if let Some(Client::Pooled(connection)) = self.0.take() {
+            drop(Object::take(connection));
+        }
+    }
 }
 
 impl Columns for Row {
@@ -233,13 +261,14 @@ impl<E: Exec> Postgres<E> {
             }
             Pooling::Transaction => {
                 metrics::counter!("database_statements_total").increment(1);
-                let work = async {
+                let budget = self.budget_for(statement.access);
+                within(client, budget, async |client: &ClientWrapper| {
                     let rows = client
                         .query_typed_raw(&statement.sql, typed(statement.params))
                         .await?;
                     visit(rows).await
-                };
-                within(&client, self.budget_for(statement.access), work).await
+                })
+                .await
             }
         }
     }
@@ -276,11 +305,12 @@ impl<E: Exec> Run for Postgres<E> {
             }
             Pooling::Transaction => {
                 metrics::counter!("database_statements_total").increment(1);
-                let work = async {
+                let budget = self.budget_for(statement.access);
+                within(client, budget, async |client: &ClientWrapper| {
                     let typed = typed(statement.params);
                     Ok(client.query_typed_one(&statement.sql, &typed).await?)
-                };
-                within(&client, self.budget_for(statement.access), work).await?
+                })
+                .await?
             }
         };
         Ok(T::from_row(&row)?)
@@ -322,11 +352,12 @@ impl<E: Exec> Run for Postgres<E> {
             }
             Pooling::Transaction => {
                 metrics::counter!("database_statements_total").increment(1);
-                let work = async {
+                let budget = self.budget_for(statement.access);
+                within(client, budget, async |client: &ClientWrapper| {
                     let typed = typed(statement.params);
                     Ok(client.execute_typed(&statement.sql, &typed).await?)
-                };
-                within(&client, self.budget_for(statement.access), work).await
+                })
+                .await
             }
         }
     }
