@@ -85,16 +85,29 @@ random_secret() {
 
 # postgres_database NAME: with BACKEND=postgres, creates the database NAME on the server at
 # PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres), sets DATABASE_URL to it
-# and drops it on exit (WITH (FORCE)); otherwise (SQLite, the default) DATABASE_URL is empty.
+# and drops it on exit (WITH (FORCE)); with BACKEND=pgbouncer, the same database reached
+# through PgBouncer in transaction mode (tests/pgbouncer.sh starts it; DATABASE_URL has
+# `pooler=transaction`, DIRECT_DATABASE_URL is the server's own); otherwise (SQLite, the
+# default) DATABASE_URL is empty.
 postgres_database() {
   DATABASE_URL=
-  if [ "${BACKEND:-sqlite}" = postgres ]; then
-    local admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-    psql "$admin" -qc "CREATE DATABASE $1"
-    # shellcheck disable=SC2034 # read by the scripts that source this file
-    DATABASE_URL=${admin%/*}/$1
-    on_exit psql "$admin" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)"
-  fi
+  DIRECT_DATABASE_URL=
+  case "${BACKEND:-sqlite}" in
+    postgres | pgbouncer)
+      local admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+      psql "$admin" -qc "CREATE DATABASE $1"
+      DIRECT_DATABASE_URL=${admin%/*}/$1
+      DATABASE_URL=$DIRECT_DATABASE_URL
+      on_exit psql "$admin" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)"
+      if [ "$BACKEND" = pgbouncer ]; then
+        local port
+        port=$(bash tests/pgbouncer.sh start)
+        on_exit bash tests/pgbouncer.sh stop
+        # shellcheck disable=SC2034 # read by the scripts that source this file
+        DATABASE_URL="postgres://postgres@127.0.0.1:$port/$1?pooler=transaction"
+      fi
+      ;;
+  esac
 }
 
 # wait_until_up URL: waits up to ~10 s (100 tries, 0.1 s apart) for URL to answer with any HTTP

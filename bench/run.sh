@@ -9,6 +9,7 @@
 #                                     # the median of the pairs' ratios (steadier on a noisy box)
 #   BACKEND=postgres bash bench/run.sh  # on PostgreSQL (a fresh database on the server at
 #                                       # PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres)
+#   BACKEND=pgbouncer bash bench/run.sh # the same through PgBouncer in transaction mode
 #   SERVER_BIN=/tmp/old/todo-jwt CEILING_BIN=/tmp/old/ceiling bash bench/run.sh
 #                                     # other binaries (an earlier build, to compare against);
 #                                     # only the one not given is built, nothing when both are
@@ -143,7 +144,7 @@ PY
     start_app
     wait_until_up "$app/"
   else
-    psql "$DATABASE_URL" -qc "INSERT INTO todos (owner_id, title, description, is_complete)
+    psql "$DIRECT_DATABASE_URL" -qc "INSERT INTO todos (owner_id, title, description, is_complete)
       SELECT '$big_id', 'todo number ' || i, 'something to do', i % 2 = 0 FROM generate_series(1, 100000) i"
   fi
   limit='filter=%7B%22limit%22%3A20%7D'

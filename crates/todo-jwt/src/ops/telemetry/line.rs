@@ -56,8 +56,9 @@ where
     }
 }
 
-/// The fields' format, for events and spans alike: `message` as it is, then ` name=value`,
-/// strings quoted and escaped (so a value cannot start a line of its own), numbers plain.
+/// The fields' format, for events and spans alike: `message`, then ` name=value`; strings
+/// quoted, and control characters escaped in every value (so that a value can neither start a
+/// line of its own nor drive a terminal); the `log` crate's `log.*` fields left out.
 pub struct Fields;
 
 impl<'writer> FormatFields<'writer> for Fields {
@@ -96,16 +97,43 @@ struct Visitor<'writer> {
 
 impl Visitor<'_> {
     fn write(&mut self, field: &Field, value: fmt::Arguments<'_>) {
-        if self.result.is_err() {
+        // The `log` crate's records (tokio-postgres', rustls') carry their origin: not logged,
+        // as by the default format.
+        if self.result.is_err() || field.name().starts_with("log.") {
             return;
         }
         let separator = if self.empty { "" } else { " " };
         self.empty = false;
-        self.result = if field.name() == "message" {
-            write!(self.writer, "{separator}{value}")
+        let name = field.name();
+        self.result = if name == "message" {
+            write!(self.writer, "{separator}")
+                .and_then(|()| write!(Escaping(&mut self.writer), "{value}"))
         } else {
-            write!(self.writer, "{separator}{}={value}", field.name())
+            write!(self.writer, "{separator}{name}=")
+                .and_then(|()| write!(Escaping(&mut self.writer), "{value}"))
         };
+    }
+}
+
+/// Writes text with its control characters escaped (`\n`, `\x1b`, `\u{9b}`, ...): a value
+/// can neither start a line of its own nor drive the terminal that shows the log.
+struct Escaping<'a, 'writer>(&'a mut Writer<'writer>);
+
+impl fmt::Write for Escaping<'_, '_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut rest = text;
+        while let Some(at) = rest.find(|c: char| c.is_control() && c != '\t') {
+            self.0.write_str(&rest[..at])?;
+            let control = rest[at..].chars().next().unwrap_or_default();
+            match control {
+                '\n' => self.0.write_str("\\n")?,
+                '\r' => self.0.write_str("\\r")?,
+                other if u32::from(other) < 0x80 => write!(self.0, "\\x{:02x}", u32::from(other))?,
+                other => write!(self.0, "\\u{{{:x}}}", u32::from(other))?,
+            }
+            rest = &rest[at + control.len_utf8()..];
+        }
+        self.0.write_str(rest)
     }
 }
 
@@ -205,6 +233,7 @@ mod tests {
                 "a {} message",
                 "formatted"
             );
+            tracing::info!(cause = %"line\nbreak \u{1b}[31mred", "shown \u{9b}escaped");
         };
         if ours {
             let subscriber = builder.fmt_fields(Fields).event_format(Line).finish();
@@ -222,8 +251,20 @@ mod tests {
 
     #[test]
     fn lines_read_as_the_default_formats_them() {
-        assert_eq!(logged(true), logged(false));
-        let ours = logged(true);
+        let (ours, default) = (logged(true), logged(false));
+        // The same lines but the last, where ours escapes more than the default.
+        let lines = |text: &str| text.lines().take(2).map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(lines(&ours), lines(&default));
+        let last = ours
+            .lines()
+            .nth(2)
+            .unwrap_or_else(|| panic!("a third line: {ours}"));
+        assert_eq!(
+            last,
+            " INFO request{method=GET id=\"a\\nb\" route=/todos}: shown \\u{9b}escaped \
+             cause=line\\nbreak \\x1b[31mred"
+        );
+        assert_eq!(ours.lines().count(), 3, "a value started a line: {ours}");
         assert!(
             ours.starts_with(
                 " INFO request{method=GET id=\"a\\nb\" route=/todos}: served status=200 \
