@@ -16,6 +16,10 @@ const PORT_IN_USE_HINT: &str = "another process listens on that port (another to
 /// serves.
 pub async fn run(config: Config, pid_file: Option<PathBuf>) -> Outcome {
     let format = config.log_format;
+    // Before anything is bound or created: another todo-jwt owns the file.
+    if let Some(path) = &pid_file {
+        refuse_if_running(path)?;
+    }
     let app = Application::build(config).await.map_err(|error| {
         let in_use = matches!(
             &error,
@@ -63,27 +67,33 @@ fn banner(format: LogFormat, address: &str, pid: u32) -> String {
     }
 }
 
-/// Writes `pid` to `path` (through a temporary file and a rename, so a reader never sees half
-/// a number). Refused when the file names another todo-jwt process that still runs.
-fn write_pid_file(path: &Path, pid: u32) -> Result<(), Failure> {
-    if let Some(running) = running_owner(path)
-        && running != pid
-    {
-        return Err(Failure::refused(format!(
+/// Refused when `path` names another todo-jwt process that still runs.
+fn refuse_if_running(path: &Path) -> Result<(), Failure> {
+    match running_owner(path) {
+        Some(running) if running != std::process::id() => Err(Failure::refused(format!(
             "cannot start: {} says todo-jwt runs as process {running}",
             path.display()
         ))
-        .with_hint("stop that process first, or use another --pid-file"));
+        .with_hint("stop that process first, or use another --pid-file")),
+        _ => Ok(()),
     }
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, format!("{pid}\n"))
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .map_err(|error| {
-            let _ = std::fs::remove_file(&temporary);
-            Failure::new(format!("cannot write {}", path.display()), error)
-        })
+}
+
+/// Writes `pid` to `path`, checked again (another start may have won meanwhile), through a
+/// new file of a random name in the same directory, renamed over `path`: a reader never sees
+/// half a number, and a link planted at a predictable name is never followed.
+fn write_pid_file(path: &Path, pid: u32) -> Result<(), Failure> {
+    refuse_if_running(path)?;
+    let failed =
+        |error: std::io::Error| Failure::new(format!("cannot write {}", path.display()), error);
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(directory).map_err(failed)?;
+    std::io::Write::write_all(&mut file, format!("{pid}\n").as_bytes()).map_err(failed)?;
+    file.persist(path).map_err(|error| failed(error.error))?;
+    Ok(())
 }
 
 /// The process `path` names, when it is a todo-jwt that still runs.
@@ -128,6 +138,24 @@ mod tests {
         assert!(path.exists(), "another process's file is left alone");
         remove_pid_file(&path, 7);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_link_planted_beside_the_pid_file_is_not_followed() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let path = directory.path().join("todo-jwt.pid");
+        let victim = directory.path().join("victim");
+        std::fs::write(&victim, "precious").expect("write");
+        std::os::unix::fs::symlink(&victim, directory.path().join("todo-jwt.pid.tmp"))
+            .expect("symlink");
+        write_pid_file(&path, 7).expect("written");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "7\n");
+        assert!(
+            !std::fs::symlink_metadata(&path)
+                .expect("metadata")
+                .is_symlink()
+        );
     }
 
     #[test]

@@ -91,6 +91,10 @@ fn describe() {
          bad_signature, invalid, revoked, session_ended, other)"
     );
     metrics::describe_counter!(
+        "log_lines_dropped_total",
+        "Log lines dropped because the log's output stalled with 4 MiB of lines waiting"
+    );
+    metrics::describe_counter!(
         "database_statements_total",
         "Statements sent to PostgreSQL (each a round trip; preparing one not yet cached on its \
          connection is one more)"

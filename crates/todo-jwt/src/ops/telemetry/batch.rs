@@ -7,16 +7,19 @@
 //! receiver spinning before it sleeps), besides the `write` of the line. Here a line costs a
 //! short lock and a copy; the writing thread is woken once per batch.
 //!
-//! Never lossy: past [`MAX_BUFFERED`] bytes the thread that logs writes the buffer itself
-//! (a burst is slowed down, not dropped). Lines are written in the order they were appended.
-//! A `kill -9` loses what is buffered (at most [`INTERVAL`] of lines); a clean stop writes all
-//! of it ([`Flusher`]'s drop).
+//! A request thread never waits for the output. When the output stalls (a pipe nobody reads,
+//! a log shipper that hangs) and [`MAX_BUFFERED`] bytes are waiting, further lines are dropped
+//! and counted (`log_lines_dropped_total`, and a warning once the output moves again): the
+//! service goes on answering, health checks and signals included, rather than stopping behind
+//! its log. Lines are written in the order they were appended. A `kill -9` loses what is
+//! buffered (the last [`INTERVAL`] of lines, more when the output is slow); a clean stop writes
+//! all of it ([`Flusher`]'s drop).
 
 use std::{
     io::Write,
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     thread::JoinHandle,
     time::Duration,
@@ -28,7 +31,7 @@ use tracing_subscriber::fmt::MakeWriter;
 /// writing thread wakes this often; idle, not at all).
 const INTERVAL: Duration = Duration::from_millis(20);
 
-/// The bytes the buffer holds before the thread that logs writes it out itself.
+/// The bytes the buffer holds at most; lines past it are dropped until it is written.
 const MAX_BUFFERED: usize = 4 << 20;
 
 struct Shared<W> {
@@ -37,6 +40,8 @@ struct Shared<W> {
     /// The output, held while a batch is written (so batches keep their order).
     output: Mutex<W>,
     stop: AtomicBool,
+    /// Lines dropped since the last warning about it.
+    dropped: AtomicU64,
 }
 
 impl<W: Write> Shared<W> {
@@ -65,7 +70,7 @@ pub struct Flusher<W: Write + Send + 'static> {
     thread: Option<JoinHandle<()>>,
 }
 
-/// A writer to `output` and its flusher (keep it until the process ends). `None` when the
+/// A writer to `output` and its flusher (keep it until the process ends); the error when the
 /// writing thread cannot be started.
 pub fn batched<W: Write + Send + 'static>(
     output: W,
@@ -74,6 +79,7 @@ pub fn batched<W: Write + Send + 'static>(
         buffer: Mutex::new(Vec::with_capacity(64 * 1024)),
         output: Mutex::new(output),
         stop: AtomicBool::new(false),
+        dropped: AtomicU64::new(0),
     });
     let writing = shared.clone();
     let thread = std::thread::Builder::new()
@@ -88,6 +94,13 @@ pub fn batched<W: Write + Send + 'static>(
                 // Lets the lines of a burst gather into one write.
                 std::thread::sleep(INTERVAL);
                 writing.flush();
+                let dropped = writing.dropped.swap(0, Ordering::Relaxed);
+                if dropped > 0 {
+                    tracing::warn!(
+                        dropped,
+                        "log lines dropped: the log's output did not keep up"
+                    );
+                }
             }
             writing.flush();
         })?;
@@ -124,15 +137,18 @@ pub struct Line<'a, W> {
 impl<W: Write> Write for Line<'_, W> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         let shared = &self.writer.shared;
-        let (first, full) = {
+        let first = {
             let mut buffer = shared.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+            if buffer.len() + bytes.len() > MAX_BUFFERED {
+                shared.dropped.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("log_lines_dropped_total").increment(1);
+                return Ok(bytes.len());
+            }
             let first = buffer.is_empty();
             buffer.extend_from_slice(bytes);
-            (first, buffer.len() >= MAX_BUFFERED)
+            first
         };
-        if full {
-            shared.flush();
-        } else if first {
+        if first {
             // No system call unless the writing thread is asleep.
             self.writer.thread.unpark();
         }
@@ -201,6 +217,58 @@ mod tests {
             next[thread] += 1;
         }
         assert_eq!(next, [20_000; 4], "every line written, none twice");
+    }
+
+    /// An output that blocks until released, as a pipe nobody reads.
+    struct Stalled(Arc<(Mutex<bool>, std::sync::Condvar)>, Shared);
+
+    impl Write for Stalled {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let (released, wake) = &*self.0;
+            let mut released = released.lock().expect("lock");
+            while !*released {
+                released = wake.wait(released).expect("wait");
+            }
+            self.1.write(bytes)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_output_drops_lines_past_the_bound_and_never_blocks_the_caller() {
+        let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let output = Shared::default();
+        let (writer, flusher) = batched(Stalled(gate.clone(), output.clone())).expect("thread");
+        let line = [b'x'; 1023]
+            .iter()
+            .copied()
+            .chain([b'\n'])
+            .collect::<Vec<u8>>();
+        let started = std::time::Instant::now();
+        // 16 MiB of lines while the output is stuck: at most 4 MiB (plus the batch the
+        // writing thread holds) is kept, and the caller never waits.
+        for _ in 0..16 * 1024 {
+            writer.make_writer().write_all(&line).expect("write");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the caller waited"
+        );
+        assert!(
+            writer.shared.dropped.load(Ordering::Relaxed) > 0,
+            "nothing dropped"
+        );
+        *gate.0.lock().expect("lock") = true;
+        gate.1.notify_all();
+        drop(flusher);
+        let written = output.0.lock().expect("lock").len();
+        assert!(
+            written <= 2 * MAX_BUFFERED + line.len(),
+            "{written} bytes kept"
+        );
+        assert_eq!(written % line.len(), 0, "a line was cut");
     }
 
     #[test]
