@@ -153,6 +153,7 @@ fn typed<'a>(params: &'a [Param<'a>]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
 /// mode); a failure rolls it back.
 async fn within<T>(
     client: Client<'_>,
+    turn: Option<OwnedSemaphorePermit>,
     budget: Option<Duration>,
     work: impl AsyncFnOnce(&ClientWrapper) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
@@ -160,7 +161,7 @@ async fn within<T>(
         return work(&client).await;
     };
     metrics::counter!("database_statements_total").increment(2);
-    let begun = Begun(Some(client));
+    let begun = Begun(Some(client), turn);
     let client = begun.client();
     client
         .batch_execute(&format!(
@@ -175,18 +176,21 @@ async fn within<T>(
     result
 }
 
-/// A connection between the `BEGIN` and the end of [`within`]'s transaction. Dropped before
-/// that end (the request was abandoned, or the end failed), the connection is closed, and so
-/// its transaction rolled back, rather than returned to the pool inside it, where the next
-/// statements would run in a transaction nobody ends.
-struct Begun<'a>(Option<Client<'a>>);
+/// A connection between the `BEGIN` and the end of [`within`]'s transaction, with the costly
+/// statement's turn. Dropped before that end (the client hung up, or the end failed), the
+/// statement may still be running (at most its budget): the transaction is rolled back after
+/// it, on a task of its own that holds the turn until then (so that clients who hang up cannot
+/// run more costly statements at once than the turns allow), and only then is the connection
+/// given back; should the rollback fail, the connection is closed instead. Never is it returned to the
+/// pool inside the transaction, where the next statements would run in one nobody ends.
+struct Begun<'a>(Option<Client<'a>>, Option<OwnedSemaphorePermit>);
 
 impl Begun<'_> {
     fn client(&self) -> &ClientWrapper {
         self.0.as_deref().expect("a connection until done")
     }
 
-    /// The transaction ended: the connection goes back to the pool.
+    /// The transaction ended: the connection goes back to the pool, the turn to the others.
     fn done(mut self) {
         drop(self.0.take());
     }
@@ -194,9 +198,22 @@ impl Begun<'_> {
 
 impl Drop for Begun<'_> {
     fn drop(&mut self) {
-        if let Some(Client::Pooled(connection)) = self.0.take() {
+        let Some(Client::Pooled(connection)) = self.0.take() else {
+            return;
+        };
+        let turn = self.1.take();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             drop(Object::take(connection));
-        }
+            return;
+        };
+        runtime.spawn(async move {
+            // Sent after the statement, which its budget stops. (Not a cancel request:
+            // PgBouncer 1.18 crashed on ours, `bad client state`, as the canceller hangs up.)
+            if connection.batch_execute("ROLLBACK").await.is_err() {
+                drop(Object::take(connection));
+            }
+            drop(turn);
+        });
     }
 }
 
@@ -242,7 +259,7 @@ impl<E: Exec> Postgres<E> {
         statement: Statement<'_>,
         mut each: impl FnMut(&Row) -> Result<ControlFlow<()>, StoreError> + Send,
     ) -> Result<(), StoreError> {
-        let _turn = self.turn(statement.access).await?;
+        let turn = self.turn(statement.access).await?;
         let client = self.0.client().await?;
         let mut visit = async |rows: tokio_postgres::RowStream| {
             pin_mut!(rows);
@@ -256,13 +273,14 @@ impl<E: Exec> Postgres<E> {
         };
         match self.0.pooling() {
             Pooling::Session => {
+                let _turn = turn;
                 let prepared = prepare_bounded(&client, &statement.sql).await?;
                 visit(client.query_raw(&prepared, statement.params).await?).await
             }
             Pooling::Transaction => {
                 metrics::counter!("database_statements_total").increment(1);
                 let budget = self.budget_for(statement.access);
-                within(client, budget, async |client: &ClientWrapper| {
+                within(client, turn, budget, async |client: &ClientWrapper| {
                     let rows = client
                         .query_typed_raw(&statement.sql, typed(statement.params))
                         .await?;
@@ -294,10 +312,11 @@ impl<E: Exec> Run for Postgres<E> {
     const DIALECT: Dialect = Dialect::Postgres;
 
     async fn one<T: FromRow>(&self, statement: Statement<'_>) -> Result<T, StoreError> {
-        let _turn = self.turn(statement.access).await?;
+        let turn = self.turn(statement.access).await?;
         let client = self.0.client().await?;
         let row = match self.0.pooling() {
             Pooling::Session => {
+                let _turn = turn;
                 let prepared = prepare_bounded(&client, &statement.sql).await?;
                 let params: Vec<&(dyn ToSql + Sync)> =
                     statement.params.iter().map(|param| param as _).collect();
@@ -306,7 +325,7 @@ impl<E: Exec> Run for Postgres<E> {
             Pooling::Transaction => {
                 metrics::counter!("database_statements_total").increment(1);
                 let budget = self.budget_for(statement.access);
-                within(client, budget, async |client: &ClientWrapper| {
+                within(client, turn, budget, async |client: &ClientWrapper| {
                     let typed = typed(statement.params);
                     Ok(client.query_typed_one(&statement.sql, &typed).await?)
                 })
@@ -343,17 +362,18 @@ impl<E: Exec> Run for Postgres<E> {
     }
 
     async fn execute(&self, statement: Statement<'_>) -> Result<u64, StoreError> {
-        let _turn = self.turn(statement.access).await?;
+        let turn = self.turn(statement.access).await?;
         let client = self.0.client().await?;
         match self.0.pooling() {
             Pooling::Session => {
+                let _turn = turn;
                 let prepared = prepare_bounded(&client, &statement.sql).await?;
                 Ok(client.execute_raw(&prepared, statement.params).await?)
             }
             Pooling::Transaction => {
                 metrics::counter!("database_statements_total").increment(1);
                 let budget = self.budget_for(statement.access);
-                within(client, budget, async |client: &ClientWrapper| {
+                within(client, turn, budget, async |client: &ClientWrapper| {
                     let typed = typed(statement.params);
                     Ok(client.execute_typed(&statement.sql, &typed).await?)
                 })
