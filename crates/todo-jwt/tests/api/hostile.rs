@@ -256,14 +256,18 @@ async fn a_costly_filter_is_stopped_at_the_budget_and_others_are_served() {
     seeding
         .create_todo(&victim, json!({"title": "buy milk"}))
         .await;
-    let mut config = todo_jwt::Config::for_data_dir(seeding.data_dir.path());
-    config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
-    config.database_url = seeding
-        .database
-        .as_ref()
-        .map(|database| database.url.clone());
-    config.query_timeout_ms = 50;
-    let app = crate::helpers::spawn_on(config, tempfile::tempdir().expect("tempdir")).await;
+    // Another instance on the seeded data, as `configure` says.
+    let instance = async |configure: &dyn Fn(&mut todo_jwt::Config)| {
+        let mut config = todo_jwt::Config::for_data_dir(seeding.data_dir.path());
+        config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
+        config.database_url = seeding
+            .database
+            .as_ref()
+            .map(|database| database.url.clone());
+        configure(&mut config);
+        crate::helpers::spawn_on(config, tempfile::tempdir().expect("tempdir")).await
+    };
+    let app = instance(&|config| config.query_timeout_ms = 50).await;
     let where_ = json!({"title": {"regexp": "A{200}B"}});
     let attacks = [
         (Method::GET, format!("/todos/count?where={where_}"), None),
@@ -327,14 +331,7 @@ async fn a_costly_filter_is_stopped_at_the_budget_and_others_are_served() {
     // connection (pool of 1), the next write is committed, seen from another connection.
     // (Behind PgBouncer in transaction mode the filter ran in a transaction of its own: an
     // abandoned one must not stay open on the connection for the next statements.)
-    let mut config = todo_jwt::Config::for_data_dir(seeding.data_dir.path());
-    config.secret = Some(secrecy::SecretString::from(TEST_SECRET));
-    config.database_url = seeding
-        .database
-        .as_ref()
-        .map(|database| database.url.clone());
-    config.db_pool_size = 1;
-    let app = crate::helpers::spawn_on(config, tempfile::tempdir().expect("tempdir")).await;
+    let app = instance(&|config| config.db_pool_size = 1).await;
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_millis(20))
         .build()

@@ -81,6 +81,31 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
+/// `url` without the query parameters `take` consumes (it sees each decoded key and value and
+/// answers whether it took it); the others are kept as written, encoding included.
+fn take_params(
+    url: &str,
+    mut take: impl FnMut(&str, &str) -> Result<bool, StoreError>,
+) -> Result<String, StoreError> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok(url.to_owned());
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = form_urlencoded::parse(pair.as_bytes())
+            .next()
+            .unwrap_or_default();
+        if !take(&key, &value)? {
+            kept.push(pair);
+        }
+    }
+    Ok(if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    })
+}
+
 /// Whether `error` or one of its causes says `text`.
 fn says(error: &(dyn std::error::Error + 'static), text: &str) -> bool {
     let mut cause = Some(error);

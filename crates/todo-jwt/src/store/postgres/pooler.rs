@@ -25,32 +25,22 @@ pub enum Pooling {
 
 /// `url` without its `pooler` parameter, and the pooling it names.
 pub fn split_url(url: &str) -> Result<(String, Pooling), StoreError> {
-    let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_owned(), Pooling::Session));
-    };
     let mut pooling = Pooling::Session;
-    let mut rest = form_urlencoded::Serializer::new(String::new());
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        if key == "pooler" {
-            pooling = match &*value {
-                "transaction" => Pooling::Transaction,
-                "session" | "none" => Pooling::Session,
-                other => {
-                    return Err(StoreError::Url(
-                        format!("pooler={other}: expected transaction, session or none").into(),
-                    ));
-                }
-            };
-        } else {
-            rest.append_pair(&key, &value);
+    let url = super::take_params(url, |key, value| {
+        if key != "pooler" {
+            return Ok(false);
         }
-    }
-    let rest = rest.finish();
-    let url = if rest.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{rest}")
-    };
+        pooling = match value {
+            "transaction" => Pooling::Transaction,
+            "session" | "none" => Pooling::Session,
+            other => {
+                return Err(StoreError::Url(
+                    format!("pooler={other}: expected transaction, session or none").into(),
+                ));
+            }
+        };
+        Ok(true)
+    })?;
     Ok((url, pooling))
 }
 
@@ -75,5 +65,10 @@ mod tests {
             ("postgres://u@h/db", Pooling::Session)
         );
         assert!(split_url("postgres://u@h/db?pooler=statement").is_err());
+        // What is not ours is kept as written.
+        let (url, _) =
+            split_url("postgres://u@h/db?options=-c%20search_path%3Dx&pooler=transaction")
+                .expect("ok");
+        assert_eq!(url, "postgres://u@h/db?options=-c%20search_path%3Dx");
     }
 }

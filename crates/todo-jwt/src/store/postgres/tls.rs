@@ -55,14 +55,10 @@ pub fn split_url(url: &str) -> Result<(String, Settings), StoreError> {
         mode: None,
         root_certificates: None,
     };
-    let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_owned(), settings));
-    };
-    let mut rest = form_urlencoded::Serializer::new(String::new());
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        match &*key {
+    let url = super::take_params(url, |key, value| {
+        match key {
             "sslmode" => {
-                settings.mode = Some(match &*value {
+                settings.mode = Some(match value {
                     "disable" => Mode::Disable,
                     "allow" | "prefer" => Mode::Prefer,
                     "require" => Mode::Require,
@@ -76,18 +72,11 @@ pub fn split_url(url: &str) -> Result<(String, Settings), StoreError> {
                     }
                 });
             }
-            "sslrootcert" => settings.root_certificates = Some(PathBuf::from(&*value)),
-            _ => {
-                rest.append_pair(&key, &value);
-            }
+            "sslrootcert" => settings.root_certificates = Some(PathBuf::from(value)),
+            _ => return Ok(false),
         }
-    }
-    let rest = rest.finish();
-    let url = if rest.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{rest}")
-    };
+        Ok(true)
+    })?;
     Ok((url, settings))
 }
 
