@@ -17,6 +17,7 @@ static GLOBAL: mi_alloc::Mimalloc = mi_alloc::Mimalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let format = cli.config.log_format;
     // The service writes its log from a thread of its own; a one-off command (a migration, a
     // restore) writes each line as it comes, and loses none whatever stops it.
     let log = match cli.command {
@@ -41,5 +42,5 @@ fn main() -> ExitCode {
     // Every queued log line is written before the outcome is said (a warning that explains
     // a failure comes before it).
     drop(log);
-    todo_jwt::cli::report(outcome)
+    todo_jwt::cli::report(outcome, format)
 }

@@ -16,6 +16,7 @@ use crate::{
     app::StartError,
     config::Settings,
     http::error::chain,
+    ops::telemetry::LogFormat,
     store::{Store, StoreError},
 };
 
@@ -127,7 +128,8 @@ pub type Outcome = Result<String, Failure>;
 /// Runs the command line's job (serving, when no subcommand is given) and prints its outcome:
 /// success on stdout, failure on stderr, each prefixed `todo-jwt:`.
 pub async fn run(cli: Cli) -> ExitCode {
-    report(execute(cli).await)
+    let format = cli.config.log_format;
+    report(execute(cli).await, format)
 }
 
 /// Runs the command line's job (serving, when no subcommand is given): what it did, or why it
@@ -144,22 +146,38 @@ pub async fn execute(cli: Cli) -> Outcome {
 }
 
 /// Says `outcome`: its success line on stdout, or its failure (and hint) once on stderr,
-/// whatever the log level; the process's exit code.
-pub fn report(outcome: Outcome) -> ExitCode {
+/// whatever the log level; the process's exit code. In JSON mode each is one JSON object, as
+/// the log's lines are (`message`, and `cause` and `hint` when there are).
+pub fn report(outcome: Outcome, format: LogFormat) -> ExitCode {
+    let json = format == LogFormat::Json;
     match outcome {
         Ok(done) => {
-            if !done.is_empty() {
+            if json && !done.is_empty() {
+                println!("{}", serde_json::json!({"level": "INFO", "message": done}));
+            } else if !done.is_empty() {
                 println!("todo-jwt: {done}");
             }
             ExitCode::SUCCESS
         }
         Err(failure) => {
-            match &failure.cause {
-                Some(cause) => eprintln!("todo-jwt: {}: {}", failure.doing, chain(cause.as_ref())),
-                None => eprintln!("todo-jwt: {}", failure.doing),
-            }
-            if let Some(hint) = failure.hint {
-                eprintln!("todo-jwt: {hint}");
+            let cause = failure.cause.as_deref().map(|cause| chain(cause));
+            if json {
+                let mut line = serde_json::json!({"level": "ERROR", "message": failure.doing});
+                if let Some(cause) = cause {
+                    line["cause"] = cause.into();
+                }
+                if let Some(hint) = failure.hint {
+                    line["hint"] = hint.into();
+                }
+                eprintln!("{line}");
+            } else {
+                match cause {
+                    Some(cause) => eprintln!("todo-jwt: {}: {cause}", failure.doing),
+                    None => eprintln!("todo-jwt: {}", failure.doing),
+                }
+                if let Some(hint) = failure.hint {
+                    eprintln!("todo-jwt: {hint}");
+                }
             }
             ExitCode::FAILURE
         }

@@ -281,3 +281,45 @@ async fn the_pid_file_names_the_running_process_and_goes_at_a_clean_stop() {
     }
     assert!(!pid_file.exists(), "the pid file outlived a clean stop");
 }
+
+/// In JSON mode a failure to start is JSON too, like every other line: a log collector never
+/// gets a line it cannot parse.
+#[tokio::test]
+async fn in_json_mode_a_failure_is_a_json_line_with_its_cause_and_hint() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port();
+    let parent = tempfile::tempdir().expect("tempdir");
+    let output = command(&parent.path().join("data"))
+        .env("TODO_JWT_PORT", port.to_string())
+        .env("TODO_JWT_LOG_FORMAT", "json")
+        .env("TODO_JWT_PROT", "1")
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    assert!(lines.len() >= 2, "the warning and the failure: {stderr}");
+    let failure = lines.last().expect("a line");
+    assert_eq!(failure["level"], "ERROR", "{failure}");
+    assert_eq!(failure["message"], "cannot start", "{failure}");
+    assert!(
+        failure["cause"]
+            .as_str()
+            .is_some_and(|cause| cause.contains("Address already in use")),
+        "{failure}"
+    );
+    assert!(
+        failure["hint"]
+            .as_str()
+            .is_some_and(|hint| hint.contains("--port")),
+        "{failure}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
