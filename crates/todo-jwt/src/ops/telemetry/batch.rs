@@ -117,13 +117,26 @@ pub fn batched<W: Write + Send + 'static>(
     ))
 }
 
+/// How long a stop waits for the last lines to be written: an output that stalls (a pipe
+/// nobody reads) must not keep the process from exiting.
+const LAST_WRITE: Duration = Duration::from_secs(1);
+
 impl<W: Write + Send + 'static> Drop for Flusher<W> {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        thread.thread().unpark();
+        let deadline = std::time::Instant::now() + LAST_WRITE;
+        while !thread.is_finished() {
+            if std::time::Instant::now() > deadline {
+                // Stuck writing: the process exits without the rest.
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
+        let _ = thread.join();
         // Lines logged after the thread's last write (by another thread, late).
         self.shared.flush();
     }
@@ -260,9 +273,24 @@ mod tests {
             writer.shared.dropped.load(Ordering::Relaxed) > 0,
             "nothing dropped"
         );
+        // A stop while the output is stuck does not wait for it beyond its second.
+        let stopping = std::time::Instant::now();
+        let (tell, stopped) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(flusher);
+            let _ = tell.send(());
+        });
+        stopped
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the stop returned");
+        assert!(
+            stopping.elapsed() >= LAST_WRITE,
+            "it did not wait for the output"
+        );
         *gate.0.lock().expect("lock") = true;
         gate.1.notify_all();
-        drop(flusher);
+        // The writing thread finishes its batch once released.
+        std::thread::sleep(Duration::from_millis(100));
         let written = output.0.lock().expect("lock").len();
         assert!(
             written <= 2 * MAX_BUFFERED + line.len(),
