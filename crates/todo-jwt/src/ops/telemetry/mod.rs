@@ -23,11 +23,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber once, in text; later calls (tests) are ignored.
-pub fn init() {
-    init_with(LogFormat::Text);
-}
-
 /// Installs the global subscriber once for a test binary, in text: lines go through the test
 /// harness's capture, so a passing test prints none and a failing one prints its own.
 pub fn init_for_tests() {
