@@ -64,16 +64,17 @@ impl From<tokio_postgres::Error> for StoreError {
             Some(&SqlState::DISK_FULL | &SqlState::OUT_OF_MEMORY) => {
                 Self::StorageFull(Box::new(error))
             }
-            // The server is going away or not there yet (shutdown, crash, start-up), or the
-            // connection failed.
+            // The server is going away or not there yet (shutdown, crash, start-up), or has no
+            // connection to spare.
             Some(
                 &SqlState::ADMIN_SHUTDOWN
                 | &SqlState::CRASH_SHUTDOWN
                 | &SqlState::CANNOT_CONNECT_NOW
-                | &SqlState::CONNECTION_EXCEPTION
-                | &SqlState::CONNECTION_FAILURE
-                | &SqlState::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+                | &SqlState::TOO_MANY_CONNECTIONS,
             ) => Self::Unavailable(Box::new(error)),
+            // Class 08, the connection failed: PgBouncer says so with 08P01 when it cannot
+            // reach the server ("server login has been failing", "query_wait_timeout").
+            Some(state) if state.code().starts_with("08") => Self::Unavailable(Box::new(error)),
             // No SQLSTATE: the connection itself broke (closed, reset, I/O).
             None if error.is_closed() || io_cause(&error) => Self::Unavailable(Box::new(error)),
             _ => Self::Postgres(error),
