@@ -12,7 +12,7 @@
 #   bash bench/cluster.sh                          # builds target/release/todo-jwt if needed
 #   SERVER_BIN=/path/to/todo-jwt bash bench/cluster.sh
 #
-# Loopback only; about two minutes. Installs haproxy and pgbouncer (Debian) when missing; as
+# Loopback only; about a minute. Installs haproxy, pgbouncer and postgresql (Debian) when missing; as
 # root, creates the unit's system user (todo-jwt) and runs PostgreSQL and PgBouncer as
 # postgres. Prints one line per scenario with its counts, then "N passed, M failed"; exits 1
 # if a scenario failed. Logs of every process are kept in target/cluster.
@@ -23,6 +23,10 @@ source bench/common.sh
 
 need_package haproxy
 need_package pgbouncer
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  echo "installing postgresql (Debian package)"
+  (apt-get update -qq && apt-get install -y -qq postgresql) >/dev/null
+fi
 release_bins SERVER_BIN=todo-jwt
 
 logs=$PWD/target/cluster

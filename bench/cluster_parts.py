@@ -1,6 +1,7 @@
 """The processes of bench/cluster.py: its own PostgreSQL, PgBouncer, HAProxy and todo-jwt
 instances, each started from the files in deploy/ and stopped at the end."""
 
+import glob
 import json
 import os
 import pwd
@@ -14,7 +15,16 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEPLOY = os.path.join(ROOT, "deploy")
-PG_BIN = "/usr/lib/postgresql/15/bin"
+
+def newest_postgres():
+    """The bin directory of the newest PostgreSQL server installed (Debian's layout)."""
+    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    if not found:
+        raise RuntimeError("no PostgreSQL server under /usr/lib/postgresql")
+    return os.path.dirname(max(found, key=lambda path: int(path.split("/")[4])))
+
+
+PG_BIN = newest_postgres()
 AS_ROOT = os.geteuid() == 0
 
 

@@ -5,7 +5,10 @@
 #      the PostgreSQL-only tests;
 #   3. the HTTP suite once more on PostgreSQL through PgBouncer in transaction pooling mode
 #      (tests/pgbouncer.sh installs and starts it);
-#   4. the end-to-end checks (OpenAPI validity, the explorer in headless Chromium, schemathesis).
+#   4. the end-to-end checks (OpenAPI validity, the explorer in headless Chromium, schemathesis);
+#   5. the deployment kit (bench/cluster.sh): three instances behind HAProxy, through
+#      PgBouncer, on a PostgreSQL server of its own, under load: a rolling restart, kill -9,
+#      a database restart, and the limits across instances.
 # Installs or starts what it needs. PostgreSQL: the server at 127.0.0.1:5432 (user postgres,
 # trust auth), or TODO_JWT_TEST_POSTGRES_URL; it is started with pg_ctlcluster when it is down.
 # Where no PostgreSQL can be had, steps 2 and 3 say so loudly and are skipped, except under CI=1, where
@@ -80,3 +83,9 @@ fi
 
 echo "== end-to-end checks"
 bash tests/e2e/run.sh
+
+echo "== the deployment kit: three instances behind HAProxy through PgBouncer (bench/cluster.sh)"
+# The debug binary the end-to-end checks built: what is counted is failed requests, not speed.
+SERVER_BIN=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/todo-jwt \
+  bash bench/cluster.sh
