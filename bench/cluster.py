@@ -68,6 +68,28 @@ class Cluster:
                          lambda: len(self.haproxy.up()) == count, timeout=timeout)
 
 
+def unit_checks(cluster):
+    """deploy/todo-jwt.service is a valid unit (`systemd-analyze verify`, with the binary under
+    test as its program) whose sandbox systemd rates at most 2.0 ("OK") on its 0-10 exposure
+    scale. Systemd is not PID 1 here, so the sandbox itself is not exercised; the user, the
+    environment, the no-new-privileges bit and the stop signal are (see Instance)."""
+    unit = os.path.join(cluster.work, "todo-jwt.service")
+    with open(os.path.join(parts.DEPLOY, "todo-jwt.service")) as f:
+        text = f.read()
+    with open(unit, "w") as f:
+        f.write("\n".join(f"ExecStart={cluster.server}" if line.startswith("ExecStart=")
+                           else line for line in text.splitlines()) + "\n")
+    verify = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True, text=True)
+    security = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--threshold=20",
+                               unit], capture_output=True, text=True)
+    overall = [line for line in security.stdout.splitlines() if "Overall exposure" in line]
+    return verdict("systemd unit", verify.returncode == 0 and not verify.stderr.strip()
+                   and security.returncode == 0,
+                   f"systemd-analyze verify: exit {verify.returncode} {verify.stderr.strip()!r}; "
+                   f"security: {overall[0].split(': ', 1)[-1].encode('ascii', 'ignore').decode().strip() if overall else security.stderr.strip()}"
+                   f" (at most 2.0 allowed)")
+
+
 def verdict(name, passed, detail):
     print(f"{'PASS' if passed else 'FAIL'} {name}: {detail}", flush=True)
     return passed
@@ -170,13 +192,15 @@ def lockout(cluster):
 
 def per_address(cluster):
     """Through HAProxy, the per-address limit counts the client's address: one address is
-    refused after 60 attempts (the default), another is not."""
+    refused after 60 attempts (the default), another is not. The first one names a new
+    address in X-Forwarded-For each time: HAProxy drops it, so it dodges nothing."""
     lb = cluster.haproxy.port
     statuses = []
-    for _ in range(65):
+    for n in range(65):
         status = request(connection(lb, "127.0.0.201"), "POST", "/users/login",
                          {"email": f"nobody-{secrets.token_hex(4)}@example.com",
-                          "password": "Wrong-pass-42x"})[0]
+                          "password": "Wrong-pass-42x"},
+                         headers={"X-Forwarded-For": f"203.0.113.{n}"})[0]
         statuses.append(status)
     other = request(connection(lb, "127.0.0.202"), "POST", "/users/login",
                     {"email": f"nobody-{secrets.token_hex(4)}@example.com",
@@ -184,7 +208,7 @@ def per_address(cluster):
     first_429 = statuses.index(429) + 1 if 429 in statuses else None
     return verdict("per-address limit through HAProxy",
                    statuses[:60] == [401] * 60 and set(statuses[60:]) == {429} and other == 401,
-                   f"127.0.0.201: attempts 1-60 {sorted(set(statuses[:60]))}, first 429 at "
+                   f"127.0.0.201 (a new X-Forwarded-For each time): attempts 1-60 {sorted(set(statuses[:60]))}, first 429 at "
                    f"attempt {first_429}; 127.0.0.202 meanwhile: {other}")
 
 
@@ -275,6 +299,7 @@ def main():
         print(f"PostgreSQL on {cluster.postgres.port}, PgBouncer on {cluster.pgbouncer.port}, "
               f"instances on {[i.port for i in cluster.instances]}, HAProxy on "
               f"{cluster.haproxy.port}; {CLIENTS} clients", flush=True)
+        results.append(unit_checks(cluster))
         tally, stop, threads = cluster_load.start(CLIENTS, cluster.haproxy.port,
                                                   secrets.token_hex(4))
         time.sleep(3)
