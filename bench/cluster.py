@@ -137,9 +137,14 @@ def kill_one(cluster, tally):
     tally.set_phase("between")
     failed = failures_of(tally, "kill -9") + failures_of(tally, "after kill -9")
     late = [f for f in failed if f[0] > killed + 2.5]
-    return verdict("kill -9", len(failed) <= CLIENTS and not late and ok_after > 0,
+    # A 503 with Retry-After is a failed request too: HAProxy's answer when it could not
+    # reach the killed instance (no retry on another one).
+    unavailable = tally.unavailable["kill -9"] + tally.unavailable["after kill -9"]
+    return verdict("kill -9", len(failed) <= CLIENTS and not unavailable and not late
+                   and ok_after > 0,
                    f"{len(failed)} requests failed (at most {CLIENTS} may: one in flight per "
-                   f"client) {failed[:5]}; {ok_after + tally.ok['after kill -9']} answered 2xx "
+                   f"client) {failed[:5]}, {unavailable} answered 503; "
+                   f"{ok_after + tally.ok['after kill -9']} answered 2xx "
                    f"in the 6 s after; the instance back in rotation")
 
 
@@ -164,7 +169,9 @@ def database_restart(cluster, tally):
     recovered = f"{last - back:.1f} s" if last else "at once"
     return verdict(
         "database restart",
-        not wrong and unavailable_after == 0 and in_rotation < 15,
+        # The outage was seen (503s for requests sent while it lasted), and nothing else.
+        not wrong and tally.unavailable["database down"] > 0 and unavailable_after == 0
+        and in_rotation < 15,
         f"while down: {tally.unavailable['database down']} answered 503 with Retry-After, "
         f"{tally.ok['database down']} 2xx; after the start: the last 503 {recovered} later, "
         f"all instances in rotation after {in_rotation:.1f} s, then "
@@ -308,12 +315,18 @@ def main():
             time.sleep(2)
         for scenario in (lockout, per_address, logout, key_rotation):
             results.append(scenario(cluster))
+        # A client thread that died (an unexpected exception) would have shrunk the load.
+        alive = sum(thread.is_alive() for thread in threads)
         stop.set()
         for thread in threads:
             thread.join(20)
+        results.append(verdict("load clients", alive == CLIENTS,
+                               f"{alive} of {CLIENTS} still running at the end"))
         between = failures_of(tally, "between") + failures_of(tally, "warm-up")
-        results.append(verdict("steady load between scenarios", not between,
+        unavailable = tally.unavailable["between"] + tally.unavailable["warm-up"]
+        results.append(verdict("steady load between scenarios", not between and not unavailable,
                                f"{tally.ok['between'] + tally.ok['warm-up']} answered 2xx, "
+                               f"{unavailable} answered 503, "
                                f"{len(between)} failed {between[:5]}"))
     except Exception as error:  # a scenario that could not run is a failure, said as such
         results.append(verdict("run", False, f"{type(error).__name__}: {error}"))

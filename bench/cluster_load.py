@@ -23,9 +23,9 @@ class Tally:
         self.failed = collections.defaultdict(list)
         self.last_failure = {}
 
-    def record(self, kind, status, retry_after, code):
+    def record(self, phase, kind, status, retry_after, code):
+        """One answer, counted under the phase its request was sent in."""
         with self.lock:
-            phase = self.phase
             if 200 <= status < 300:
                 self.ok[phase] += 1
             elif status == 503 and retry_after:
@@ -85,6 +85,7 @@ class Client(threading.Thread):
 
     def call(self, kind, method, path, body=None, token=True):
         """One counted request; a broken connection counts as status 0."""
+        phase = self.tally.phase
         try:
             status, response, parsed = request(self.connection, method, path, body,
                                                self.access if token else None)
@@ -92,7 +93,7 @@ class Client(threading.Thread):
         except (OSError, http.client.HTTPException) as error:
             status, parsed, retry_after = 0, {"error": {"code": type(error).__name__}}, None
             self.connect()
-        self.tally.record(kind, status, retry_after, code_of(parsed))
+        self.tally.record(phase, kind, status, retry_after, code_of(parsed))
         return status, parsed
 
     def set_up(self):

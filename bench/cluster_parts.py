@@ -185,7 +185,16 @@ class Haproxy(Child):
                    TODO_LB_STATS=f"127.0.0.1:{self.stats_port}")
         for i, instance in enumerate(instances, 1):
             env[f"TODO_APP{i}"] = f"127.0.0.1:{instance.port}"
-        super().__init__(["haproxy", "-db", "-f", os.path.join(DEPLOY, "haproxy.cfg")],
+        config = os.path.join(DEPLOY, "haproxy.cfg")
+        if not AS_ROOT:
+            # Only root can chroot and change user: a copy without those lines.
+            with open(config) as f:
+                lines = [line for line in f
+                         if line.split()[:1] not in (["chroot"], ["user"], ["group"])]
+            config = os.path.join(directory, "haproxy.cfg")
+            with open(config, "w") as f:
+                f.writelines(lines)
+        super().__init__(["haproxy", "-db", "-f", config],
                          os.path.join(directory, "haproxy.log"), env)
         wait_until("HAProxy", lambda: self.alive() and len(self.up()) == len(instances),
                    timeout=20)
