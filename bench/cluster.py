@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -219,6 +220,34 @@ def per_address(cluster):
                    f"attempt {first_429}; 127.0.0.202 meanwhile: {other}")
 
 
+def connection_cap(cluster):
+    """One address cannot hold more than 128 of HAProxy's connections (the instances exempt
+    their trusted proxy from their own per-address cap): the 129th is closed at once, while
+    another address is served."""
+    held = []
+    try:
+        for _ in range(128):
+            held.append(socket.create_connection(("127.0.0.1", cluster.haproxy.port), 5,
+                                                 source_address=("127.0.0.205", 0)))
+        extra = socket.create_connection(("127.0.0.1", cluster.haproxy.port), 5,
+                                         source_address=("127.0.0.205", 0))
+        extra.settimeout(5)
+        try:
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            refused = extra.recv(1024) == b""
+        except OSError:
+            refused = True
+        extra.close()
+        other = request(connection(cluster.haproxy.port, "127.0.0.206"), "GET", "/healthz")[0]
+    finally:
+        for held_socket in held:
+            held_socket.close()
+    return verdict("connections per address", refused and other == 200,
+                   f"128 idle connections from 127.0.0.205 held; its 129th "
+                   f"{'closed unanswered' if refused else 'ANSWERED'}; 127.0.0.206 meanwhile: "
+                   f"{other}")
+
+
 def logout(cluster):
     """A logout on one instance ends the session on the other two within their one-second
     cache."""
@@ -313,7 +342,7 @@ def main():
         for scenario in (rolling_restart, kill_one, database_restart):
             results.append(scenario(cluster, tally))
             time.sleep(2)
-        for scenario in (lockout, per_address, logout, key_rotation):
+        for scenario in (lockout, per_address, connection_cap, logout, key_rotation):
             results.append(scenario(cluster))
         # A client thread that died (an unexpected exception) would have shrunk the load.
         alive = sum(thread.is_alive() for thread in threads)
