@@ -8,6 +8,8 @@
 #   ANNOTATE=30 bash bench/instructions.sh             # also each endpoint's 30 costliest
 #                                                      # functions (their own instructions), by callgrind_annotate
 #   ANNOTATE=60 INCLUSIVE=1 bash bench/instructions.sh # the same, each function with its callees
+#   CEILING_BIN=target/release/ceiling bash bench/instructions.sh   # also the ceiling's
+#                                                      # GET /todos (crates/ceiling), same token
 #
 # Starts the server under callgrind on fresh data, seeds one user with 20 todos, warms up,
 # then counts the instructions of REQUESTS sequential requests per endpoint on one keep-alive
@@ -28,12 +30,13 @@ RUST_LOG=${RUST_LOG:-warn} TODO_JWT_PORT=$PORT TODO_JWT_DATA_DIR="$work/data" \
 server_pid=$!
 bench_pids+=("$server_pid")
 
-python3 - "$PORT" "$REQUESTS" "$server_pid" "$work" "${ANNOTATE:-0}" "${INCLUSIVE:-0}" <<'PY'
+python3 - "$PORT" "$REQUESTS" "$server_pid" "$work" "${ANNOTATE:-0}" "${INCLUSIVE:-0}" "${CEILING_BIN:-}" <<'PY'
 import http.client, json, subprocess, sys, time, glob, os
 
 port, requests, pid, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 annotate = int(sys.argv[5])
 inclusive = sys.argv[6] == "1"
+ceiling = sys.argv[7]
 for _ in range(600):
     try:
         http.client.HTTPConnection("127.0.0.1", port, timeout=60).request("GET", "/")
@@ -60,11 +63,11 @@ for i in range(20):
     call("POST", "/todos", {"title": f"todo number {i}", "desc": "something to do", "isComplete": i % 2 == 0}, token)
 one = json.loads(call("GET", "/todos?filter[limit]=1", token=token))[0]["id"]
 
-def total():
+def total(pid=pid, prefix="callgrind.out"):
     # Dump the counters so far and read the total instruction count ("summary:" or "totals:").
     subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
     count = 0
-    for path in glob.glob(os.path.join(work, "callgrind.out*")):
+    for path in glob.glob(os.path.join(work, prefix + "*")):
         for line in open(path):
             if line.startswith("summary:") or line.startswith("totals:"):
                 count += int(line.split()[1])
@@ -107,5 +110,33 @@ for name, path, extra in endpoints:
             if shown == annotate:
                 break
         print()
+
+if ceiling:
+    # The ceiling (a fixed body behind the same bearer strategy and token cache), verifying
+    # this server's tokens with its JWK Set, under callgrind in the same way.
+    jwks = call("GET", "/.well-known/jwks.json").decode()
+    ceiling_port = port + 1
+    process = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/ceiling.out",
+         ceiling, str(ceiling_port)],
+        env=dict(os.environ, CEILING_JWKS=jwks), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", ceiling_port, timeout=120)
+            conn.request("GET", "/", headers={})
+            conn.getresponse().read()
+            break
+        except OSError:
+            time.sleep(0.2)
+    conn = http.client.HTTPConnection("127.0.0.1", ceiling_port, timeout=120)
+    for _ in range(200):
+        call("GET", "/todos", token=token)
+    before = total(str(process.pid), "ceiling.out")
+    for _ in range(requests):
+        call("GET", "/todos", token=token)
+    after = total(str(process.pid), "ceiling.out")
+    print(f"{'ceiling GET /todos':28} {(after - before) / requests:12,.0f} instructions per request")
+    process.terminate()
+    process.wait()
 PY
 echo "server: $SERVER_BIN; $REQUESTS sequential requests per endpoint, one connection, under callgrind"
