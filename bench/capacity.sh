@@ -8,7 +8,7 @@
 #   USERS=800 bash bench/capacity.sh        # more users (and logins, and paced requests)
 #
 # It starts, on loopback only, and stops at exit:
-# - PostgreSQL 15 (PG_BIN, default /usr/lib/postgresql/15/bin): initdb into $work, a free
+# - PostgreSQL (PG_BIN, default the newest under /usr/lib/postgresql): initdb into $work, a free
 #   port, its defaults otherwise (fsync and synchronous_commit on: commit latency is part of
 #   the model), pg_stat_statements loaded (to count round trips); run as the postgres user when
 #   the script runs as root;
@@ -62,7 +62,7 @@ SOLO_REFRESHES=${SOLO_REFRESHES:-400}
 EVENTS=${EVENTS:-1000}
 LIST_CACHE_MB=${LIST_CACHE_MB:-0}
 STATEMENTS=${STATEMENTS:-0}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_BIN=${PG_BIN:-$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
 need_package wrk
 release_server
 random_secret
