@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 
 import cluster_load
 import cluster_parts as parts
@@ -125,6 +126,8 @@ def kill_one(cluster, tally):
     one request at a time, so at most CLIENTS); the others carry on."""
     victim = cluster.instances[1]
     tally.set_phase("kill -9")
+    # The requests sent before this phase have finished before the kill.
+    time.sleep(0.5)
     victim.signal(signal.SIGKILL)
     victim.wait(5)
     killed = time.monotonic()
@@ -153,6 +156,7 @@ def database_restart(cluster, tally):
     """PostgreSQL stopped for 5 s and started again: while it is down, only 503 with
     Retry-After (or 2xx); full service within seconds after; never a 500."""
     tally.set_phase("database down")
+    time.sleep(0.5)
     cluster.postgres.stop()
     time.sleep(5)
     tally.set_phase("database back")
@@ -222,30 +226,32 @@ def per_address(cluster):
 
 def connection_cap(cluster):
     """One address cannot hold more than 128 of HAProxy's connections (the instances exempt
-    their trusted proxy from their own per-address cap): the 129th is closed at once, while
-    another address is served."""
-    held = []
+    their trusted proxy from their own per-address cap): of 160 connections opened from one
+    address and kept, at most 128 get an answer, while another address is served."""
+    held, refused, answered = [], 0, 0
     try:
-        for _ in range(128):
-            held.append(socket.create_connection(("127.0.0.1", cluster.haproxy.port), 5,
-                                                 source_address=("127.0.0.205", 0)))
-        extra = socket.create_connection(("127.0.0.1", cluster.haproxy.port), 5,
-                                         source_address=("127.0.0.205", 0))
-        extra.settimeout(5)
-        try:
-            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            refused = extra.recv(1024) == b""
-        except OSError:
-            refused = True
-        extra.close()
+        for _ in range(160):
+            try:
+                held.append(socket.create_connection(("127.0.0.1", cluster.haproxy.port), 5,
+                                                     source_address=("127.0.0.205", 0)))
+            except OSError:
+                refused += 1  # reset before connect() returned: refused as well
+        time.sleep(0.5)
+        for held_socket in held:
+            held_socket.settimeout(2)
+            try:
+                held_socket.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                if held_socket.recv(1024).startswith(b"HTTP/1.1 200"):
+                    answered += 1
+            except OSError:
+                pass
         other = request(connection(cluster.haproxy.port, "127.0.0.206"), "GET", "/healthz")[0]
     finally:
         for held_socket in held:
             held_socket.close()
-    return verdict("connections per address", refused and other == 200,
-                   f"128 idle connections from 127.0.0.205 held; its 129th "
-                   f"{'closed unanswered' if refused else 'ANSWERED'}; 127.0.0.206 meanwhile: "
-                   f"{other}")
+    return verdict("connections per address", 100 <= answered <= 128 and other == 200,
+                   f"160 connections opened and kept from 127.0.0.205: {answered} answered, "
+                   f"the others closed ({refused} at once); 127.0.0.206 meanwhile: {other}")
 
 
 def logout(cluster):
@@ -358,7 +364,9 @@ def main():
                                f"{unavailable} answered 503, "
                                f"{len(between)} failed {between[:5]}"))
     except Exception as error:  # a scenario that could not run is a failure, said as such
-        results.append(verdict("run", False, f"{type(error).__name__}: {error}"))
+        where = traceback.extract_tb(error.__traceback__)[-3:]
+        results.append(verdict("run", False, f"{type(error).__name__}: {error} at "
+                               f"{[(frame.name, frame.lineno) for frame in where]}"))
     finally:
         cluster.close()
     passed = results.count(True)
