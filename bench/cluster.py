@@ -177,7 +177,8 @@ def database_restart(cluster, tally):
         # The outage was seen (503s for requests sent while it lasted), and nothing else.
         not wrong and tally.unavailable["database down"] > 0 and unavailable_after == 0
         and in_rotation < 15,
-        f"while down: {tally.unavailable['database down']} answered 503 with Retry-After, "
+        f"sent from 0.5 s before the stop until the start: "
+        f"{tally.unavailable['database down']} answered 503 with Retry-After, "
         f"{tally.ok['database down']} 2xx; after the start: the last 503 {recovered} later, "
         f"all instances in rotation after {in_rotation:.1f} s, then "
         f"{tally.ok['after database']} 2xx and {unavailable_after} 503 in 3 s; "
