@@ -1,11 +1,11 @@
 """The processes of bench/cluster.py: its own PostgreSQL, PgBouncer, HAProxy and todo-jwt
 instances, each started from the files in deploy/ and stopped at the end."""
 
+import base64
 import glob
 import json
 import os
 import pwd
-import re
 import shlex
 import signal
 import socket
@@ -314,18 +314,8 @@ def instance_env(directory, database_url, extra):
     return path
 
 
-def json_body(body):
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
-
-
 def kid_of(token):
     """The `kid` in a JWT's header."""
-    import base64
     header = token.split(".")[0]
     return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
 
-
-KID = re.compile(r"[A-Za-z0-9_-]{8,}")
