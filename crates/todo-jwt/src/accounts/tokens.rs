@@ -8,7 +8,6 @@ use std::future::Future;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
-use tracing::Instrument;
 
 use super::{Accounts, model::credential_properties};
 use crate::{
@@ -21,6 +20,7 @@ use crate::{
         CHANGE_EMAIL, CHANGE_EMAIL_LIFETIME, Letter, Mailer, PASSWORD_RESET,
         PASSWORD_RESET_LIFETIME, VERIFY_EMAIL, VERIFY_EMAIL_LIFETIME,
     },
+    ops::telemetry,
     secret_token::{random_token, token_hash},
     store::{NewToken, Transaction, User, email_key},
 };
@@ -42,20 +42,17 @@ json_body_schema!(
     })
 );
 
-/// Answers 202 at once and does `work` after, in the request's span: the answer, and its time,
+/// Answers 202 at once and does `work` after, in the request's log context: the answer, and its time,
 /// are the same whether or not the address is an account's. A failure is logged (`what`).
 pub(super) fn accepted_then(
     what: &'static str,
     work: impl Future<Output = Result<()>> + Send + 'static,
 ) -> StatusCode {
-    tokio::spawn(
-        async move {
-            if let Err(failure) = work.await {
-                tracing::warn!(cause = %error::chain(&failure), "{what} failed");
-            }
+    tokio::spawn(telemetry::context::in_request(async move {
+        if let Err(failure) = work.await {
+            tracing::warn!(cause = %error::chain(&failure), "{what} failed");
         }
-        .in_current_span(),
-    );
+    }));
     StatusCode::ACCEPTED
 }
 

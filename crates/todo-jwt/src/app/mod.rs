@@ -4,20 +4,10 @@ use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
 use authn::StrategyRegistry;
 use authn_jwt::{BearerJwtStrategy, CachedUserDirectory, JwtService};
-use axum::{
-    Router,
-    body::Body,
-    http::{HeaderName, Request},
-    response::{IntoResponse, Response},
-};
+use axum::{Router, body::Body, http::Request, response::Response};
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
-use tower_http::{
-    catch_panic::CatchPanicLayer,
-    cors::CorsLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::TraceLayer,
-};
+use tower_http::cors::CorsLayer;
 
 mod background;
 mod routes;
@@ -33,10 +23,7 @@ use crate::{
     config::{Config, ConfigError, SecretSource, Settings},
     http::{
         error,
-        middleware::{
-            REQUEST_ID, WithoutCorsLayer, cors, internal_error, plain_request_id, security_headers,
-            without_trailing_slash,
-        },
+        middleware::{WithoutCorsLayer, cors, without_trailing_slash},
         server::{self, ConnectionLimits},
     },
     keys::Keyring,
@@ -299,9 +286,8 @@ impl Application {
 /// How long shutdown waits for a background step in progress (a backup, say).
 const TASKS_GRACE: Duration = Duration::from_secs(10);
 
-/// `router` inside the layers every response goes through: request id, tracing, the security
-/// headers ([`security_headers`]), panics to 500, CORS. (The security headers are set here and
-/// nowhere else, outside the panic catcher so that a panic's 500 has them too.)
+/// `router` inside the layers every response goes through: request id, log line, the
+/// security headers and panics to 500 ([`telemetry::front`]), refusals paced, CORS.
 ///
 /// Wrapped around the router once rather than added with `Router::layer`, which wraps every
 /// route in them: each request then cloned the whole stack (CORS settings included) inside a
@@ -315,24 +301,11 @@ pub fn with_middleware(
 + Send
 + Sync
 + 'static {
-    let request_id = HeaderName::from_static(REQUEST_ID);
     ServiceBuilder::new()
-        .map_response(IntoResponse::into_response)
-        .map_request(plain_request_id)
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(telemetry::request_span)
-                .on_request(())
-                .on_response(telemetry::log_response)
-                // A 5xx is in the request's line already (and a 500's cause where rendered).
-                .on_failure(()),
-        )
-        .layer(PropagateRequestIdLayer::new(request_id))
-        .map_response(security_headers)
-        .layer(CatchPanicLayer::custom(|_| internal_error()))
-        // Inside the request's span and log line (a refusal held back shows its wait); a head
-        // over 64 KiB is refused here, before routing.
+        // The request's id, log context and line, the security headers, a panic's 500.
+        .layer(telemetry::front::FrontLayer)
+        // Inside the request's log line (a refusal held back shows its wait); a head over
+        // 64 KiB is refused here, before routing.
         .layer(front)
         .layer(WithoutCorsLayer)
         .layer(cors)

@@ -1,6 +1,6 @@
-//! What every request and response passes through, whatever its route: the request id, the
-//! security headers, CORS, LoopBack's trailing-slash leniency, and a panic's 500. The app
-//! stacks them around its router (with the request log from `ops::telemetry`).
+//! What every request and response passes through, whatever its route: the security headers,
+//! CORS, LoopBack's trailing-slash leniency, and a panic's 500. The app stacks them around its
+//! router (with the request id and log from `ops::telemetry::front`).
 
 use axum::{
     body::Body,
@@ -32,32 +32,6 @@ pub fn security_headers<B>(mut response: http::Response<B>) -> http::Response<B>
 
 /// The header that carries a request's id, kept from the client or made here.
 pub const REQUEST_ID: &str = "x-request-id";
-
-/// The longest client-chosen request id kept.
-const MAX_REQUEST_ID: usize = 64;
-
-/// Keeps a client's request id only if it is one short, plain value (letters, digits, `-`,
-/// `_`, `.`, `:`; at most [`MAX_REQUEST_ID`] bytes); otherwise it is dropped and a fresh one is
-/// made, so a client cannot put kilobytes or raw bytes into the log and the response.
-pub fn plain_request_id(mut request: Request<Body>) -> Request<Body> {
-    let mut values = request.headers().get_all(REQUEST_ID).iter();
-    let plain = |id: &HeaderValue| {
-        (1..=MAX_REQUEST_ID).contains(&id.len())
-            && id
-                .as_bytes()
-                .iter()
-                .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(byte))
-    };
-    let keep = match (values.next(), values.next()) {
-        (Some(id), None) => plain(id),
-        (None, _) => true,
-        (Some(_), Some(_)) => false,
-    };
-    if !keep {
-        request.headers_mut().remove(REQUEST_ID);
-    }
-    request
-}
 
 /// LoopBack's router ignores a trailing slash (its own tests call `POST /refresh/`): every
 /// route answers the same with and without one. The explorer keeps its own (`/explorer/` is

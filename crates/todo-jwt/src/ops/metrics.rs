@@ -235,7 +235,7 @@ pub async fn track(request: Request, next: Next) -> Response {
     let method = method_label(request.method());
     let route = request.extensions().get::<MatchedPath>().cloned();
     if let Some(route) = &route {
-        tracing::Span::current().record("route", tracing::field::display(route.as_str()));
+        super::telemetry::context::record_route(route.as_str());
     }
     let response = next.run(request).await;
     if recording() {

@@ -1,18 +1,22 @@
 //! Logging: `tracing` to stderr, filtered by `RUST_LOG` (default `info`), as text or JSON. The
 //! service's process writes its lines from a thread of their own ([`init_service`]).
 //!
-//! At `info` every request is one line ([`log_response`]): method, route template (never the
-//! raw path or the query string), status, latency, request id, and the user id once a token
-//! is accepted. The `Authorization` header, tokens and passwords are never recorded.
+//! At `info` every request is one line ([`front`]): method, route template (never the raw
+//! path or the query string), status, latency, request id, and the user id once a token is
+//! accepted ([`context`]). The `Authorization` header, tokens and passwords are never
+//! recorded.
 
 pub mod batch;
+pub mod context;
+pub mod front;
 mod line;
 
-use std::{io::IsTerminal, time::Duration};
+use std::io::IsTerminal;
 
-use axum::http::Response;
-use tracing::Span;
-use tracing_subscriber::{EnvFilter, fmt, fmt::MakeWriter};
+use tracing_subscriber::{
+    EnvFilter, fmt,
+    fmt::{MakeWriter, format::JsonFields},
+};
 
 /// The log lines' format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -71,60 +75,35 @@ where
         .with_target(false)
         .with_writer(writer);
     let _ = match format {
-        LogFormat::Text if std::io::stderr().is_terminal() => builder.with_ansi(true).try_init(),
-        // Not a terminal: the same lines without colours, formatted for less ([`line`]).
+        // Coloured levels on a terminal only ([`line`]).
         LogFormat::Text => builder
-            .with_ansi(false)
+            .with_ansi(std::io::stderr().is_terminal())
             .fmt_fields(line::Fields)
             .event_format(line::Line)
             .try_init(),
+        // The request's fields as the object's `span` ([`context::JsonLine`]).
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(JsonFields::new())
+            .event_format(context::JsonLine(
+                fmt::format()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_target(false),
+            ))
             .try_init(),
     };
 }
 
-/// The span every request runs in: its method and id now; its route and user when known
-/// ([`crate::ops::metrics::track`], [`log_auth_outcome`]).
-pub fn request_span<B>(request: &axum::http::Request<B>) -> Span {
-    // Recorded as text (`%`), not quoted and escaped character by character (`Debug`): the
-    // id is plain by then (`plain_request_id`), and escaping it and the user's was a fifth of
-    // the request line's cost (callgrind).
-    let id = request
-        .headers()
-        .get(crate::http::middleware::REQUEST_ID)
-        .and_then(|id| id.to_str().ok())
-        .map(tracing::field::display);
-    tracing::info_span!(
-        "request",
-        method = %request.method(),
-        route = tracing::field::Empty,
-        id,
-        user = tracing::field::Empty,
-    )
-}
-
-/// The request's log line, at `info`, in its span.
-pub fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
-    tracing::info!(
-        status = response.status().as_u16(),
-        // A number (two decimals), in JSON too.
-        latency_ms = (latency.as_secs_f64() * 100_000.0).round() / 100.0,
-        "served"
-    );
-}
-
-/// The `authn` observer: records the user of an accepted token in the request's span (so the
-/// request's line names them), and logs each refusal at `debug` with its reason, never the
+/// The `authn` observer: records the user of an accepted token in the request's context (so
+/// the request's line names them), and logs each refusal at `debug` with its reason, never the
 /// token: not at `info`, where a client sending bad tokens in a loop would flood the log.
 /// Internal failures are logged at `error` where they are rendered, with their cause.
 pub fn log_auth_outcome(request: &axum::http::request::Parts, outcome: authn::AuthOutcome<'_>) {
     match outcome {
         authn::AuthOutcome::Authenticated { strategy, user } => {
-            Span::current().record("user", tracing::field::display(&user.id));
+            context::record_user(&user.id);
             tracing::debug!(strategy, "authenticated");
         }
         authn::AuthOutcome::Refused(error @ authn::AuthError::Unauthorized { reason, .. }) => {
