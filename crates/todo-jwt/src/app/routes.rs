@@ -72,7 +72,7 @@ pub(super) fn router(
         .merge(mail::pages::router())
         .route("/metrics", axum::routing::get(metrics::render))
         // After routing, so the route's template is known (the middleware is outside).
-        .route_layer(from_fn(metrics::track))
+        .route_layer(metrics::TrackLayer)
         .fallback(metrics::endpoint_not_found)
         .method_not_allowed_fallback(metrics::method_not_allowed)
         .layer(DefaultBodyLimit::max(body::BODY_LIMIT))

@@ -38,6 +38,19 @@ pub enum ReadOutcome {
     Failed,
 }
 
+/// Read from the request's head, without copying its headers (`HeaderMap` as an extractor
+/// clones them all); a 400 as [`Conditions::from_headers`].
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Conditions {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Self::from_headers(&parts.headers)
+    }
+}
+
 impl Conditions {
     /// The preconditions in `headers`: 400 for a header that is not a list of entity tags.
     pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {

@@ -5,7 +5,7 @@ use authn::CurrentUser;
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, StatusCode, header},
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
 
@@ -61,11 +61,10 @@ fn written(
 /// the service requires `If-Match` and there is none (or only `*`, which names no version).
 fn accepted(
     revalidation: &Revalidation,
-    headers: &HeaderMap,
+    conditions: &Conditions,
     user: &str,
     what: Tagged,
 ) -> Result<Versions> {
-    let conditions = Conditions::from_headers(headers)?;
     if revalidation.require_if_match && !conditions.names_versions() {
         return Err(ApiError::PreconditionRequired);
     }
@@ -137,10 +136,10 @@ pub async fn replace_todo(
     State(limits): State<TodoLimits>,
     State(revalidation): State<Revalidation>,
     TodoId(id): TodoId,
-    headers: HeaderMap,
+    conditions: Conditions,
     JsonBody(todo): JsonBody<TodoReplacement>,
 ) -> Result<Response> {
-    let versions = accepted(&revalidation, &headers, &user.id, Tagged::Todo(id))?;
+    let versions = accepted(&revalidation, &conditions, &user.id, Tagged::Todo(id))?;
     let changes = todo.into_changes(id)?;
     limits.check_changes(&changes)?;
     let outcome = store
@@ -175,10 +174,10 @@ pub async fn patch_todo(
     State(limits): State<TodoLimits>,
     State(revalidation): State<Revalidation>,
     TodoId(id): TodoId,
-    headers: HeaderMap,
+    conditions: Conditions,
     JsonBody(patch): JsonBody<TodoPatch>,
 ) -> Result<Response> {
-    let versions = accepted(&revalidation, &headers, &user.id, Tagged::Todo(id))?;
+    let versions = accepted(&revalidation, &conditions, &user.id, Tagged::Todo(id))?;
     let changes = patch.into_changes(id)?;
     limits.check_changes(&changes)?;
     let outcome = store
@@ -211,9 +210,9 @@ pub async fn delete_todo(
     State(store): State<Store>,
     State(revalidation): State<Revalidation>,
     TodoId(id): TodoId,
-    headers: HeaderMap,
+    conditions: Conditions,
 ) -> Result<StatusCode> {
-    let versions = accepted(&revalidation, &headers, &user.id, Tagged::Todo(id))?;
+    let versions = accepted(&revalidation, &conditions, &user.id, Tagged::Todo(id))?;
     match store.todos().delete_one(&user.id, id, &versions).await? {
         Written::Done(_) => Ok(StatusCode::NO_CONTENT),
         other => written(&revalidation, &user.id, id, other, StatusCode::NO_CONTENT)
@@ -242,10 +241,10 @@ pub async fn patch_todos(
     State(limits): State<TodoLimits>,
     State(revalidation): State<Revalidation>,
     Where(where_): Where,
-    headers: HeaderMap,
+    conditions: Conditions,
     JsonBody(patch): JsonBody<BulkTodoPatch>,
 ) -> Result<Response> {
-    let versions = accepted(&revalidation, &headers, &user.id, Tagged::List)?;
+    let versions = accepted(&revalidation, &conditions, &user.id, Tagged::List)?;
     let changes = patch.into_changes()?;
     limits.check_changes(&changes)?;
     let list_tag = |version| {

@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use authn::CurrentUser;
 use axum::{
     extract::{RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
@@ -152,10 +152,9 @@ pub async fn list_todos(
     State(memory): State<ResponseMemory>,
     State(revalidation): State<Revalidation>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    conditions: Conditions,
     ListFilter(filter): ListFilter,
 ) -> Result<Response> {
-    let conditions = Conditions::from_headers(&headers)?;
     let query = query.as_deref().unwrap_or_default();
     let id = &*user.id;
     let make = async {
@@ -219,10 +218,9 @@ pub async fn count_todos(
     State(store): State<Store>,
     State(revalidation): State<Revalidation>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    conditions: Conditions,
     Where(where_): Where,
 ) -> Result<Response> {
-    let conditions = Conditions::from_headers(&headers)?;
     let query = query.as_deref().unwrap_or_default();
     let make = async {
         let count = store.todos().count(&user.id, where_.as_ref()).await?;
@@ -259,10 +257,9 @@ pub async fn get_todo(
     State(revalidation): State<Revalidation>,
     TodoId(id): TodoId,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    conditions: Conditions,
     OneFilter(filter): OneFilter,
 ) -> Result<Response> {
-    let conditions = Conditions::from_headers(&headers)?;
     let query = query.as_deref().unwrap_or_default();
     let tag_at = |version| {
         header_value(

@@ -8,23 +8,21 @@
 //! Series names and labels are bounded: routes are templates (`/todos/{id}`) or `unmatched`,
 //! methods outside the standard ones are `other`, reasons and outcomes are fixed words.
 
-use std::{
-    sync::OnceLock,
-    time::{Duration, Instant},
-};
+use std::{sync::OnceLock, time::Duration};
 
 use axum::{
     Extension,
-    extract::{MatchedPath, Request, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 mod access;
+mod track;
 
 pub use access::Access;
+pub use track::TrackLayer;
 
 use crate::{
     http::{error::ApiError, server::PeerAddr},
@@ -225,29 +223,6 @@ pub async fn render(
         handle.render(),
     )
         .into_response()
-}
-
-/// Counts and times every routed request by method, route template and status, and records
-/// the route in the request's log span. A route layer: it runs after routing, where the
-/// template is known (unrouted requests are counted by [`unmatched`]).
-pub async fn track(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    if let Some(route) = &route {
-        super::telemetry::context::record_route(route.as_str());
-    }
-    let response = next.run(request).await;
-    if recording() {
-        let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-        record(
-            method,
-            route,
-            response.status().as_u16(),
-            Some(started.elapsed()),
-        );
-    }
-    response
 }
 
 /// Counts a request no route matched (the router's fallbacks), under the route `unmatched`.
