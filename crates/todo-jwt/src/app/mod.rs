@@ -4,7 +4,7 @@ use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
 use authn::StrategyRegistry;
 use authn_jwt::{BearerJwtStrategy, CachedUserDirectory, JwtService};
-use axum::{Router, body::Body, http::Request, response::Response};
+use axum::{Router, body::Body, extract::DefaultBodyLimit, http::Request, response::Response};
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
 use tower_http::cors::CorsLayer;
@@ -22,7 +22,7 @@ use crate::{
     },
     config::{Config, ConfigError, SecretSource, Settings},
     http::{
-        error,
+        body, error,
         middleware::{WithoutCorsLayer, cors, without_trailing_slash},
         server::{self, ConnectionLimits},
     },
@@ -310,6 +310,8 @@ pub fn with_middleware(
         .layer(WithoutCorsLayer)
         .layer(cors)
         .map_request(without_trailing_slash)
+        // The extractors' body limit (the service reads bodies itself, within the same one).
+        .layer(DefaultBodyLimit::max(body::BODY_LIMIT))
         .service(router)
 }
 

@@ -5,7 +5,7 @@ use authn::StrategyRegistry;
 use authn_jwt::BearerJwtStrategy;
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, FromRef},
+    extract::FromRef,
     middleware::{from_fn, from_fn_with_state},
 };
 use tower::ServiceBuilder;
@@ -13,9 +13,12 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     accounts, audit,
-    http::{body, openapi},
+    http::openapi,
     keys, mail,
-    ops::{health, metrics},
+    ops::{
+        health,
+        metrics::{self, TrackLayer},
+    },
     sessions,
     state::AppState,
     throttle::{self, Throttles},
@@ -43,38 +46,46 @@ pub(super) fn router(
     let audited = ServiceBuilder::new()
         .layer(identify)
         .layer(from_fn(audit::with_context));
+    // Each group's route layers are one (a `ServiceBuilder`): axum boxes and clones a route
+    // on every request for each `route_layer`. `TrackLayer` counts and times every routed
+    // request, and runs after routing, where the route's template is known.
     let protected = accounts::protected_router()
         .merge(sessions::protected_router())
         .route_layer(audited.clone())
         .merge(accounts::who_am_i_router())
         .merge(audit::router())
         .merge(todos::router())
-        .route_layer(require_jwt);
+        .route_layer(ServiceBuilder::new().layer(TrackLayer).layer(require_jwt));
     // What a token of the password alone (an account with a second factor) may call.
     let first_factor = accounts::first_factor_router()
         .merge(sessions::first_factor_router())
         .route_layer(audited.clone())
-        .route_layer(require_first_factor);
+        .route_layer(
+            ServiceBuilder::new()
+                .layer(TrackLayer)
+                .layer(require_first_factor),
+        );
     let public = accounts::public_router()
         .merge(sessions::public_router())
-        .route_layer(audited);
+        .route_layer(ServiceBuilder::new().layer(TrackLayer).layer(audited));
     let (api, operations) = OpenApiRouter::new()
         .merge(public)
-        .merge(health::router())
-        .merge(keys::router())
+        .merge(health::router().route_layer(TrackLayer))
+        .merge(keys::router().route_layer(TrackLayer))
         .merge(protected)
         .merge(first_factor)
         .split_for_parts();
     let doc = openapi::document(operations);
-
-    Ok(api
-        .merge(openapi::router(doc))
+    let documents_and_pages = openapi::router(doc)
         .merge(mail::pages::router())
         .route("/metrics", axum::routing::get(metrics::render))
-        // After routing, so the route's template is known (the middleware is outside).
-        .route_layer(metrics::TrackLayer)
+        .route_layer(TrackLayer);
+
+    // The body limit is set outside the router (`with_middleware`), once per request rather
+    // than in every route.
+    Ok(api
+        .merge(documents_and_pages)
         .fallback(metrics::endpoint_not_found)
         .method_not_allowed_fallback(metrics::method_not_allowed)
-        .layer(DefaultBodyLimit::max(body::BODY_LIMIT))
         .with_state(state))
 }

@@ -156,7 +156,11 @@ impl fmt::Write for Escaping<'_, '_> {
         // each character (a tenth of the request line's instructions, by callgrind).
         let printable = |byte: &u8| (b' '..0x7f).contains(byte) || *byte == b'\t';
         // (A fold rather than `all`, which stops early and so is not vectorised.)
-        if text.as_bytes().iter().fold(true, |all, byte| all & printable(byte)) {
+        if text
+            .as_bytes()
+            .iter()
+            .fold(true, |all, byte| all & printable(byte))
+        {
             return self.0.write_str(text);
         }
         let mut rest = text;
