@@ -16,7 +16,6 @@ use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
-    service::TowerToHyperService,
 };
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::{Service, ServiceExt};
@@ -121,20 +120,17 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = service
-            .clone()
-            .map_request(move |request: Request<Incoming>| {
-                let mut request = request.map(Body::new);
-                request.extensions_mut().insert(PeerAddr(peer));
-                request
-            });
+        let service = Connection {
+            service: std::cell::RefCell::new(service.clone()),
+            peer,
+        };
         let connection = graceful.watch(builder.serve_connection(
             TokioIo::new(stream::GuardedStream::new(
                 stream,
                 limits.send_timeout,
                 limits.min_send_rate,
             )),
-            TowerToHyperService::new(service),
+            service,
         ));
         tokio::spawn(async move {
             // A connection that ends badly (a client that went away) is nobody's error.
@@ -152,4 +148,41 @@ where
         tracing::warn!("requests still in flight after the shutdown timeout: dropped");
     }
     Ok(())
+}
+
+/// The service of one connection: hyper's `Service` (a call through `&self`) over the app's
+/// tower service, with the peer's address on each request. The connection's requests come
+/// one at a time, so it keeps one copy of the app's layers for all of them (hyper-util's
+/// adapter cloned the whole stack, CORS settings included, for every request).
+struct Connection<S> {
+    service: std::cell::RefCell<S>,
+    peer: std::net::SocketAddr,
+}
+
+impl<S> hyper::service::Service<Request<Incoming>> for Connection<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = futures_util::future::Either<S::Future, tower::util::Oneshot<S, Request<Body>>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(PeerAddr(self.peer));
+        // Borrowed here only, and not beyond this call: never borrowed twice.
+        let mut service = self.service.borrow_mut();
+        // The app's layers are always ready (a refusal is an answer, never a wait); were one
+        // not, this request would wait on a copy of its own.
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match service.poll_ready(&mut context) {
+            std::task::Poll::Ready(Ok(())) => {
+                futures_util::future::Either::Left(service.call(request))
+            }
+            std::task::Poll::Ready(Err(never)) => match never {},
+            std::task::Poll::Pending => {
+                futures_util::future::Either::Right(service.clone().oneshot(request))
+            }
+        }
+    }
 }
