@@ -172,8 +172,9 @@ where
         request.extensions_mut().insert(PeerAddr(self.peer));
         // Borrowed here only, and not beyond this call: never borrowed twice.
         let mut service = self.service.borrow_mut();
-        // The app's layers are always ready (a refusal is an answer, never a wait); were one
-        // not, this request would wait on a copy of its own.
+        // The app's layers are always ready (a refusal is an answer, never a wait). Were one
+        // not, the copy that waited would serve this request (it holds what it reserved, as
+        // tower's contract asks) and a fresh copy would serve the connection's next ones.
         let mut context = std::task::Context::from_waker(std::task::Waker::noop());
         match service.poll_ready(&mut context) {
             std::task::Poll::Ready(Ok(())) => {
@@ -181,7 +182,9 @@ where
             }
             std::task::Poll::Ready(Err(never)) => match never {},
             std::task::Poll::Pending => {
-                futures_util::future::Either::Right(service.clone().oneshot(request))
+                let fresh = service.clone();
+                let waited = std::mem::replace(&mut *service, fresh);
+                futures_util::future::Either::Right(waited.oneshot(request))
             }
         }
     }

@@ -51,9 +51,8 @@ impl RequestContext {
         REQUEST.scope(self, future)
     }
 
-    /// `f` run with this context as the current one (outside a task: for tests).
-    #[cfg(test)]
-    pub(super) fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
+    /// `f` run with this context as the current one, at once.
+    pub fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
         REQUEST.sync_scope(self, f)
     }
 

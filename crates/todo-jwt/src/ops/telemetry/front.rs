@@ -60,7 +60,11 @@ where
         let started = Instant::now();
         let id = request_id(request.headers_mut());
         let context = RequestContext::new(request.method().clone(), id.clone());
-        let inner = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request))).ok();
+        // The inner layers' calls run now, before the future: in a copy of the context, for
+        // what they log (the fair share's warning).
+        let inner = context.clone().sync_scope(|| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request))).ok()
+        });
         context.scope(Served { inner, started, id })
     }
 }
@@ -247,5 +251,37 @@ mod tests {
             response.headers()[header::CACHE_CONTROL],
             "private, no-cache"
         );
+    }
+
+    /// The request's fields as a log line would show them, where this is called.
+    fn fields_here() -> Vec<String> {
+        let mut seen = Vec::new();
+        let _ = super::super::context::current_fields(|name, value| {
+            seen.push(format!("{name}={value}"));
+            Ok(())
+        });
+        seen
+    }
+
+    #[tokio::test]
+    async fn what_the_inner_layers_log_names_the_request_in_their_call_and_their_future() {
+        let inner = service_fn(|_: Request<Body>| {
+            let in_call = fields_here();
+            async move {
+                let mut response = Response::new(Body::empty());
+                response.extensions_mut().insert((in_call, fields_here()));
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let response = tower::Layer::layer(&FrontLayer, inner)
+            .oneshot(request(&["call-1"]))
+            .await
+            .expect("infallible");
+        let expected = vec!["method=GET".to_owned(), "id=call-1".to_owned()];
+        assert_eq!(
+            response.extensions().get::<(Vec<String>, Vec<String>)>(),
+            Some(&(expected.clone(), expected))
+        );
+        assert!(fields_here().is_empty(), "none once answered");
     }
 }
