@@ -7,7 +7,6 @@ use authn_jwt::{BearerJwtStrategy, CachedUserDirectory, JwtService};
 use axum::{Router, body::Body, extract::DefaultBodyLimit, http::Request, response::Response};
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
-use tower_http::cors::CorsLayer;
 
 mod background;
 mod routes;
@@ -22,8 +21,10 @@ use crate::{
     },
     config::{Config, ConfigError, SecretSource, Settings},
     http::{
-        body, error,
-        middleware::{WithoutCorsLayer, cors, without_trailing_slash},
+        body,
+        cors::{Cors, cors},
+        error,
+        middleware::{WithoutCorsLayer, without_trailing_slash},
         server::{self, ConnectionLimits},
     },
     keys::Keyring,
@@ -294,7 +295,7 @@ const TASKS_GRACE: Duration = Duration::from_secs(10);
 /// boxed route service.
 pub fn with_middleware(
     router: Router,
-    cors: CorsLayer,
+    cors: Cors,
     front: PaceRefusalsLayer,
 ) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
 + Clone

@@ -4,10 +4,9 @@
 
 use axum::{
     body::Body,
-    http::{HeaderName, HeaderValue, Method, Request, header},
+    http::{HeaderName, HeaderValue, Request, header},
     response::{IntoResponse, Response},
 };
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use super::{error::ApiError, server::MAX_HEAD_BYTES};
 
@@ -60,46 +59,6 @@ pub fn without_trailing_slash(mut request: Request<Body>) -> Request<Body> {
 
 pub fn internal_error() -> Response {
     ApiError::internal("a handler panicked").into_response()
-}
-
-/// LoopBack's CORS defaults: any origin, the API's methods, preflight cached for a day.
-/// CORS: the origins allowed (`*` by default, as LoopBack), with `Authorization` and
-/// `Content-Type` allowed by name. (`Access-Control-Allow-Headers: *` does not cover
-/// `Authorization` in the Fetch standard, so a browser app on another origin could not send
-/// its token.)
-pub fn cors(origins: &[HeaderValue]) -> CorsLayer {
-    let layer = if origins.is_empty() {
-        // Every CORS header is the same whatever the request's origin and preflight headers,
-        // so no response varies by them: no `Vary` (tower-http adds three by default).
-        CorsLayer::new().allow_origin(Any).vary([])
-    } else {
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
-            .vary([header::ORIGIN])
-    };
-    layer
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::IF_MATCH,
-            header::IF_NONE_MATCH,
-            HeaderName::from_static(REQUEST_ID),
-        ])
-        .expose_headers([
-            HeaderName::from_static(REQUEST_ID),
-            header::ETAG,
-            header::RETRY_AFTER,
-            header::WWW_AUTHENTICATE,
-        ])
-        .allow_methods([
-            Method::GET,
-            Method::HEAD,
-            Method::PUT,
-            Method::PATCH,
-            Method::POST,
-            Method::DELETE,
-        ])
-        .max_age(std::time::Duration::from_secs(86_400))
 }
 
 /// Takes CORS' headers off `GET /metrics` (a preflight included): its counters are for the

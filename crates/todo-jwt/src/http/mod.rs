@@ -9,6 +9,7 @@
 //! knows a resource: the resources import this layer.
 
 pub mod body;
+pub mod cors;
 pub mod error;
 pub mod middleware;
 pub mod openapi;
