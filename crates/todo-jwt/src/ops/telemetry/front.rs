@@ -5,7 +5,8 @@
 //!
 //! One layer in place of five (tower-http's request id, propagation, trace and panic catcher,
 //! and a map of the response): each cost its nesting on every request, and the trace layer's
-//! span most of all. Measured with `bench/instructions.sh`: see the module's commit.
+//! span most of all. Measured with `bench/instructions.sh` (`RUST_LOG=info`): a `GET /todos`
+//! went from 69,414 instructions to 60,726 with this layer and the log context alone.
 
 use std::{
     convert::Infallible,
