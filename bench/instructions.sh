@@ -10,6 +10,8 @@
 #   ANNOTATE=60 INCLUSIVE=1 bash bench/instructions.sh # the same, each function with its callees
 #   CEILING_BIN=target/release/ceiling bash bench/instructions.sh   # also the ceiling's
 #                                                      # GET /todos (crates/ceiling), same token
+#   KEEP=/tmp/cg bash bench/instructions.sh            # keep callgrind's dumps there (one per
+#                                                      # endpoint, in order), for callgrind_annotate --tree=caller
 #
 # Starts the server under callgrind on fresh data, seeds one user with 20 todos, warms up,
 # then counts the instructions of REQUESTS sequential requests per endpoint on one keep-alive
@@ -139,4 +141,8 @@ if ceiling:
     process.terminate()
     process.wait()
 PY
+if [ -n "${KEEP:-}" ]; then
+  mkdir -p "$KEEP"
+  cp "$work"/callgrind.out* "$KEEP"/
+fi
 echo "server: $SERVER_BIN; $REQUESTS sequential requests per endpoint, one connection, under callgrind"

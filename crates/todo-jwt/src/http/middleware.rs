@@ -32,6 +32,10 @@ pub fn security_headers<B>(mut response: http::Response<B>) -> http::Response<B>
 /// The header that carries a request's id, kept from the client or made here.
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// [`REQUEST_ID`] as a header name, parsed once (a name given as text is parsed and hashed
+/// at every use).
+pub static REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID);
+
 /// LoopBack's router ignores a trailing slash (its own tests call `POST /refresh/`): every
 /// route answers the same with and without one. The explorer keeps its own (`/explorer/` is
 /// its page, and `/explorer` redirects there).

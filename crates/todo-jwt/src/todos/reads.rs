@@ -7,9 +7,10 @@ use std::ops::ControlFlow;
 
 use authn::CurrentUser;
 use axum::{
+    body::Body,
     extract::{RawQuery, State},
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::Response,
 };
 use bytes::Bytes;
 
@@ -46,16 +47,24 @@ fn tagged(mut response: Response, tag: HeaderValue) -> Response {
     response
 }
 
+/// A response with room for the headers every answer of a read gets on its way out (its
+/// own, the security headers, the request's id, CORS'): a header map that grows rehashes
+/// itself, which showed in callgrind's profile of `GET /todos`.
+fn with_room(status: StatusCode, body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = HeaderMap::with_capacity(16);
+    response
+}
+
 /// A 200 response with a JSON body written by hand.
 pub(super) fn json_bytes(body: impl Into<Bytes>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body.into(),
-    )
-        .into_response()
+    let mut response = with_room(StatusCode::OK, Body::from(body.into()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// The answer to a read whose current tag is `tag`, by its preconditions: 304, 412, or
@@ -65,7 +74,7 @@ fn precondition(conditions: &Conditions, tag: &HeaderValue) -> Result<Option<Res
     match conditions.read(text) {
         ReadOutcome::Proceed => Ok(None),
         ReadOutcome::NotModified => Ok(Some(tagged(
-            StatusCode::NOT_MODIFIED.into_response(),
+            with_room(StatusCode::NOT_MODIFIED, Body::empty()),
             tag.clone(),
         ))),
         ReadOutcome::Failed => Err(ApiError::PreconditionFailed {

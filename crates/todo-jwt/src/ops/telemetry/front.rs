@@ -19,13 +19,13 @@ use std::{
 
 use axum::{
     body::Body,
-    http::{HeaderMap, HeaderName, HeaderValue, Request},
+    http::{HeaderMap, HeaderValue, Request},
     response::Response,
 };
 use tokio::task::futures::TaskLocalFuture;
 
 use super::context::RequestContext;
-use crate::http::middleware::{REQUEST_ID, internal_error, security_headers};
+use crate::http::middleware::{REQUEST_ID_NAME, internal_error, security_headers};
 
 /// See the module's documentation.
 #[derive(Clone, Copy, Debug, Default)]
@@ -108,7 +108,7 @@ fn finish(response: Response, id: HeaderValue, started: Instant) -> Response {
     let mut response = security_headers(response);
     response
         .headers_mut()
-        .entry(HeaderName::from_static(REQUEST_ID))
+        .entry(REQUEST_ID_NAME.clone())
         .or_insert(id);
     let latency = started.elapsed();
     tracing::info!(
@@ -127,7 +127,7 @@ const MAX_REQUEST_ID: usize = 64;
 /// `_`, `.`, `:`; at most [`MAX_REQUEST_ID`] bytes), else a new UUID put in its place, so a
 /// client cannot put kilobytes or raw bytes into the log and the response.
 fn request_id(headers: &mut HeaderMap) -> HeaderValue {
-    let mut values = headers.get_all(REQUEST_ID).iter();
+    let mut values = headers.get_all(&REQUEST_ID_NAME).iter();
     let plain = |id: &HeaderValue| {
         (1..=MAX_REQUEST_ID).contains(&id.len())
             && id
@@ -143,7 +143,7 @@ fn request_id(headers: &mut HeaderMap) -> HeaderValue {
     let mut text = uuid::Uuid::encode_buffer();
     let made = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
     let id = HeaderValue::from_str(made).expect("a UUID is a header value");
-    headers.insert(REQUEST_ID, id.clone());
+    headers.insert(REQUEST_ID_NAME.clone(), id.clone());
     id
 }
 
@@ -153,6 +153,7 @@ mod tests {
     use tower::{ServiceExt as _, service_fn};
 
     use super::*;
+    use crate::http::middleware::REQUEST_ID;
 
     async fn served(request: Request<Body>, handler: fn(Request<Body>) -> Response) -> Response {
         let inner = service_fn(move |request| async move { Ok::<_, Infallible>(handler(request)) });
