@@ -71,10 +71,8 @@ pub async fn with_context(request: Request, next: Next) -> Response {
     let captured = Captured {
         user_agent: request.headers().get(header::USER_AGENT).cloned(),
         peer: request.extensions().get::<PeerAddr>().copied(),
-        request_id: request
-            .headers()
-            .get(crate::http::middleware::REQUEST_ID)
-            .cloned(),
+        // As the front layer kept or made it (a client's id that is not plain is replaced).
+        request_id: crate::ops::telemetry::context::current_id(),
         bucket: request.extensions().get::<ClientBucket>().cloned(),
     };
     CONTEXT.scope(captured, next.run(request)).await

@@ -93,6 +93,12 @@ pub fn record_user(user: &str) {
     });
 }
 
+/// The current request's id (none outside a request): the client's if plain, else the one
+/// made for it (`super::front`).
+pub fn current_id() -> Option<HeaderValue> {
+    REQUEST.try_with(|request| request.id.clone()).ok()
+}
+
 /// `future` with the current request's context (for work spawned while serving it and
 /// logging after), or as it is outside a request.
 pub fn in_request<F: Future>(

@@ -57,9 +57,9 @@ where
         self.inner.poll_ready(context)
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
         let started = Instant::now();
-        let id = request_id(request.headers_mut());
+        let id = request_id(request.headers());
         let context = RequestContext::new(request.method().clone(), id.clone());
         // The inner layers' calls run now, before the future: in a copy of the context, for
         // what they log (the fair share's warning).
@@ -124,10 +124,16 @@ fn finish(response: Response, id: HeaderValue, started: Instant) -> Response {
 const MAX_REQUEST_ID: usize = 64;
 
 /// The request's id: the client's if it sent one short, plain value (letters, digits, `-`,
-/// `_`, `.`, `:`; at most [`MAX_REQUEST_ID`] bytes), else a new UUID put in its place, so a
-/// client cannot put kilobytes or raw bytes into the log and the response.
-fn request_id(headers: &mut HeaderMap) -> HeaderValue {
-    let mut values = headers.get_all(&REQUEST_ID_NAME).iter();
+/// `_`, `.`, `:`; at most [`MAX_REQUEST_ID`] bytes), else a new UUID, so a client cannot put
+/// kilobytes or raw bytes into the log and the response. The rest of the service reads it
+/// from the log context ([`super::context::current_id`]), not from the request's headers.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    // A scan rather than a lookup: a request has a few headers, and the name's hash costs
+    // more than comparing them.
+    let mut values = headers
+        .iter()
+        .filter(|(name, _)| **name == REQUEST_ID_NAME)
+        .map(|(_, value)| value);
     let plain = |id: &HeaderValue| {
         (1..=MAX_REQUEST_ID).contains(&id.len())
             && id
@@ -142,9 +148,7 @@ fn request_id(headers: &mut HeaderMap) -> HeaderValue {
     }
     let mut text = uuid::Uuid::encode_buffer();
     let made = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
-    let id = HeaderValue::from_str(made).expect("a UUID is a header value");
-    headers.insert(REQUEST_ID_NAME.clone(), id.clone());
-    id
+    HeaderValue::from_str(made).expect("a UUID is a header value")
 }
 
 #[cfg(test)]
@@ -173,10 +177,11 @@ mod tests {
         request
     }
 
-    /// The id the handler saw in the request, and the one the response carries.
+    /// The id the handler saw (the one the audit log records), and the one the response
+    /// carries.
     async fn ids(sent: &[&str]) -> (String, String) {
-        let response = served(request(sent), |request| {
-            let seen = request.headers().get(REQUEST_ID).cloned();
+        let response = served(request(sent), |_| {
+            let seen = super::super::context::current_id();
             let mut response = Response::new(Body::empty());
             if let Some(seen) = seen {
                 response.extensions_mut().insert(seen);
