@@ -135,6 +135,27 @@ trait Engine:
         let _ = to;
         Err(StoreError::BackupUnsupported)
     }
+    /// See [`Store::write_mark`] (SQLite; `None` on PostgreSQL).
+    fn write_mark(&self) -> Option<WriteMark> {
+        None
+    }
+}
+
+/// Where the embedded store's writes stand: see [`Store::write_mark`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteMark(u64);
+
+impl WriteMark {
+    /// The mark's number (even: no write was under way when it was taken).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// A mark of this number, for tests.
+    #[cfg(test)]
+    pub(crate) fn at(number: u64) -> Self {
+        Self(number)
+    }
 }
 
 /// How a connection pool's connections are used now.
@@ -259,6 +280,19 @@ impl Store {
     /// requests go on (SQLite; PostgreSQL is backed up with its own tools).
     pub async fn backup(&self, to: &Path) -> Result<(), StoreError> {
         self.engine.backup(to).await
+    }
+
+    /// SQLite: a mark that stays the same exactly as long as nothing is written to the
+    /// database; `None` while a write is under way, and always on PostgreSQL (where other
+    /// instances write too). A value read after a mark was taken (a list's version, say) is
+    /// still the database's while [`Store::write_mark`] gives the same mark.
+    ///
+    /// Exact because this process holds the file for itself (no other process can open it:
+    /// see `sqlite::connection`), its read connections cannot write (`query_only`), and its
+    /// one writer connection moves the mark before and after each write and each lent
+    /// transaction.
+    pub fn write_mark(&self) -> Option<WriteMark> {
+        self.engine.write_mark()
     }
 
     /// The connection pool's state (PostgreSQL; `None` on SQLite).

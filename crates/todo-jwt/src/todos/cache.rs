@@ -6,13 +6,24 @@
 //! it. Bounded in bytes (`TODO_JWT_LIST_CACHE_MB`); an entry is only ever served to the
 //! user it was made for (the whole user id and query are compared, not only their hash).
 
-use std::{hash::BuildHasher, sync::Arc};
+use std::{
+    hash::BuildHasher,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use foldhash::quality::RandomState;
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
 use quick_cache::{Weighter, sync::Cache};
+
+use crate::store::WriteMark;
+
+/// No write mark (marks are even).
+const UNCONFIRMED: u64 = u64::MAX;
 
 /// The most one answer may take of the cache: larger lists are not kept.
 const LARGEST_SHARE: u64 = 64;
@@ -29,6 +40,9 @@ pub struct Answer {
     route: &'static str,
     query: Box<str>,
     version: i64,
+    /// The latest write mark (`Store::write_mark`) taken before `version` was read as the
+    /// list's: while the store's mark is still this one, the answer is current unread.
+    confirmed: AtomicU64,
     /// Its entity tag.
     pub tag: HeaderValue,
     /// Its body.
@@ -80,31 +94,54 @@ impl AnswerCache {
         Self { inner }
     }
 
-    /// The answer to `user`'s `query` on `route` at `version`, if one is kept.
+    /// The answer to `user`'s `query` on `route` at `version`, if one is kept. `mark` is
+    /// the write mark taken before `version` was read: the answer is then known current
+    /// while the store's mark stays the same ([`AnswerCache::current`]).
     pub fn get(
         &self,
-        user: &str,
-        route: &'static str,
-        query: &str,
+        (user, route, query): (&str, &'static str, &str),
         version: i64,
+        mark: Option<WriteMark>,
     ) -> Option<Arc<Answer>> {
+        let answer = self.find(user, route, query)?;
+        if answer.version != version {
+            return None;
+        }
+        if let Some(mark) = mark {
+            answer.confirmed.store(mark.get(), Ordering::Relaxed);
+        }
+        Some(answer)
+    }
+
+    /// The answer to `user`'s `query` on `route` if its version was read as current since the
+    /// store's write mark was last `mark`: nothing has been written since, so it is the
+    /// answer, and no version needs reading.
+    pub fn current(
+        &self,
+        (user, route, query): (&str, &'static str, &str),
+        mark: WriteMark,
+    ) -> Option<Arc<Answer>> {
+        self.find(user, route, query)
+            .filter(|answer| answer.confirmed.load(Ordering::Relaxed) == mark.get())
+    }
+
+    /// The answer kept for `user`'s `query` on `route`, at whatever version.
+    fn find(&self, user: &str, route: &'static str, query: &str) -> Option<Arc<Answer>> {
         let inner = self.inner.as_ref()?;
         let answer = inner
             .answers
             .get(&inner.hasher.hash_one((user, route, query)))?;
-        (answer.version == version
-            && &*answer.user == user
-            && answer.route == route
-            && &*answer.query == query)
+        (&*answer.user == user && answer.route == route && &*answer.query == query)
             .then_some(answer)
     }
 
     /// Keeps `body` (tagged `tag`) as the answer to `user`'s `query` on `route` at `version`,
-    /// in place of any earlier one, unless it is too large to keep.
+    /// in place of any earlier one, unless it is too large to keep. `mark` is the write mark
+    /// taken before `version` was read.
     pub fn put(
         &self,
         (user, route, query): (&str, &'static str, &str),
-        version: i64,
+        (version, mark): (i64, Option<WriteMark>),
         tag: HeaderValue,
         body: Bytes,
     ) {
@@ -117,6 +154,7 @@ impl AnswerCache {
             route,
             query: query.into(),
             version,
+            confirmed: AtomicU64::new(mark.map_or(UNCONFIRMED, WriteMark::get)),
             tag,
             body,
         };
@@ -145,63 +183,67 @@ mod tests {
     #[test]
     fn an_answer_is_served_only_for_its_user_query_and_version() {
         let cache = AnswerCache::new(1 << 20);
-        cache.put(
-            ("alice", "list", ""),
-            3,
-            tag("t"),
-            Bytes::from_static(b"[1]"),
-        );
-        let hit = cache.get("alice", "list", "", 3).expect("kept");
+        let alice = ("alice", "list", "");
+        cache.put(alice, (3, None), tag("t"), Bytes::from_static(b"[1]"));
+        let hit = cache.get(alice, 3, None).expect("kept");
         assert_eq!((&hit.tag, &hit.body[..]), (&tag("t"), &b"[1]"[..]));
-        assert!(cache.get("alice", "count", "", 3).is_none());
-        assert!(cache.get("alice", "list", "", 4).is_none());
-        assert!(cache.get("alice", "list", "x", 3).is_none());
-        assert!(cache.get("bob", "list", "", 3).is_none());
+        assert!(cache.get(("alice", "count", ""), 3, None).is_none());
+        assert!(cache.get(alice, 4, None).is_none());
+        assert!(cache.get(("alice", "list", "x"), 3, None).is_none());
+        assert!(cache.get(("bob", "list", ""), 3, None).is_none());
         // A newer answer replaces the older.
-        cache.put(
-            ("alice", "list", ""),
-            4,
-            tag("u"),
-            Bytes::from_static(b"[2]"),
-        );
-        assert!(cache.get("alice", "list", "", 3).is_none());
-        assert_eq!(
-            &cache.get("alice", "list", "", 4).expect("kept").body[..],
-            b"[2]"
-        );
+        cache.put(alice, (4, None), tag("u"), Bytes::from_static(b"[2]"));
+        assert!(cache.get(alice, 3, None).is_none());
+        assert_eq!(&cache.get(alice, 4, None).expect("kept").body[..], b"[2]");
+    }
+
+    #[test]
+    fn an_answer_is_current_unread_only_at_the_mark_its_version_was_read_after() {
+        let cache = AnswerCache::new(1 << 20);
+        let alice = ("alice", "list", "");
+        let (two, four) = (WriteMark::at(2), WriteMark::at(4));
+        // Made without a mark (PostgreSQL): never current unread.
+        cache.put(alice, (3, None), tag("t"), Bytes::from_static(b"[1]"));
+        assert!(cache.current(alice, two).is_none());
+        // Its version read again after mark 2: current while the mark is 2, not after.
+        assert!(cache.get(alice, 3, Some(two)).is_some());
+        assert_eq!(&cache.current(alice, two).expect("current").body[..], b"[1]");
+        assert!(cache.current(alice, four).is_none());
+        // Another user's or query's answer is not current for this one.
+        assert!(cache.current(("bob", "list", ""), two).is_none());
+        assert!(cache.current(("alice", "count", ""), two).is_none());
+        // A version read that does not match confirms nothing.
+        assert!(cache.get(alice, 5, Some(four)).is_none());
+        assert!(cache.current(alice, four).is_none());
+        // Made after mark 4: current at 4.
+        cache.put(alice, (5, Some(four)), tag("u"), Bytes::from_static(b"[2]"));
+        assert_eq!(&cache.current(alice, four).expect("current").body[..], b"[2]");
+        assert!(cache.current(alice, two).is_none());
     }
 
     #[test]
     fn it_is_bounded_and_can_be_off() {
         let cache = AnswerCache::new(64 * 1024);
         // Over a 64th of the cache: not kept.
-        cache.put(
-            ("alice", "list", "big"),
-            1,
-            tag("t"),
-            Bytes::from(vec![b'x'; 2048]),
-        );
-        assert!(cache.get("alice", "list", "big", 1).is_none());
+        let big = ("alice", "list", "big");
+        cache.put(big, (1, None), tag("t"), Bytes::from(vec![b'x'; 2048]));
+        assert!(cache.get(big, 1, None).is_none());
         for user in 0..1000 {
             let user = user.to_string();
-            cache.put(
-                (&user, "list", "q"),
-                1,
-                tag("t"),
-                Bytes::from(vec![b'x'; 512]),
-            );
+            let key = (user.as_str(), "list", "q");
+            cache.put(key, (1, None), tag("t"), Bytes::from(vec![b'x'; 512]));
         }
         let kept = (0..1000)
-            .filter(|user| cache.get(&user.to_string(), "list", "q", 1).is_some())
+            .filter(|user| {
+                let user = user.to_string();
+                cache.get((&user, "list", "q"), 1, None).is_some()
+            })
             .count();
         assert!(kept > 0 && kept * 512 <= 64 * 1024, "{kept} kept");
         let off = AnswerCache::new(0);
-        off.put(
-            ("alice", "list", "q"),
-            1,
-            tag("t"),
-            Bytes::from_static(b"[]"),
-        );
-        assert!(off.get("alice", "list", "q", 1).is_none() && !off.keeps(2));
+        let key = ("alice", "list", "q");
+        off.put(key, (1, Some(WriteMark::at(2))), tag("t"), Bytes::from_static(b"[]"));
+        assert!(off.get(key, 1, None).is_none() && !off.keeps(2));
+        assert!(off.current(key, WriteMark::at(2)).is_none());
     }
 }

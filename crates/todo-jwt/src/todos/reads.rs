@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 use super::{
     Revalidation,
+    cache::Answer,
     conditions::{Conditions, ReadOutcome},
     etag::Tagged,
     model::{Count, PartialTodo, Shown},
@@ -96,9 +97,21 @@ pub(super) enum Made {
     Streamed(Response),
 }
 
-/// A list-wide read (`route` is `"list"` or `"count"`): the user's list version, then the
-/// kept answer, a 304 or 412, or `make` to make the answer (kept for next time). `make` is
-/// not run when the answer is known.
+/// The answer `answer` (kept in the answer cache), or the 304 or 412 its tag calls for.
+fn kept(conditions: &Conditions, answer: &Answer) -> Result<Response> {
+    if let Some(early) = precondition(conditions, &answer.tag)? {
+        return Ok(early);
+    }
+    Ok(tagged(
+        json_bytes(answer.body.clone()),
+        answer.tag.clone(),
+    ))
+}
+
+/// A list-wide read (`route` is `"list"` or `"count"`): the kept answer if nothing was
+/// written since its version was read (SQLite), else the user's list version, then the kept
+/// answer, a 304 or 412, or `make` to make the answer (kept for next time). `make` is not run
+/// when the answer is known.
 async fn list_read(
     user: &str,
     store: &Store,
@@ -106,6 +119,15 @@ async fn list_read(
     (route, query, conditions): (&'static str, &str, Conditions),
     make: impl Future<Output = Result<Made>>,
 ) -> Result<Response> {
+    let answers = &revalidation.answers;
+    let key = (user, route, query);
+    // Taken before the version is read: see `Store::write_mark`.
+    let mark = store.write_mark();
+    if let Some(mark) = mark
+        && let Some(answer) = answers.current(key, mark)
+    {
+        return kept(&conditions, &answer);
+    }
     // The version first, then the todos: a write between the two gives a newer answer under
     // an older tag (the next revalidation answers 200 again), never the reverse.
     let Some(version) = store.todos().list_version(user).await? else {
@@ -115,12 +137,8 @@ async fn list_read(
             Made::Streamed(response) => response,
         });
     };
-    let answers = &revalidation.answers;
-    if let Some(answer) = answers.get(user, route, query, version) {
-        if let Some(early) = precondition(&conditions, &answer.tag)? {
-            return Ok(early);
-        }
-        return Ok(tagged(json_bytes(answer.body.clone()), answer.tag.clone()));
+    if let Some(answer) = answers.get(key, version, mark) {
+        return kept(&conditions, &answer);
     }
     let tag = header_value(
         revalidation
@@ -132,7 +150,7 @@ async fn list_read(
     }
     let response = match make.await? {
         Made::Whole(body) => {
-            answers.put((user, route, query), version, tag.clone(), body.clone());
+            answers.put(key, (version, mark), tag.clone(), body.clone());
             json_bytes(body)
         }
         Made::Streamed(response) => response,

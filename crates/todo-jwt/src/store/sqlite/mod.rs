@@ -18,7 +18,7 @@ use std::{
     path::Path,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc,
     },
     time::{Duration, Instant},
@@ -29,7 +29,7 @@ use thread_local::ThreadLocal;
 use tokio::sync::oneshot;
 
 use super::{
-    Engine, Limits, StoreError, TransactionEngine,
+    Engine, Limits, StoreError, TransactionEngine, WriteMark,
     sql::{Dialect, FixedStatements},
 };
 use connection::{BUSY_TIMEOUT, Connections, PrivateMode, create_private, within};
@@ -109,6 +109,9 @@ struct Shared {
     /// The last write (or commit) failed for lack of room, and none has succeeded since:
     /// readiness then probes with a write of its own.
     full: Arc<AtomicBool>,
+    /// Raised by the writer thread before and after each job: odd while a write or a lent
+    /// transaction is under way (see `Store::write_mark`).
+    writes: Arc<AtomicU64>,
 }
 
 /// Remembers whether a write's `result` found the disk full (and clears it when one succeeds).
@@ -149,9 +152,11 @@ impl SqliteEngine {
         let (writer, jobs) = mpsc::channel::<Job>();
         let reopen = connections.clone();
         let budget = limits.query_timeout;
+        let writes = Arc::new(AtomicU64::new(0));
+        let marks = Arc::clone(&writes);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_loop(connection, &jobs, &reopen, budget))
+            .spawn(move || write_loop(connection, &jobs, (&reopen, budget), &marks))
             .map_err(StoreError::Thread)?;
         let costly_reads = limits.costly_reads.max(1);
         let costly = rayon::ThreadPoolBuilder::new()
@@ -168,19 +173,26 @@ impl SqliteEngine {
                 costly,
                 turns: Arc::new(tokio::sync::Semaphore::new(costly_reads)),
                 full: Arc::default(),
+                writes,
             }),
         })))
     }
 }
 
-/// The writer thread: runs jobs one at a time until the engine is gone.
+/// The writer thread: runs jobs one at a time until the engine is gone, raising `writes`
+/// before and after each (odd while one is under way, its changes committed before it is even
+/// again: see `Store::write_mark`).
 fn write_loop(
     mut connection: Connection,
     jobs: &mpsc::Receiver<Job>,
-    reopen: &Connections,
-    budget: Duration,
+    (reopen, budget): (&Connections, Duration),
+    writes: &AtomicU64,
 ) {
     for job in jobs {
+        writes.fetch_add(1, Ordering::SeqCst);
+        // Even again once the job is over, however it ends (a panic, or the thread's end
+        // when its connection cannot be replaced: no write can happen after that).
+        let _done = Raise(writes);
         match job {
             Job::Write(write) => {
                 // A panicking write fails its own request (its reply is dropped), not every
@@ -215,6 +227,15 @@ fn write_loop(
                 };
             }
         }
+    }
+}
+
+/// Raises the write count when dropped.
+struct Raise<'a>(&'a AtomicU64);
+
+impl Drop for Raise<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -320,9 +341,13 @@ impl Shared {
         budget: Duration,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let connection = self
-            .readers
-            .get_or_try(|| self.connections.open().map(RefCell::new))?;
+        let connection = self.readers.get_or_try(|| {
+            let connection = self.connections.open()?;
+            // Reads only: every write goes through the writer thread, which keeps the write
+            // mark (`Store::write_mark`) that answers are served by.
+            connection.pragma_update(None, "query_only", true)?;
+            Ok::<_, rusqlite::Error>(RefCell::new(connection))
+        })?;
         Ok(within(budget, || query(&connection.borrow()))?)
     }
 }
@@ -373,6 +398,11 @@ impl Engine for Sqlite<SqliteEngine> {
         })
         .await
         .map_err(|error| StoreError::Backup(error.to_string()))?
+    }
+
+    fn write_mark(&self) -> Option<WriteMark> {
+        let writes = self.0.shared.writes.load(Ordering::SeqCst);
+        (writes % 2 == 0).then_some(WriteMark(writes))
     }
 
     /// Both a read connection and the writer (behind any queued writes) must answer; and
