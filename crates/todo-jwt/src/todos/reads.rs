@@ -102,10 +102,7 @@ fn kept(conditions: &Conditions, answer: &Answer) -> Result<Response> {
     if let Some(early) = precondition(conditions, &answer.tag)? {
         return Ok(early);
     }
-    Ok(tagged(
-        json_bytes(answer.body.clone()),
-        answer.tag.clone(),
-    ))
+    Ok(tagged(json_bytes(answer.body.clone()), answer.tag.clone()))
 }
 
 /// A list-wide read (`route` is `"list"` or `"count"`): the kept answer if nothing was
@@ -123,10 +120,11 @@ async fn list_read(
     let key = (user, route, query);
     // Taken before the version is read: see `Store::write_mark`.
     let mark = store.write_mark();
-    if let Some(mark) = mark
-        && let Some(answer) = answers.current(key, mark)
+    let found = answers.find(key);
+    if let (Some(mark), Some(answer)) = (mark, &found)
+        && answer.current(mark)
     {
-        return kept(&conditions, &answer);
+        return kept(&conditions, answer);
     }
     // The version first, then the todos: a write between the two gives a newer answer under
     // an older tag (the next revalidation answers 200 again), never the reverse.
@@ -137,7 +135,9 @@ async fn list_read(
             Made::Streamed(response) => response,
         });
     };
-    if let Some(answer) = answers.get(key, version, mark) {
+    // (An answer found before the read is as good as one found after: it is served only when
+    // it is the answer at the version just read.)
+    if let Some(answer) = found.filter(|answer| answer.confirm(version, mark)) {
         return kept(&conditions, &answer);
     }
     let tag = header_value(

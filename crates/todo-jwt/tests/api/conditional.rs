@@ -209,20 +209,54 @@ async fn a_different_query_is_a_different_tag_and_only_a_change_changes_one() {
 
 #[tokio::test]
 async fn a_change_made_beside_the_service_is_seen_at_once() {
-    // The version is the database's, raised by triggers: a row changed without the service
-    // (another instance, an operator) changes the tag and the answer, kept or not.
+    // The version is the database's, raised by triggers: on PostgreSQL a row changed without
+    // the service (another instance, an operator) changes the tag and the answer, kept or not.
+    // On SQLite no other process can change the file while the service runs, and the service
+    // trusts that (`Store::write_mark`): what is checked there is that nothing else can, that
+    // the triggers raise the versions all the same, and that the change shows with the next
+    // write made through the service.
     let app = spawn_app().await;
     let token = app.token_for("beside@example.com").await;
+    // Whose writes are the service's next ones on SQLite.
+    let other = app.token_for("other@example.com").await;
     let todo = app.create_todo(&token, json!({"title": "before"})).await;
     let path = format!("/todos/{}", todo["id"]);
     let tag = tag_of(&app, "/todos", &token).await;
     let one = tag_of(&app, &path, &token).await;
+    let versions = async || {
+        app.sql(&format!(
+            "SELECT u.todos_version || ',' || t.version FROM users u JOIN todos t \
+             ON t.owner_id = u.id WHERE t.id = {}",
+            todo["id"]
+        ))
+        .await
+        .expect("versions")
+    };
+    let before = versions().await;
+    if app.database.is_none() {
+        another_process_cannot_open(&app);
+    }
     // An UPDATE that does not touch the version: the triggers raise both.
     app.sql(&format!(
         "UPDATE todos SET title = 'after' WHERE id = {}",
         todo["id"]
     ))
     .await;
+    let after = versions().await;
+    let raised = |text: &str| -> Vec<i64> {
+        text.split(',')
+            .map(|number| number.parse().expect("a number"))
+            .collect()
+    };
+    let (before, after) = (raised(&before), raised(&after));
+    assert!(
+        after[0] > before[0] && after[1] > before[1],
+        "{before:?} -> {after:?}"
+    );
+    if app.database.is_none() {
+        // The next write through the service: a todo of another user will do.
+        app.create_todo(&other, json!({"title": "elsewhere"})).await;
+    }
     assert_eq!(
         revalidate(&app, "/todos", &token, &tag).await,
         StatusCode::OK
@@ -240,13 +274,42 @@ async fn a_change_made_beside_the_service_is_seen_at_once() {
     )
     .await;
     error_body(response, StatusCode::PRECONDITION_FAILED).await;
+    let tag = tag_of(&app, "/todos", &token).await;
     app.sql(&format!("DELETE FROM todos WHERE id = {}", todo["id"]))
         .await;
+    if app.database.is_none() {
+        app.create_todo(&other, json!({"title": "elsewhere too"}))
+            .await;
+    }
+    assert_eq!(
+        revalidate(&app, "/todos", &token, &tag).await,
+        StatusCode::OK
+    );
     assert_eq!(app.get_json("/todos", &token).await, json!([]));
     assert_eq!(
         app.get_json("/todos/count", &token).await,
         json!({"count": 0})
     );
+}
+
+/// An SQLite client in another process (Python's, as an operator's tool would be) can
+/// neither change nor even read the service's file while it runs.
+fn another_process_cannot_open(app: &TestApp) {
+    let file = app.data_dir.path().join("todo-jwt.sqlite3");
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1], timeout=0)\n\
+             c.execute(\"UPDATE todos SET title = 'from elsewhere'\")\n\
+             c.commit()",
+        )
+        .arg(&file)
+        .output()
+        .expect("python3");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "another process wrote the file");
+    assert!(said.contains("database is locked"), "{said}");
 }
 
 #[tokio::test]

@@ -130,11 +130,7 @@ struct Visitor<'writer> {
 impl Visitor<'_> {
     /// Writes the field's separator and name (none for the message), then its value by
     /// `value`, escaped.
-    fn field(
-        &mut self,
-        field: &Field,
-        value: impl FnOnce(&mut Escaping<'_, '_>) -> fmt::Result,
-    ) {
+    fn field(&mut self, field: &Field, value: impl FnOnce(&mut Escaping<'_, '_>) -> fmt::Result) {
         // The `log` crate's records (tokio-postgres', rustls') carry their origin: not logged,
         // as by the default format.
         let name = field.name();

@@ -87,6 +87,14 @@ impl Connections {
         connection.set_prepared_statement_cache_capacity(64);
         Ok(connection)
     }
+
+    /// A read connection: it cannot write (`query_only`). Every write goes through the writer
+    /// thread, which keeps the write mark (`Store::write_mark`) kept answers are served by.
+    pub(super) fn open_reader(&self) -> rusqlite::Result<Connection> {
+        let connection = self.open()?;
+        connection.pragma_update(None, "query_only", true)?;
+        Ok(connection)
+    }
 }
 
 /// `x REGEXP p` for the filter language's `regexp`, with the `regex` crate (linear time, so a

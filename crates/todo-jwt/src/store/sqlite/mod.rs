@@ -341,13 +341,9 @@ impl Shared {
         budget: Duration,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let connection = self.readers.get_or_try(|| {
-            let connection = self.connections.open()?;
-            // Reads only: every write goes through the writer thread, which keeps the write
-            // mark (`Store::write_mark`) that answers are served by.
-            connection.pragma_update(None, "query_only", true)?;
-            Ok::<_, rusqlite::Error>(RefCell::new(connection))
-        })?;
+        let connection = self
+            .readers
+            .get_or_try(|| self.connections.open_reader().map(RefCell::new))?;
         Ok(within(budget, || query(&connection.borrow()))?)
     }
 }

@@ -107,3 +107,67 @@ fn connections_do_not_trust_the_schema() {
         .expect("pragma");
     assert_eq!(trusted, 0);
 }
+
+/// A read connection cannot write: every write goes through the writer, which keeps the
+/// write mark.
+#[test]
+fn a_read_connection_cannot_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connections = Connections {
+        path: dir.path().join("readonly.sqlite3"),
+    };
+    let writer = connections.open().expect("open");
+    writer
+        .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER)")
+        .expect("made");
+    let reader = connections.open_reader().expect("open");
+    let refused = reader
+        .execute("INSERT INTO t (x) VALUES (1)", [])
+        .expect_err("refused");
+    assert_eq!(
+        refused.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ReadOnly),
+        "{refused}"
+    );
+    assert_eq!(
+        reader
+            .query_row("SELECT count(*) FROM t", [], |row| row.get::<_, i64>(0))
+            .ok(),
+        Some(0)
+    );
+}
+
+/// The write mark is the same while nothing is written, moves with each write, and is absent
+/// while a transaction is open.
+#[tokio::test]
+async fn the_write_mark_moves_with_each_write_and_is_absent_during_one() {
+    use crate::store::{Database, Store};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&Database::Sqlite(dir.path().join("marks.sqlite3")))
+        .await
+        .expect("open");
+    let idle = store.write_mark().expect("no write under way");
+    assert_eq!(idle.get() % 2, 0);
+    // Reads leave it.
+    assert_eq!(store.todos().list_version("nobody").await.ok(), Some(None));
+    assert_eq!(store.write_mark(), Some(idle));
+    // A job of the writer moves it (readiness writes nothing, but runs there).
+    store.ping().await.expect("ping");
+    let after_ping = store.write_mark().expect("idle again");
+    assert!(after_ping.get() > idle.get());
+    // Absent while a transaction holds the writer, moved once it is over.
+    let transaction = store.transaction().await.expect("begin");
+    assert_eq!(store.write_mark(), None);
+    transaction.commit().await.expect("commit");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let after = loop {
+        // The writer thread takes its connection back just after the commit.
+        if let Some(mark) = store.write_mark() {
+            break mark;
+        }
+        assert!(Instant::now() < deadline, "the mark never came back");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    assert!(after.get() > after_ping.get());
+}
