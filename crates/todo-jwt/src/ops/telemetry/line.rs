@@ -137,19 +137,23 @@ impl Visitor<'_> {
         if self.result.is_err() || name.starts_with("log.") {
             return;
         }
-        let writer = &mut self.writer;
-        let write = || {
-            if !self.empty {
-                writer.write_char(' ')?;
-            }
-            if name != "message" {
-                writer.write_str(name)?;
-                writer.write_char('=')?;
-            }
-            value(&mut Escaping(writer))
-        };
-        self.result = write();
+        self.result = self.field_text(name, value);
         self.empty = false;
+    }
+
+    fn field_text(
+        &mut self,
+        name: &str,
+        value: impl FnOnce(&mut Escaping<'_, '_>) -> fmt::Result,
+    ) -> fmt::Result {
+        if !self.empty {
+            self.writer.write_char(' ')?;
+        }
+        if name != "message" {
+            self.writer.write_str(name)?;
+            self.writer.write_char('=')?;
+        }
+        value(&mut Escaping(&mut self.writer))
     }
 
     /// A value formatted by `value`.

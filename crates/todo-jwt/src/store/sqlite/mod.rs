@@ -398,7 +398,7 @@ impl Engine for Sqlite<SqliteEngine> {
 
     fn write_mark(&self) -> Option<WriteMark> {
         let writes = self.0.shared.writes.load(Ordering::SeqCst);
-        (writes % 2 == 0).then_some(WriteMark(writes))
+        writes.is_multiple_of(2).then_some(WriteMark(writes))
     }
 
     /// Both a read connection and the writer (behind any queued writes) must answer; and

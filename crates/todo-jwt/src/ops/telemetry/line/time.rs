@@ -41,8 +41,7 @@ impl Timestamp {
         let mut micros = since.subsec_micros();
         let mut fraction = [b'0'; 7];
         for digit in fraction[..6].iter_mut().rev() {
-            #[expect(clippy::cast_possible_truncation, reason = "a digit")]
-            let value = (micros % 10) as u8;
+            let value = u8::try_from(micros % 10).unwrap_or_default();
             *digit = b'0' + value;
             micros /= 10;
         }
