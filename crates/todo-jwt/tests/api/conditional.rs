@@ -968,3 +968,45 @@ async fn fifty_concurrent_bulk_patches_of_one_list_tag_have_one_winner() {
         assert_eq!(todo["desc"], desc.as_str());
     }
 }
+
+/// Clients writing and reading one list at once (the answer cache on, and on SQLite the
+/// write mark that lets a kept answer be served unread): every read made after a write has
+/// answered shows it, and the tag from before the write is never a 304 after it.
+#[tokio::test]
+async fn reads_after_a_write_show_it_while_others_write_and_read() {
+    let app = app_with_cache(32).await;
+    let token = app.token_for("busy@example.com").await;
+    let (app, token) = (&app, token.as_str());
+    let clients = (0..8).map(|client| async move {
+        for round in 0..8 {
+            let before = tag_of(app, "/todos", token).await;
+            let title = format!("client {client} round {round}");
+            app.create_todo(token, json!({ "title": title })).await;
+            assert_eq!(
+                revalidate(app, "/todos", token, &before).await,
+                StatusCode::OK,
+                "{title}: the tag from before the write"
+            );
+            let list = app.get_json("/todos", token).await;
+            let titles: Vec<&str> = list
+                .as_array()
+                .expect("a list")
+                .iter()
+                .filter_map(|todo| todo["title"].as_str())
+                .collect();
+            assert!(
+                titles.contains(&title.as_str()),
+                "{title} missing: {titles:?}"
+            );
+            let count = app.get_json("/todos/count", token).await["count"]
+                .as_u64()
+                .expect("a count");
+            assert!(count >= round + 1, "{title}: count {count}");
+        }
+    });
+    join_all(clients).await;
+    assert_eq!(
+        app.get_json("/todos/count", token).await,
+        json!({ "count": 64 })
+    );
+}
