@@ -154,7 +154,8 @@ pub const HEAD_TOO_LARGE: &str = "The request head is too large: at most 64 KiB 
 
 /// The bytes of `request`'s head as sent, at least: `METHOD target HTTP/1.1` and each
 /// `name:value`, each line with its CRLF (so a head of 64 KiB is never refused, however it was
-/// spaced). The request id is left out: the layers above may have made it.
+/// spaced). (The request id counts as sent: the front layer keeps its own id in the log
+/// context, not in the request.)
 fn head_bytes(request: &Request<Body>) -> usize {
     let target = request
         .uri()
@@ -164,7 +165,6 @@ fn head_bytes(request: &Request<Body>) -> usize {
     request
         .headers()
         .iter()
-        .filter(|(name, _)| name.as_str() != REQUEST_ID)
         .fold(line + 2, |bytes, (name, value)| {
             bytes + name.as_str().len() + 1 + value.len() + 2
         })

@@ -146,7 +146,7 @@ trait Engine:
 pub struct WriteMark(u64);
 
 impl WriteMark {
-    /// The mark's number (even: no write was under way when it was taken).
+    /// The mark's number.
     pub fn get(self) -> u64 {
         self.0
     }
@@ -282,15 +282,19 @@ impl Store {
         self.engine.backup(to).await
     }
 
-    /// SQLite: a mark that stays the same exactly as long as nothing is written to the
-    /// database; `None` while a write is under way, and always on PostgreSQL (where other
-    /// instances write too). A value read after a mark was taken (a list's version, say) is
-    /// still the database's while [`Store::write_mark`] gives the same mark.
+    /// SQLite: a mark that stays the same while nothing is written to the database (it moves
+    /// with every job of a writer, reads there included, so sometimes without a write);
+    /// `None` while such a job is under way, and always on PostgreSQL (where other instances
+    /// write too). A value read after a mark was taken (a list's version, say) is still the
+    /// database's while [`Store::write_mark`] gives the same mark.
     ///
-    /// Exact because this process holds the file for itself (no other process can open it:
-    /// see `sqlite::connection`), its read connections cannot write (`query_only`), and its
-    /// one writer connection moves the mark before and after each write and each lent
-    /// transaction.
+    /// Exact because this process holds the file for itself (no other process can open it
+    /// through SQLite's locks: see `sqlite::connection`), its read connections cannot write
+    /// (`query_only`), and each writer connection of this process on the file (one per store)
+    /// moves the file's one count before and after each write and each lent transaction; a
+    /// restore is refused while a store of this process has the file. A tool that writes the
+    /// file while the service runs, ignoring SQLite's locks (`nolock=1`, another VFS, a raw
+    /// copy), is not seen until the service's next write.
     pub fn write_mark(&self) -> Option<WriteMark> {
         self.engine.write_mark()
     }

@@ -208,7 +208,7 @@ async fn a_different_query_is_a_different_tag_and_only_a_change_changes_one() {
 }
 
 #[tokio::test]
-async fn a_change_made_beside_the_service_is_seen_at_once() {
+async fn a_change_made_beside_the_service_is_seen() {
     // The version is the database's, raised by triggers: on PostgreSQL a row changed without
     // the service (another instance, an operator) changes the tag and the answer, kept or not.
     // On SQLite no other process can change the file while the service runs, and the service
@@ -296,7 +296,10 @@ async fn a_change_made_beside_the_service_is_seen_at_once() {
 /// neither change nor even read the service's file while it runs.
 fn another_process_cannot_open(app: &TestApp) {
     let file = app.data_dir.path().join("todo-jwt.sqlite3");
-    let output = std::process::Command::new("python3")
+    // The tests' Python (tests/run.sh makes one; the mail tests need it too), else the
+    // system's.
+    let python = std::env::var("TODO_JWT_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let output = std::process::Command::new(python)
         .arg("-c")
         .arg(
             "import sqlite3, sys\n\
@@ -306,7 +309,7 @@ fn another_process_cannot_open(app: &TestApp) {
         )
         .arg(&file)
         .output()
-        .expect("python3");
+        .expect("Python");
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "another process wrote the file");
     assert!(said.contains("database is locked"), "{said}");
@@ -1001,7 +1004,7 @@ async fn reads_after_a_write_show_it_while_others_write_and_read() {
             let count = app.get_json("/todos/count", token).await["count"]
                 .as_u64()
                 .expect("a count");
-            assert!(count >= round + 1, "{title}: count {count}");
+            assert!(count > round, "{title}: count {count}");
         }
     });
     join_all(clients).await;

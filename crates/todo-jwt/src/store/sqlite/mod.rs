@@ -9,6 +9,7 @@ mod statements;
 #[cfg(test)]
 mod tests;
 mod transaction;
+mod writes;
 
 pub use restore::Restore;
 
@@ -18,7 +19,7 @@ use std::{
     path::Path,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
         mpsc,
     },
     time::{Duration, Instant},
@@ -109,9 +110,9 @@ struct Shared {
     /// The last write (or commit) failed for lack of room, and none has succeeded since:
     /// readiness then probes with a write of its own.
     full: Arc<AtomicBool>,
-    /// Raised by the writer thread before and after each job: odd while a write or a lent
-    /// transaction is under way (see `Store::write_mark`).
-    writes: Arc<AtomicU64>,
+    /// The file's write count (shared with any other engine of this process on it), moved by
+    /// the writer thread before and after each job: see `Store::write_mark`.
+    writes: Arc<writes::Writes>,
 }
 
 /// Remembers whether a write's `result` found the disk full (and clears it when one succeeds).
@@ -152,7 +153,7 @@ impl SqliteEngine {
         let (writer, jobs) = mpsc::channel::<Job>();
         let reopen = connections.clone();
         let budget = limits.query_timeout;
-        let writes = Arc::new(AtomicU64::new(0));
+        let writes = writes::of(path).map_err(StoreError::Create)?;
         let marks = Arc::clone(&writes);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -179,20 +180,20 @@ impl SqliteEngine {
     }
 }
 
-/// The writer thread: runs jobs one at a time until the engine is gone, raising `writes`
-/// before and after each (odd while one is under way, its changes committed before it is even
-/// again: see `Store::write_mark`).
+/// The writer thread: runs jobs one at a time until the engine is gone, each between a begin
+/// and an end of the file's write count (its changes committed before the end: see
+/// `Store::write_mark`).
 fn write_loop(
     mut connection: Connection,
     jobs: &mpsc::Receiver<Job>,
     (reopen, budget): (&Connections, Duration),
-    writes: &AtomicU64,
+    writes: &writes::Writes,
 ) {
     for job in jobs {
-        writes.fetch_add(1, Ordering::SeqCst);
-        // Even again once the job is over, however it ends (a panic, or the thread's end
-        // when its connection cannot be replaced: no write can happen after that).
-        let _done = Raise(writes);
+        writes.begin();
+        // Ended once the job is over, however it ends (a panic, or the thread's end when its
+        // connection cannot be replaced: no write can happen after that).
+        let _done = Ended(writes);
         match job {
             Job::Write(write) => {
                 // A panicking write fails its own request (its reply is dropped), not every
@@ -230,12 +231,12 @@ fn write_loop(
     }
 }
 
-/// Raises the write count when dropped.
-struct Raise<'a>(&'a AtomicU64);
+/// Ends a writer job in the write count when dropped.
+struct Ended<'a>(&'a writes::Writes);
 
-impl Drop for Raise<'_> {
+impl Drop for Ended<'_> {
     fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.0.end();
     }
 }
 
@@ -397,8 +398,7 @@ impl Engine for Sqlite<SqliteEngine> {
     }
 
     fn write_mark(&self) -> Option<WriteMark> {
-        let writes = self.0.shared.writes.load(Ordering::SeqCst);
-        writes.is_multiple_of(2).then_some(WriteMark(writes))
+        self.0.shared.writes.mark().map(WriteMark)
     }
 
     /// Both a read connection and the writer (behind any queued writes) must answer; and

@@ -220,6 +220,11 @@ fn take(database: &Path) -> Result<Connection, StoreError> {
     };
     // A database restored where there was none is private too.
     create_private(database).map_err(StoreError::Create)?;
+    // A store of this process has it: the file's lock does not keep this process out, and
+    // that store's kept answers trust that only its writers change the file.
+    if super::writes::open_here(database) {
+        return Err(StoreError::InUse(database.to_owned()));
+    }
     let target = Connections {
         path: database.to_owned(),
     }
