@@ -18,6 +18,12 @@ use tracing_subscriber::{
 /// The event format: see the module's documentation.
 pub struct Line;
 
+thread_local! {
+    /// Each thread's line, reused: the line is made in a `String` (each piece a copy) and
+    /// handed to the writer once, where each piece written to the writer was a dynamic call.
+    static LINE: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(256));
+}
+
 impl<S, N> FormatEvent<S, N> for Line
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -29,63 +35,99 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let now = time::Timestamp::now();
-        let level = match *event.metadata().level() {
-            Level::ERROR => "ERROR",
-            Level::WARN => " WARN",
-            Level::INFO => " INFO",
-            Level::DEBUG => "DEBUG",
-            Level::TRACE => "TRACE",
-        };
-        if writer.has_ansi_escapes() {
-            let colour = match *event.metadata().level() {
-                Level::ERROR => "31",
-                Level::WARN => "33",
-                Level::INFO => "32",
-                Level::DEBUG => "34",
-                Level::TRACE => "35",
-            };
-            writer.write_str("\x1b[2m")?;
-            now.write(&mut writer)?;
-            write!(writer, "\x1b[0m \x1b[{colour}m{level}\x1b[0m ")?;
-        } else {
-            now.write(&mut writer)?;
-            writer.write_char(' ')?;
-            writer.write_str(level)?;
-            writer.write_char(' ')?;
-        }
-        // The request being served (`super::context`), written as its span was.
-        let mut first = true;
-        let in_request = super::context::current_fields(|name, value| {
-            writer.write_str(if first { "request{" } else { " " })?;
-            first = false;
-            writer.write_str(name)?;
-            writer.write_char('=')?;
-            Escaping(&mut writer).write_str(value)
-        })?;
-        if in_request {
-            writer.write_str("}:")?;
-        }
-        let scope = context.event_scope();
-        let spans = scope.is_some();
-        if let Some(scope) = scope {
-            for span in scope.from_root() {
-                writer.write_str(span.name())?;
-                let extensions = span.extensions();
-                if let Some(fields) = extensions.get::<FormattedFields<N>>()
-                    && !fields.is_empty()
-                {
-                    write!(writer, "{{{fields}}}")?;
-                }
-                writer.write_char(':')?;
+        let ansi = writer.has_ansi_escapes();
+        LINE.with(|line| match line.try_borrow_mut() {
+            Ok(mut line) => {
+                line.clear();
+                make_line(&mut line, context, ansi, event)?;
+                writer.write_str(&line)
             }
-        }
-        if in_request || spans {
-            writer.write_char(' ')?;
-        }
-        context.format_fields(writer.by_ref(), event)?;
-        writer.write_char('\n')
+            // Logged while a line was being made on this thread (a value's `Display` that
+            // logs): a line of its own.
+            Err(_) => {
+                let mut line = String::with_capacity(256);
+                make_line(&mut line, context, ansi, event)?;
+                writer.write_str(&line)
+            }
+        })
     }
+}
+
+/// Writes `event`'s line (with colours when `ansi`) into `line`.
+fn make_line<S, N>(
+    line: &mut String,
+    context: &FmtContext<'_, S, N>,
+    ansi: bool,
+    event: &Event<'_>,
+) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    let now = time::Timestamp::now();
+    let level = match *event.metadata().level() {
+        Level::ERROR => "ERROR",
+        Level::WARN => " WARN",
+        Level::INFO => " INFO",
+        Level::DEBUG => "DEBUG",
+        Level::TRACE => "TRACE",
+    };
+    if ansi {
+        let colour = match *event.metadata().level() {
+            Level::ERROR => "31",
+            Level::WARN => "33",
+            Level::INFO => "32",
+            Level::DEBUG => "34",
+            Level::TRACE => "35",
+        };
+        line.push_str("\x1b[2m");
+        now.write(line);
+        write!(line, "\x1b[0m \x1b[{colour}m{level}\x1b[0m ")?;
+    } else {
+        now.write(line);
+        line.push(' ');
+        line.push_str(level);
+        line.push(' ');
+    }
+    // The request being served (`super::context`), written as its span was.
+    let mut first = true;
+    let in_request = super::context::current_fields(|name, value| {
+        line.push_str(if first { "request{" } else { " " });
+        first = false;
+        line.push_str(name);
+        line.push('=');
+        Escaping(line).write_str(value)
+    })?;
+    if in_request {
+        line.push_str("}:");
+    }
+    let scope = context.event_scope();
+    let spans = scope.is_some();
+    if let Some(scope) = scope {
+        for span in scope.from_root() {
+            line.push_str(span.name());
+            let extensions = span.extensions();
+            if let Some(fields) = extensions.get::<FormattedFields<N>>()
+                && !fields.is_empty()
+            {
+                write!(line, "{{{fields}}}")?;
+            }
+            line.push(':');
+        }
+    }
+    if in_request || spans {
+        line.push(' ');
+    }
+    // As `Fields` formats them (the format this one is used with), into the line itself.
+    let mut visitor = Visitor {
+        out: line,
+        empty: true,
+        result: Ok(()),
+    };
+    event.record(&mut visitor);
+    visitor.result?;
+    line.push('\n');
+    Ok(())
 }
 
 /// The fields' format, for events and spans alike: `message`, then ` name=value`; strings
@@ -94,14 +136,20 @@ where
 pub struct Fields;
 
 impl<'writer> FormatFields<'writer> for Fields {
-    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+    fn format_fields<R: RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut text = String::new();
         let mut visitor = Visitor {
-            writer,
+            out: &mut text,
             empty: true,
             result: Ok(()),
         };
         fields.record(&mut visitor);
-        visitor.result
+        visitor.result?;
+        writer.write_str(&text)
     }
 
     fn add_fields(
@@ -110,18 +158,20 @@ impl<'writer> FormatFields<'writer> for Fields {
         fields: &tracing::span::Record<'_>,
     ) -> fmt::Result {
         let empty = current.is_empty();
+        let mut text = String::new();
         let mut visitor = Visitor {
-            writer: current.as_writer(),
+            out: &mut text,
             empty,
             result: Ok(()),
         };
         fields.record(&mut visitor);
-        visitor.result
+        visitor.result?;
+        current.as_writer().write_str(&text)
     }
 }
 
-struct Visitor<'writer> {
-    writer: Writer<'writer>,
+struct Visitor<'a> {
+    out: &'a mut String,
     /// Nothing written yet (no separator needed).
     empty: bool,
     result: fmt::Result,
@@ -130,30 +180,22 @@ struct Visitor<'writer> {
 impl Visitor<'_> {
     /// Writes the field's separator and name (none for the message), then its value by
     /// `value`, escaped.
-    fn field(&mut self, field: &Field, value: impl FnOnce(&mut Escaping<'_, '_>) -> fmt::Result) {
+    fn field(&mut self, field: &Field, value: impl FnOnce(&mut Escaping<'_>) -> fmt::Result) {
         // The `log` crate's records (tokio-postgres', rustls') carry their origin: not logged,
         // as by the default format.
         let name = field.name();
         if self.result.is_err() || name.starts_with("log.") {
             return;
         }
-        self.result = self.field_text(name, value);
-        self.empty = false;
-    }
-
-    fn field_text(
-        &mut self,
-        name: &str,
-        value: impl FnOnce(&mut Escaping<'_, '_>) -> fmt::Result,
-    ) -> fmt::Result {
         if !self.empty {
-            self.writer.write_char(' ')?;
+            self.out.push(' ');
         }
         if name != "message" {
-            self.writer.write_str(name)?;
-            self.writer.write_char('=')?;
+            self.out.push_str(name);
+            self.out.push('=');
         }
-        value(&mut Escaping(&mut self.writer))
+        self.result = value(&mut Escaping(self.out));
+        self.empty = false;
     }
 
     /// A value formatted by `value`.
@@ -170,9 +212,9 @@ impl Visitor<'_> {
 
 /// Writes text with its control characters escaped (`\n`, `\x1b`, `\u{9b}`, ...): a value
 /// can neither start a line of its own nor drive the terminal that shows the log.
-struct Escaping<'a, 'writer>(&'a mut Writer<'writer>);
+struct Escaping<'a>(&'a mut String);
 
-impl fmt::Write for Escaping<'_, '_> {
+impl fmt::Write for Escaping<'_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         // Most values are printable ASCII: one pass over the bytes, rather than decoding
         // each character (a tenth of the request line's instructions, by callgrind).
@@ -183,21 +225,23 @@ impl fmt::Write for Escaping<'_, '_> {
             .iter()
             .fold(true, |all, byte| all & printable(byte))
         {
-            return self.0.write_str(text);
+            self.0.push_str(text);
+            return Ok(());
         }
         let mut rest = text;
         while let Some(at) = rest.find(|c: char| c.is_control() && c != '\t') {
-            self.0.write_str(&rest[..at])?;
+            self.0.push_str(&rest[..at]);
             let control = rest[at..].chars().next().unwrap_or_default();
             match control {
-                '\n' => self.0.write_str("\\n")?,
-                '\r' => self.0.write_str("\\r")?,
+                '\n' => self.0.push_str("\\n"),
+                '\r' => self.0.push_str("\\r"),
                 other if u32::from(other) < 0x80 => write!(self.0, "\\x{:02x}", u32::from(other))?,
                 other => write!(self.0, "\\u{{{:x}}}", u32::from(other))?,
             }
             rest = &rest[at + control.len_utf8()..];
         }
-        self.0.write_str(rest)
+        self.0.push_str(rest);
+        Ok(())
     }
 }
 

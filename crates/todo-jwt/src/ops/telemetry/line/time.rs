@@ -1,8 +1,6 @@
 //! The time a line starts with.
 
-use std::fmt;
-
-use tracing_subscriber::fmt::format::Writer;
+use std::fmt::Write as _;
 
 /// The time of a line (RFC 3339, UTC, microseconds): its date and seconds formatted once per
 /// second and thread, the rest from integers.
@@ -22,9 +20,11 @@ impl Timestamp {
         }
     }
 
-    pub(super) fn write(&self, writer: &mut Writer<'_>) -> fmt::Result {
+    /// Appends the time to `line`.
+    pub(super) fn write(&self, line: &mut String) {
         let Ok(since) = self.now.duration_since(std::time::UNIX_EPOCH) else {
-            return write!(writer, "{}", humantime::format_rfc3339_micros(self.now));
+            let _ = write!(line, "{}", humantime::format_rfc3339_micros(self.now));
+            return;
         };
         let second = since.as_secs();
         let (cached, mut text) = SECOND.get();
@@ -32,7 +32,8 @@ impl Timestamp {
             // `2026-12-06T22:48:40Z`: the date and time, then `.` in place of the `Z`.
             let formatted = humantime::format_rfc3339_seconds(self.now).to_string();
             let Some(head) = formatted.as_bytes().get(..19) else {
-                return write!(writer, "{}", humantime::format_rfc3339_micros(self.now));
+                let _ = write!(line, "{}", humantime::format_rfc3339_micros(self.now));
+                return;
             };
             text[..19].copy_from_slice(head);
             text[19] = b'.';
@@ -46,8 +47,8 @@ impl Timestamp {
             micros /= 10;
         }
         fraction[6] = b'Z';
-        writer.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)?;
-        writer.write_str(std::str::from_utf8(&fraction).map_err(|_| fmt::Error)?)
+        line.push_str(std::str::from_utf8(&text).unwrap_or("1970-01-01T00:00:00."));
+        line.push_str(std::str::from_utf8(&fraction).unwrap_or("000000Z"));
     }
 }
 
@@ -59,9 +60,7 @@ mod tests {
 
     fn written(now: std::time::SystemTime) -> String {
         let mut text = String::new();
-        Timestamp { now }
-            .write(&mut Writer::new(&mut text))
-            .expect("written");
+        Timestamp { now }.write(&mut text);
         text
     }
 
