@@ -248,6 +248,15 @@ mod tests {
         assert!(conditions(&["\"a\",, \"b\" ,"], &[]).is_ok());
         assert!(conditions(&[", \"a\""], &[]).is_ok());
         assert!(conditions(&[","], &[]).is_err());
+        // Bytes past ASCII (obs-text), in a tag or around one: 400 too.
+        for bad in [&b"\"a\xe9\""[..], b"\"a\" \x80", b"\x80\"a\"", b"*\xff"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::IF_NONE_MATCH,
+                HeaderValue::from_bytes(bad).expect("a header value"),
+            );
+            assert!(Conditions::from_headers(&headers).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
