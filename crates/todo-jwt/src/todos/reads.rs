@@ -1,7 +1,9 @@
 //! The reads: a list, a count, one todo. Each answers a strong `ETag` derived from the
 //! version the database keeps (of the user's list, or of the todo), so a current
 //! `If-None-Match` is a 304 after one indexed read, and a list already made at that version is
-//! served from the answer cache without reading a todo.
+//! served from the answer cache without reading a todo. On SQLite, a kept list answer is
+//! served (or its 304) without even that read while nothing has been written since its
+//! version was read (`Store::write_mark`).
 
 use std::ops::ControlFlow;
 
