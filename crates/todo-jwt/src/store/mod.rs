@@ -165,7 +165,9 @@ pub struct PoolStatus {
     pub in_use: usize,
     /// Open and waiting.
     pub idle: usize,
-    /// The most the pool opens.
+    /// Open and shared by short reads (PostgreSQL's, see `store/postgres/shared.rs`).
+    pub shared: usize,
+    /// The most the pool opens, the shared connections included.
     pub max: usize,
 }
 

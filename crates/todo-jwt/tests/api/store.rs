@@ -485,3 +485,74 @@ async fn a_transaction_pooler_refusing_the_session_setting_gets_a_hint() {
     assert!(said.contains("add pooler=transaction"), "{said}");
     pooler.abort();
 }
+
+/// Short reads by a key share a connection on PostgreSQL (`store/postgres/shared.rs`), where
+/// tokio-postgres pipelines them: 400 of them at once each get their own answer; the pool
+/// counts the shared connection within its size; and when the server ends that connection,
+/// the reads after it are served on a new one. (Through a pooler in transaction mode nothing
+/// is shared: the reads are checked the same, and the pool says so.)
+#[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass of tests/run.sh"]
+async fn short_reads_share_a_connection_and_outlive_it() {
+    let test_database = postgres_only().await;
+    let store = Store::open(&Database::Postgres {
+        url: test_database.url.clone(),
+        pool_size: 4,
+    })
+    .await
+    .expect("store opens");
+    let user = store
+        .users()
+        .insert(record("shared@example.com"))
+        .await
+        .expect("insert");
+    let mut made = Vec::new();
+    for number in 0..40 {
+        let created = store
+            .todos()
+            .create(&user.id, todo(&format!("todo {number}")), 100)
+            .await
+            .expect("create");
+        made.push((created.id, created.title));
+    }
+    let read_all = async || {
+        let reads = (0..400).map(|turn| {
+            let (id, title) = made[turn % made.len()].clone();
+            let store = store.clone();
+            let owner = user.id.clone();
+            tokio::spawn(async move {
+                let found = store.todos().find(&owner, id).await.expect("find");
+                assert_eq!(found.map(|(todo, _)| todo.title), Some(title), "todo {id}");
+            })
+        });
+        for read in reads.collect::<Vec<_>>() {
+            read.await.expect("a read");
+        }
+    };
+    read_all().await;
+    let pooled = crate::helpers::through_pooler();
+    let status = store.pool_status().expect("a pool");
+    assert_eq!(status.max, 4, "{status:?}");
+    assert_eq!(status.shared, usize::from(!pooled), "{status:?}");
+    if pooled {
+        return;
+    }
+    // The server ends every connection of the store's (the shared one among them).
+    let admin = admin_client(&test_database.direct).await;
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&test_database.name],
+        )
+        .await
+        .expect("terminate");
+    eventually(
+        Duration::from_secs(10),
+        "the shared connection closes",
+        async || store.pool_status().is_some_and(|status| status.shared == 0),
+    )
+    .await;
+    read_all().await;
+    assert_eq!(store.pool_status().map(|status| status.shared), Some(1));
+}

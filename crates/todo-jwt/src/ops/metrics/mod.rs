@@ -116,7 +116,7 @@ fn describe() {
     );
     metrics::describe_gauge!(
         "db_pool_connections",
-        "PostgreSQL connections of this instance, by state (in_use, idle, max)"
+        "PostgreSQL connections of this instance, by state (in_use, idle, shared, max)"
     );
 }
 
@@ -212,6 +212,7 @@ pub async fn render(
         if let Some(pool) = metrics.store.pool_status() {
             metrics::gauge!("db_pool_connections", "state" => "in_use").set(pool.in_use as f64);
             metrics::gauge!("db_pool_connections", "state" => "idle").set(pool.idle as f64);
+            metrics::gauge!("db_pool_connections", "state" => "shared").set(pool.shared as f64);
             metrics::gauge!("db_pool_connections", "state" => "max").set(pool.max as f64);
         }
     }

@@ -1,17 +1,20 @@
-//! PostgreSQL through tokio-postgres and a deadpool connection pool. The executors the
-//! repositories run their statements with are in `statements.rs`; TLS, in `tls.rs`.
+//! PostgreSQL through tokio-postgres and a deadpool connection pool, beside which a few
+//! connections are shared by short reads (`shared.rs`). The executors the repositories run
+//! their statements with are in `statements.rs`; TLS, in `tls.rs`.
 //!
 //! Several `todo-jwt` instances can share one database: ids come from an identity column,
 //! uniqueness from constraints, and migrations take an advisory lock so instances starting
 //! together apply each one once.
 
 mod pooler;
+mod shared;
 mod statements;
 mod tls;
 
 use std::sync::Arc;
 
 use pooler::Pooling;
+use shared::Shared;
 use statements::{Exec, Postgres};
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
@@ -155,10 +158,13 @@ pub struct PostgresEngine {
     costly: Arc<tokio::sync::Semaphore>,
     limits: Limits,
     pooling: Pooling,
+    /// The connections short reads by a key share (none behind a pooler in transaction mode).
+    shared: Shared,
 }
 
 impl PostgresEngine {
-    /// Connects to `url` with a pool of `pool_size` connections and brings the schema up to date.
+    /// Connects to `url` with `pool_size` connections at most (a few of them shared, the rest
+    /// pooled) and brings the schema up to date.
     pub(super) async fn connect(
         url: &str,
         pool_size: usize,
@@ -199,10 +205,14 @@ impl PostgresEngine {
             ),
             None => Manager::from_config(config, NoTls, manager_config),
         };
+        let shared = match pooling {
+            Pooling::Session => shared::shared_count(pool_size),
+            Pooling::Transaction => 0,
+        };
         // Waiting for a connection counts against the query budget too: when every connection
         // is busy for that long, the request is answered 503 rather than queued without end.
         let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
+            .max_size(pool_size.saturating_sub(shared).max(1))
             .wait_timeout(Some(limits.query_timeout))
             // A server that does not answer (not one that refuses: that fails at once) costs a
             // request at most the budget too, then 503.
@@ -217,6 +227,7 @@ impl PostgresEngine {
             )),
             limits,
             pooling,
+            shared: Shared::new(shared),
         };
         engine.migrate().await.map_err(|error| match error {
             error
@@ -374,7 +385,8 @@ impl Engine for Postgres<PostgresEngine> {
         Some(PoolStatus {
             in_use: status.size.saturating_sub(status.available),
             idle: status.available,
-            max: status.max_size,
+            shared: self.0.shared.open(),
+            max: status.max_size + self.0.shared.slots(),
         })
     }
 }

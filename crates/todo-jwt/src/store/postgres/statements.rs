@@ -1,12 +1,14 @@
 //! PostgreSQL's executors ([`Run`]): each statement prepared through the connection's bounded
 //! cache (or, behind a pooler in transaction mode, sent unnamed with its parameters' types:
-//! see `pooler`) and run on a pooled connection, or on a transaction's own; costly ones take a
-//! turn first. And tokio-postgres' rows and parameters in the store's terms.
+//! see `pooler`) and run on a pooled connection, a shared one (a short read by a key: see
+//! `shared`), or a transaction's own; costly ones take a turn first. And tokio-postgres' rows
+//! and parameters in the store's terms.
 
 use std::{
     error::Error,
     future::Future,
     ops::{ControlFlow, Deref},
+    sync::Arc,
     time::Duration,
 };
 
@@ -44,14 +46,15 @@ async fn prepare_bounded(client: &ClientWrapper, sql: &str) -> Result<Prepared, 
     Ok(client.prepare_cached(sql).await?)
 }
 
-/// A connection to run statements on: taken from the pool for one statement, or the
-/// transaction's own.
+/// A connection to run statements on: taken from the pool for one statement, shared with other
+/// short reads, or the transaction's own.
 #[expect(
     clippy::large_enum_variant,
     reason = "lives on the stack for one statement; boxing it would allocate for each"
 )]
 pub(super) enum Client<'a> {
     Pooled(Object),
+    Shared(Arc<ClientWrapper>),
     Transaction(&'a Object),
 }
 
@@ -61,6 +64,7 @@ impl Deref for Client<'_> {
     fn deref(&self) -> &ClientWrapper {
         match self {
             Self::Pooled(client) => client,
+            Self::Shared(client) => client,
             Self::Transaction(client) => client,
         }
     }
@@ -73,6 +77,9 @@ pub(super) struct Postgres<E>(pub E);
 pub(super) trait Exec: Send + Sync + 'static {
     /// The connection for the next statement.
     fn client(&self) -> impl Future<Output = Result<Client<'_>, StoreError>> + Send;
+    /// The connection for a short read that answers one row at most: a shared one where there
+    /// is one (see `shared`), else as [`Exec::client`].
+    fn key_client(&self) -> impl Future<Output = Result<Client<'_>, StoreError>> + Send;
     /// A turn for a costly statement, held while it runs (none inside a transaction, which
     /// already has its connection).
     fn costly_turn(
@@ -88,6 +95,13 @@ pub(super) trait Exec: Send + Sync + 'static {
 impl Exec for PostgresEngine {
     async fn client(&self) -> Result<Client<'_>, StoreError> {
         Ok(Client::Pooled(self.pool.get().await?))
+    }
+
+    async fn key_client(&self) -> Result<Client<'_>, StoreError> {
+        match self.shared.get(&self.pool).await {
+            Some(client) => Ok(Client::Shared(client)),
+            None => self.client().await,
+        }
     }
 
     async fn costly_turn(&self) -> Result<Option<OwnedSemaphorePermit>, StoreError> {
@@ -116,6 +130,10 @@ impl Exec for PostgresTransaction {
             .as_ref()
             .map(Client::Transaction)
             .ok_or(StoreError::Closed)
+    }
+
+    async fn key_client(&self) -> Result<Client<'_>, StoreError> {
+        self.client().await
     }
 
     async fn costly_turn(&self) -> Result<Option<OwnedSemaphorePermit>, StoreError> {
@@ -253,14 +271,15 @@ impl ToSql for Param<'_> {
 
 impl<E: Exec> Postgres<E> {
     /// Runs `statement` (a costly one with a turn) and calls `each` with its rows as they
-    /// arrive.
+    /// arrive. `by_key`: the statement answers one row at most.
     async fn each_row(
         &self,
         statement: Statement<'_>,
+        by_key: bool,
         mut each: impl FnMut(&Row) -> Result<ControlFlow<()>, StoreError> + Send,
     ) -> Result<(), StoreError> {
         let turn = self.turn(statement.access).await?;
-        let client = self.0.client().await?;
+        let client = self.client_for(statement.access, by_key).await?;
         let mut visit = async |rows: tokio_postgres::RowStream| {
             pin_mut!(rows);
             while let Some(row) = rows.try_next().await? {
@@ -291,6 +310,15 @@ impl<E: Exec> Postgres<E> {
         }
     }
 
+    /// The connection for a statement of `access`: a short read by a key may share one.
+    async fn client_for(&self, access: Access, by_key: bool) -> Result<Client<'_>, StoreError> {
+        if by_key && access == Access::Read {
+            self.0.key_client().await
+        } else {
+            self.0.client().await
+        }
+    }
+
     /// The budget `access` must set for itself (see [`Exec::own_budget`]).
     fn budget_for(&self, access: Access) -> Option<Duration> {
         match access {
@@ -313,6 +341,7 @@ impl<E: Exec> Run for Postgres<E> {
 
     async fn one<T: FromRow>(&self, statement: Statement<'_>) -> Result<T, StoreError> {
         let turn = self.turn(statement.access).await?;
+        // Not shared: such a statement may count many rows (`count_todos`).
         let client = self.0.client().await?;
         let row = match self.0.pooling() {
             Pooling::Session => {
@@ -340,7 +369,7 @@ impl<E: Exec> Run for Postgres<E> {
         statement: Statement<'_>,
     ) -> Result<Option<T>, StoreError> {
         let mut found = None;
-        self.each_row(statement, |row| {
+        self.each_row(statement, true, |row| {
             // Such a statement reads by a key: one row at most.
             if found.is_none() {
                 found = Some(T::from_row(row)?);
@@ -353,7 +382,7 @@ impl<E: Exec> Run for Postgres<E> {
 
     async fn all<T: FromRow>(&self, statement: Statement<'_>) -> Result<Vec<T>, StoreError> {
         let mut all = Vec::new();
-        self.each_row(statement, |row| {
+        self.each_row(statement, false, |row| {
             all.push(T::from_row(row)?);
             Ok(ControlFlow::Continue(()))
         })
@@ -390,7 +419,7 @@ impl<E: Exec> Run for Postgres<E> {
         visit: &mut Visitor<'_>,
     ) -> Result<(), StoreError> {
         let statement = Statement::read(select.sql, select.params.as_slice());
-        self.each_row(statement.costly(select.costly), |row| {
+        self.each_row(statement.costly(select.costly), false, |row| {
             Ok(visit(todo_ref(row)?))
         })
         .await
