@@ -307,7 +307,8 @@ async fn postgres_connections_use_tls_as_the_url_says() {
             .expect("pg_stat_ssl")
             .get(0)
     };
-    let open = async |url: String| Store::open(&Database::Postgres { url, pool_size: 1 }).await;
+    // Four connections: three pooled, one shared by short reads (made by its own connector).
+    let open = async |url: String| Store::open(&Database::Postgres { url, pool_size: 4 }).await;
     let url = &test_database.direct;
     let plain = open(url.clone()).await.expect("plain text on loopback");
     assert_eq!(
@@ -332,6 +333,13 @@ async fn postgres_connections_use_tls_as_the_url_says() {
     .await
     .expect("verify-full against the server's own certificate");
     verified.ping().await.expect("ping");
+    // A short read by a key, on the shared connection: encrypted too.
+    verified.users().find("nobody").await.expect("a short read");
+    assert_eq!(verified.pool_status().map(|status| status.shared), Some(1));
+    assert!(
+        encrypted_sessions().await >= 2,
+        "sslmode=verify-full: the pooled and the shared connection encrypted"
+    );
     drop(verified);
     // The certificate names localhost, not 127.0.0.1; the public CAs did not issue it.
     let public_roots = "/etc/ssl/certs/ca-certificates.crt";

@@ -197,13 +197,16 @@ impl PostgresEngine {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = match tls_config {
-            Some(tls_config) => Manager::from_config(
-                config,
-                tokio_postgres_rustls::MakeRustlsConnect::new(tls_config),
-                manager_config,
+        let (manager, connect) = match tls_config {
+            Some(tls_config) => {
+                let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config);
+                let connect = shared::connector(config.clone(), tls.clone());
+                (Manager::from_config(config, tls, manager_config), connect)
+            }
+            None => (
+                Manager::from_config(config.clone(), NoTls, manager_config),
+                shared::connector(config, NoTls),
             ),
-            None => Manager::from_config(config, NoTls, manager_config),
         };
         let shared = match pooling {
             Pooling::Session => shared::shared_count(pool_size),
@@ -227,7 +230,7 @@ impl PostgresEngine {
             )),
             limits,
             pooling,
-            shared: Shared::new(shared),
+            shared: Shared::new(shared, connect, limits.query_timeout),
         };
         engine.migrate().await.map_err(|error| match error {
             error

@@ -4,6 +4,12 @@
 //! many in one `read`, where a pooled connection makes a round of system calls and wake-ups
 //! for each. Under load this is most of what a read costs the instance.
 //!
+//! How many statements one `write` carries depends on when the connection's task runs. A
+//! request that queues a statement wakes that task, and tokio runs a task woken so straight
+//! after the one that woke it: it would write that one statement alone, before the other
+//! requests ready on the thread had queued theirs. So the task lets them run first: woken, it
+//! yields once, then drives the connection ([`Coalescing`]).
+//!
 //! Only statements that answer one row at once share: a long answer would hold up every read
 //! queued behind it on the connection, and a transaction needs its connection alone. A pooler
 //! in transaction mode gets none (each statement there may reach another server connection,
@@ -13,12 +19,86 @@
 //! one is being made (the server restarting, say), reads take pooled connections instead, so
 //! that an outage costs each request its own attempt and budget, not a queue behind one.
 
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
 };
 
-use deadpool_postgres::{ClientWrapper, Pool};
+use deadpool_postgres::ClientWrapper;
+use futures_util::future::BoxFuture;
+use tokio_postgres::{
+    Socket,
+    tls::{MakeTlsConnect, TlsConnect},
+};
+
+/// Makes a shared connection.
+type Connector =
+    Box<dyn Fn() -> BoxFuture<'static, Result<ClientWrapper, tokio_postgres::Error>> + Send + Sync>;
+
+/// A [`Connector`] that connects with `config` and `tls` (the pool's own), and drives each
+/// connection on a task of its own through [`Coalescing`].
+pub(super) fn connector<T>(config: tokio_postgres::Config, tls: T) -> Connector
+where
+    T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    Box::new(move || {
+        let (config, tls) = (config.clone(), tls.clone());
+        Box::pin(async move {
+            let (client, connection) = config.connect(tls).await?;
+            let task = tokio::spawn(Coalescing::new(connection));
+            Ok(ClientWrapper::new(client, task))
+        })
+    })
+}
+
+/// Drives a connection (`inner`), letting the tasks ready before it run first each time it is
+/// woken: it yields once (woken again at once, it goes to the back of its thread's queue),
+/// then polls `inner`. Ends with the connection; its error, if any, is the statements' to
+/// report (they fail with it).
+pub(super) struct Coalescing<F> {
+    inner: Pin<Box<F>>,
+    yielded: bool,
+}
+
+impl<F> Coalescing<F> {
+    pub(super) fn new(inner: F) -> Self {
+        Self {
+            inner: Box::pin(inner),
+            yielded: false,
+        }
+    }
+}
+
+impl<F: Future<Output = Result<(), E>>, E: std::fmt::Display> Future for Coalescing<F> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.yielded {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.yielded = false;
+        match self.inner.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "a shared PostgreSQL connection ended");
+                }
+                Poll::Ready(())
+            }
+        }
+    }
+}
 
 /// How many connections of a pool of `pool_size` are shared: two of a pool of eight or more,
 /// one of four to seven, none of fewer (each connection a transaction could wait for counts
@@ -35,6 +115,9 @@ pub(super) fn shared_count(pool_size: usize) -> usize {
 pub(super) struct Shared {
     slots: Box<[Slot]>,
     next: AtomicUsize,
+    connect: Connector,
+    /// How long making a connection may take.
+    budget: Duration,
 }
 
 #[derive(Default)]
@@ -60,18 +143,20 @@ impl Slot {
 }
 
 impl Shared {
-    /// `count` slots, each empty until first used.
-    pub(super) fn new(count: usize) -> Self {
+    /// `count` slots, each empty until first used, filled by `connect` within `budget`.
+    pub(super) fn new(count: usize, connect: Connector, budget: Duration) -> Self {
         Self {
             slots: (0..count).map(|_| Slot::default()).collect(),
             next: AtomicUsize::new(0),
+            connect,
+            budget,
         }
     }
 
-    /// The next shared connection, made with `pool`'s manager when its slot has none. `None`
-    /// when there are no slots, or when the slot's connection is being made by another
-    /// request or could not be made: the caller takes a pooled connection then.
-    pub(super) async fn get(&self, pool: &Pool) -> Option<Arc<ClientWrapper>> {
+    /// The next shared connection, made when its slot has none. `None` when there are no
+    /// slots, or when the slot's connection is being made by another request or could not be
+    /// made: the caller takes a pooled connection then.
+    pub(super) async fn get(&self) -> Option<Arc<ClientWrapper>> {
         if self.slots.is_empty() {
             return None;
         }
@@ -84,16 +169,10 @@ impl Shared {
         if let Some(client) = slot.open() {
             return Some(client);
         }
-        // Bounded like the pool's own: its `create_timeout` does not apply here.
-        let timeout = pool
-            .timeouts()
-            .create
-            .unwrap_or(std::time::Duration::from_secs(5));
-        let made =
-            tokio::time::timeout(timeout, deadpool::managed::Manager::create(pool.manager()))
-                .await
-                .ok()?
-                .ok()?;
+        let made = tokio::time::timeout(self.budget, (self.connect)())
+            .await
+            .ok()?
+            .ok()?;
         let made = Arc::new(made);
         *slot
             .client
@@ -131,5 +210,27 @@ mod tests {
         for size in 1..=64 {
             assert!(size - shared_count(size) >= 3.min(size), "{size}");
         }
+    }
+
+    /// Woken, the driver lets the task ready after it run first (there, a request that queues
+    /// its statement), and ends when its connection does.
+    #[test]
+    fn the_driver_lets_the_ready_tasks_run_before_it() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let order = Arc::new(Mutex::new(Vec::new()));
+        runtime.block_on(async {
+            let log = Arc::clone(&order);
+            let driver = tokio::spawn(Coalescing::new(async move {
+                log.lock().expect("log").push("connection");
+                Ok::<(), std::io::Error>(())
+            }));
+            let log = Arc::clone(&order);
+            let other = tokio::spawn(async move { log.lock().expect("log").push("request") });
+            driver.await.expect("the driver ends with its connection");
+            other.await.expect("the other task");
+        });
+        assert_eq!(*order.lock().expect("log"), ["request", "connection"]);
     }
 }

@@ -98,7 +98,7 @@ impl Exec for PostgresEngine {
     }
 
     async fn key_client(&self) -> Result<Client<'_>, StoreError> {
-        match self.shared.get(&self.pool).await {
+        match self.shared.get().await {
             Some(client) => Ok(Client::Shared(client)),
             None => self.client().await,
         }
