@@ -72,7 +72,7 @@ measure() {
   perf stat -x, -e syscalls:sys_enter_sendto -p "$pid" -o "$work/perf.txt" -- \
     sleep "$DURATION" >/dev/null 2>&1 &
   local perf_pid=$!
-  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$port/todos" \
+  wrk -t"$(( CONNECTIONS < 2 ? 1 : 2 ))" -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$port/todos" \
     -H "Authorization: Bearer $token" "${header[@]}" >"$work/wrk.txt"
   wait "$perf_pid" || true
   local requests sends
@@ -105,7 +105,7 @@ for line in open(rows):
     per_send = f"{int(sends) / requests:.2f}" if sends.isdigit() else "n/a"
     print(f"{kind:8} {backend:10} {requests / duration:8.0f} {cpu:7.1f} {per_send:>6} "
           f"{int(statements) / requests:6.3f}")
-print(f"\nwrk -t2 -c{connections} -d{duration}s; sends and statements per request")
+print(f"\nwrk -c{connections} -d{duration}s; sends and statements per request")
 for kind, by in runs.items():
     ratios = [pg / sqlite for pg, sqlite in zip(by["pg"], by["sqlite"]) if sqlite]
     print(f"GET /todos {kind}: PostgreSQL / SQLite CPU per request, median of {len(ratios)} "

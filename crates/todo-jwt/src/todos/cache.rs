@@ -1,5 +1,5 @@
-//! Serialised answers of `GET /todos` and `GET /todos/count`, kept by user, query and the
-//! list's version: once the version has been read (one indexed read, which a 304 needs
+//! Serialised answers of `GET /todos` and `GET /todos/count` (and of `GET /todos/{id}`, under
+//! the todo's version: `reads::get_todo`), kept by user, query and the list's version: once the version has been read (one indexed read, which a 304 needs
 //! anyway), an answer made at that version is the answer, and it is served without reading or
 //! writing a todo. The version is the database's, raised in the same transaction as any change
 //! to the user's todos, so an answer is never served after a change, whichever instance made

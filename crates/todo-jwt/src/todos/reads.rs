@@ -1,8 +1,8 @@
 //! The reads: a list, a count, one todo. Each answers a strong `ETag` derived from the
 //! version the database keeps (of the user's list, or of the todo), so a current
-//! `If-None-Match` is a 304 after one indexed read, and a list already made at that version is
-//! served from the answer cache without reading a todo. On SQLite, a kept list answer is
-//! served (or its 304) without even that read while nothing has been written since its
+//! `If-None-Match` is a 304 after one indexed read, and an answer already made at that
+//! version is served from the answer cache without reading a todo. On SQLite, a kept answer
+//! is served (or its 304) without even that read while nothing has been written since its
 //! version was read (`Store::write_mark`).
 
 use std::ops::ControlFlow;
@@ -297,10 +297,25 @@ pub async fn get_todo(
                 .tag(&user.id, Tagged::Todo(id), version, "one", query),
         )
     };
+    // Kept as a list's answer is (`list_read`), under the todo's id and query.
+    let answers = &revalidation.answers;
+    let kept_query = format!("{id}?{query}");
+    let key = (&*user.id, "one", kept_query.as_str());
+    // Taken before the version is read: see `Store::write_mark`.
+    let mark = store.write_mark();
+    let found = answers.find(key);
+    if let (Some(mark), Some(answer)) = (mark, &found)
+        && answer.current(mark)
+    {
+        return kept(&conditions, answer);
+    }
     if conditions != Conditions::default() {
         // Revalidation reads the version alone.
         let version = store.todos().version(&user.id, id).await?;
         let version = version.ok_or_else(|| super::not_found(id))?;
+        if let Some(answer) = found.filter(|answer| answer.confirm(version, mark)) {
+            return kept(&conditions, &answer);
+        }
         if let Some(early) = precondition(&conditions, &tag_at(version))? {
             return Ok(early);
         }
@@ -316,5 +331,7 @@ pub async fn get_todo(
         fields: filter.fields,
     }
     .write_json(&mut body);
-    Ok(tagged(json_bytes(body), tag_at(version)))
+    let (body, tag) = (Bytes::from(body), tag_at(version));
+    answers.put(key, (version, mark), tag.clone(), body.clone());
+    Ok(tagged(json_bytes(body), tag))
 }
