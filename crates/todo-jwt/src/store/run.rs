@@ -38,6 +38,9 @@ pub(super) struct Statement<'a> {
     pub sql: Sql,
     /// Its parameters, in order.
     pub params: &'a [Param<'a>],
+    /// Whether its row may be long (a whole todo): on PostgreSQL such a read never shares a
+    /// connection with others (`store/postgres/shared.rs`), which it would hold up.
+    pub wide: bool,
 }
 
 impl<'a> Statement<'a> {
@@ -56,7 +59,14 @@ impl<'a> Statement<'a> {
             access,
             sql,
             params,
+            wide: false,
         }
+    }
+
+    /// The same statement, whose row may be long (see [`Statement::wide`]).
+    pub(super) fn wide(mut self) -> Self {
+        self.wide = true;
+        self
     }
 
     /// The same statement, costly when `costly` is: its condition may take its whole budget.

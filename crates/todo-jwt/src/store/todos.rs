@@ -327,7 +327,7 @@ impl<X: Run> TodoStatements for X {
 
     async fn find_todo(&self, owner: &str, id: i64) -> Result<Option<(Todo, i64)>, StoreError> {
         let params = [owner.into(), id.into()];
-        self.optional(Statement::read(&self.sql().todos.find, &params))
+        self.optional(Statement::read(&self.sql().todos.find, &params).wide())
             .await
     }
 

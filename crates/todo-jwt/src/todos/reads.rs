@@ -332,6 +332,10 @@ pub async fn get_todo(
     }
     .write_json(&mut body);
     let (body, tag) = (Bytes::from(body), tag_at(version));
-    answers.put(key, (version, mark), tag.clone(), body.clone());
+    // Kept only where it can be served unread (SQLite): elsewhere it would save no read, and
+    // would take the room of lists' answers.
+    if mark.is_some() {
+        answers.put(key, (version, mark), tag.clone(), body.clone());
+    }
     Ok(tagged(json_bytes(body), tag))
 }

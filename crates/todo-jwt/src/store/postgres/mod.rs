@@ -153,7 +153,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 pub struct PostgresEngine {
     pool: Pool,
     /// Turns for costly statements (pattern matches): as many as SQLite's costly-read threads
-    /// (half the cores, at least one; never more than the pool), so that they can neither hold
+    /// (half the cores, at least one; never more than the pooled connections), so that they can neither hold
     /// every connection nor every core of a database server on the same machine.
     costly: Arc<tokio::sync::Semaphore>,
     limits: Limits,
@@ -226,7 +226,9 @@ impl PostgresEngine {
         let engine = Self {
             pool,
             costly: Arc::new(tokio::sync::Semaphore::new(
-                limits.costly_reads.clamp(1, pool_size.max(1)),
+                limits
+                    .costly_reads
+                    .clamp(1, pool_size.saturating_sub(shared).max(1)),
             )),
             limits,
             pooling,

@@ -1,4 +1,5 @@
-//! Connections shared by the short reads by a key (a list's version, a todo, a user): many
+//! Connections shared by the short reads by a key (a list's or a todo's version, a user, a
+//! session, a throttle's count): many
 //! requests use one at once, and tokio-postgres pipelines their statements. Its connection
 //! task writes every statement waiting in its queue in one `write`, and reads the answers of
 //! many in one `read`, where a pooled connection makes a round of system calls and wake-ups
@@ -10,14 +11,18 @@
 //! requests ready on the thread had queued theirs. So the task lets them run first: woken, it
 //! yields once, then drives the connection ([`Coalescing`]).
 //!
-//! Only statements that answer one row at once share: a long answer would hold up every read
-//! queued behind it on the connection, and a transaction needs its connection alone. A pooler
+//! Only statements that answer one short row share (`Run::optional` with a short read, not
+//! one marked `wide`, as a whole todo is): a long answer would hold up every read queued
+//! behind it on the connection, and a transaction needs its connection alone. A pooler
 //! in transaction mode gets none (each statement there may reach another server connection,
 //! which pipelining across clients does not suit); nor does a pool too small to spare them.
 //!
-//! A shared connection is made when it is first needed, and again when it has closed. While
-//! one is being made (the server restarting, say), reads take pooled connections instead, so
-//! that an outage costs each request its own attempt and budget, not a queue behind one.
+//! A shared connection is made when it is first needed, and again when it has closed (or did
+//! not answer a statement within the query budget and a margin: see [`Lent::give_up`]).
+//! While one is being made (the server restarting, say), or for a second after an attempt
+//! failed, reads take pooled connections instead, so that an outage costs each request the
+//! pool's own attempt and budget, not a queue behind one. A connection carries at most
+//! [`MAX_IN_FLIGHT`] statements at once; further reads take pooled connections.
 
 use std::{
     future::Future,
@@ -27,7 +32,7 @@ use std::{
         atomic::{AtomicUsize, Ordering},
     },
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use deadpool_postgres::ClientWrapper;
@@ -111,30 +116,55 @@ pub(super) fn shared_count(pool_size: usize) -> usize {
     }
 }
 
+/// Statements one shared connection carries at once at most. Beyond, a read takes a pooled
+/// connection, where it waits as long as the pool allows, then is a 503: the shared
+/// connections never queue without end.
+const MAX_IN_FLIGHT: usize = 64;
+
+/// How long a slot waits after a connection could not be made before it tries again (reads
+/// take pooled connections meanwhile): a server that refuses connections is not asked again
+/// by every read.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How long past the query budget a statement on a shared connection is waited for. The
+/// server stops a statement at the budget (`statement_timeout`) and says so; a connection
+/// that does not answer by then is taken for lost (a link that died without a word), given
+/// up, and the statement is a 503.
+const PATIENCE_MARGIN: Duration = Duration::from_secs(1);
+
 /// The shared connections, taken in turn.
 pub(super) struct Shared {
     slots: Box<[Slot]>,
     next: AtomicUsize,
     connect: Connector,
-    /// How long making a connection may take.
+    /// How long making a connection may take, and a statement on one (plus the margin).
     budget: Duration,
 }
 
-#[derive(Default)]
 struct Slot {
     /// The connection, while it is open.
     client: Mutex<Option<Arc<ClientWrapper>>>,
     /// Held while a connection is being made for this slot.
     making: tokio::sync::Mutex<()>,
+    /// The turns of the statements in flight.
+    in_flight: tokio::sync::Semaphore,
+    /// When a connection could last not be made.
+    failed_at: Mutex<Option<Instant>>,
 }
 
 impl Slot {
+    fn new() -> Self {
+        Self {
+            client: Mutex::default(),
+            making: tokio::sync::Mutex::default(),
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+            failed_at: Mutex::default(),
+        }
+    }
+
     /// The connection, unless there is none or it has closed.
     fn open(&self) -> Option<Arc<ClientWrapper>> {
-        let client = self
-            .client
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let client = lock(&self.client);
         client
             .as_ref()
             .filter(|client| !client.is_closed())
@@ -142,11 +172,54 @@ impl Slot {
     }
 }
 
+/// The lock's guard, even after a panic while it was held (what it guards stays consistent:
+/// one assignment).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A shared connection lent to one statement, with that statement's turn on it.
+pub(super) struct Lent<'a> {
+    slot: &'a Slot,
+    client: Arc<ClientWrapper>,
+    patience: Duration,
+    _turn: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl Lent<'_> {
+    /// How long the statement is waited for.
+    pub(super) fn patience(&self) -> Duration {
+        self.patience
+    }
+
+    /// The connection did not answer in time: the slot lets it go (its task ends with the
+    /// last statement that holds it), and the next read there makes a new one.
+    pub(super) fn give_up(&self) {
+        let mut client = lock(&self.slot.client);
+        if client
+            .as_ref()
+            .is_some_and(|kept| Arc::ptr_eq(kept, &self.client))
+        {
+            *client = None;
+        }
+    }
+}
+
+impl std::ops::Deref for Lent<'_> {
+    type Target = ClientWrapper;
+
+    fn deref(&self) -> &ClientWrapper {
+        &self.client
+    }
+}
+
 impl Shared {
     /// `count` slots, each empty until first used, filled by `connect` within `budget`.
     pub(super) fn new(count: usize, connect: Connector, budget: Duration) -> Self {
         Self {
-            slots: (0..count).map(|_| Slot::default()).collect(),
+            slots: (0..count).map(|_| Slot::new()).collect(),
             next: AtomicUsize::new(0),
             connect,
             budget,
@@ -154,31 +227,39 @@ impl Shared {
     }
 
     /// The next shared connection, made when its slot has none. `None` when there are no
-    /// slots, or when the slot's connection is being made by another request or could not be
-    /// made: the caller takes a pooled connection then.
-    pub(super) async fn get(&self) -> Option<Arc<ClientWrapper>> {
+    /// slots, or the slot carries [`MAX_IN_FLIGHT`] statements already, or its connection is
+    /// being made by another request, could not be made, or failed to be less than
+    /// [`RETRY_AFTER`] ago: the caller takes a pooled connection then.
+    pub(super) async fn get(&self) -> Option<Lent<'_>> {
         if self.slots.is_empty() {
             return None;
         }
         let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let slot = &self.slots[turn];
+        let turn = slot.in_flight.try_acquire().ok()?;
+        let lent = |client| Lent {
+            slot,
+            client,
+            patience: self.budget + PATIENCE_MARGIN,
+            _turn: turn,
+        };
         if let Some(client) = slot.open() {
-            return Some(client);
+            return Some(lent(client));
+        }
+        if lock(&slot.failed_at).is_some_and(|at| at.elapsed() < RETRY_AFTER) {
+            return None;
         }
         let _making = slot.making.try_lock().ok()?;
         if let Some(client) = slot.open() {
-            return Some(client);
+            return Some(lent(client));
         }
-        let made = tokio::time::timeout(self.budget, (self.connect)())
-            .await
-            .ok()?
-            .ok()?;
+        let Ok(Ok(made)) = tokio::time::timeout(self.budget, (self.connect)()).await else {
+            *lock(&slot.failed_at) = Some(Instant::now());
+            return None;
+        };
         let made = Arc::new(made);
-        *slot
-            .client
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::clone(&made));
-        Some(made)
+        *lock(&slot.client) = Some(Arc::clone(&made));
+        Some(lent(made))
     }
 
     /// How many connections are shared (open or not).
@@ -210,6 +291,32 @@ mod tests {
         for size in 1..=64 {
             assert!(size - shared_count(size) >= 3.min(size), "{size}");
         }
+    }
+
+    /// A slot whose connection could not be made takes pooled connections for a while
+    /// ([`RETRY_AFTER`]) before it tries again: a server that refuses connections is not
+    /// asked again by every read.
+    #[tokio::test]
+    async fn a_slot_that_could_not_connect_waits_before_it_tries_again() {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&attempts);
+        // Nothing listens on port 1: refused at once.
+        let config: tokio_postgres::Config = "host=127.0.0.1 port=1 user=nobody"
+            .parse()
+            .expect("a config");
+        let refused = connector(config, tokio_postgres::NoTls);
+        let connect: Connector = Box::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            refused()
+        });
+        let shared = Shared::new(1, connect, Duration::from_secs(2));
+        assert!(shared.get().await.is_none());
+        assert!(shared.get().await.is_none());
+        assert_eq!(attempts.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(RETRY_AFTER + Duration::from_millis(50)).await;
+        assert!(shared.get().await.is_none());
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
+        assert_eq!((shared.open(), shared.slots()), (0, 1));
     }
 
     /// Woken, the driver lets the task ready after it run first (there, a request that queues

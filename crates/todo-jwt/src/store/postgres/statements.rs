@@ -8,7 +8,6 @@ use std::{
     error::Error,
     future::Future,
     ops::{ControlFlow, Deref},
-    sync::Arc,
     time::Duration,
 };
 
@@ -21,7 +20,7 @@ use tokio_postgres::{
     types::{IsNull, ToSql, Type, to_sql_checked},
 };
 
-use super::{PostgresEngine, PostgresTransaction, pooler::Pooling};
+use super::{PostgresEngine, PostgresTransaction, pooler::Pooling, shared::Lent};
 use crate::store::{
     StoreError, Visitor,
     rows::{Column, Columns, FromRow, todo_ref},
@@ -48,13 +47,9 @@ async fn prepare_bounded(client: &ClientWrapper, sql: &str) -> Result<Prepared, 
 
 /// A connection to run statements on: taken from the pool for one statement, shared with other
 /// short reads, or the transaction's own.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "lives on the stack for one statement; boxing it would allocate for each"
-)]
 pub(super) enum Client<'a> {
     Pooled(Object),
-    Shared(Arc<ClientWrapper>),
+    Shared(Lent<'a>),
     Transaction(&'a Object),
 }
 
@@ -279,7 +274,9 @@ impl<E: Exec> Postgres<E> {
         mut each: impl FnMut(&Row) -> Result<ControlFlow<()>, StoreError> + Send,
     ) -> Result<(), StoreError> {
         let turn = self.turn(statement.access).await?;
-        let client = self.client_for(statement.access, by_key).await?;
+        let client = self
+            .client_for(statement.access, by_key && !statement.wide)
+            .await?;
         let mut visit = async |rows: tokio_postgres::RowStream| {
             pin_mut!(rows);
             while let Some(row) = rows.try_next().await? {
@@ -293,8 +290,20 @@ impl<E: Exec> Postgres<E> {
         match self.0.pooling() {
             Pooling::Session => {
                 let _turn = turn;
-                let prepared = prepare_bounded(&client, &statement.sql).await?;
-                visit(client.query_raw(&prepared, statement.params).await?).await
+                let run = async {
+                    let prepared = prepare_bounded(&client, &statement.sql).await?;
+                    visit(client.query_raw(&prepared, statement.params).await?).await
+                };
+                match &client {
+                    // See `shared::PATIENCE_MARGIN`.
+                    Client::Shared(lent) => tokio::time::timeout(lent.patience(), run)
+                        .await
+                        .unwrap_or_else(|_| {
+                            lent.give_up();
+                            Err(StoreError::TimedOut)
+                        }),
+                    _ => run.await,
+                }
             }
             Pooling::Transaction => {
                 metrics::counter!("database_statements_total").increment(1);

@@ -144,6 +144,7 @@ impl<E: Exec> Sqlite<E> {
             access,
             sql,
             params,
+            wide: _,
         } = statement;
         if access == Access::Read {
             return self
