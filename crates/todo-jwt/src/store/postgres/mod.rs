@@ -200,12 +200,12 @@ impl PostgresEngine {
         let (manager, connect) = match tls_config {
             Some(tls_config) => {
                 let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config);
-                let connect = shared::connector(config.clone(), tls.clone());
+                let connect = shared::connector(config.clone(), tls.clone(), limits.query_timeout);
                 (Manager::from_config(config, tls, manager_config), connect)
             }
             None => (
                 Manager::from_config(config.clone(), NoTls, manager_config),
-                shared::connector(config, NoTls),
+                shared::connector(config, NoTls, limits.query_timeout),
             ),
         };
         let shared = match pooling {

@@ -17,8 +17,8 @@
 //! in transaction mode gets none (each statement there may reach another server connection,
 //! which pipelining across clients does not suit); nor does a pool too small to spare them.
 //!
-//! A shared connection is made when it is first needed, and again when it has closed (or did
-//! not answer a statement within the query budget and a margin: see [`Lent::give_up`]).
+//! A shared connection is made when it is first needed, and again when it has closed (the
+//! kernel closes one whose peer stops acknowledging: see [`SILENCE_MARGIN`]).
 //! While one is being made (the server restarting, say), or for a second after an attempt
 //! failed, reads take pooled connections instead, so that an outage costs each request the
 //! pool's own attempt and budget, not a queue behind one. A connection carries at most
@@ -46,15 +46,24 @@ use tokio_postgres::{
 type Connector =
     Box<dyn Fn() -> BoxFuture<'static, Result<ClientWrapper, tokio_postgres::Error>> + Send + Sync>;
 
-/// A [`Connector`] that connects with `config` and `tls` (the pool's own), and drives each
-/// connection on a task of its own through [`Coalescing`].
-pub(super) fn connector<T>(config: tokio_postgres::Config, tls: T) -> Connector
+/// A [`Connector`] that connects with `config` and `tls` (the pool's own), given up by the
+/// kernel when it goes silent for `budget` and [`SILENCE_MARGIN`], and drives each connection
+/// on a task of its own through [`Coalescing`].
+pub(super) fn connector<T>(
+    mut config: tokio_postgres::Config,
+    tls: T,
+    budget: Duration,
+) -> Connector
 where
     T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
     T::Stream: Send + 'static,
     T::TlsConnect: Send,
     <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
 {
+    config
+        .tcp_user_timeout(budget + SILENCE_MARGIN)
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVE_IDLE);
     Box::new(move || {
         let (config, tls) = (config.clone(), tls.clone());
         Box::pin(async move {
@@ -126,18 +135,21 @@ const MAX_IN_FLIGHT: usize = 64;
 /// by every read.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// How long past the query budget a statement on a shared connection is waited for. The
-/// server stops a statement at the budget (`statement_timeout`) and says so; a connection
-/// that does not answer by then is taken for lost (a link that died without a word), given
-/// up, and the statement is a 503.
-const PATIENCE_MARGIN: Duration = Duration::from_secs(1);
+/// How long data sent on a shared connection may go unacknowledged past the query budget
+/// before the kernel gives the connection up (`TCP_USER_TIMEOUT`): a link that died without a
+/// word fails the statements on it, and the next read makes a new connection. Idle, the
+/// connection is probed after [`KEEPALIVE_IDLE`].
+const SILENCE_MARGIN: Duration = Duration::from_secs(1);
+
+/// How long a shared connection may be idle before TCP probes it.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 
 /// The shared connections, taken in turn.
 pub(super) struct Shared {
     slots: Box<[Slot]>,
     next: AtomicUsize,
     connect: Connector,
-    /// How long making a connection may take, and a statement on one (plus the margin).
+    /// How long making a connection may take.
     budget: Duration,
 }
 
@@ -180,31 +192,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A shared connection lent to one statement, with that statement's turn on it.
+/// A shared connection lent to one statement, with that statement's turn on it (given back
+/// when the statement ends, or its request is dropped).
 pub(super) struct Lent<'a> {
-    slot: &'a Slot,
     client: Arc<ClientWrapper>,
-    patience: Duration,
     _turn: tokio::sync::SemaphorePermit<'a>,
-}
-
-impl Lent<'_> {
-    /// How long the statement is waited for.
-    pub(super) fn patience(&self) -> Duration {
-        self.patience
-    }
-
-    /// The connection did not answer in time: the slot lets it go (its task ends with the
-    /// last statement that holds it), and the next read there makes a new one.
-    pub(super) fn give_up(&self) {
-        let mut client = lock(&self.slot.client);
-        if client
-            .as_ref()
-            .is_some_and(|kept| Arc::ptr_eq(kept, &self.client))
-        {
-            *client = None;
-        }
-    }
 }
 
 impl std::ops::Deref for Lent<'_> {
@@ -238,9 +230,7 @@ impl Shared {
         let slot = &self.slots[turn];
         let turn = slot.in_flight.try_acquire().ok()?;
         let lent = |client| Lent {
-            slot,
             client,
-            patience: self.budget + PATIENCE_MARGIN,
             _turn: turn,
         };
         if let Some(client) = slot.open() {
@@ -304,7 +294,7 @@ mod tests {
         let config: tokio_postgres::Config = "host=127.0.0.1 port=1 user=nobody"
             .parse()
             .expect("a config");
-        let refused = connector(config, tokio_postgres::NoTls);
+        let refused = connector(config, tokio_postgres::NoTls, Duration::from_secs(2));
         let connect: Connector = Box::new(move || {
             counted.fetch_add(1, Ordering::SeqCst);
             refused()

@@ -47,6 +47,10 @@ async fn prepare_bounded(client: &ClientWrapper, sql: &str) -> Result<Prepared, 
 
 /// A connection to run statements on: taken from the pool for one statement, shared with other
 /// short reads, or the transaction's own.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "lives on the stack for one statement; boxing it would allocate for each"
+)]
 pub(super) enum Client<'a> {
     Pooled(Object),
     Shared(Lent<'a>),
@@ -290,20 +294,8 @@ impl<E: Exec> Postgres<E> {
         match self.0.pooling() {
             Pooling::Session => {
                 let _turn = turn;
-                let run = async {
-                    let prepared = prepare_bounded(&client, &statement.sql).await?;
-                    visit(client.query_raw(&prepared, statement.params).await?).await
-                };
-                match &client {
-                    // See `shared::PATIENCE_MARGIN`.
-                    Client::Shared(lent) => tokio::time::timeout(lent.patience(), run)
-                        .await
-                        .unwrap_or_else(|_| {
-                            lent.give_up();
-                            Err(StoreError::TimedOut)
-                        }),
-                    _ => run.await,
-                }
+                let prepared = prepare_bounded(&client, &statement.sql).await?;
+                visit(client.query_raw(&prepared, statement.params).await?).await
             }
             Pooling::Transaction => {
                 metrics::counter!("database_statements_total").increment(1);
