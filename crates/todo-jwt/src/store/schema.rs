@@ -47,7 +47,7 @@ pub mod todos {
     pub const DESCRIPTION: &str = "description";
     /// `isComplete` in the API.
     pub const IS_COMPLETE: &str = "is_complete";
-    /// The todo's version: 1 when created, raised by every statement that changes it; its
+    /// The todo's version: random when created, raised by every statement that changes it; its
     /// entity tag is derived from it.
     pub const VERSION: &str = "version";
     /// What a todo is read from, in [`crate::filter::Field::ALL`] order.

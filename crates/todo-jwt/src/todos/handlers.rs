@@ -91,9 +91,9 @@ pub async fn create_todo(
     JsonBody(todo): JsonBody<NewTodo>,
 ) -> Result<Response> {
     limits.check(Some(&todo.title), todo.desc.as_deref())?;
-    let todo = store
+    let (todo, version) = store
         .todos()
-        .create(&user.id, todo.into(), limits.per_user)
+        .create_versioned(&user.id, todo.into(), limits.per_user)
         .await
         .map_err(|error| match error {
             StoreError::LimitReached => limits.too_many(),
@@ -103,7 +103,7 @@ pub async fn create_todo(
     Shown::all(&todo).write_json(&mut body);
     let tag = revalidation
         .key
-        .tag(&user.id, Tagged::Todo(todo.id), 1, "one", "");
+        .tag(&user.id, Tagged::Todo(todo.id), version, "one", "");
     let mut response = json_bytes(body);
     response
         .headers_mut()

@@ -25,11 +25,12 @@ const SQL_MAX: u64 = i64::MAX as u64;
 /// The fixed todo statements.
 #[derive(Debug)]
 pub struct TodoSql {
-    /// `INSERT` a todo (title, description, is_complete, owner) `RETURNING id`, if the owner
-    /// has fewer than the limit (last parameter); no row otherwise.
+    /// `INSERT` a todo (title, description, is_complete, version, owner) `RETURNING id`, if
+    /// the owner has fewer than the limit (last parameter); no row otherwise.
     pub insert: String,
-    /// `INSERT` a todo with its own id (id, title, description, is_complete, owner), if the
-    /// owner has fewer than the limit (last parameter), `RETURNING id`; no row otherwise.
+    /// `INSERT` a todo with its own id (id, title, description, is_complete, version, owner),
+    /// if the owner has fewer than the limit (last parameter), `RETURNING id`; no row
+    /// otherwise.
     pub insert_with_id: String,
     /// Moves the id sequence past the largest todo id, if it is behind (PostgreSQL, whose
     /// identity sequence does not see ids inserted explicitly; SQLite's `AUTOINCREMENT` does).
@@ -125,7 +126,8 @@ impl TodoSql {
 /// Inserted only while the owner has fewer todos than the limit: the check and the insert are
 /// one statement. The owner's row carries the count (kept by triggers) and is locked first on
 /// PostgreSQL, so concurrent inserts for one user cannot overshoot. With `own_id`, the todo's
-/// id comes first: kept from where it was imported.
+/// id comes first: kept from where it was imported. The todo's first version is a parameter
+/// (see `store::todos::first_version`).
 fn insert_below_limit(own_id: bool) -> sea_query::InsertStatement {
     let mut below_limit = Query::select();
     if own_id {
@@ -133,7 +135,7 @@ fn insert_below_limit(own_id: bool) -> sea_query::InsertStatement {
     }
     below_limit
         .column(users::ID)
-        .exprs([parameter(), parameter(), parameter()])
+        .exprs([parameter(), parameter(), parameter(), parameter()])
         .from(users::TABLE)
         .and_where(Expr::col(users::ID).eq(parameter()))
         .and_where(Expr::col(users::TODO_COUNT).lt(parameter()))
@@ -144,6 +146,7 @@ fn insert_below_limit(own_id: bool) -> sea_query::InsertStatement {
         todos::TITLE,
         todos::DESCRIPTION,
         todos::IS_COMPLETE,
+        todos::VERSION,
     ];
     let mut insert = Query::insert();
     insert

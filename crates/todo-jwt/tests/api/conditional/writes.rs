@@ -367,3 +367,35 @@ async fn clients_without_conditions_see_no_difference() {
     let response = send(&app, Method::DELETE, &path, &token, &[], None).await;
     error_body(response, StatusCode::NOT_FOUND).await;
 }
+
+/// A new todo's `ETag` (`POST /todos`) is the tag its reads answer, so a client can write it
+/// with `If-Match` at once.
+#[tokio::test]
+async fn a_new_todos_tag_is_the_one_its_reads_answer() {
+    let app = spawn_app().await;
+    let token = app.token_for("new-tag@example.com").await;
+    let created = send(
+        &app,
+        Method::POST,
+        "/todos",
+        &token,
+        &[],
+        Some(&json!({"title": "new"})),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let tag = etag(&created);
+    let todo: Value = created.json().await.expect("json");
+    let path = format!("/todos/{}", todo["id"]);
+    assert_eq!(tag_of(&app, &path, &token).await, tag);
+    let response = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        &[(header::IF_MATCH, &tag)],
+        Some(&json!({"title": "changed"})),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
