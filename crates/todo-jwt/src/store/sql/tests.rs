@@ -121,15 +121,15 @@ fn fixed_statements_number_their_parameters_in_order() {
     );
     assert_eq!(
         sqlite.todos.insert,
-        r#"INSERT INTO "todos" ("owner_id", "title", "description", "is_complete") SELECT "id", ?, ?, ? FROM "users" WHERE "id" = ? AND "todo_count" < ?  RETURNING "id""#
+        r#"INSERT INTO "todos" ("owner_id", "title", "description", "is_complete", "version") SELECT "id", ?, ?, ?, ? FROM "users" WHERE "id" = ? AND "todo_count" < ?  RETURNING "id""#
     );
     assert_eq!(
         postgres.todos.insert,
-        r#"INSERT INTO "todos" ("owner_id", "title", "description", "is_complete") SELECT "id", $1, $2, $3 FROM "users" WHERE "id" = $4 AND "todo_count" < $5 FOR NO KEY UPDATE RETURNING "id""#
+        r#"INSERT INTO "todos" ("owner_id", "title", "description", "is_complete", "version") SELECT "id", $1, $2, $3, $4 FROM "users" WHERE "id" = $5 AND "todo_count" < $6 FOR NO KEY UPDATE RETURNING "id""#
     );
     assert_eq!(
         postgres.todos.insert_with_id,
-        r#"INSERT INTO "todos" ("id", "owner_id", "title", "description", "is_complete") OVERRIDING SYSTEM VALUE SELECT $1, "id", $2, $3, $4 FROM "users" WHERE "id" = $5 AND "todo_count" < $6 FOR NO KEY UPDATE RETURNING "id""#
+        r#"INSERT INTO "todos" ("id", "owner_id", "title", "description", "is_complete", "version") OVERRIDING SYSTEM VALUE SELECT $1, "id", $2, $3, $4, $5 FROM "users" WHERE "id" = $6 AND "todo_count" < $7 FOR NO KEY UPDATE RETURNING "id""#
     );
     assert!(!sqlite.todos.insert_with_id.contains("OVERRIDING"));
     assert!(sqlite.todos.follow_ids.is_none() && postgres.todos.follow_ids.is_some());
