@@ -11,7 +11,7 @@
 #   CEILING_BIN=target/release/ceiling bash bench/instructions.sh   # also the ceiling's
 #                                                      # GET /todos (crates/ceiling), same token
 #   KEEP=/tmp/cg bash bench/instructions.sh            # keep callgrind's dumps there (one per
-#                                                      # endpoint, in order), for callgrind_annotate --tree=caller
+#                                                      # endpoint, in order, and the ceiling's), for callgrind_annotate --tree=caller
 #
 # Starts the server under callgrind on fresh data, seeds one user with 20 todos, warms up,
 # then counts the instructions of REQUESTS sequential requests per endpoint on one keep-alive
@@ -144,5 +144,6 @@ PY
 if [ -n "${KEEP:-}" ]; then
   mkdir -p "$KEEP"
   cp "$work"/callgrind.out* "$KEEP"/
+  cp "$work"/ceiling.out* "$KEEP"/ 2>/dev/null || true
 fi
 echo "server: $SERVER_BIN; $REQUESTS sequential requests per endpoint, one connection, under callgrind"

@@ -89,4 +89,4 @@ pub use layer::{AuthLayer, AuthService};
 pub use profile::UserProfile;
 pub use registry::StrategyRegistry;
 pub use strategy::AuthenticationStrategy;
-pub use user::{CurrentUser, Unauthenticated};
+pub use user::{CurrentUser, CurrentUserId, Unauthenticated};

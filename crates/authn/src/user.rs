@@ -52,6 +52,25 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     }
 }
 
+/// The authenticated caller's id alone, for a handler that needs nothing else of the
+/// profile: it copies one string where [`CurrentUser`] copies the whole profile. Refuses
+/// without a user exactly as [`CurrentUser`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentUserId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUserId {
+    type Rejection = Unauthenticated;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<UserProfile>() {
+            Some(user) => Ok(CurrentUserId(user.id.clone())),
+            None => Err(Unauthenticated {
+                renderer: parts.extensions.get::<Renderer>().cloned(),
+            }),
+        }
+    }
+}
+
 impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
     type Rejection = std::convert::Infallible;
 

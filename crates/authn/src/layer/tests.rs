@@ -3,8 +3,8 @@ use http::{StatusCode, header};
 use tower::ServiceExt;
 
 use crate::{
-    AuthError, AuthOutcome, AuthenticationStrategy, CurrentUser, FailureReason, StrategyRegistry,
-    UserProfile,
+    AuthError, AuthOutcome, AuthenticationStrategy, CurrentUser, CurrentUserId, FailureReason,
+    StrategyRegistry, UserProfile,
 };
 
 use super::*;
@@ -55,6 +55,10 @@ async fn who(CurrentUser(user): CurrentUser) -> String {
     user.id
 }
 
+async fn who_by_id(CurrentUserId(id): CurrentUserId) -> String {
+    id
+}
+
 async fn maybe_who(user: Option<CurrentUser>) -> String {
     user.map_or_else(|| "anonymous".to_owned(), |CurrentUser(user)| user.id)
 }
@@ -62,6 +66,7 @@ async fn maybe_who(user: Option<CurrentUser>) -> String {
 fn app(layer: AuthLayer) -> Router {
     Router::new()
         .route("/who", get(who))
+        .route("/id", get(who_by_id))
         .route("/maybe", get(maybe_who))
         .route("/public", get(|| async { "open" }))
         .route_layer(layer)
@@ -87,7 +92,11 @@ async fn call(app: Router, path: &str, headers: &[(&str, &str)]) -> (StatusCode,
 async fn a_request_the_strategy_accepts_reaches_the_handler_as_that_user() {
     let app = app(registry().require(["a"]).expect("registered"));
     assert_eq!(
-        call(app, "/who", &[("x-a", "u1")]).await,
+        call(app.clone(), "/who", &[("x-a", "u1")]).await,
+        (StatusCode::OK, "u1".into())
+    );
+    assert_eq!(
+        call(app, "/id", &[("x-a", "u1")]).await,
         (StatusCode::OK, "u1".into())
     );
 }
@@ -123,7 +132,11 @@ async fn the_application_renders_failures_in_its_own_format() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body, r#"{"says":"a refused","status":401}"#);
     // A handler's `CurrentUser` on a skipped route refuses in the same format.
-    let (status, body) = call(app(layer.skip("/who")), "/who", &[]).await;
+    let (status, body) = call(app(layer.clone().skip("/who")), "/who", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body, r#"{"says":"Authentication required.","status":401}"#);
+    // And a `CurrentUserId`.
+    let (status, body) = call(app(layer.skip("/id")), "/id", &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body, r#"{"says":"Authentication required.","status":401}"#);
 }

@@ -1,7 +1,7 @@
 //! The writes: the caller, the parameters and preconditions, one store call (the bulk
 //! `PATCH`: one transaction), the answer with the new entity tag.
 
-use authn::CurrentUser;
+use authn::CurrentUserId;
 use axum::{
     Json,
     extract::State,
@@ -84,7 +84,7 @@ fn accepted(
     ),
 )]
 pub async fn create_todo(
-    CurrentUser(user): CurrentUser,
+    CurrentUserId(user): CurrentUserId,
     State(store): State<Store>,
     State(revalidation): State<Revalidation>,
     State(limits): State<TodoLimits>,
@@ -93,7 +93,7 @@ pub async fn create_todo(
     limits.check(Some(&todo.title), todo.desc.as_deref())?;
     let (todo, version) = store
         .todos()
-        .create_versioned(&user.id, todo.into(), limits.per_user)
+        .create_versioned(&user, todo.into(), limits.per_user)
         .await
         .map_err(|error| match error {
             StoreError::LimitReached => limits.too_many(),
@@ -103,7 +103,7 @@ pub async fn create_todo(
     Shown::all(&todo).write_json(&mut body);
     let tag = revalidation
         .key
-        .tag(&user.id, Tagged::Todo(todo.id), version, "one", "");
+        .tag(&user, Tagged::Todo(todo.id), version, "one", "");
     let mut response = json_bytes(body);
     response
         .headers_mut()
@@ -131,7 +131,7 @@ pub async fn create_todo(
     ),
 )]
 pub async fn replace_todo(
-    CurrentUser(user): CurrentUser,
+    CurrentUserId(user): CurrentUserId,
     State(store): State<Store>,
     State(limits): State<TodoLimits>,
     State(revalidation): State<Revalidation>,
@@ -139,14 +139,14 @@ pub async fn replace_todo(
     conditions: Conditions,
     JsonBody(todo): JsonBody<TodoReplacement>,
 ) -> Result<Response> {
-    let versions = accepted(&revalidation, &conditions, &user.id, Tagged::Todo(id))?;
+    let versions = accepted(&revalidation, &conditions, &user, Tagged::Todo(id))?;
     let changes = todo.into_changes(id)?;
     limits.check_changes(&changes)?;
     let outcome = store
         .todos()
-        .update_one(&user.id, id, changes, &versions)
+        .update_one(&user, id, changes, &versions)
         .await?;
-    written(&revalidation, &user.id, id, outcome, StatusCode::NO_CONTENT)
+    written(&revalidation, &user, id, outcome, StatusCode::NO_CONTENT)
 }
 
 /// Changes some properties of a todo (204).
@@ -169,7 +169,7 @@ pub async fn replace_todo(
     ),
 )]
 pub async fn patch_todo(
-    CurrentUser(user): CurrentUser,
+    CurrentUserId(user): CurrentUserId,
     State(store): State<Store>,
     State(limits): State<TodoLimits>,
     State(revalidation): State<Revalidation>,
@@ -177,14 +177,14 @@ pub async fn patch_todo(
     conditions: Conditions,
     JsonBody(patch): JsonBody<TodoPatch>,
 ) -> Result<Response> {
-    let versions = accepted(&revalidation, &conditions, &user.id, Tagged::Todo(id))?;
+    let versions = accepted(&revalidation, &conditions, &user, Tagged::Todo(id))?;
     let changes = patch.into_changes(id)?;
     limits.check_changes(&changes)?;
     let outcome = store
         .todos()
-        .update_one(&user.id, id, changes, &versions)
+        .update_one(&user, id, changes, &versions)
         .await?;
-    written(&revalidation, &user.id, id, outcome, StatusCode::NO_CONTENT)
+    written(&revalidation, &user, id, outcome, StatusCode::NO_CONTENT)
 }
 
 /// Deletes a todo (204).
@@ -206,16 +206,16 @@ pub async fn patch_todo(
     ),
 )]
 pub async fn delete_todo(
-    CurrentUser(user): CurrentUser,
+    CurrentUserId(user): CurrentUserId,
     State(store): State<Store>,
     State(revalidation): State<Revalidation>,
     TodoId(id): TodoId,
     conditions: Conditions,
 ) -> Result<StatusCode> {
-    let versions = accepted(&revalidation, &conditions, &user.id, Tagged::Todo(id))?;
-    match store.todos().delete_one(&user.id, id, &versions).await? {
+    let versions = accepted(&revalidation, &conditions, &user, Tagged::Todo(id))?;
+    match store.todos().delete_one(&user, id, &versions).await? {
         Written::Done(_) => Ok(StatusCode::NO_CONTENT),
-        other => written(&revalidation, &user.id, id, other, StatusCode::NO_CONTENT)
+        other => written(&revalidation, &user, id, other, StatusCode::NO_CONTENT)
             .map(|_| StatusCode::NO_CONTENT),
     }
 }
@@ -236,7 +236,7 @@ pub async fn delete_todo(
     ),
 )]
 pub async fn patch_todos(
-    CurrentUser(user): CurrentUser,
+    CurrentUserId(user): CurrentUserId,
     State(store): State<Store>,
     State(limits): State<TodoLimits>,
     State(revalidation): State<Revalidation>,
@@ -244,14 +244,14 @@ pub async fn patch_todos(
     conditions: Conditions,
     JsonBody(patch): JsonBody<BulkTodoPatch>,
 ) -> Result<Response> {
-    let versions = accepted(&revalidation, &conditions, &user.id, Tagged::List)?;
+    let versions = accepted(&revalidation, &conditions, &user, Tagged::List)?;
     let changes = patch.into_changes()?;
     limits.check_changes(&changes)?;
     let list_tag = |version| {
         header_value(
             revalidation
                 .key
-                .tag(&user.id, Tagged::List, version, "list", ""),
+                .tag(&user, Tagged::List, version, "list", ""),
         )
     };
     // The list's version is read with the owner's row locked, checked, and read again after
@@ -259,7 +259,7 @@ pub async fn patch_todos(
     // tag answered is exactly that of the list this change made.
     let transaction = store.transaction().await?;
     let todos = transaction.todos();
-    let Some(before) = todos.lock_list(&user.id).await? else {
+    let Some(before) = todos.lock_list(&user).await? else {
         return Err(ApiError::Unauthorized(
             "the account no longer exists".into(),
         ));
@@ -271,8 +271,8 @@ pub async fn patch_todos(
             etag: Some(list_tag(before)),
         });
     }
-    let count = todos.update(&user.id, where_.as_ref(), changes).await?;
-    let after = todos.list_version(&user.id).await?.unwrap_or(before);
+    let count = todos.update(&user, where_.as_ref(), changes).await?;
+    let after = todos.list_version(&user).await?.unwrap_or(before);
     transaction.commit().await?;
     let mut response = Json(Count { count }).into_response();
     response.headers_mut().insert(header::ETAG, list_tag(after));

@@ -7,7 +7,7 @@
 
 use std::ops::ControlFlow;
 
-use authn::CurrentUser;
+use authn::CurrentUserId;
 use axum::{
     body::Body,
     extract::{RawQuery, State},
@@ -73,8 +73,7 @@ pub(super) fn json_bytes(body: impl Into<Bytes>) -> Response {
 /// The answer to a read whose current tag is `tag`, by its preconditions: 304, 412, or
 /// `None` to answer with the representation.
 fn precondition(conditions: &Conditions, tag: &HeaderValue) -> Result<Option<Response>> {
-    let text = tag.to_str().unwrap_or_default();
-    match conditions.read(text) {
+    match conditions.read(tag.as_bytes()) {
         ReadOutcome::Proceed => Ok(None),
         ReadOutcome::NotModified => Ok(Some(tagged(
             with_room(StatusCode::NOT_MODIFIED, Body::empty()),
@@ -176,7 +175,7 @@ async fn list_read(
     ),
 )]
 pub async fn list_todos(
-    CurrentUser(user): CurrentUser,
+    CurrentUserId(user): CurrentUserId,
     State(store): State<Store>,
     State(memory): State<ResponseMemory>,
     State(revalidation): State<Revalidation>,
@@ -185,7 +184,7 @@ pub async fn list_todos(
     ListFilter(filter): ListFilter,
 ) -> Result<Response> {
     let query = query.as_deref().unwrap_or_default();
-    let id = &*user.id;
+    let id = &*user;
     let make = async {
         // Written as the rows arrive: no todo is copied out of the database row; within the
         // response memory budget (503 beyond it).
@@ -243,7 +242,7 @@ pub async fn list_todos(
     ),
 )]
 pub async fn count_todos(
-    CurrentUser(user): CurrentUser,
+    CurrentUserId(user): CurrentUserId,
     State(store): State<Store>,
     State(revalidation): State<Revalidation>,
     RawQuery(query): RawQuery,
@@ -252,12 +251,12 @@ pub async fn count_todos(
 ) -> Result<Response> {
     let query = query.as_deref().unwrap_or_default();
     let make = async {
-        let count = store.todos().count(&user.id, where_.as_ref()).await?;
+        let count = store.todos().count(&user, where_.as_ref()).await?;
         let body = serde_json::to_vec(&Count { count }).map_err(ApiError::internal)?;
         Ok(Made::Whole(body.into()))
     };
     let what = ("count", query, conditions);
-    list_read(&user.id, &store, &revalidation, what, make).await
+    list_read(&user, &store, &revalidation, what, make).await
 }
 
 /// One of the caller's todos, or 404.
@@ -281,7 +280,7 @@ pub async fn count_todos(
     ),
 )]
 pub async fn get_todo(
-    CurrentUser(user): CurrentUser,
+    CurrentUserId(user): CurrentUserId,
     State(store): State<Store>,
     State(revalidation): State<Revalidation>,
     TodoId(id): TodoId,
@@ -294,13 +293,13 @@ pub async fn get_todo(
         header_value(
             revalidation
                 .key
-                .tag(&user.id, Tagged::Todo(id), version, "one", query),
+                .tag(&user, Tagged::Todo(id), version, "one", query),
         )
     };
     // Kept as a list's answer is (`list_read`), under the todo's id and query.
     let answers = &revalidation.answers;
     let kept_query = format!("{id}?{query}");
-    let key = (&*user.id, "one", kept_query.as_str());
+    let key = (&*user, "one", kept_query.as_str());
     // Taken before the version is read: see `Store::write_mark`.
     let mark = store.write_mark();
     let found = answers.find(key);
@@ -311,7 +310,7 @@ pub async fn get_todo(
     }
     if conditions != Conditions::default() {
         // Revalidation reads the version alone.
-        let version = store.todos().version(&user.id, id).await?;
+        let version = store.todos().version(&user, id).await?;
         let version = version.ok_or_else(|| super::not_found(id))?;
         if let Some(answer) = found.filter(|answer| answer.confirm(version, mark)) {
             return kept(&conditions, &answer);
@@ -322,7 +321,7 @@ pub async fn get_todo(
     }
     let (todo, version) = store
         .todos()
-        .find(&user.id, id)
+        .find(&user, id)
         .await?
         .ok_or_else(|| super::not_found(id))?;
     let mut body = Vec::with_capacity(256);
