@@ -108,14 +108,18 @@ fn kept(conditions: &Conditions, answer: &Answer) -> Result<Response> {
 
 /// A list-wide read (`route` is `"list"` or `"count"`): the kept answer if nothing was
 /// written since its version was read (SQLite), else the user's list version, then the kept
-/// answer, a 304 or 412, or `make` to make the answer (kept for next time). `make` is not run
+/// answer, a 304 or 412, or `make` to make the answer (kept for next time). `make` is not called
 /// when the answer is known.
-async fn list_read(
+///
+/// `make`'s future is boxed where it runs, rather than held in this one: the reads' futures
+/// are moved several times on their way to the router's box, and making one was most of their
+/// size (callgrind counted its copies on every request, a kept 304 included).
+async fn list_read<F: Future<Output = Result<Made>>>(
     user: &str,
     store: &Store,
     revalidation: &Revalidation,
     (route, query, conditions): (&'static str, &str, Conditions),
-    make: impl Future<Output = Result<Made>>,
+    make: impl FnOnce() -> F,
 ) -> Result<Response> {
     let answers = &revalidation.answers;
     let key = (user, route, query);
@@ -131,7 +135,7 @@ async fn list_read(
     // an older tag (the next revalidation answers 200 again), never the reverse.
     let Some(version) = store.todos().list_version(user).await? else {
         // The account is gone (its token is refused within a second): no tag to give.
-        return Ok(match make.await? {
+        return Ok(match Box::pin(make()).await? {
             Made::Whole(body) => json_bytes(body),
             Made::Streamed(response) => response,
         });
@@ -149,7 +153,7 @@ async fn list_read(
     if let Some(early) = precondition(&conditions, &tag)? {
         return Ok(early);
     }
-    let response = match make.await? {
+    let response = match Box::pin(make()).await? {
         Made::Whole(body) => {
             answers.put(key, (version, mark), tag.clone(), body.clone());
             json_bytes(body)
@@ -185,7 +189,8 @@ pub async fn list_todos(
 ) -> Result<Response> {
     let query = query.as_deref().unwrap_or_default();
     let id = &*user;
-    let make = async {
+    let (store, memory, revalidation, filter) = (&store, &memory, &revalidation, &filter);
+    let make = move || async move {
         // Written as the rows arrive: no todo is copied out of the database row; within the
         // response memory budget (503 beyond it).
         let fields = filter.fields;
@@ -197,7 +202,7 @@ pub async fn list_todos(
         let mut first = true;
         store
             .todos()
-            .visit(id, &filter, &mut |todo| {
+            .visit(id, filter, &mut |todo| {
                 let whole = body.write(|bytes| {
                     if !first {
                         bytes.push(b',');
@@ -223,7 +228,7 @@ pub async fn list_todos(
         }
     };
     let what = ("list", query, conditions);
-    list_read(id, &store, &revalidation, what, make).await
+    list_read(id, store, revalidation, what, make).await
 }
 
 /// Counts the caller's todos that match `where`.
@@ -250,13 +255,14 @@ pub async fn count_todos(
     Where(where_): Where,
 ) -> Result<Response> {
     let query = query.as_deref().unwrap_or_default();
-    let make = async {
-        let count = store.todos().count(&user, where_.as_ref()).await?;
+    let (user, store, where_) = (&*user, &store, &where_);
+    let make = move || async move {
+        let count = store.todos().count(user, where_.as_ref()).await?;
         let body = serde_json::to_vec(&Count { count }).map_err(ApiError::internal)?;
         Ok(Made::Whole(body.into()))
     };
     let what = ("count", query, conditions);
-    list_read(&user, &store, &revalidation, what, make).await
+    list_read(user, store, &revalidation, what, make).await
 }
 
 /// One of the caller's todos, or 404.
