@@ -31,11 +31,7 @@ start() { # NAME BIN ENV PORT -> seeds a reader, writes its token to $work/NAME.
   bench_pids+=($!)
   echo $! >"$work/$name.pid"
   wait_until_up "$base/healthz"
-  curl -sf "$base/signup" -H 'Content-Type: application/json' \
-    -d '{"email":"reader@example.com","password":"benchmark-password"}' >/dev/null
-  curl -sf "$base/users/login" -H 'Content-Type: application/json' \
-    -d '{"email":"reader@example.com","password":"benchmark-password"}' |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])' >"$work/$name.token"
+  signed_up_token "$base" reader@example.com >"$work/$name.token"
   for i in $(seq 20); do
     curl -sf "$base/todos" -H "Authorization: Bearer $(cat "$work/$name.token")" \
       -H 'Content-Type: application/json' -d "{\"title\":\"todo $i\"}" >/dev/null

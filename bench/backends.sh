@@ -38,11 +38,7 @@ start() {
   echo "$!" >"$work/pid$port"
   wait_until_up "http://127.0.0.1:$port/healthz"
   local base=http://127.0.0.1:$port token
-  curl -sf "$base/signup" -H 'Content-Type: application/json' \
-    -d '{"email":"reader@example.com","password":"benchmark-password"}' >/dev/null
-  token=$(curl -sf "$base/users/login" -H 'Content-Type: application/json' \
-    -d '{"email":"reader@example.com","password":"benchmark-password"}' |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+  token=$(signed_up_token "$base" reader@example.com)
   for i in $(seq 20); do
     curl -sf "$base/todos" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
       -d "{\"title\":\"todo number $i\",\"desc\":\"something to do\"}" >/dev/null

@@ -122,3 +122,13 @@ wait_until_up() {
   cat "$work"/*.log >&2 || true
   exit 1
 }
+
+# signed_up_token BASE EMAIL [PASSWORD]: signs EMAIL up at the service at BASE (password
+# `benchmark-password` unless given), logs in and prints the access token.
+signed_up_token() {
+  local credentials
+  credentials=$(printf '{"email":"%s","password":"%s"}' "$2" "${3:-benchmark-password}")
+  curl -sf "$1/signup" -H 'Content-Type: application/json' -d "$credentials" >/dev/null
+  curl -sf "$1/users/login" -H 'Content-Type: application/json' -d "$credentials" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
+}

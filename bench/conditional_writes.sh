@@ -26,11 +26,7 @@ env RUST_LOG="${RUST_LOG:-info}" TODO_JWT_PORT="$PORT" TODO_JWT_DATA_DIR="$work/
 server=$!
 bench_pids+=("$server")
 wait_until_up "$base/healthz"
-curl -sf "$base/signup" -H 'Content-Type: application/json' \
-  -d '{"email":"writer@example.com","password":"benchmark-password"}' >/dev/null
-token=$(curl -sf "$base/users/login" -H 'Content-Type: application/json' \
-  -d '{"email":"writer@example.com","password":"benchmark-password"}' |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+token=$(signed_up_token "$base" writer@example.com)
 ids=()
 for i in 1 2; do
   ids+=("$(curl -sf "$base/todos" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \

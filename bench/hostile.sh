@@ -38,15 +38,8 @@ base=http://127.0.0.1:$PORT
 wait_until_up "$base/"
 
 rss() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$server/status"; }
-token_for() {
-  curl -sf "$base/signup" -H 'Content-Type: application/json' \
-    -d "{\"email\":\"$1\",\"password\":\"hostile-password\"}" >/dev/null
-  curl -sf "$base/users/login" -H 'Content-Type: application/json' \
-    -d "{\"email\":\"$1\",\"password\":\"hostile-password\"}" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
-}
-victim=$(token_for victim@example.com)
-attacker=$(token_for attacker@example.com)
+victim=$(signed_up_token "$base" victim@example.com hostile-password)
+attacker=$(signed_up_token "$base" attacker@example.com hostile-password)
 for i in $(seq 20); do
   curl -sf "$base/todos" -H "Authorization: Bearer $victim" -H 'Content-Type: application/json' \
     -d "{\"title\":\"todo number $i\",\"desc\":\"something to do\"}" >/dev/null

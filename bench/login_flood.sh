@@ -29,12 +29,8 @@ run() { # NAME WAIT_MS
   server=$!
   bench_pids+=("$server")
   wait_until_up "$base/"
-  curl -sf "$base/signup" -H 'Content-Type: application/json' \
-    -d '{"email":"reader@example.com","password":"benchmark-password"}' >/dev/null
   local token
-  token=$(curl -sf "$base/users/login" -H 'Content-Type: application/json' \
-    -d '{"email":"reader@example.com","password":"benchmark-password"}' |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+  token=$(signed_up_token "$base" reader@example.com)
   for i in $(seq 20); do
     curl -sf "$base/todos" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
       -d "{\"title\":\"todo $i\"}" >/dev/null
