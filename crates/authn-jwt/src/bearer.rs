@@ -138,7 +138,12 @@ impl AuthenticationStrategy for BearerJwtStrategy {
         let Some(users) = &self.users else {
             return Ok(verified.user);
         };
-        let mut user = match users.find_user(&verified).await? {
+        // A cached answer first: no future to make and box for it.
+        let standing = match users.known(&verified) {
+            Some(standing) => standing,
+            None => users.find_user(&verified).await?,
+        };
+        let mut user = match standing {
             Standing::Current(user) => user,
             // The token is authentic but speaks for nobody now (LoopBack's message).
             Standing::UserGone => {

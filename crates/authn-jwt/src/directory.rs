@@ -22,6 +22,13 @@ pub trait UserDirectory: Send + Sync + 'static {
     /// What the token's user and session are now: the user's current profile, or why the
     /// token must be refused.
     async fn find_user(&self, token: &VerifiedToken) -> Result<Standing, AuthError>;
+
+    /// The answer [`UserDirectory::find_user`] would give, when it is known without waiting
+    /// (a cache's answer): the bearer strategy asks this first, so a cached answer costs no
+    /// future of its own. `None` (the default) means: ask `find_user`.
+    fn known(&self, _token: &VerifiedToken) -> Option<Standing> {
+        None
+    }
 }
 
 /// A directory's answer for a verified token.
@@ -90,14 +97,10 @@ impl CachedUserDirectory {
 #[async_trait::async_trait]
 impl UserDirectory for CachedUserDirectory {
     async fn find_user(&self, token: &VerifiedToken) -> Result<Standing, AuthError> {
-        // A session id is a UUID of its own: it never names a user. A cached profile is used
-        // only for the user it was given for.
-        let key = token.user.session.as_deref().unwrap_or(&token.user.id);
-        if let Some(standing) = self.cached(key)
-            && standing.user().is_none_or(|user| user.id == token.user.id)
-        {
+        if let Some(standing) = self.known(token) {
             return Ok(standing);
         }
+        let key = token.user.session.as_deref().unwrap_or(&token.user.id);
         let user = self.inner.find_user(token).await?;
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= self.capacity {
@@ -109,6 +112,14 @@ impl UserDirectory for CachedUserDirectory {
         }
         entries.insert(key.to_owned(), (Instant::now(), user.clone()));
         Ok(user)
+    }
+
+    fn known(&self, token: &VerifiedToken) -> Option<Standing> {
+        // A session id is a UUID of its own: it never names a user. A cached profile is used
+        // only for the user it was given for.
+        let key = token.user.session.as_deref().unwrap_or(&token.user.id);
+        self.cached(key)
+            .filter(|standing| standing.user().is_none_or(|user| user.id == token.user.id))
     }
 }
 

@@ -112,3 +112,29 @@ async fn the_cached_directory_keeps_answers_up_to_its_capacity_and_no_more() {
         "a fourth answer cost one of the first three its place"
     );
 }
+
+/// What the cache knows without waiting is what `find_user` answered, for the same user only,
+/// and only within the TTL; before any lookup it knows nothing (the strategy then asks).
+#[tokio::test]
+async fn the_cached_directory_knows_only_what_it_was_told_lately() {
+    let inner = Arc::new(Counting {
+        calls: 0.into(),
+        user: Mutex::new(Some(UserProfile::new("u1"))),
+    });
+    let cached = CachedUserDirectory::new(inner.clone(), Duration::from_millis(200), 10);
+    assert_eq!(cached.known(&token_for("u1")), None);
+    cached.find_user(&token_for("u1")).await.expect("ok");
+    assert_eq!(
+        cached.known(&token_for("u1")),
+        Some(Standing::Current(UserProfile::new("u1")))
+    );
+    // The same key (a session) presented for another user is not answered from the cache.
+    let mut session = token_for("u1");
+    session.user.session = Some("s1".into());
+    cached.find_user(&session).await.expect("ok");
+    let mut other = token_for("u2");
+    other.user.session = Some("s1".into());
+    assert_eq!(cached.known(&other), None);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(cached.known(&token_for("u1")), None, "past the TTL");
+}

@@ -87,11 +87,60 @@ impl UserDirectory for EndedFirst {
         }
         self.inner.find_user(token).await
     }
+
+    fn known(&self, token: &VerifiedToken) -> Option<Standing> {
+        if let Some(session) = token.user.session.as_deref()
+            && self.ended.contains(session)
+        {
+            return Some(Standing::SessionEnded);
+        }
+        self.inner.known(token)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A directory that always knows its one user, without waiting.
+    struct Knows;
+
+    #[async_trait::async_trait]
+    impl UserDirectory for Knows {
+        async fn find_user(&self, token: &VerifiedToken) -> Result<Standing, AuthError> {
+            Ok(self.known(token).expect("always known"))
+        }
+
+        fn known(&self, token: &VerifiedToken) -> Option<Standing> {
+            Some(Standing::Current(token.user.clone()))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_ended_session_is_refused_first_whether_or_not_the_answer_is_cached() {
+        let ended = EndedSessions::new(Duration::from_secs(60));
+        let directory = EndedFirst {
+            ended: ended.clone(),
+            inner: Arc::new(Knows),
+        };
+        let mut token = VerifiedToken {
+            user: authn::UserProfile::new("u1"),
+            token_id: None,
+            issued_at: None,
+            expires_at: 0,
+        };
+        token.user.session = Some("s1".into());
+        assert!(matches!(
+            directory.known(&token),
+            Some(Standing::Current(_))
+        ));
+        ended.end("s1");
+        assert_eq!(directory.known(&token), Some(Standing::SessionEnded));
+        assert_eq!(
+            directory.find_user(&token).await.expect("answered"),
+            Standing::SessionEnded
+        );
+    }
 
     #[test]
     fn an_ended_session_is_remembered_for_its_tokens_lifetime_only() {
