@@ -18,7 +18,9 @@
 //!   `Malformed`, `Expired`, ...), which is what metrics and logs read.
 //!   Give it a [`UserDirectory`] and it asks, for each verified token, whether the token still
 //!   speaks for someone (its user exists, its session is live): a token it refuses gets a 401.
-//!   [`CachedUserDirectory`] bounds what that costs (one lookup per user per TTL).
+//!   [`CachedUserDirectory`] bounds what that costs (one lookup per user per TTL); a
+//!   directory that knows an answer without waiting says so in `UserDirectory::known`, which
+//!   the strategy asks first.
 //!
 //! Nothing here names an application: the issuer, audience and keys are the caller's.
 //!

@@ -11,7 +11,8 @@
 //!   [`AuthLayer::skip`] for a route that is public (`@authenticate.skip()`) and
 //!   [`AuthLayer::optional`] for routes that accept anonymous callers.
 //! - [`CurrentUser`]: the authenticated user as an extractor (`SecurityBindings.USER`);
-//!   `Option<CurrentUser>` where authentication is optional.
+//!   `Option<CurrentUser>` where authentication is optional; [`CurrentUserId`] for a handler
+//!   that needs only the id (it copies one string, not the profile).
 //!
 //! Apply the layer with [`axum::Router::route_layer`], not `layer`: routing then happens before
 //! authentication, so an unknown path stays a 404 instead of becoming a 401.
