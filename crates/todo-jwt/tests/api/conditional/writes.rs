@@ -152,6 +152,40 @@ async fn malformed_conditions_are_a_400() {
     assert_eq!(app.get_json(&path, &token).await["title"], "t");
 }
 
+/// A head nearly full of tags (800 strangers, about 57 KiB, under the 64 KiB head bound) is
+/// read in full: a stranger list is a 412 that changes nothing, or a 200; the current tag
+/// last in it is found, for a 304 and for a write.
+#[tokio::test]
+async fn a_head_full_of_tags_is_read_to_its_end_and_changes_nothing_it_should_not() {
+    let app = spawn_app().await;
+    let token = app.token_for("many-tags@example.com").await;
+    let todo = app.create_todo(&token, json!({"title": "t"})).await;
+    let path = format!("/todos/{}", todo["id"]);
+    let tag = tag_of(&app, &path, &token).await;
+    let strangers =
+        vec!["\"T1-aaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\""; 800].join(", ");
+    let with_current = format!("{strangers}, {tag}");
+    let patch = async |value: &str| {
+        let conditions = [(header::IF_MATCH, value)];
+        let body = json!({"title": "changed"});
+        send(&app, Method::PATCH, &path, &token, &conditions, Some(&body)).await
+    };
+    let refused = patch(&strangers).await;
+    assert_eq!(etag(&refused), tag);
+    error_body(refused, StatusCode::PRECONDITION_FAILED).await;
+    assert_eq!(app.get_json(&path, &token).await["title"], "t");
+    let read = async |value: &str| {
+        let conditions = [(header::IF_NONE_MATCH, value)];
+        send(&app, Method::GET, &path, &token, &conditions, None)
+            .await
+            .status()
+    };
+    assert_eq!(read(&strangers).await, StatusCode::OK);
+    assert_eq!(read(&with_current).await, StatusCode::NOT_MODIFIED);
+    assert_eq!(patch(&with_current).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.get_json(&path, &token).await["title"], "changed");
+}
+
 #[tokio::test]
 async fn two_clients_editing_one_todo_lose_nothing() {
     let app = spawn_app().await;
