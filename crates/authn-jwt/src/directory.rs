@@ -70,7 +70,7 @@ pub struct CachedUserDirectory {
     ttl: Duration,
     capacity: usize,
     /// By key, hashed with foldhash: the keys are ids in tokens this service signed, so no
-    /// client chooses them, and SipHash cost more than the rest of a cached lookup.
+    /// client chooses them, and SipHash was a fifth of a cached lookup (callgrind).
     entries: Mutex<HashMap<String, (Instant, Standing), foldhash::fast::RandomState>>,
 }
 
