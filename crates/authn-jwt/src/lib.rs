@@ -20,7 +20,10 @@
 //!   speaks for someone (its user exists, its session is live): a token it refuses gets a 401.
 //!   [`CachedUserDirectory`] bounds what that costs (one lookup per user per TTL); a
 //!   directory that knows an answer without waiting says so in `UserDirectory::known`, which
-//!   the strategy asks first.
+//!   the strategy asks first. Each thread keeps copies of the answers it uses again
+//!   ([`near`]): a cached answer then costs no lock.
+//! - [`near::NearCopies`]: a thread's copies of a shared cache's hot entries, for any cache
+//!   whose reads contend (the application's own use it too).
 //!
 //! Nothing here names an application: the issuer, audience and keys are the caller's.
 //!
@@ -49,6 +52,7 @@ mod claims;
 mod directory;
 mod error;
 mod keys;
+pub mod near;
 mod token;
 
 pub use bearer::{BearerJwtStrategy, FIRST_FACTOR, MFA_REQUIRED};

@@ -14,6 +14,7 @@ use axum::{
     http::{HeaderMap, HeaderName, HeaderValue, Method, Request, header},
     response::Response,
 };
+use bytes::Bytes;
 use futures_util::{FutureExt as _, future::Either};
 use tower::{Layer, Service, ServiceExt as _};
 use tower_http::cors::{AllowOrigin, Any, Cors as TowerCors, CorsLayer};
@@ -79,8 +80,27 @@ fn simple_headers(layer: &CorsLayer) -> HeaderMap {
         .oneshot(Request::new(Body::empty()))
         .now_or_never()
         .and_then(Result::ok)
-        .map(|response| response.headers().clone())
+        .map(|response| {
+            let mut headers = response.headers().clone();
+            for value in headers.values_mut() {
+                *value = forever(value);
+            }
+            headers
+        })
         .unwrap_or_default()
+}
+
+/// `value` in memory that is never freed, so that a copy of it costs nothing: a value made
+/// at run time counts its copies in memory that every thread writes, and under load each
+/// response's copy (and its drop, in the next thread to write a response) moved that count's
+/// cache line from core to core (`perf`: about 1.5% of a 304's time). A few dozen bytes per
+/// application built.
+fn forever(value: &HeaderValue) -> HeaderValue {
+    let bytes: &'static [u8] = Box::leak(value.as_bytes().into());
+    let mut forever = HeaderValue::from_maybe_shared(Bytes::from_static(bytes))
+        .expect("the bytes of a header value");
+    forever.set_sensitive(value.is_sensitive());
+    forever
 }
 
 /// tower-http's CORS layer, but for a request that is not a preflight while any origin is

@@ -123,13 +123,13 @@ async fn list_read<F: Future<Output = Result<Made>>>(
 ) -> Result<Response> {
     let answers = &revalidation.answers;
     let key = (user, route, query);
+    let serve = |answer: &Answer| kept(&conditions, answer);
     // Taken before the version is read: see `Store::write_mark`.
     let mark = store.write_mark();
-    let found = answers.find(key);
-    if let (Some(mark), Some(answer)) = (mark, &found)
-        && answer.current(mark)
+    if let Some(mark) = mark
+        && let Some(served) = answers.serve(key, |answer| answer.current(mark), serve)
     {
-        return kept(&conditions, answer);
+        return served;
     }
     // The version first, then the todos: a write between the two gives a newer answer under
     // an older tag (the next revalidation answers 200 again), never the reverse.
@@ -140,10 +140,8 @@ async fn list_read<F: Future<Output = Result<Made>>>(
             Made::Streamed(response) => response,
         });
     };
-    // (An answer found before the read is as good as one found after: it is served only when
-    // it is the answer at the version just read.)
-    if let Some(answer) = found.filter(|answer| answer.confirm(version, mark)) {
-        return kept(&conditions, &answer);
+    if let Some(served) = answers.serve(key, |answer| answer.confirm(version, mark), serve) {
+        return served;
     }
     let tag = header_value(
         revalidation
@@ -307,19 +305,19 @@ pub async fn get_todo(
     let kept_query = format!("{id}?{query}");
     let key = (&*user, "one", kept_query.as_str());
     // Taken before the version is read: see `Store::write_mark`.
+    let serve = |answer: &Answer| kept(&conditions, answer);
     let mark = store.write_mark();
-    let found = answers.find(key);
-    if let (Some(mark), Some(answer)) = (mark, &found)
-        && answer.current(mark)
+    if let Some(mark) = mark
+        && let Some(served) = answers.serve(key, |answer| answer.current(mark), serve)
     {
-        return kept(&conditions, answer);
+        return served;
     }
     if conditions != Conditions::default() {
         // Revalidation reads the version alone.
         let version = store.todos().version(&user, id).await?;
         let version = version.ok_or_else(|| super::not_found(id))?;
-        if let Some(answer) = found.filter(|answer| answer.confirm(version, mark)) {
-            return kept(&conditions, &answer);
+        if let Some(served) = answers.serve(key, |answer| answer.confirm(version, mark), serve) {
+            return served;
         }
         if let Some(early) = precondition(&conditions, &tag_at(version))? {
             return Ok(early);

@@ -2,6 +2,7 @@
 //! head may take to arrive (which also bounds how long an idle keep-alive connection stays),
 //! how much of it is buffered, how long a response waits for a client that does not read;
 //! hyper's own error responses rewritten into the envelope ([`stream`]); graceful shutdown.
+//! The head's timeout reuses its sleeps ([`timer`]).
 //!
 //! (`axum::serve` has none of these bounds: idle connections and slowly sent header lines
 //! stayed open indefinitely.)
@@ -13,15 +14,13 @@ use axum::{
     http::{Request, Response},
 };
 use hyper::{body::Incoming, server::conn::http1};
-use hyper_util::{
-    rt::{TokioIo, TokioTimer},
-    server::graceful::GracefulShutdown,
-};
+use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::{Service, ServiceExt};
 
 mod per_address;
 mod stream;
+mod timer;
 
 use per_address::PerAddress;
 
@@ -78,7 +77,7 @@ where
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
+        .timer(timer::ReusingTimer::default())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
