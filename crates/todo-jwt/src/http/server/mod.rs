@@ -77,7 +77,7 @@ where
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
-        .timer(timer::ReusingTimer::default())
+        .timer(timer::ReusingTimer)
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
@@ -131,12 +131,12 @@ where
             )),
             service,
         ));
-        tokio::spawn(async move {
+        tokio::spawn(timer::with_sleep(async move {
             // A connection that ends badly (a client that went away) is nobody's error.
             let _ = connection.await;
             drop(held);
             drop(permit);
-        });
+        }));
     }
     // No new connections while the last requests finish.
     drop(listener);

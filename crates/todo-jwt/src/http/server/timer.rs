@@ -1,79 +1,66 @@
-//! hyper's timer, with its sleeps kept for reuse.
+//! hyper's timer, with each connection's sleep kept for its next request.
 //!
 //! hyper arms the header read timeout each time it waits for a request's head, and drops it
 //! once the head is read: with `hyper_util`'s timer, each request registered a new tokio sleep
 //! in the runtime's timer wheel and removed it again, under the wheel's lock. `perf` put those
 //! (the insert, the removal, the lock, the allocation) at about 2.5% of a kept 304's time under
-//! load, more than any other piece of the service's own. A sleep dropped here goes back to its
-//! thread's pool, still registered; the next head's timeout takes it and moves its deadline
-//! later, which tokio does without the wheel (a deadline moved later is checked when the
-//! earlier one comes). hyper's timeouts are unchanged: the same deadlines, met the same way.
+//! load, more than any other piece of the service's own. Here a connection keeps its sleep
+//! ([`with_sleep`]): dropped by hyper, it goes back to the connection still registered, and
+//! the next head's timeout moves its deadline later, which tokio does without the wheel (a
+//! deadline moved later is checked when the earlier one comes). hyper's timeouts are
+//! unchanged: the same deadlines, met the same way.
 //!
-//! A pooled sleep that reaches its old deadline unused wakes the task that last polled it,
-//! once (a task that finds nothing to do); a thread keeps at most [`POOLED`] sleeps.
+//! (A pool per thread instead moved sleeps between connections, and each then registered
+//! another task's waker, whose count lives with that task: the pool cost about as much as it
+//! saved.)
 
 use std::{
     cell::RefCell,
     future::Future,
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
     time::{Duration, Instant},
 };
 
 use hyper::rt::{Sleep, Timer};
-use thread_local::ThreadLocal;
 
-/// The most sleeps a thread keeps for reuse.
-const POOLED: usize = 256;
-
-/// A thread's sleeps, padded to their own cache lines: the `thread_local` crate keeps the
-/// threads' values side by side, and each borrow writes the `RefCell`'s flag.
-#[derive(Default)]
-#[repr(align(128))]
-struct Pool(RefCell<Vec<Pin<Box<tokio::time::Sleep>>>>);
-
-/// See the module's documentation. One per server: its sleeps belong to the runtime that
-/// serves it.
-#[derive(Clone, Default)]
-pub struct ReusingTimer {
-    pools: Arc<ThreadLocal<Pool>>,
+tokio::task_local! {
+    /// The connection's sleep, between two heads.
+    static KEPT: RefCell<Option<Pin<Box<tokio::time::Sleep>>>>;
 }
 
-impl ReusingTimer {
-    fn take(&self, deadline: Instant) -> Pin<Box<tokio::time::Sleep>> {
-        let pooled = self
-            .pools
-            .get_or(Pool::default)
-            .0
-            .try_borrow_mut()
-            .ok()
-            .and_then(|mut pool| pool.pop());
-        match pooled {
-            Some(mut sleep) => {
-                sleep.as_mut().reset(deadline.into());
-                sleep
-            }
-            None => Box::pin(tokio::time::sleep_until(deadline.into())),
-        }
-    }
+/// `connection` (a task's future serving one connection), with a place to keep its sleep.
+pub fn with_sleep<F: Future>(connection: F) -> impl Future<Output = F::Output> {
+    KEPT.scope(RefCell::new(None), connection)
 }
+
+/// See the module's documentation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReusingTimer;
 
 impl Timer for ReusingTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
         self.sleep_until(self.now() + duration)
     }
 
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
+        let kept = KEPT
+            .try_with(|kept| kept.try_borrow_mut().ok().and_then(|mut kept| kept.take()))
+            .ok()
+            .flatten();
+        let inner = match kept {
+            Some(mut sleep) => {
+                sleep.as_mut().reset(deadline.into());
+                sleep
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline.into())),
+        };
+        Box::pin(Reused { inner: Some(inner) })
+    }
+
     /// The runtime's clock (as `hyper_util`'s timer): a paused clock in tests.
     fn now(&self) -> Instant {
         tokio::time::Instant::now().into()
-    }
-
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        Box::pin(Reused {
-            inner: Some(self.take(deadline)),
-            pools: Arc::clone(&self.pools),
-        })
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
@@ -88,10 +75,9 @@ impl Timer for ReusingTimer {
     }
 }
 
-/// A sleep that goes back to its thread's pool when dropped.
+/// A sleep that goes back to its connection when dropped.
 struct Reused {
     inner: Option<Pin<Box<tokio::time::Sleep>>>,
-    pools: Arc<ThreadLocal<Pool>>,
 }
 
 impl Future for Reused {
@@ -112,16 +98,16 @@ impl Drop for Reused {
         let Some(sleep) = self.inner.take() else {
             return;
         };
-        // One that fired is registered no more: moving its deadline would register it again,
-        // so it goes (rare: a head that took the whole timeout).
+        // One that fired is registered no more (moving its deadline would register it
+        // again): it goes. Rare: a head that took the whole timeout ends the connection.
         if sleep.is_elapsed() {
             return;
         }
-        if let Ok(mut pool) = self.pools.get_or(Pool::default).0.try_borrow_mut()
-            && pool.len() < POOLED
-        {
-            pool.push(sleep);
-        }
+        let _ = KEPT.try_with(|kept| {
+            if let Ok(mut kept) = kept.try_borrow_mut() {
+                *kept = Some(sleep);
+            }
+        });
     }
 }
 
@@ -129,36 +115,48 @@ impl Drop for Reused {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn a_reused_sleep_waits_for_its_new_deadline_only() {
-        let timer = ReusingTimer::default();
-        let start = timer.now();
-        let first = timer.sleep(Duration::from_secs(10));
-        drop(first);
-        assert_eq!(timer.pools.get().map(|pool| pool.0.borrow().len()), Some(1));
-        // Taken from the pool, for a shorter wait than its old deadline.
-        let second = timer.sleep(Duration::from_secs(3));
-        assert_eq!(timer.pools.get().map(|pool| pool.0.borrow().len()), Some(0));
-        second.await;
-        let waited = timer.now() - start;
-        assert!(
-            waited >= Duration::from_secs(3) && waited < Duration::from_secs(4),
-            "{waited:?}"
-        );
-        // And moved later by `reset`.
-        let mut third = timer.sleep(Duration::from_secs(1));
-        let before = timer.now();
-        timer.reset(&mut third, before + Duration::from_secs(5));
-        third.await;
-        let waited = timer.now() - before;
-        assert!(waited >= Duration::from_secs(5), "{waited:?}");
+    /// Whether the connection keeps a sleep now.
+    fn kept() -> bool {
+        KEPT.with(|kept| kept.borrow().is_some())
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_elapsed_sleep_is_not_kept() {
-        let timer = ReusingTimer::default();
-        let sleep = timer.sleep(Duration::from_millis(10));
-        sleep.await;
-        assert_eq!(timer.pools.get().map_or(0, |pool| pool.0.borrow().len()), 0);
+    async fn a_kept_sleep_waits_for_its_new_deadline_only() {
+        with_sleep(async {
+            let timer = ReusingTimer;
+            let start = timer.now();
+            drop(timer.sleep(Duration::from_secs(10)));
+            assert!(kept(), "kept for the next head");
+            // Taken back, for a shorter wait than its old deadline.
+            let second = timer.sleep(Duration::from_secs(3));
+            assert!(!kept());
+            second.await;
+            let waited = timer.now() - start;
+            assert!(
+                waited >= Duration::from_secs(3) && waited < Duration::from_secs(4),
+                "{waited:?}"
+            );
+            // And moved later by `reset`.
+            let mut third = timer.sleep(Duration::from_secs(1));
+            let before = timer.now();
+            timer.reset(&mut third, before + Duration::from_secs(5));
+            third.await;
+            let waited = timer.now() - before;
+            assert!(waited >= Duration::from_secs(5), "{waited:?}");
+        })
+        .await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_elapsed_sleep_is_not_kept_and_none_is_kept_outside_a_connection() {
+        with_sleep(async {
+            ReusingTimer.sleep(Duration::from_millis(10)).await;
+            assert!(!kept());
+        })
+        .await;
+        let start = ReusingTimer.now();
+        let outside = ReusingTimer.sleep(Duration::from_secs(2));
+        outside.await;
+        assert!(ReusingTimer.now() - start >= Duration::from_secs(2));
     }
 }
