@@ -57,10 +57,29 @@ async fn a_slow_request_head_and_an_idle_connection_are_closed_after_the_header_
     idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .expect("write");
+    // Half a head after a complete request: the connection's timer is armed again (its sleep
+    // kept from the first head and moved later) and fires as on a new connection.
+    let mut slow_again = connect(&app).await;
+    slow_again
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = [0u8; 1024];
+    let n = slow_again.read(&mut answer).await.expect("read");
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+    slow_again
+        .write_all(b"GET /whoAmI HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
     let (_, closed) = read_until_closed(&mut slow, Duration::from_secs(10)).await;
     assert!(
         closed.is_some(),
         "a slow request head was still open after 10 s"
+    );
+    let (_, closed) = read_until_closed(&mut slow_again, Duration::from_secs(10)).await;
+    assert!(
+        closed.is_some(),
+        "a slow second request head was still open after 10 s"
     );
     let (answer, closed) = read_until_closed(&mut idle, Duration::from_secs(10)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.80}");
