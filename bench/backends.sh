@@ -10,6 +10,7 @@
 #   bash bench/backends.sh
 #   ROUNDS=5 DURATION=5 SERVER_BIN=/tmp/new/todo-jwt bash bench/backends.sh
 #   CONNECTIONS=1 bash bench/backends.sh    # one client at a time: nothing to pipeline
+#   PG_SOCKET=/var/run/postgresql bash bench/backends.sh   # through PostgreSQL's Unix socket
 #
 # The sends are counted with `perf stat` on the syscalls:sys_enter_sendto tracepoint (Debian's
 # linux-perf; left out, with a note, where the kernel does not allow it).
@@ -27,6 +28,11 @@ need_package wrk
 need_package perf linux-perf
 release_server
 BACKEND=postgres postgres_database "todo_jwt_backends_$$"
+if [ -n "${PG_SOCKET:-}" ]; then
+  # The same database and user, through the socket in PG_SOCKET (the URL's host, encoded).
+  pg_user=${DATABASE_URL#postgres://}
+  DATABASE_URL="postgres://${pg_user%%@*}@${PG_SOCKET//\//%2F}/${DATABASE_URL##*/}"
+fi
 random_secret
 
 start() {

@@ -11,6 +11,13 @@ cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
 source bench/common.sh
 DURATION=${DURATION:-5}
+# The reads during the flood start a second into it and end a second before it (or with it,
+# for the shortest runs): wrk measures nothing in less than a second.
+if ! [ "$DURATION" -ge 2 ] 2>/dev/null; then
+  echo "DURATION must be a whole number of seconds, at least 2 (was: $DURATION)" >&2
+  exit 2
+fi
+during=$((DURATION > 2 ? DURATION - 2 : 1))
 PORT=${PORT:-3351}
 need_package wrk
 release_server
@@ -44,7 +51,7 @@ LUA
   wrk -t1 -c32 -d"${DURATION}s" --latency -s "$work/login.lua" "$base/users/login" >"$work/flood.txt" &
   local flood=$!
   sleep 1
-  wrk -t1 -c8 -d"$((DURATION - 2))s" --latency -H "Authorization: Bearer $token" "$base/todos" >"$work/during.txt"
+  wrk -t1 -c8 -d"${during}s" --latency -H "Authorization: Bearer $token" "$base/todos" >"$work/during.txt"
   wait "$flood"
   read -r alone_rps alone_p99 _ <<<"$(summary "$work/alone.txt")"
   read -r during_rps during_p99 _ <<<"$(summary "$work/during.txt")"

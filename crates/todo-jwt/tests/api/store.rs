@@ -622,3 +622,65 @@ async fn an_id_used_again_starts_at_another_version() {
         "{first} -> {again:?}"
     );
 }
+
+/// PostgreSQL on the same machine is reached through its Unix socket when the URL names the
+/// socket's directory as the host (`postgres://user@%2Fvar%2Frun%2Fpostgresql/db`): the whole
+/// service works there (a write, a read with its tag, a 304), and every connection it opens,
+/// the shared one for short reads among them, is on the socket, not on TCP. The directory is
+/// `TODO_JWT_TEST_POSTGRES_SOCKET`, by default Debian's `/var/run/postgresql` (where the
+/// server `tests/run.sh` uses listens).
+#[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass of tests/run.sh"]
+async fn the_service_reaches_postgresql_through_its_unix_socket() {
+    use reqwest::{Method, StatusCode, header};
+    use serde_json::json;
+
+    let test_database = postgres_only().await;
+    let direct: tokio_postgres::Config = test_database.direct.parse().expect("the test URL");
+    let directory = std::env::var("TODO_JWT_TEST_POSTGRES_SOCKET")
+        .unwrap_or_else(|_| "/var/run/postgresql".to_owned());
+    let port = direct.get_ports().first().copied().unwrap_or(5432);
+    assert!(
+        std::path::Path::new(&format!("{directory}/.s.PGSQL.{port}")).exists(),
+        "no PostgreSQL socket in {directory} (set TODO_JWT_TEST_POSTGRES_SOCKET)"
+    );
+    let url = format!(
+        "postgres://{}@{}:{port}/{}",
+        direct.get_user().expect("a user in the test URL"),
+        directory.replace('/', "%2F"),
+        test_database.name
+    );
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut config = todo_jwt::Config::for_data_dir(data_dir.path());
+    config.database_url = Some(url);
+    config.secret = Some(secrecy::SecretString::from(crate::helpers::TEST_SECRET));
+    let mut app = crate::helpers::spawn_on(config, data_dir).await;
+    let token = app.token_for("socket@example.com").await;
+    app.create_todo(&token, json!({"title": "over the socket"}))
+        .await;
+    let listed = app.call(Method::GET, "/todos", &token, None).await;
+    assert_eq!(listed.status(), StatusCode::OK);
+    let tag = listed.headers()[header::ETAG].clone();
+    let again = app
+        .client
+        .get(app.url("/todos"))
+        .bearer_auth(&token)
+        .header(header::IF_NONE_MATCH, tag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    // Unix socket connections have no client address; the test's own (TCP) is left out.
+    app.database = Some(test_database);
+    let connections = app
+        .sql(
+            "SELECT count(*) || ' ' || count(client_addr) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await
+        .expect("a row");
+    let (all, on_tcp) = connections.split_once(' ').expect("two counts");
+    let all: u32 = all.parse().expect("a count");
+    assert!(all >= 2, "a pooled and the shared connection: {all}");
+    assert_eq!(on_tcp, "0", "connections on TCP, of {all}");
+}
