@@ -23,6 +23,20 @@ async fn connect(app: &TestApp) -> TcpStream {
     TcpStream::connect(address).await.expect("connect")
 }
 
+/// A connection that has been answered one complete request (200): surely accepted, and
+/// between requests.
+async fn answered_once(app: &TestApp) -> TcpStream {
+    let mut stream = connect(app).await;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = [0u8; 1024];
+    let n = stream.read(&mut answer).await.expect("read");
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+    stream
+}
+
 /// Reads until the server closes the connection (or `limit` passes): what it sent, and when
 /// it closed (None if it did not within the limit).
 async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Option<Duration>) {
@@ -59,14 +73,7 @@ async fn a_slow_request_head_and_an_idle_connection_are_closed_after_the_header_
         .expect("write");
     // Half a head after a complete request: the connection's timer is armed again (its sleep
     // kept from the first head and moved later) and fires as on a new connection.
-    let mut slow_again = connect(&app).await;
-    slow_again
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .expect("write");
-    let mut answer = [0u8; 1024];
-    let n = slow_again.read(&mut answer).await.expect("read");
-    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+    let mut slow_again = answered_once(&app).await;
     slow_again
         .write_all(b"GET /whoAmI HTTP/1.1\r\nHost: x\r\n")
         .await
@@ -117,16 +124,8 @@ async fn connections_over_the_limit_are_closed_at_once_and_the_limit_frees_up() 
     let app = app_with(|config| config.max_connections = 3).await;
     let mut held = Vec::new();
     for _ in 0..3 {
-        let mut stream = connect(&app).await;
         // A complete request on each, so that each is surely accepted and counted.
-        stream
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("write");
-        let mut buffer = [0u8; 1024];
-        let n = stream.read(&mut buffer).await.expect("read");
-        assert!(buffer[..n].starts_with(b"HTTP/1.1 200"));
-        held.push(stream);
+        held.push(answered_once(&app).await);
     }
     let mut over = connect(&app).await;
     let _ = over.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
